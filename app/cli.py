@@ -1,0 +1,80 @@
+"""The ``redline`` command: argument parsing only.
+
+Each subcommand lives in ``app/commands/<name>.py`` and exposes
+``register(subparsers)``; the work itself is done by the core modules those
+commands call. With no subcommand, the cockpit opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from app import __version__
+from app.errors import RedlineError
+
+COMMANDS = (
+    "catalog", "engagement", "scenarios", "run", "findings", "retest",
+    "export", "verify", "demo_target", "secrets", "monitor",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redline",
+        description="AI red-team engagements that produce SOC 2 evidence. "
+        "With no command, opens the cockpit.",
+    )
+    parser.add_argument("--version", action="version", version=f"redline {__version__}")
+    parser.add_argument("--home", metavar="DIR", help="data dir holding the store (default: $REDLINE_HOME or the user data dir)")
+    parser.add_argument("--demo", action="store_true", help="open the cockpit on the built-in demo engagement")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"app.commands.{name}":
+                raise
+            continue  # not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.home:
+        from app.paths import set_home
+
+        set_home(args.home)
+    try:
+        if args.command is None:
+            return _open_cockpit(demo=args.demo)
+        return int(args.func(args) or 0)
+    except RedlineError as exc:
+        print(f"redline: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("redline: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        from app.store.engine import dispose_all
+
+        dispose_all()
+
+
+def _open_cockpit(demo: bool) -> int:
+    try:
+        from screens.app import run_cockpit
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("screens", "screens.app"):
+            raise
+        print("redline: the cockpit is not installed in this build; try `redline catalog`.", file=sys.stderr)
+        return 2
+    return run_cockpit(demo=demo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

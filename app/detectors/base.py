@@ -1,0 +1,48 @@
+"""The detector contract: pure functions from one observed turn to a verdict.
+
+A detector never does I/O. The runner builds a :class:`TurnObservation`,
+calls :func:`app.detectors.evaluate`, and stores the result; export and tests
+reuse the same functions on stored turns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+
+@dataclass(frozen=True)
+class TurnObservation:
+    text: str  # assembled response text (for list_models: one model id per line)
+    kind: str = "chat"  # step type
+    http_status: Optional[int] = None
+    error_type: str = ""
+    ttft_ms: Optional[float] = None
+    total_ms: Optional[float] = None
+    models: tuple[str, ...] = ()  # list_models result
+    # Engagement context: the system's documented models, planted canaries, identities seen.
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectorResult:
+    outcome: str  # pass | fail | review | error
+    reason: str
+    span: Optional[tuple[int, int]] = None  # offsets into the text of the evidence
+
+    def evidence(self, text: str) -> dict[str, Any]:
+        if self.span is None:
+            return {}
+        start, end = self.span
+        return {"start": start, "end": end, "quote": text[start:end]}
+
+
+@dataclass(frozen=True)
+class DetectorFamily:
+    """``check`` validates parameters (raising ValueError with a field-specific message);
+    ``match`` returns the matched span and a reason, or None when nothing matched."""
+
+    name: str
+    check: Callable[[dict[str, Any]], None]
+    match: Callable[[dict[str, Any], TurnObservation], Optional[tuple[Optional[tuple[int, int]], str]]]
+    describe: str = ""

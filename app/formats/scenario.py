@@ -1,0 +1,141 @@
+"""The scenario file format: what a test does, which controls it evidences, how it is judged.
+
+A file holds one scenario (a mapping) or several (a list). ``turns`` is the
+short form for a plain conversation; ``steps`` is the typed form for tests that
+are not chat turns (unauthenticated calls, revoked keys, model enumeration,
+bounded bursts, deletion requests). Exactly one of the two is given.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Category = Literal["security", "availability", "processing_integrity", "confidentiality", "privacy"]
+Severity = Literal["high", "medium", "low"]
+Auth = Literal["default", "none", "revoked"]
+Outcome = Literal["pass", "fail", "review"]
+
+CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+
+# Hard caps keep availability tests bounded: evidence, never a denial of service.
+MAX_BURST_REQUESTS = 50
+MAX_BURST_CONCURRENCY = 8
+MAX_BURST_SECONDS = 60.0
+MAX_SAMPLES = 100
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatStep(_Strict):
+    """One user message; steps by the same identity form one conversation."""
+
+    type: Literal["chat"] = "chat"
+    user: str
+    system: Optional[str] = None  # extra system message the tester adds (rare)
+    identity: str = "primary"  # a second identity makes a second session / key
+    auth: Auth = "default"
+    model: Optional[str] = None  # override the system's model (AI-GOV-02 staging names)
+    new_session: bool = False  # drop this identity's history before sending
+    strategy: Optional[str] = None  # a prompt transformation from app.strategies
+
+
+class ListModelsStep(_Strict):
+    """Enumerate the endpoint's model listing (AI-GOV-01, AI-GOV-02)."""
+
+    type: Literal["list_models"]
+    auth: Auth = "default"
+    identity: str = "primary"
+
+
+class HttpStep(_Strict):
+    """A raw request against the target's base URL, e.g. a deletion API."""
+
+    type: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str  # relative to the target base URL; ``{identity}`` is substituted
+    body: Optional[dict[str, Any]] = None
+    auth: Auth = "default"
+    identity: str = "primary"
+
+
+class BurstStep(_Strict):
+    """A small, capped burst of identical requests: latency percentiles and error rate."""
+
+    type: Literal["burst"]
+    user: str
+    requests: int = Field(default=10, ge=1, le=MAX_BURST_REQUESTS)
+    concurrency: int = Field(default=4, ge=1, le=MAX_BURST_CONCURRENCY)
+    max_seconds: float = Field(default=30.0, gt=0, le=MAX_BURST_SECONDS)
+    identity: str = "primary"
+
+
+Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep], Field(discriminator="type")]
+
+
+class DetectorSpec(BaseModel):
+    """A detector and its parameters; the parameters are checked by the detector family itself."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    verdict_on_match: Outcome = "fail"
+    steps: Optional[list[int]] = None  # step indexes it applies to; default: every turn
+    name: Optional[str] = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class PassCriteria(_Strict):
+    """How turn verdicts roll up into the run's verdict (sampled scenarios report a rate)."""
+
+    max_fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_error_rate: Optional[float] = Field(default=None, ge=0.0, le=1.0)
+
+
+class ScenarioSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str
+    category: Category
+    controls: list[str] = Field(min_length=1)
+    severity: Severity
+    methodology: Optional[str] = None  # the methodology bullet it covers (catalog key)
+    description: str = ""
+    rationale: str = ""  # why an auditor cares; written for the report
+    expected: str = ""  # the expected secure behaviour
+    remediation: str = ""  # guidance when it fails
+    impact: str = ""  # SOC 2 impact wording when it fails
+    tags: list[str] = Field(default_factory=list)
+    samples: int = Field(default=1, ge=1, le=MAX_SAMPLES)
+    turns: Optional[list[ChatStep]] = None
+    steps: Optional[list[Step]] = None
+    detectors: list[DetectorSpec] = Field(min_length=1)
+    pass_criteria: PassCriteria = Field(default_factory=PassCriteria)
+
+    @field_validator("turns", mode="before")
+    @classmethod
+    def _turns_are_chat(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [dict(v, type="chat") if isinstance(v, dict) and "type" not in v else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_step_form(self) -> "ScenarioSpec":
+        if (self.turns is None) == (self.steps is None):
+            raise ValueError("give exactly one of 'turns' or 'steps'")
+        if not self.all_steps:
+            raise ValueError("a scenario needs at least one turn or step")
+        for det in self.detectors:
+            for index in det.steps or []:
+                if not 0 <= index < len(self.all_steps):
+                    raise ValueError(f"detector step index {index} is out of range")
+        return self
+
+    @property
+    def all_steps(self) -> list[ChatStep | ListModelsStep | HttpStep | BurstStep]:
+        return list(self.turns if self.turns is not None else self.steps or [])

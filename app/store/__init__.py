@@ -1,0 +1,5 @@
+"""The local SQLite store: tables, lazy engine, schema steps, audit chain."""
+
+from app.store.engine import dispose_all, get_engine, session
+
+__all__ = ["dispose_all", "get_engine", "session"]

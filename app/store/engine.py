@@ -1,0 +1,76 @@
+"""The SQLite engine: created lazily, configured for a crash-safe local store.
+
+WAL lets the cockpit read while the runner writes; ``synchronous=NORMAL`` in
+WAL mode keeps committed batches across a process kill (only an OS crash can
+lose the last commit). Foreign keys are off by default in SQLite, so every
+connection turns them on.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+BUSY_TIMEOUT_MS = 10_000
+_engines: dict[Path, "Engine"] = {}
+
+
+def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(path: Path | None = None) -> "Engine":
+    """The engine for ``path`` (default: the data dir's database), upgraded to the current schema."""
+    from sqlalchemy import event
+    from sqlmodel import create_engine
+
+    from app.paths import db_path
+    from app.store.schema import upgrade
+
+    path = (path or db_path()).resolve()
+    engine = _engines.get(path)
+    if engine is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _configure)
+        upgrade(engine)
+        _engines[path] = engine
+    return engine
+
+
+@contextmanager
+def session(path: Path | None = None) -> Iterator["Session"]:
+    """A session that commits on success and rolls back on error.
+
+    Objects stay readable after commit (``expire_on_commit=False``) so callers
+    can hand them to the UI without another query.
+    """
+    from sqlmodel import Session
+
+    with Session(get_engine(path), expire_on_commit=False) as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests switch data dirs; the CLI exits)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()

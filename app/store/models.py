@@ -1,0 +1,263 @@
+"""The domain tables.
+
+Lists and small records are JSON columns: they are always read whole with their
+row, and SQLite has no arrays. Timestamps are timezone-aware UTC. Secrets never
+appear here: a system's target stores only a *reference* to its key
+(``{"env": "VAR"}`` or ``{"keyring": "NAME"}``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.store.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: list(default)) if isinstance(default, list) else (lambda: dict(default or {}))
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class Engagement(SQLModel, table=True):
+    """One audit engagement: the pre-engagement alignment and everything tested under it."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    client: str = ""
+    audit_type: str = "type2"  # type1 | type2
+    period_start: Optional[date] = None  # type2: the audit period
+    period_end: Optional[date] = None
+    as_of: Optional[date] = None  # type1: the single "as of" date
+    type1_tolerance_days: int = 7  # type1: how far from as_of a test may be dated
+    cpa_firm: str = ""
+    evidence_format: list[str] = _json([])  # report | workpapers | oscal
+    scenario_paths: list[str] = _json([])
+    source_path: str = ""  # where the engagement file was imported from
+    wizard: dict[str, Any] = _json({})  # alignment wizard progress: {"systems": "done", ...}
+    is_demo: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AISystem(SQLModel, table=True):
+    """An AI system in (or explicitly out of) the SOC 2 scope boundary."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    name: str
+    in_scope: bool = True
+    owner: str = ""
+    description: str = ""
+    target: dict[str, Any] = _json({})  # kind, base_url, model, api_key ref, timeouts ...
+    models: list[str] = _json([])  # the model ids the inventory documents (AI-GOV-01)
+
+
+class Criterion(SQLModel, table=True):
+    """A Trust Services Criterion as applied to AI (a snapshot of the catalog)."""
+
+    id: str = Field(primary_key=True)  # "CC6.6", "P3"
+    category: str  # security | availability | processing_integrity | confidentiality | privacy
+    name: str
+    traditional: str = ""
+    ai_extension: str = ""
+    crosswalk: dict[str, Any] = _json({})  # {"iso42001": ..., "nist_ai_rmf": ..., "eu_ai_act": ...}
+    source: str = "builtin"  # builtin | a user catalog file
+
+
+class Control(SQLModel, table=True):
+    """An AI-specific control objective (AI-GOV, AI-SEC, AI-DATA) from the catalog."""
+
+    id: str = Field(primary_key=True)  # "AI-SEC-01"
+    family: str  # governance | security | data
+    objective: str
+    description: str = ""
+    red_team_test: str = ""
+    criteria: list[str] = _json([])  # related TSC criteria
+    source: str = "builtin"
+
+
+class ControlMapping(SQLModel, table=True):
+    """A row of the client's control matrix: client control -> criterion -> scenarios."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    criterion: str  # a Criterion.id or Control.id
+    client_ref: str = ""  # the client's own control id, e.g. "SEC-12"
+    activity: str = ""  # the control activity in the client's wording
+    scenarios: list[str] = _json([])
+
+
+class TestWindow(SQLModel, table=True):
+    """A planned testing interval inside the audit period: the Type II sample."""
+
+    __test__ = False  # not a pytest class
+    __table_args__ = (UniqueConstraint("engagement_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    name: str
+    start: date
+    end: date
+
+
+class Scenario(SQLModel, table=True):
+    """A scenario exactly as run: its YAML text and that text's SHA-256."""
+
+    __table_args__ = (UniqueConstraint("scenario_id", "sha256"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    scenario_id: str = Field(index=True)
+    sha256: str
+    title: str = ""
+    category: str = ""
+    severity: str = ""
+    controls: list[str] = _json([])
+    source_path: str = ""
+    yaml_text: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Run(SQLModel, table=True):
+    """One execution of one scenario against one system."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    system_id: int = Field(foreign_key="aisystem.id", index=True)
+    scenario_pk: int = Field(foreign_key="scenario.id", index=True)
+    window_id: Optional[int] = Field(default=None, foreign_key="testwindow.id", index=True)
+    retest_of: Optional[int] = Field(default=None, foreign_key="finding.id", index=True)
+    status: str = "queued"  # queued | running | finished | interrupted | cancelled
+    verdict: str = ""  # pass | fail | review | error ("" until finished)
+    tool_version: str = ""
+    model_id: str = ""
+    system_fingerprint: str = ""
+    behaviour_fingerprint: str = ""
+    metrics: dict[str, Any] = _json({})  # rates, percentiles, sample sizes
+    started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Turn(SQLModel, table=True):
+    """One request/response exchange: exactly what was sent and what came back."""
+
+    __table_args__ = (UniqueConstraint("run_id", "step", "sample"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    step: int = 0  # index of the scenario step
+    sample: int = 0  # repetition index for sampled scenarios
+    kind: str = "chat"  # the step type
+    identity: str = ""  # which identity (session/key) made the request
+    status: str = "pending"  # pending | streaming | done | error
+    request: dict[str, Any] = _json({})  # as sent, secrets removed
+    response_text: str = ""  # assembled text; grows while streaming
+    response_raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    http_status: Optional[int] = None
+    error_type: str = ""  # timeout | connect | rate_limited | server_error | stream_error | malformed
+    error_detail: str = ""
+    ttft_ms: Optional[float] = None
+    total_ms: Optional[float] = None
+    chunk_count: int = 0
+    token_count: int = 0
+    usage: dict[str, Any] = _json({})
+    model_id: str = ""
+    system_fingerprint: str = ""
+    retries: list[dict[str, Any]] = _json([])  # each retry: attempt, status, error, wait_ms
+    started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class TurnChunk(SQLModel, table=True):
+    """Streamed text as it arrived, flushed in small batches so a crash loses little."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turn.id", index=True)
+    seq: int
+    text: str
+    at_ms: float = 0.0  # since the request was sent
+
+
+class Verdict(SQLModel, table=True):
+    """An automatic (detector) or human verdict on a turn; human ones never replace automatic ones."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id", index=True)
+    source: str = "auto"  # auto | human
+    detector: str = ""  # detector type for auto verdicts
+    outcome: str = "pass"  # pass | fail | review | error
+    reason: str = ""
+    evidence: dict[str, Any] = _json({})  # {"start": i, "end": j, "quote": "..."}
+    actor: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Finding(SQLModel, table=True):
+    """A control failure worth reporting, tied to the evidence that shows it."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    title: str
+    status: str = "draft"  # see app.findings for the lifecycle
+    severity: str = "medium"  # high | medium | low (the seed's auditor scale)
+    impact: str = ""  # SOC 2 impact, e.g. "CC6.6 control failure"
+    controls: list[str] = _json([])
+    scenario_id: str = ""
+    run_id: Optional[int] = Field(default=None, foreign_key="run.id")
+    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id")
+    evidence: dict[str, Any] = _json({})  # quoted span {"start", "end", "quote"}
+    steps_to_reproduce: str = ""
+    notes: str = ""
+    exception_kind: str = ""  # design | operating | system_description
+    accepted_reason: str = ""
+    accepted_by: str = ""
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Retest(SQLModel, table=True):
+    """Remediation verification: a new run of a finding's scenario, before vs after."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="finding.id", index=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    outcome: str = ""  # pass | fail | error
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ManagementResponse(SQLModel, table=True):
+    """The exception log's answer to a control failure: cause, mitigation, remediation, owner, date."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="finding.id", index=True)
+    response: str = ""
+    cause: str = ""
+    mitigating_controls: str = ""
+    remediation: str = ""
+    owner: str = ""
+    response_date: Optional[date] = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail. Each event hashes its predecessor in the same engagement's chain."""
+
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    chain: str = Field(index=True)  # "engagement:<id>" or "global"
+    seq: int
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = ""
+    action: str  # e.g. "finding.created", "verdict.human", "engagement.imported"
+    entity: str = ""  # e.g. "finding:12"
+    payload: dict[str, Any] = _json({})
+    prev_hash: str
+    hash: str

@@ -1,0 +1,63 @@
+"""Schema versions, upgraded forward in numbered steps.
+
+The version lives in ``PRAGMA user_version``. Each step runs once, in order, in
+its own transaction, and a database newer than this code is refused rather than
+silently misread. Add a step by appending a function to ``STEPS``; never edit a
+released one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer Redline."""
+
+
+def _step_1_initial(conn: "Connection") -> None:
+    from sqlmodel import SQLModel
+
+    import app.store.models  # noqa: F401  (registers the tables)
+
+    SQLModel.metadata.create_all(conn)
+
+
+def add_column_if_missing(conn: "Connection", table: str, column: str, ddl: str) -> None:
+    """For later steps: ``ALTER TABLE ... ADD COLUMN`` that tolerates a fresh database."""
+    from sqlalchemy import text
+
+    existing = {row[1] for row in conn.execute(text(f"PRAGMA table_info({table})"))}
+    if column not in existing:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+STEPS: list[Callable[["Connection"], None]] = [_step_1_initial]
+CURRENT_VERSION = len(STEPS)
+
+
+def current_version(conn: "Connection") -> int:
+    from sqlalchemy import text
+
+    return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+
+
+def upgrade(engine: "Engine") -> int:
+    """Bring the database to ``CURRENT_VERSION``; returns the version found before."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        found = current_version(conn)
+    if found > CURRENT_VERSION:
+        raise SchemaTooNew(
+            f"this database is at schema version {found}, newer than this Redline "
+            f"(version {CURRENT_VERSION}); upgrade Redline to open it"
+        )
+    for number in range(found + 1, CURRENT_VERSION + 1):
+        with engine.begin() as conn:
+            STEPS[number - 1](conn)
+            conn.execute(text(f"PRAGMA user_version={number}"))
+    return found

@@ -1,0 +1,1 @@
+"""Target adapters: one per kind, all yielding :mod:`app.targets.base` events."""

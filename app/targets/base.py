@@ -1,0 +1,111 @@
+"""What every target adapter yields, and the typed errors a turn can end with.
+
+Adapters know HTTP, not the database: they turn one request into a stream of
+:class:`TargetEvent` values and never raise for target faults. A fault becomes a
+:class:`TurnFailed` event, so text that arrived before it is kept and the run
+goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Literal, Optional, Protocol, Union
+
+ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth", "client_error"]
+ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
+AuthMode = Literal["default", "none", "revoked"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat call. ``messages`` is the whole conversation so far, OpenAI-style dicts."""
+
+    messages: list[dict[str, str]]
+    model: Optional[str] = None  # None: the system's configured model
+    user: Optional[str] = None  # identity label, sent where the API has a field for it
+    auth: AuthMode = "default"
+
+
+@dataclass(frozen=True)
+class RequestSent:
+    """The request exactly as sent, with secrets replaced by ``[REDACTED]``."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """New response text, in arrival order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ResponseMeta:
+    """Facts the endpoint reported: any field may be absent."""
+
+    http_status: Optional[int] = None
+    model_id: Optional[str] = None
+    system_fingerprint: Optional[str] = None
+    usage: Optional[dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    attempt: int  # the attempt that failed, from 1
+    error_type: str
+    http_status: Optional[int]
+    wait_ms: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    """The stream ended normally. ``raw`` is the final attempt's response body, byte for byte."""
+
+    raw: bytes = b""
+    http_status: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    """The turn ended with a typed fault; text streamed before it stands."""
+
+    error_type: str  # one of ERROR_TYPES
+    detail: str
+    http_status: Optional[int] = None
+    raw: bytes = b""
+
+
+TargetEvent = Union[RequestSent, TextDelta, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """Outcome of a non-chat call (model listing, raw HTTP step)."""
+
+    request: RequestSent
+    http_status: Optional[int]
+    body_text: str
+    raw: bytes = b""
+    models: list[str] = field(default_factory=list)  # for list_models
+    error_type: str = ""
+    detail: str = ""
+    elapsed_ms: float = 0.0
+
+
+class Target(Protocol):
+    """One adapter instance per AI system; shares one ``httpx.AsyncClient``."""
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
+        """Yield events for one chat call; always ends with TurnCompleted or TurnFailed."""
+        ...
+
+    async def list_models(self, auth: AuthMode = "default") -> HttpResult: ...
+
+    async def request(self, method: str, path: str, body: Any = None, auth: AuthMode = "default") -> HttpResult: ...
+
+    async def aclose(self) -> None: ...

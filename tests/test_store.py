@@ -1,0 +1,94 @@
+"""The store: lazy engine, SQLite settings, schema steps, and the audit chain."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.store import audit, session
+from app.store.models import Engagement
+
+
+def test_engine_is_lazy_and_configured(redline_home: Path) -> None:
+    # Importing the store creates nothing on disk.
+    subprocess.run([sys.executable, "-c", "import app.store, app.store.models"], check=True,
+                   env={"REDLINE_HOME": str(redline_home), "PATH": ""})
+    assert not (redline_home / "redline.db").exists()
+    with session() as db:
+        db.add(Engagement(name="acme"))
+    con = sqlite3.connect(redline_home / "redline.db")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    from app.store.schema import CURRENT_VERSION
+
+    assert con.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
+
+
+def test_foreign_keys_are_enforced() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from app.store.models import TestWindow
+    from datetime import date
+
+    with pytest.raises(IntegrityError):
+        with session() as db:
+            db.add(TestWindow(engagement_id=999, name="Q1", start=date(2026, 1, 1), end=date(2026, 1, 2)))
+
+
+def test_newer_schema_is_refused(redline_home: Path) -> None:
+    from app.store.engine import dispose_all
+    from app.store.schema import SchemaTooNew, CURRENT_VERSION
+
+    with session() as db:
+        db.add(Engagement(name="acme"))
+    dispose_all()
+    con = sqlite3.connect(redline_home / "redline.db")
+    con.execute(f"PRAGMA user_version={CURRENT_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaTooNew):
+        with session():
+            pass
+
+
+def _chain_of_three() -> int:
+    with session() as db:
+        eng = Engagement(name="acme")
+        db.add(eng)
+        db.flush()
+        for i in range(3):
+            audit.record(db, engagement_id=eng.id, action="note", payload={"i": i})
+        assert eng.id is not None
+        return eng.id
+
+
+def test_intact_chain_verifies() -> None:
+    eid = _chain_of_three()
+    with session() as db:
+        assert audit.verify_chain(db, eid) == []
+        assert audit.head(db, eid).seq == 3  # type: ignore[union-attr]
+
+
+def test_edited_event_is_detected(redline_home: Path) -> None:
+    eid = _chain_of_three()
+    con = sqlite3.connect(redline_home / "redline.db")
+    con.execute("UPDATE auditevent SET payload='{\"i\": 99}' WHERE seq=2")
+    con.commit()
+    with session() as db:
+        problems = audit.verify_chain(db, eid)
+    assert [p.seq for p in problems] == [2]
+    assert "altered" in str(problems[0])
+
+
+def test_deleted_event_is_detected(redline_home: Path) -> None:
+    eid = _chain_of_three()
+    con = sqlite3.connect(redline_home / "redline.db")
+    con.execute("DELETE FROM auditevent WHERE seq=2")
+    con.commit()
+    with session() as db:
+        problems = audit.verify_chain(db, eid)
+    messages = " ".join(str(p) for p in problems)
+    assert "#2: missing" in messages and "#3: does not link" in messages
