@@ -1,0 +1,81 @@
+"""Making untrusted text safe, in one place, for every sink.
+
+Model output, scenario text, file contents and error messages are hostile:
+they may carry terminal escape sequences, Rich/Textual markup, bidi overrides,
+HTML, or spreadsheet formulas. The store keeps the raw text; each sink calls
+the one function here that fits it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST),
+# DCS/SOS/PM/APC (ESC P|X|^|_ ... ST), and two-byte escapes.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
+)
+# C0 controls except tab and newline, DEL, and C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates (Trojan Source), shown rather than obeyed.
+_BIDI = {
+    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
+    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
+    "\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM",
+}
+_BIDI_RE = re.compile("[" + "".join(_BIDI) + "]")
+
+
+def for_terminal(text: str) -> str:
+    """Text that is safe to draw: no escape sequences, no control characters, visible bidi marks.
+
+    Tabs and newlines stay; ``\\r`` becomes nothing so a carriage return cannot
+    overwrite what came before on a line. Markup safety is not handled here:
+    callers must also render with ``Text``/``Content``/``markup=False``.
+    """
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _CONTROL.sub(_control_picture, text)
+    return _BIDI_RE.sub(lambda m: f"⟨{_BIDI[m.group()]}⟩", text)
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\r":
+        return ""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # U+2400 control pictures: ␀ ␁ … ␛ ␟
+    if code == 0x7F:
+        return "␡"
+    return "�"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def for_spreadsheet(value: Any) -> Any:
+    """A cell value that no spreadsheet will evaluate: text starting with = + - @ tab or CR gets a leading quote."""
+    if isinstance(value, str):
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+        return value
+    return value
+
+
+def for_html(text: str) -> str:
+    """HTML-escaped text (templates autoescape too; this is for code that builds markup by hand)."""
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """A terminal-safe single-line preview, e.g. for a table cell."""
+    flat = for_terminal(text).replace("\n", " ⏎ ").replace("\t", " ")
+    return flat if len(flat) <= limit else flat[: max(0, limit - 1)] + "…"
