@@ -37,12 +37,24 @@ class DetectorResult:
         return {"start": start, "end": end, "quote": text[start:end]}
 
 
+class CannotJudge(Exception):
+    """Raised by a family's ``match`` when the turn gives it nothing to judge
+    (the model never answered, no measurement, no context to compare with).
+    The turn's outcome is then ``error``: never a pass by default."""
+
+
 @dataclass(frozen=True)
 class DetectorFamily:
     """``check`` validates parameters (raising ValueError with a field-specific message);
-    ``match`` returns the matched span and a reason, or None when nothing matched."""
+    ``match`` returns the matched span and a reason, or None when nothing matched,
+    and raises :class:`CannotJudge` when the turn cannot be judged.
+
+    ``miss`` (optional) explains a non-match with the facts the family looked at,
+    e.g. the measured latency; ``kinds`` (optional) limits the family to step types."""
 
     name: str
     check: Callable[[dict[str, Any]], None]
     match: Callable[[dict[str, Any], TurnObservation], Optional[tuple[Optional[tuple[int, int]], str]]]
     describe: str = ""
+    miss: Optional[Callable[[dict[str, Any], TurnObservation], str]] = None
+    kinds: tuple[str, ...] = ()  # step types it applies to; empty: every type
