@@ -25,6 +25,7 @@ class Problem:
     column: Optional[int]  # 1-based
     field: str  # dotted path, e.g. "systems[0].target.api_key"; "" for the whole document
     message: str
+    kind: str = "field"  # what ``field`` names: "field" in YAML, "column" in a spreadsheet
 
     def __str__(self) -> str:
         where = self.path
@@ -32,8 +33,21 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        subject = f"field '{self.field}': " if self.field else ""
+        subject = f"{self.kind} '{self.field}': " if self.field else ""
         return f"{where}: {subject}{self.message}"
+
+
+class FieldValueError(ValueError):
+    """A validator's error about one part of the model, not the whole of it.
+
+    Raised inside a pydantic validator, it lets the YAML loader point at the
+    offending entry (``at`` is a data path relative to the model, e.g.
+    ``("windows", 2, "end")``) instead of at the top of the mapping.
+    """
+
+    def __init__(self, message: str, *, at: tuple[str | int, ...] = ()):
+        super().__init__(message)
+        self.at = at
 
 
 class FileFormatError(RedlineError):

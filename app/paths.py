@@ -14,8 +14,12 @@ ENV_HOME = "REDLINE_HOME"
 DB_FILENAME = "redline.db"
 
 
-def home_dir() -> Path:
-    """The folder that holds the store; created on first use, not on import."""
+def home_dir(create: bool = True) -> Path:
+    """The folder that holds the store; created on first use, not on import.
+
+    ``create=False`` only names it, for readers that look for optional files
+    (``catalog.d``) and must not leave an empty data dir behind.
+    """
     override = os.environ.get(ENV_HOME)
     if override:
         path = Path(override).expanduser()
@@ -23,7 +27,8 @@ def home_dir() -> Path:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir("redline", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

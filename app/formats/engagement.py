@@ -12,6 +12,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.errors import FieldValueError
+
 TargetKind = Literal["openai", "anthropic", "ollama", "http", "demo"]
 EvidenceFormat = Literal["report", "workpapers", "oscal"]
 TARGET_KINDS: tuple[str, ...] = TargetKind.__args__  # type: ignore[attr-defined]
@@ -99,7 +101,7 @@ class Period(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> "Period":
         if self.end < self.start:
-            raise ValueError("the period ends before it starts")
+            raise FieldValueError("the period ends before it starts", at=("end",))
         return self
 
 
@@ -135,7 +137,7 @@ class WindowSpec(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> "WindowSpec":
         if self.end < self.start:
-            raise ValueError("the window ends before it starts")
+            raise FieldValueError("the window ends before it starts", at=("end",))
         return self
 
 
@@ -150,15 +152,25 @@ class EngagementSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "EngagementSpec":
-        names = [s.name for s in self.systems]
-        if len(names) != len(set(names)):
-            raise ValueError("system names must be unique")
-        wnames = [w.name for w in self.windows]
-        if len(wnames) != len(set(wnames)):
-            raise ValueError("window names must be unique")
+        _unique([s.name for s in self.systems], "systems", "system names must be unique")
+        _unique([w.name for w in self.windows], "windows", "window names must be unique")
         period = self.audit.period
         if period:
-            for w in self.windows:
+            for i, w in enumerate(self.windows):
                 if w.start < period.start or w.end > period.end:
-                    raise ValueError(f"window '{w.name}' falls outside the audit period")
+                    edge = "start" if w.start < period.start else "end"
+                    raise FieldValueError(
+                        f"window '{w.name}' falls outside the audit period "
+                        f"({period.start.isoformat()} to {period.end.isoformat()})",
+                        at=("windows", i, edge),
+                    )
         return self
+
+
+def _unique(names: list[str], key: str, message: str) -> None:
+    """Raise at the second use of a name, so the error points at the line to fix."""
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise FieldValueError(f"{message}: '{name}' is used twice", at=(key, i, "name"))
+        seen.add(name)

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.errors import FieldValueError
+
 Category = Literal["security", "availability", "processing_integrity", "confidentiality", "privacy"]
 Severity = Literal["high", "medium", "low"]
 Auth = Literal["default", "none", "revoked"]
@@ -130,10 +132,12 @@ class ScenarioSpec(_Strict):
             raise ValueError("give exactly one of 'turns' or 'steps'")
         if not self.all_steps:
             raise ValueError("a scenario needs at least one turn or step")
-        for det in self.detectors:
-            for index in det.steps or []:
+        for d, det in enumerate(self.detectors):
+            for j, index in enumerate(det.steps or []):
                 if not 0 <= index < len(self.all_steps):
-                    raise ValueError(f"detector step index {index} is out of range")
+                    raise FieldValueError(
+                        f"detector step index {index} is out of range", at=("detectors", d, "steps", j)
+                    )
         return self
 
     @property
