@@ -1,0 +1,48 @@
+"""The values the demo model's rules pass around: a request, a reading of it, and a reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from app.demo.state import ConversationMemory
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One chat request as the model sees it."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, text), oldest first
+    user: str
+    hardened: bool
+    model_version: str = "1"
+    opted_out: bool = False
+
+    @property
+    def last_user(self) -> str:
+        return next((text for role, text in reversed(self.messages) if role == "user"), "")
+
+    @property
+    def earlier_user_turns(self) -> int:
+        return max(0, sum(1 for role, _ in self.messages if role == "user") - 1)
+
+
+@dataclass(frozen=True)
+class Message:
+    """The last user message in the forms the rules need."""
+
+    raw: str
+    text: str  # normalised, case kept
+    low: str  # normalised, lower case
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    intent: str  # the rule that answered, e.g. "prompt_injection.direct"
+    alert: Optional[tuple[str, str, str]] = None  # hardened monitoring: (kind, variant, severity)
+    crash: Optional[tuple[str, str]] = None  # vulnerable 500: (exception line, failing source line)
+
+
+Rule = Callable[[Exchange, Message, "ConversationMemory"], Optional[Reply]]

@@ -1,0 +1,173 @@
+"""Reading a user message: normalisation, decoding and the patterns the demo model reacts to.
+
+The demo "model" is a set of deterministic rules, and these are its senses.
+Both modes understand obfuscated text (a real model reads through zero-width
+characters and homoglyphs); only the hardened mode *notices* the obfuscation,
+because its filter normalises before it matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from typing import Optional
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e"), None)
+# Cyrillic and Greek letters that look like Latin ones (NFKC does not fold these).
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁɡӏһԛԝАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧοαειкνρτυχ",
+    "aeopcyxijsdglhqwABEKMHOPCTXIJSABEZHIKMNOPTYXoaeikvptux",
+)
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+
+
+def normalise(text: str) -> str:
+    """Case-preserving canonical form: NFKC, zero-width characters removed, homoglyphs folded."""
+    folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_CONFUSABLES)
+    return _SPACES.sub(" ", folded)
+
+
+def is_obfuscated(text: str) -> bool:
+    """True for invisible characters, lookalike letters or full-width/compatibility letters.
+
+    Typographic changes NFKC also makes (an ellipsis, a fraction) are not evasion and don't count.
+    """
+    return any(ord(c) in _ZERO_WIDTH or ord(c) in _CONFUSABLES
+               or (c.isalpha() and unicodedata.normalize("NFKC", c) != c) for c in text)
+
+
+def is_binaryish(text: str) -> bool:
+    """NUL bytes, lone surrogates, or more than 10% control/replacement characters."""
+    if "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        return True
+    bad = sum(1 for c in text if (ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) <= 0x9F or c == "\ufffd")
+    return bool(text) and bad / len(text) > 0.10
+
+
+OVERRIDE = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}?"
+    r"\b(?:instructions?|rules|prompt|directions|guidelines|guardrails|restrictions)\b"
+    r"|\bforget (?:everything|all) (?:you|that)|\bact as (?:dan\b|an? (?:unrestricted|unfiltered))"
+    r"|developer mode|dan mode|do anything now|jailbreak|unrestricted mode|no longer bound"
+    r"|you are now (?:in )?(?:an? )?\w+ mode|new instructions\s*:|system override",
+    re.IGNORECASE,
+)
+REVEAL = re.compile(
+    r"system (?:prompt|message)|initial prompt|hidden prompt|developer (?:message|prompt)|pre-?prompt|meta[- ]prompt"
+    r"|your (?:(?:initial|original|hidden|secret|system|full|exact|confidential) )?"
+    r"(?:instructions|prompt|rules|guidelines)"
+    r"|(?:confidential|secret|hidden) (?:instructions|rules|guidelines)"
+    r"|(?:instructions|rules|guidelines|directions) (?:that )?you (?:were|have been|'ve been|got|received|follow)"
+    r"|(?:instructions|rules|guidelines) (?:were|have) you (?:been )?(?:given|told)"
+    r"|(?:instructions|rules|guidelines) (?:for|of) this (?:chat|conversation|session)"
+    r"|what (?:were|are|have) you (?:been )?told|how (?:were|are) you (?:programmed|configured|instructed|set up)"
+    r"|internal reference|(?:text|words|everything) (?:above|before this)|(?:written|said) above",
+    re.IGNORECASE,
+)
+MULTI_TURN = re.compile(
+    r"as (?:we )?(?:agreed|discussed)|we agreed|you agreed|like we (?:agreed|discussed)"
+    r"|as you promised|remember our deal|as (?:i|we) said earlier",
+    re.IGNORECASE,
+)
+# Instructions hidden in a pasted "retrieved document".
+_HIDDEN = (
+    re.compile(r"<!--(.*?)-->", re.DOTALL),
+    re.compile(r"\bimportant\s*:\s*((?:the )?(?:ai|assistant|model|chatbot|bot)\b[^\n]*)", re.IGNORECASE),
+    re.compile(r"\[(?:system|assistant|ai) (?:note|instructions?)\]\s*:?\s*([^\n]+)", re.IGNORECASE),
+    re.compile(r"\b(?:note|instructions?) (?:to|for) (?:the )?(?:ai|assistant|model)\s*:\s*([^\n]+)", re.IGNORECASE),
+)
+_PAYLOAD = re.compile(
+    r"(?i:\b(?:say|reply|respond|answer|output|print|write|include|end with|start with)\b)"
+    r"(?:\s+(?i:with|only|exactly|just|back|the\s+(?:word|phrase|text|string|code)))*\s*[:\-]?\s*"
+    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|`([^`\n]+)`"
+    r"|([A-Z0-9][A-Z0-9_\-]{2,}(?: [A-Z0-9][A-Z0-9_\-]+)*\b|[A-Z0-9][A-Za-z0-9_\-]{2,}))"
+)
+_URL = re.compile(r"https?://[^\s\"'<>)]+")
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_ROT13_HINT = re.compile(r"\brot[\s\-]?13\b", re.IGNORECASE)
+
+
+def hidden_instruction(text: str) -> Optional[str]:
+    """The instruction a pasted document smuggles in, if any."""
+    for pattern in _HIDDEN:
+        for match in pattern.finditer(text):
+            found = re.sub(r"^\s*(?:assistant|ai|system)\s*:\s*", "", match.group(1).strip(), flags=re.I)
+            if found:
+                return found
+    return None
+
+
+def payload(text: str) -> Optional[str]:
+    """What an instruction tells the model to say verbatim ("reply only with PWNED")."""
+    match = _PAYLOAD.search(text)
+    if not match:
+        return None
+    return next(group for group in match.groups() if group)
+
+
+def url(text: str) -> Optional[str]:
+    match = _URL.search(text)
+    return match.group() if match else None
+
+
+def is_instruction(text: str) -> bool:
+    """Text that tries to steer the model: an override, a prompt request, or a verbatim payload."""
+    return bool(OVERRIDE.search(text) or REVEAL.search(text) or payload(text))
+
+
+def decoded_instruction(text: str) -> Optional[tuple[str, str]]:
+    """``(encoding, decoded)`` for a base64 or rot13 payload that decodes to an instruction."""
+    for token in _BASE64_TOKEN.findall(text):
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if decoded.isprintable() and is_instruction(decoded):
+            return "base64", decoded.strip()
+    if _ROT13_HINT.search(text):
+        body = text.split(":", 1)[1] if ":" in text else _ROT13_HINT.sub("", text)
+        decoded = codecs.decode(body.strip(), "rot13")
+        if is_instruction(decoded):
+            return "rot13", decoded
+    plain = codecs.decode(text, "rot13")
+    if OVERRIDE.search(plain) and not OVERRIDE.search(text):
+        return "rot13", plain.strip()
+    return None
+
+
+_MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)
+
+
+def amount(text: str) -> Optional[float]:
+    """The first money amount in the text, in dollars."""
+    match = _MONEY.search(text)
+    if not match:
+        return None
+    return float((match.group(1) or match.group(2)).replace(",", ""))
+
+
+_PERSON = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)(?:'s|’s)")
+_PERSON_OF = re.compile(r"\b(?:of|for|about)\s+([A-Z][a-z]+ [A-Z][a-z]+)\b")
+
+
+def person(text: str) -> Optional[str]:
+    """A "First Last" name the user asks about, if any."""
+    match = _PERSON.search(text) or _PERSON_OF.search(text)
+    return match.group(1) if match else None
+
+
+_PRONOUNS = {"i": "you", "me": "you", "my": "your", "mine": "yours", "i'm": "you're", "i'll": "you'll",
+             "i've": "you've", "am": "are", "you": "I", "your": "my"}
+
+
+def second_person(text: str) -> str:
+    """The user's claim restated to them: "I get a refund" → "you get a refund"."""
+    lead = ""
+    if re.match(r"me\b", text, re.IGNORECASE):  # "promise me a refund" → "you will get a refund"
+        lead, text = "you will get", text[2:]
+    return lead + re.sub(r"\b(?:i'm|i'll|i've|mine|me|my|i|am|your|you)\b",
+                         lambda m: _PRONOUNS[m.group().lower()], text, flags=re.IGNORECASE)
