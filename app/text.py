@@ -79,3 +79,18 @@ def one_line(text: str, limit: int = 80) -> str:
     """A terminal-safe single-line preview, e.g. for a table cell."""
     flat = for_terminal(text).replace("\n", " ⏎ ").replace("\t", " ")
     return flat if len(flat) <= limit else flat[: max(0, limit - 1)] + "…"
+
+
+# XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates and U+FFFE/U+FFFF.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def for_xml(text: str) -> str:
+    """Text an XML 1.0 document can carry (e.g. a JUnit report); the XML writer still does the escaping.
+
+    C0 controls become their visible control pictures, like :func:`for_terminal`;
+    surrogates and the two non-characters become U+FFFD.
+    """
+    return _XML_INVALID.sub(
+        lambda m: chr(0x2400 + ord(m.group())) if ord(m.group()) < 0x20 else "\ufffd", text
+    )

@@ -18,3 +18,7 @@ def redline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     dispose_all()
     yield home
     dispose_all()
+
+
+# Real loopback servers (tests/servers/), available to every test module by fixture name.
+from tests.servers.fixtures import fault_server, stream_server  # noqa: E402,F401

@@ -38,9 +38,14 @@ class RequestSent:
 
 @dataclass(frozen=True)
 class TextDelta:
-    """New response text, in arrival order."""
+    """New response text, in arrival order.
+
+    Text that arrived in one network read comes as one delta; ``chunks`` says
+    how many stream chunks (SSE events, NDJSON lines) it joins.
+    """
 
     text: str
+    chunks: int = 1
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class TurnCompleted:
 
     raw: bytes = b""
     http_status: Optional[int] = None
+    raw_truncated: bool = False  # ``raw`` was cut at the adapter's cap; the text is complete
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class TurnFailed:
     detail: str
     http_status: Optional[int] = None
     raw: bytes = b""
+    raw_truncated: bool = False
 
 
 TargetEvent = Union[RequestSent, TextDelta, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]

@@ -1,0 +1,217 @@
+"""API keys: read from the OS keyring (service ``redline``) or the environment, never stored.
+
+An engagement file names where a key lives (``{keyring: NAME}`` or
+``{env: VAR}``); the value is looked up only when a target is built, handed to
+the adapter, and remembered by the resolver so every sink can redact it.
+
+Headless Linux often has no keyring backend at all. That is not a crash: a
+``{keyring: NAME}`` reference falls back to the environment variable
+``REDLINE_KEY_<NAME>`` and says so, and when neither exists the error names the
+exact variable to set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+
+from app.errors import RedlineError
+from app.formats.engagement import KeyRef
+
+if TYPE_CHECKING:
+    from app.formats.engagement import EngagementSpec
+
+KEYRING_SERVICE = "redline"
+REDACTED = "[REDACTED]"
+# Shorter values are not redacted by value: replacing every "ab" in a transcript
+# would destroy evidence and hide nothing worth hiding.
+MIN_SECRET_LENGTH = 4
+
+log = logging.getLogger("redline.secrets")
+
+# Text shaped like a credential even when we do not know its value:
+# provider key prefixes, bearer tokens, and basic-auth userinfo in URLs.
+_SECRET_SHAPES = re.compile(
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"
+    r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{12,}=*"
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"
+)
+
+
+class SecretUnavailable(RedlineError):
+    """A referenced key cannot be read; the message says where to put it instead."""
+
+
+def env_fallback_name(keyring_name: str) -> str:
+    """``REDLINE_KEY_<NAME>``: upper case, every non-alphanumeric character as ``_``."""
+    return "REDLINE_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", keyring_name).upper()
+
+
+def keyring_problem() -> Optional[str]:
+    """Why the keyring cannot be used, or None when a real backend is configured."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a broken backend module must not stop the tool
+        return f"the keyring could not be loaded ({type(exc).__name__})"
+    if isinstance(backend, fail.Keyring):
+        return "no keyring backend is available on this machine"
+    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
+        return "no keyring backend is available on this machine"
+    return None
+
+
+class SecretResolver:
+    """Looks up key references and remembers every value handed out, for redaction.
+
+    ``env`` defaults to ``os.environ``; tests pass their own mapping. ``notices``
+    collects plain-language notes such as which fallback variable was used.
+    """
+
+    def __init__(self, env: Optional[Mapping[str, str]] = None) -> None:
+        self._env = env if env is not None else os.environ
+        self._values: list[str] = []
+        self.notices: list[str] = []
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Every secret value resolved so far (for :func:`redact`)."""
+        return tuple(self._values)
+
+    def resolve(self, ref: KeyRef) -> str:
+        """The key's value; raises :class:`SecretUnavailable` with a fix when it cannot be read."""
+        if ref.env is not None:
+            value = self._env.get(ref.env)
+            if not value:
+                raise SecretUnavailable(
+                    f"the environment variable {ref.env} is not set (it holds an API key referenced as "
+                    f"{{env: {ref.env}}}); export it before running"
+                )
+            return self._remember(value)
+        assert ref.keyring is not None  # KeyRef guarantees exactly one
+        return self._resolve_keyring(ref.keyring)
+
+    def _resolve_keyring(self, name: str) -> str:
+        fallback = env_fallback_name(name)
+        problem = keyring_problem()
+        value: Optional[str] = None
+        if problem is None:
+            try:
+                import keyring
+
+                value = keyring.get_password(KEYRING_SERVICE, name)
+            except Exception as exc:  # KeyringError, D-Bus failures, locked collections ...
+                problem = f"the keyring could not be read ({type(exc).__name__})"
+        if value:
+            return self._remember(value)
+        env_value = self._env.get(fallback)
+        if env_value:
+            reason = problem or f"the keyring has no entry '{name}' (service '{KEYRING_SERVICE}')"
+            self._notice(f"{reason}; using the environment variable {fallback} for key '{name}'")
+            return self._remember(env_value)
+        if problem is not None:
+            raise SecretUnavailable(
+                f"{problem}, so the key '{name}' cannot be read from it. "
+                f"Set the environment variable {fallback} instead (export {fallback}=...), "
+                f"or reference the key as {{env: VAR}} in the engagement file"
+            )
+        raise SecretUnavailable(
+            f"the keyring has no entry '{name}' (service '{KEYRING_SERVICE}'). "
+            f"Store it with `redline secrets set {name}`, or set the environment variable {fallback}"
+        )
+
+    def _remember(self, value: str) -> str:
+        if value not in self._values:
+            self._values.append(value)
+        return value
+
+    def _notice(self, message: str) -> None:
+        if message not in self.notices:
+            self.notices.append(message)
+            log.info(message)  # names variables only, never values
+
+
+def store_in_keyring(name: str, value: str) -> None:
+    """Save a key under service ``redline``; a clear error when there is no backend."""
+    if not name.strip():
+        raise RedlineError("a key name is required")
+    if not value:
+        raise RedlineError("an empty key was not stored")
+    problem = keyring_problem()
+    if problem is None:
+        try:
+            import keyring
+
+            keyring.set_password(KEYRING_SERVICE, name, value)
+            return
+        except Exception as exc:  # KeyringError, PasswordSetError, D-Bus failures ...
+            problem = f"the keyring refused to store the key ({type(exc).__name__})"
+    raise cannot_store(name, problem)
+
+
+def cannot_store(name: str, problem: str) -> SecretUnavailable:
+    """The error for a key that cannot go into the keyring, naming the variable to use instead."""
+    fallback = env_fallback_name(name)
+    return SecretUnavailable(
+        f"{problem}, so the key '{name}' was not stored. "
+        f"Set the environment variable {fallback} instead (export {fallback}=...); "
+        f"a {{keyring: {name}}} reference reads it from there"
+    )
+
+
+def redact(text: str, secrets: Iterable[str], *, shapes: bool = False) -> str:
+    """``text`` with every known secret value replaced by ``[REDACTED]``.
+
+    Longer values are replaced first so a key that contains another key is
+    hidden whole. With ``shapes=True``, text that merely looks like a
+    credential (``sk-...``, ``Bearer ...``, ``user:pass@`` in URLs) goes too;
+    use it for logs and error messages, not for transcripts.
+    """
+    for value in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, REDACTED)
+    if shapes:
+        text = _SECRET_SHAPES.sub(REDACTED, text)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
+    """:func:`redact` for raw response bodies: the UTF-8 form of each secret is replaced."""
+    marker = REDACTED.encode()
+    for value in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        encoded = value.encode("utf-8")
+        if encoded in data:
+            data = data.replace(encoded, marker)
+    return data
+
+
+def describe_ref(ref: KeyRef) -> str:
+    """How the engagement file spells the reference (never the value)."""
+    return f"{{env: {ref.env}}}" if ref.env is not None else f"{{keyring: {ref.keyring}}}"
+
+
+def check_engagement_keys(spec: "EngagementSpec",
+                          resolver: Optional[SecretResolver] = None) -> list[tuple[str, str, str, str]]:
+    """For each system's key reference: (system, field, reference, problem or "").
+
+    Only says whether each key can be read, so ``redline secrets check`` can
+    run before an engagement without printing anything secret.
+    """
+    resolver = resolver or SecretResolver()
+    rows: list[tuple[str, str, str, str]] = []
+    for system in spec.systems:
+        for field_name in ("api_key", "revoked_key"):
+            ref = getattr(system.target, field_name)
+            if ref is None:
+                continue
+            try:
+                resolver.resolve(ref)
+                problem = ""
+            except SecretUnavailable as exc:
+                problem = str(exc)
+            rows.append((system.name, field_name, describe_ref(ref), problem))
+    return rows

@@ -1,0 +1,397 @@
+"""The streaming loop every HTTP adapter shares: auth, attempts, retries, timeouts, raw bytes.
+
+A kind (openai, anthropic, ollama, http) supplies only what differs: the call
+it makes (:meth:`EndpointAdapter.chat_call`), its auth header, and a
+:class:`Decoder` that turns framed events into text. Everything that decides
+what an auditor sees about a fault lives here once.
+
+The hot path reads the body in network-sized pieces, frames them without
+decoding (:mod:`app.targets.sse`), and yields one ``TextDelta`` per read
+holding all the text that read carried. The turn's total deadline is checked
+between reads, and an ``asyncio`` timeout guards a read only when the deadline
+is nearer than the read timeout, so ordinary streaming pays for no timer per read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import replace
+from typing import Any, AsyncIterator, ClassVar, Optional
+
+import httpx
+
+from app import __version__
+from app.formats.engagement import TargetSpec
+from app.secrets import SecretResolver, redact
+from app.targets.base import (
+    AuthMode, ChatRequest, HttpResult, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
+    TextDelta, TurnCompleted, TurnFailed,
+)
+from app.targets.common import (
+    RAW_CAP_BYTES, RawBody, TargetFault, is_loopback, join_url, redacted_request,
+    short, status_fault,
+)
+from app.targets.decoder import Decoder
+from app.targets.retry import RetryPolicy
+from app.targets.sse import NDJSONFramer, SSEFramer
+
+def transport_fault(exc: httpx.HTTPError, spec: TargetSpec, *, streaming: bool) -> TargetFault:
+    """The typed fault for an httpx failure; ``streaming`` is True once the body had started."""
+    reason = str(exc) or type(exc).__name__
+    timeouts = spec.timeouts
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TargetFault("timeout", f"connect timed out after {timeouts.connect:g}s", retryable=True)
+    if isinstance(exc, httpx.ConnectError):
+        return TargetFault("connect", f"cannot connect: {reason}", retryable=True)
+    if isinstance(exc, httpx.ReadTimeout):
+        return TargetFault("timeout", f"no data for {timeouts.read:g}s (read timeout)")
+    if isinstance(exc, httpx.TimeoutException):
+        return TargetFault("timeout", f"timed out: {type(exc).__name__}")
+    if isinstance(exc, httpx.DecodingError):
+        return TargetFault("malformed", f"response body could not be decoded: {reason}")
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
+        return TargetFault("client_error", f"request could not be made: {reason}")
+    if streaming:
+        return TargetFault("stream_error", f"connection lost mid-stream: {reason}")
+    return TargetFault("stream_error", f"connection lost before a response: {reason}")
+
+
+class EndpointAdapter:
+    """One AI system reached over HTTP, sharing one ``httpx.AsyncClient`` for every call."""
+
+    kind: ClassVar[str] = ""
+    models_path: ClassVar[Optional[str]] = "/models"  # None: the API has no model listing
+    default_model: ClassVar[Optional[str]] = None  # sent when neither the step nor the system names one
+
+    def __init__(self, spec: TargetSpec, *, api_key: Optional[str] = None,
+                 secrets: Optional[SecretResolver] = None, retry: Optional[RetryPolicy] = None,
+                 raw_cap: int = RAW_CAP_BYTES, base_url: Optional[str] = None,
+                 revoked_key: Optional[str] = None) -> None:
+        self.spec = spec
+        self.base_url = base_url or spec.base_url or ""
+        self.retry = retry or RetryPolicy(max_retries=spec.max_retries)
+        self.raw_cap = raw_cap
+        self._api_key = api_key
+        self._revoked_key = revoked_key
+        self._resolver = secrets or SecretResolver()
+        self._client: Optional[httpx.AsyncClient] = None
+
+    # -- what each kind supplies ------------------------------------------------------------
+
+    def chat_call(self, request: ChatRequest) -> tuple[str, str, Any]:
+        """(method, path relative to base_url, JSON body) for one chat call."""
+        raise NotImplementedError
+
+    def decoder(self) -> Decoder:
+        raise NotImplementedError
+
+    def model_for(self, request: ChatRequest) -> Optional[str]:
+        """The step's model override, else the system's configured model."""
+        return request.model or self.spec.model or self.default_model
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def parse_models(self, payload: Any) -> list[str]:
+        """Model ids from the listing body (OpenAI and Anthropic shape: ``data[].id``)."""
+        return [str(m["id"]) for m in payload.get("data", []) if isinstance(m, dict) and "id" in m]
+
+    # -- shared machinery -------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            t = self.spec.timeouts
+            local = is_loopback(self.base_url)
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
+                headers={"User-Agent": f"redline/{__version__}"},  # testers' traffic is identifiable
+                follow_redirects=False,
+                trust_env=not local,  # local targets never go through a proxy
+                # Plain HTTP on loopback never does TLS (every URL is joined to the base
+                # and redirects are not followed), so skip loading the CA store (~30 ms).
+                verify=not (local and self.base_url.startswith("http://")),
+            )
+        return self._client
+
+    def _secret_values(self) -> tuple[str, ...]:
+        known = [v for v in (self._api_key, self._revoked_key) if v]
+        return tuple(known) + self._resolver.values
+
+    def _key_for(self, auth: AuthMode) -> Optional[str]:
+        if auth == "none":
+            return None
+        if auth == "revoked":
+            if self._revoked_key is None:
+                if self.spec.revoked_key is None:
+                    raise TargetFault("client_error", "auth 'revoked' was requested but this system has "
+                                      "no revoked_key configured; add target.revoked_key to the engagement")
+                try:
+                    self._revoked_key = self._resolver.resolve(self.spec.revoked_key)
+                except Exception as exc:  # SecretUnavailable: the step fails, the run goes on
+                    raise TargetFault("client_error", f"revoked key unavailable: {exc}") from None
+            return self._revoked_key
+        return self._api_key
+
+    def _headers(self, auth: AuthMode, *, json_body: bool) -> dict[str, str]:
+        headers = dict(self.spec.headers)
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        key = self._key_for(auth)
+        if key:
+            headers.update(self.auth_headers(key))
+        return headers
+
+    def _build(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[httpx.Request, RequestSent]:
+        url = join_url(self.base_url, path)
+        content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        request = self._http().build_request(method, url, headers=self._headers(auth, json_body=body is not None),
+                                             content=content)
+        sent_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw}
+        return request, redacted_request(method, url, sent_headers, body, self._secret_values())
+
+    async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        """Send and await the status line; a non-success status becomes a fault with its body."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._http().send(request, stream=True)
+        except TimeoutError:
+            raise self._total_fault() from None
+        except httpx.HTTPError as exc:
+            fault = transport_fault(exc, self.spec, streaming=False)
+            fault.detail = redact(fault.detail, self._secret_values())
+            raise fault from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        raw = RawBody(min(self.raw_cap, 1024 * 1024))
+        try:
+            await self._read_body(response, raw, deadline)
+        except (TimeoutError, httpx.HTTPError):
+            pass  # the status is the fault; a body cut short is still recorded
+        finally:
+            await response.aclose()
+        body = raw.value(self._secret_values())
+        fault = status_fault(status, body, response.headers.get("location", ""))
+        fault.detail = redact(fault.detail, self._secret_values())
+        fault.raw = body
+        fault.headers = response.headers
+        raise fault
+
+    def _total_fault(self) -> TargetFault:
+        return TargetFault("timeout", f"the turn exceeded its total time limit of {self.spec.timeouts.total:g}s")
+
+    @staticmethod
+    async def _read_body(response: httpx.Response, raw: RawBody, deadline: float) -> None:
+        async with asyncio.timeout_at(deadline):
+            async for chunk in response.aiter_bytes():
+                raw.add(chunk)
+                if raw.truncated:
+                    break
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
+        """RequestSent, then ResponseMeta/TextDelta/RetryScheduled, then one TurnCompleted or TurnFailed.
+
+        ResponseMeta may come twice: with the status when headers arrive, and with
+        model, fingerprint and usage at the end (later non-None fields win).
+        A request that cannot be built (e.g. no revoked key configured) yields only TurnFailed.
+        """
+        try:
+            method, path, body = self.chat_call(request)
+            http_request, sent = self._build(method, path, body, request.auth)
+        except TargetFault as fault:
+            yield TurnFailed(fault.error_type, fault.detail, fault.http_status)
+            return
+        yield sent
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.spec.timeouts.total
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._open(http_request, deadline)
+                break
+            except TargetFault as fault:
+                # Only faults raised before any body was read get here, so a retry never repeats text.
+                if fault.retryable and self.retry.allows(attempt):
+                    wait = self.retry.wait_seconds(attempt, fault.headers)
+                    if loop.time() + wait < deadline:
+                        yield RetryScheduled(attempt, fault.error_type, fault.http_status, wait * 1000.0, fault.detail)
+                        await self.retry.sleep(wait)
+                        continue
+                yield TurnFailed(fault.error_type, fault.detail, fault.http_status, fault.raw)
+                return
+        async for event in self._read(response, deadline):
+            yield event
+
+    async def _read(self, response: httpx.Response, deadline: float) -> AsyncIterator[TargetEvent]:
+        """The body of a successful response: text, then the facts, then the one end event."""
+        status = response.status_code
+        yield ResponseMeta(http_status=status)
+        decoder = self.decoder()
+        raw = RawBody(self.raw_cap)
+        failure: Optional[TargetFault] = None
+        try:
+            if decoder.framing == "json" or (decoder.framing == "sse" and response.headers.get(
+                    "content-type", "").startswith("application/json")):
+                await self._read_body(response, raw, deadline)
+                if raw.truncated:
+                    raise TargetFault("malformed", "JSON body larger than the raw cap")
+                text = decoder.whole(b"".join(raw.parts))
+                if text:
+                    yield TextDelta(text)
+            else:
+                async for delta in self._read_stream(response, decoder, raw, deadline):
+                    yield delta
+        except TargetFault as fault:
+            failure = fault
+        except TimeoutError:
+            failure = self._total_fault()
+        except httpx.HTTPError as exc:
+            failure = transport_fault(exc, self.spec, streaming=True)
+        finally:
+            await response.aclose()
+
+        secrets = self._secret_values()
+        meta = decoder.meta(status)
+        if meta is not None:
+            yield meta
+        body = raw.value(secrets)
+        if failure is None:
+            yield TurnCompleted(raw=body, http_status=status, raw_truncated=raw.truncated)
+            return
+        detail = redact(failure.detail, secrets)
+        if raw.truncated:
+            detail = short(f"{detail}; {raw.note()}")
+        yield TurnFailed(failure.error_type, detail, failure.http_status or status, body, raw.truncated)
+
+    async def _read_stream(self, response: httpx.Response, decoder: Decoder, raw: RawBody,
+                           deadline: float) -> AsyncIterator[TextDelta]:
+        """The hot path: one TextDelta per network read, whatever number of chunks it held.
+
+        Raises TargetFault, TimeoutError or httpx errors; text read before the
+        fault has been yielded first, so it always stands.
+        """
+        framer = SSEFramer() if decoder.framing == "sse" else NDJSONFramer()
+        feed, on_event, add_raw = framer.feed, decoder.event, raw.add
+        chunks = response.aiter_bytes().__aiter__()
+        read_timeout = self.spec.timeouts.read
+        now = asyncio.get_running_loop().time
+        pending: list[str] = []
+        while not decoder.done:  # bytes after the end marker carry nothing
+            try:
+                if deadline - now() < read_timeout:
+                    async with asyncio.timeout_at(deadline):
+                        chunk = await chunks.__anext__()
+                else:
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            add_raw(chunk)
+            try:
+                for name, data in feed(chunk):
+                    text = on_event(name, data)
+                    if text:
+                        pending.append(text)
+                    if decoder.done:
+                        break
+            except TargetFault:
+                if pending:  # what came before the bad chunk in this read stands
+                    yield TextDelta("".join(pending), len(pending))
+                raise
+            if pending:
+                yield TextDelta(pending[0] if len(pending) == 1 else "".join(pending), len(pending))
+                pending.clear()
+            if now() >= deadline:
+                raise TimeoutError
+        if decoder.done:
+            return
+        # The body ended: an event left without its blank line still counts,
+        # but one cut off mid-chunk is truncation, not garbage.
+        last_fault: Optional[TargetFault] = None
+        try:
+            for name, data in framer.flush():
+                text = on_event(name, data)
+                if text:
+                    pending.append(text)
+        except TargetFault as fault:
+            last_fault = fault if fault.error_type != "malformed" else TargetFault(
+                "stream_error", "stream ended in the middle of a chunk")
+        if pending:
+            yield TextDelta("".join(pending), len(pending))
+        if last_fault is not None:
+            raise last_fault
+        decoder.finish()
+
+    async def _call(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[HttpResult, Any]:
+        """One non-streamed call, never retried: a listing or raw step is evidence of exactly one request."""
+        try:
+            http_request, sent = self._build(method, path, body, auth)
+        except TargetFault as fault:
+            url = join_url(self.base_url, path)
+            return HttpResult(request=RequestSent(method, redact(url, self._secret_values()), {}, body),
+                              http_status=None, body_text="", error_type=fault.error_type,
+                              detail=fault.detail), None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.spec.timeouts.total
+        started = time.perf_counter()
+        raw = RawBody(self.raw_cap)
+        status: Optional[int] = None
+        failure: Optional[TargetFault] = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._http().send(http_request, stream=True)
+                status = response.status_code
+                try:
+                    await self._read_body(response, raw, deadline)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            failure = self._total_fault()
+        except httpx.HTTPError as exc:
+            failure = transport_fault(exc, self.spec, streaming=status is not None)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        secrets = self._secret_values()
+        data = raw.value(secrets)
+        payload: Any = None
+        if failure is None and status is not None and not 200 <= status < 300:
+            failure = status_fault(status, data)
+        if failure is None and data:
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                payload = None
+        result = HttpResult(
+            request=sent, http_status=status, body_text=data.decode("utf-8", "replace"), raw=data,
+            error_type=failure.error_type if failure else "",
+            detail=redact(failure.detail, secrets) if failure else (raw.note()),
+            elapsed_ms=elapsed,
+        )
+        return result, payload
+
+    async def list_models(self, auth: AuthMode = "default") -> HttpResult:
+        """The endpoint's model listing; ``models`` holds the ids when the body could be read."""
+        if self.models_path is None:
+            return HttpResult(request=RequestSent("GET", "", {}, None), http_status=None, body_text="",
+                              error_type="client_error", detail=f"a '{self.kind}' target has no model listing")
+        result, payload = await self._call("GET", self.models_path, None, auth)
+        if result.error_type:
+            return result
+        try:
+            models = self.parse_models(payload)
+        except (AttributeError, TypeError, KeyError):
+            models = None
+        if models is None or payload is None:
+            return replace(result, error_type="malformed", detail="the model listing is not in the expected shape")
+        return replace(result, models=models)
+
+    async def request(self, method: str, path: str, body: Any = None, auth: AuthMode = "default") -> HttpResult:
+        """A raw call relative to the base URL (e.g. a deletion API); the body is sent as JSON."""
+        result, _ = await self._call(method, path, body, auth)
+        return result
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,127 @@
+"""Framing a byte stream into lines, server-sent events, or NDJSON records.
+
+The network splits a stream anywhere: inside a UTF-8 character, between the
+``\\r`` and ``\\n`` of a CRLF, inside a 5,000-character line. Splitting on
+newline *bytes* before decoding keeps multi-byte characters whole, and holding
+a trailing ``\\r`` until the next chunk keeps CRLF one line ending.
+
+Each ``feed`` takes one network read and returns every complete unit in it, so
+the per-read cost is one call and the per-line cost is a few byte operations.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+Event = tuple[Optional[bytes], bytes]  # (event name or None, data)
+
+
+class LineSplitter:
+    """Complete lines from arbitrarily split bytes; CRLF, LF and a lone CR each end a line."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []  # an unfinished line, in pieces (avoids quadratic joins)
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            data = b"".join(self._pending)
+            self._pending = []
+        else:
+            data = chunk
+        held = b""
+        if b"\r" in data:
+            if data.endswith(b"\r"):  # perhaps the first half of a CRLF split across reads
+                data, held = data[:-1], b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        tail = lines.pop() + held
+        if tail:
+            self._pending.append(tail)
+        return lines
+
+    def flush(self) -> list[bytes]:
+        """The last line when the stream ended without a line ending."""
+        if not self._pending:
+            return []
+        data = b"".join(self._pending)
+        self._pending = []
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+
+
+class SSEFramer:
+    """Server-sent events: ``event:`` names, ``data:`` lines joined by newlines, ``:`` comments skipped.
+
+    One deliberate difference from the browser's rules: an event still open at
+    the end of the stream (no blank line after it) is delivered, not dropped,
+    because it is part of what the endpoint said.
+    """
+
+    __slots__ = ("_lines", "_name", "_data")
+
+    def __init__(self) -> None:
+        self._lines = LineSplitter()
+        self._name: Optional[bytes] = None
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        return self._frame(self._lines.feed(chunk))
+
+    def flush(self) -> list[Event]:
+        events = self._frame(self._lines.flush())
+        if self._data:
+            events.append(self._dispatch())
+        return events
+
+    def _dispatch(self) -> Event:
+        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+        event = (self._name, data)
+        self._data = []
+        self._name = None
+        return event
+
+    def _frame(self, lines: list[bytes]) -> list[Event]:
+        events: list[Event] = []
+        for line in lines:
+            if line.startswith(b"data: "):  # the common case first
+                self._data.append(line[6:])
+            elif not line:
+                if self._data:
+                    events.append(self._dispatch())
+                else:
+                    self._name = None
+            elif line[0] == 58:  # ":" comment, e.g. keep-alive pings
+                continue
+            else:
+                name, _, value = line.partition(b":")
+                if value.startswith(b" "):
+                    value = value[1:]
+                if name == b"data":
+                    self._data.append(value)
+                elif name == b"event":
+                    self._name = value
+                # "id", "retry" and unknown fields carry nothing a turn needs
+        return events
+
+
+class NDJSONFramer:
+    """Newline-delimited JSON: every non-blank line is one record."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        self._lines = LineSplitter()
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        return [(None, line) for line in self._lines.feed(chunk) if line.strip()]
+
+    def flush(self) -> list[Event]:
+        return [(None, line) for line in self._lines.flush() if line.strip()]
