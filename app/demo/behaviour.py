@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from typing import Optional
 
 from app.demo import answers
@@ -18,6 +19,7 @@ from app.demo import persona as P
 from app.demo import signals as S
 from app.demo.exchange import Exchange, Message, Reply, Rule
 from app.demo.state import ConversationMemory
+from app.detectors.secret import find_secrets
 
 
 def respond(exchange: Exchange, memory: ConversationMemory) -> Reply:
@@ -30,8 +32,26 @@ def respond(exchange: Exchange, memory: ConversationMemory) -> Reply:
     for rule in RULES:
         reply = rule(exchange, message, memory)
         if reply is not None:
-            return reply
+            return _output_filter(exchange, reply)
     return Reply(P.support_answers(exchange.model_version)["fallback"], "support.fallback")
+
+
+def _output_filter(ex: Exchange, reply: Reply) -> Reply:
+    """Hardened mode masks credential-shaped text on the way out (CC6.7, AI-SEC-02); vulnerable sends it on.
+
+    A user who pastes a key and later asks for a recap must not get the key
+    back: completions travel through logs, proxies and screens. The shapes are
+    the ones Redline's ``secret`` detector flags, so what is masked is exactly what would count as a leak.
+    """
+    if not ex.hardened:
+        return reply
+    spans = [span for _, span in find_secrets(reply.text)]
+    if not spans:
+        return reply
+    text = reply.text
+    for start, end in reversed(spans):
+        text = text[:start] + "[REDACTED]" + text[end:]
+    return replace(reply, text=text)
 
 
 def _unexpected_input(ex: Exchange, raw: str) -> Reply:
