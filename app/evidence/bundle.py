@@ -1,0 +1,166 @@
+"""``build_bundle``: one engagement's evidence as one zip a CPA firm can read, file and verify.
+
+The zip holds the report (Markdown and HTML), the workpapers (a CSV per
+evidence type and one XLSX), the data as JSON, one JSONL transcript per run,
+the audit trail, OSCAL documents, and last the manifest with every file's
+SHA-256. The same database always exports to the same bytes, except for the
+manifest's export time. Exporting reads the store and never writes to it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+
+from app.evidence import jsonstream, manifest, oscal, report, workpapers
+from app.evidence.archive import BundleArchive
+from app.evidence.collect import EvidenceSet, ExportError, load_evidence
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# Turn fields the bundle derives for display; a transcript keeps what was stored.
+_DERIVED = ("prompt", "retry_notes")
+DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
+              "retests", "responses")
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """One step of an export, for a progress bar: ``done`` of ``total`` files written."""
+
+    path: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    path: Path
+    engagement: str
+    files: int
+    size: int  # bytes of the zip
+    runs: int
+    turns: int
+    findings: int
+    flagged_runs: int  # runs breaking a Type I / Type II dating rule
+    chain_ok: bool
+    chain_problems: tuple[str, ...]
+    omitted: tuple[str, ...]  # files left out, each with the reason
+
+
+def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
+    controls = sorted({m["criterion"] for m in ev.mappings} | {c for r in ev.runs for c in r["controls"]}
+                      | {c for f in ev.findings for c in f["controls"]})
+    return {
+        "engagement": dict(ev.engagement, selected_windows=ev.selected_windows, notes=ev.notes),
+        "systems": ev.systems,
+        "controls": {"matrix": ev.mappings, "coverage": ev.coverage,
+                     "catalog": {c: {"name": ev.catalog.name(c), "crosswalk": ev.catalog.crosswalk(c)}
+                                 for c in controls}},
+        "windows": {"windows": ev.windows, "spread": ev.spread, "dating": ev.engagement["dating"]},
+        "scenarios": ev.scenarios,
+        "runs": ev.runs,
+        "verdicts": ev.iter_verdicts(),
+        "findings": ev.findings,
+        "retests": ev.retests,
+        "responses": ev.responses,
+    }
+
+
+def _transcript_lines(turns: Iterable[dict[str, Any]]) -> Iterable[str]:
+    for t in turns:
+        yield jsonstream.line({k: v for k, v in t.items() if k not in _DERIVED})
+
+
+def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
+                 windows: Optional[Sequence[str]] = None,
+                 on_progress: Optional[Callable[[ExportProgress], None]] = None) -> BundleResult:
+    """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
+
+    ``windows`` limits the runs (and the findings and re-tests they carry) to
+    the named test windows; the audit trail is always the whole chain.
+    A broken audit chain does not stop the export: the manifest records it
+    (``audit_chain.ok: false``) and ``verify`` will fail the bundle.
+    """
+    out = Path(out_path).expanduser()
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: the folder {out.parent} does not exist")
+    ev = load_evidence(db, engagement_id, windows)
+    poam = oscal.poam(ev)
+    omitted = [] if poam is not None else [{"path": "oscal/poam.json",
+                                            "reason": "no open findings (a POA&M needs at least one item)"}]
+    # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
+    total = 2 + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 2 + int(poam is not None) + 1
+    done = 0
+
+    def step(path: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(ExportProgress(path, done, total))
+
+    try:
+        archive = BundleArchive(out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    try:
+        for kind in ("md", "html"):
+            archive.write_chunks(f"report.{kind}", report.render(ev, kind))
+            step(f"report.{kind}")
+        for sheet in workpapers.SHEETS:
+            with archive.text(f"workpapers/{sheet.name}.csv") as sink:
+                workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
+        step("workpapers/*.csv")
+        with tempfile.TemporaryDirectory(prefix="redline-export-") as tmp:
+            xlsx = Path(tmp) / "workpapers.xlsx"
+            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
+            archive.write_file("workpapers.xlsx", xlsx)
+        step("workpapers.xlsx")
+        for name, document in _data_documents(ev).items():
+            archive.write_chunks(f"data/{name}.json", _json_file(document))
+            step(f"data/{name}.json")
+        for run, turns in ev.iter_transcripts(with_raw=True):
+            archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
+            step(f"transcripts/{run['id']}.jsonl")
+        archive.write_chunks("audit/events.jsonl", (jsonstream.line(e) for e in ev.iter_audit_events()))
+        step("audit/events.jsonl")
+        archive.write_chunks("oscal/assessment-plan.json", _json_file(oscal.assessment_plan(ev)))
+        step("oscal/assessment-plan.json")
+        archive.write_chunks("oscal/assessment-results.json", _json_file(oscal.assessment_results(ev)))
+        step("oscal/assessment-results.json")
+        if poam is not None:
+            archive.write_chunks("oscal/poam.json", _json_file(poam))
+            step("oscal/poam.json")
+        turns = sum(r["turns"] for r in ev.runs)
+        counts = {"runs": len(ev.runs), "turns": turns, "findings": len(ev.findings),
+                  "open_findings": sum(1 for f in ev.findings if f["open"]), "audit_events": ev.chain.length,
+                  "flagged_runs": sum(1 for r in ev.runs if r["dating_flags"])}
+        document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
+                                  entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
+                                  counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
+        files = len(archive.entries) + 1
+        archive.write_chunks(manifest.NAME, [jsonstream.dumps(document)])
+        step(manifest.NAME)
+        archive.commit()
+    except OSError as exc:
+        archive.abort()
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except BaseException:
+        archive.abort()
+        raise
+    return BundleResult(path=out, engagement=ev.engagement["name"], files=files, size=out.stat().st_size,
+                        runs=len(ev.runs), turns=turns, findings=len(ev.findings), flagged_runs=counts["flagged_runs"],
+                        chain_ok=ev.chain.ok, chain_problems=ev.chain.problems,
+                        omitted=tuple(f"{o['path']}: {o['reason']}" for o in omitted))
+
+
+def _json_file(document: Any) -> Iterable[str]:
+    yield from jsonstream.iter_json(document)
+    yield "\n"
+
+
+__all__ = ["BundleResult", "ExportError", "ExportProgress", "build_bundle"]

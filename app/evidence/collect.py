@@ -1,0 +1,338 @@
+"""One engagement's evidence, read out of the store once, as plain records every sink shares.
+
+Small tables (systems, matrix, windows, scenarios, runs, findings) are loaded
+whole; turns and verdicts, which grow with every test, are streamed run by
+run in batches. All reads happen inside the caller's session, that is inside
+one SQLite read transaction, so every file of a bundle sees the same data.
+Every string passes the secret scrubber before any sink sees it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+
+from app.errors import RedlineError
+from app.evidence import wording
+from app.evidence.dating import DatingRules, WindowDates, sampling, spread
+from app.evidence.records import (
+    engagement_record, fail_reasons, iso, as_record, mapping_records, prompt_of, retry_note, scenario_record,
+    system_record, turn_stats,
+)
+from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
+from app.findings import OPEN_STATUSES
+from app.store import audit
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.store.models import Engagement
+
+BATCH_RUNS = 100
+
+
+class ExportError(RedlineError):
+    """The bundle cannot be made as asked (unknown engagement or window); nothing was written."""
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """The audit chain as found at export: its head and every problem."""
+
+    chain: str
+    length: int
+    head_hash: str
+    head_seq: int
+    head_at: Optional[datetime]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class EvidenceSet:
+    db: "Session"
+    scrub: Scrubber
+    engagement: dict[str, Any]
+    rules: DatingRules
+    selected_windows: Optional[list[str]]
+    systems: list[dict[str, Any]]
+    windows: list[dict[str, Any]]
+    mappings: list[dict[str, Any]]
+    scenarios: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    retests: list[dict[str, Any]]
+    responses: list[dict[str, Any]]
+    chain: ChainState
+    data_as_of: Optional[datetime]
+    catalog: CatalogView
+    coverage: Optional[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    spread: dict[str, Any] = field(default_factory=dict)
+    methodology: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def engagement_id(self) -> int:
+        return int(self.engagement["id"])
+
+    def run_ids(self) -> list[int]:
+        return [r["id"] for r in self.runs]
+
+    def iter_transcripts(self, *, with_raw: bool = False) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Each run with its turns (and each turn's verdicts), in run order, a batch of runs at a time.
+
+        Rows are read with plain SQL expressions rather than ORM objects: the
+        bundle walks every turn several times, and the identity map buys
+        nothing for read-only rows. Raw response bytes are read only when asked.
+        """
+        from sqlmodel import select
+
+        from app.store.models import Turn, Verdict
+
+        columns = [c for c in Turn.__table__.c if with_raw or c.name != "response_raw"]  # type: ignore[attr-defined]
+        by_id = {r["id"]: r for r in self.runs}
+        ids = self.run_ids()
+        for start in range(0, len(ids), BATCH_RUNS):
+            chunk = ids[start:start + BATCH_RUNS]
+            verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
+                    Verdict.run_id.in_(chunk)).order_by(Verdict.id)):  # type: ignore[attr-defined]
+                if v.turn_id is not None:
+                    verdicts[v.turn_id].append(self.verdict_record(v))
+            turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for t in self.db.execute(select(*columns).where(Turn.run_id.in_(chunk))  # type: ignore[attr-defined]
+                                     .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)):
+                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw))
+            for run_id in chunk:
+                yield by_id[run_id], turns.get(run_id, [])
+
+    def iter_verdicts(self) -> Iterator[dict[str, Any]]:
+        from sqlmodel import select
+
+        from app.store.models import Verdict
+
+        ids = self.run_ids()
+        for start in range(0, len(ids), BATCH_RUNS):
+            chunk = ids[start:start + BATCH_RUNS]
+            for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
+                    Verdict.run_id.in_(chunk)).order_by(Verdict.run_id, Verdict.id)):  # type: ignore[attr-defined]
+                yield self.verdict_record(v)
+
+    def iter_audit_events(self) -> Iterator[dict[str, Any]]:
+        """The whole chain in sequence order, exactly the fields its hashes cover."""
+        from sqlmodel import select
+
+        from app.store.models import AuditEvent
+
+        query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(AuditEvent.seq)
+        for ev in self.db.exec(query).yield_per(500):
+            yield {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor, "action": ev.action,
+                   "entity": ev.entity, "payload": self.scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
+                   "hash": ev.hash}
+
+    def verdict_record(self, v: Any) -> dict[str, Any]:
+        return self.scrub.deep({"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
+                                "detector": v.detector, "outcome": v.outcome, "reason": v.reason,
+                                "evidence": v.evidence, "actor": v.actor, "created_at": iso(v.created_at)})
+
+    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool) -> dict[str, Any]:
+        auto = [v for v in verdicts if v["source"] != "human"]
+        human = [v for v in verdicts if v["source"] == "human"]
+        record = self.scrub.deep({
+            "id": t.id, "run_id": t.run_id, "step": t.step, "sample": t.sample, "kind": t.kind,
+            "identity": t.identity, "status": t.status, "request": t.request, "prompt": prompt_of(t.request),
+            "response_text": t.response_text, "http_status": t.http_status, "error_type": t.error_type,
+            "error_detail": t.error_detail, "ttft_ms": t.ttft_ms, "total_ms": t.total_ms,
+            "chunk_count": t.chunk_count, "token_count": t.token_count, "usage": t.usage, "model_id": t.model_id,
+            "system_fingerprint": t.system_fingerprint, "retries": t.retries, "started_at": iso(t.started_at),
+            "finished_at": iso(t.finished_at),
+        })
+        record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
+        record["auto_verdicts"] = auto
+        record["human_verdicts"] = human
+        record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
+        if with_raw:
+            raw = self.scrub.raw(bytes(t.response_raw)) if t.response_raw is not None else None
+            record["response_raw_b64"] = base64.b64encode(raw).decode("ascii") if raw is not None else None
+        return record
+
+
+def find_engagement_id(db: "Session", name: str) -> int:
+    """The id of the engagement called ``name`` (an id given as digits also works)."""
+    from sqlmodel import select
+
+    from app.store.models import Engagement
+
+    found = db.exec(select(Engagement).where(Engagement.name == name)).first()
+    if found is None and name.isdigit():
+        found = db.get(Engagement, int(name))
+    if found is None:
+        known = ", ".join(e.name for e in db.exec(select(Engagement).order_by(Engagement.name)).all()) or "none"
+        raise ExportError(f"no engagement named '{name}' in the store (known: {known})")
+    return int(found.id or 0)
+
+
+def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None) -> EvidenceSet:
+    """Everything the bundle needs about one engagement, optionally limited to some test windows."""
+    from sqlmodel import select
+
+    from app.store.models import (
+        AISystem, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
+    )
+
+    engagement = db.get(Engagement, engagement_id)
+    if engagement is None:
+        raise ExportError(f"no engagement with id {engagement_id}")
+    window_rows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement_id)
+                               .order_by(TestWindow.start, TestWindow.name)).all())  # type: ignore[arg-type]
+    selected_ids = _selected_windows(engagement, window_rows, windows)
+    rules = DatingRules(engagement.audit_type, engagement.period_start, engagement.period_end, engagement.as_of,
+                        engagement.type1_tolerance_days,
+                        tuple(WindowDates(w.id or 0, w.name, w.start, w.end) for w in window_rows))
+    systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
+    scrub = Scrubber(secret_values(s.target for s in systems))
+    catalog = CatalogView(db)
+    chain = _chain_state(db, engagement_id)
+    data_as_of = chain.head_at or engagement.updated_at
+
+    run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(Run.id)).all()
+                if selected_ids is None or r.window_id in selected_ids]
+    scenario_rows = {s.id: s for s in db.exec(select(Scenario).where(Scenario.id.in_(  # type: ignore[union-attr]
+        sorted({r.scenario_pk for r in run_rows})))).all()}
+    system_by_id = {s.id: s for s in systems}
+    window_by_id = {w.id: w for w in window_rows}
+    stats_by_run = turn_stats(db, engagement_id)
+    reasons_by_run = fail_reasons(db, engagement_id)
+
+    all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(Finding.id)).all())
+    run_ids = {r.id for r in run_rows}
+    retest_rows = list(db.exec(select(Retest).join(Finding).where(Finding.engagement_id == engagement_id)
+                               .order_by(Retest.id)).all())
+    if selected_ids is not None:
+        retest_rows = [rt for rt in retest_rows if rt.run_id in run_ids]
+        keep = {f.id for f in all_findings if f.run_id in run_ids} | {rt.finding_id for rt in retest_rows}
+        all_findings = [f for f in all_findings if f.id in keep]
+    finding_ids = {f.id for f in all_findings}
+    retest_rows = [rt for rt in retest_rows if rt.finding_id in finding_ids]
+    response_rows = list(db.exec(select(ManagementResponse).where(
+        ManagementResponse.finding_id.in_(sorted(finding_ids)))  # type: ignore[attr-defined]
+        .order_by(ManagementResponse.finding_id, ManagementResponse.id)).all())
+
+    findings_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    finding_records = []
+    for f in all_findings:
+        rec = scrub.deep(as_record(f))
+        rec["open"] = f.status in OPEN_STATUSES
+        rec["exception_type"] = wording.exception_kind(f.exception_kind, engagement.audit_type)
+        rec["control_names"] = {c: catalog.name(c) for c in f.controls}
+        rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
+        finding_records.append(rec)
+        if f.run_id is not None:
+            findings_by_run[f.run_id].append(rec)
+
+    runs = []
+    for r in run_rows:
+        scen = scenario_rows[r.scenario_pk]
+        system = system_by_id.get(r.system_id)
+        window = window_by_id.get(r.window_id) if r.window_id is not None else None
+        stats = stats_by_run.get(r.id or 0, {})
+        rec = scrub.deep({
+            "id": r.id, "scenario_pk": r.scenario_pk, "scenario_id": scen.scenario_id,
+            "scenario_sha256": scen.sha256, "title": scen.title, "category": scen.category,
+            "severity": scen.severity, "controls": list(scen.controls),
+            "system_id": r.system_id, "system": system.name if system else f"system {r.system_id}",
+            "target_kind": str((system.target if system else {}).get("kind", "")),
+            "window_id": r.window_id, "window": window.name if window else "",
+            "retest_of": r.retest_of, "status": r.status, "verdict": r.verdict, "tool_version": r.tool_version,
+            "model_id": r.model_id, "system_fingerprint": r.system_fingerprint,
+            "behaviour_fingerprint": r.behaviour_fingerprint, "metrics": r.metrics,
+            "started_at": iso(r.started_at), "finished_at": iso(r.finished_at), "created_at": iso(r.created_at),
+            "turns": stats.get("turns", 0), "turn_errors": stats.get("errors", 0),
+            "retries": stats.get("retries", 0), "error_types": stats.get("error_types", []),
+            "fail_reasons": reasons_by_run.get(r.id or 0, []),
+        })
+        rec["dating_flags"] = rules.flags(r.started_at or r.created_at, r.window_id)
+        rec["finding_ids"] = [f["id"] for f in findings_by_run.get(r.id or 0, [])]
+        rec["result"] = wording.run_result(rec, findings_by_run.get(r.id or 0, []))
+        runs.append(rec)
+
+    run_by_id = {r["id"]: r for r in runs}
+    all_run_verdicts = {r.id: r.verdict for r in db.exec(select(Run).where(Run.engagement_id == engagement_id)).all()}
+    finding_by_id = {f["id"]: f for f in finding_records}
+    retests = []
+    for rt in retest_rows:
+        finding = finding_by_id[rt.finding_id]
+        after_run = run_by_id.get(rt.run_id)
+        before = all_run_verdicts.get(finding.get("run_id")) or ""
+        after = rt.outcome or (after_run or {}).get("verdict", "")
+        retests.append({"id": rt.id, "finding_id": rt.finding_id, "finding_title": finding["title"],
+                        "controls": finding["controls"], "original_run_id": finding.get("run_id"),
+                        "before": before, "run_id": rt.run_id, "after": after,
+                        "window": (after_run or {}).get("window", ""),
+                        "run_started_at": (after_run or {}).get("started_at"),
+                        "created_at": iso(rt.created_at), "result": wording.retest_result(before, after)})
+    responses = [scrub.deep(as_record(m)) for m in response_rows]
+    for f in finding_records:
+        f["responses"] = [m for m in responses if m["finding_id"] == f["id"]]
+        f["retests"] = [rt for rt in retests if rt["finding_id"] == f["id"]]
+
+    per_window = Counter(r["window_id"] for r in runs if r["window_id"] is not None)
+    sample = {s["window"]: s for s in sampling(rules, per_window, data_as_of.date() if data_as_of else None)}
+    window_records = [dict(id=w.id, name=w.name, start=w.start.isoformat(), end=w.end.isoformat(),
+                           selected=selected_ids is None or w.id in selected_ids,
+                           runs=sample[w.name]["runs"], status=sample[w.name]["status"]) for w in window_rows]
+
+    stored_ids = set(db.exec(select(Scenario.scenario_id)).all())
+    cov, cov_note = coverage(db, engagement_id, catalog.catalog, stored_ids)
+    notes = [n for n in (catalog.problem, cov_note) if n]
+    evidence = EvidenceSet(
+        db=db, scrub=scrub, engagement=scrub.deep(engagement_record(engagement, rules)), rules=rules,
+        selected_windows=[w.name for w in window_rows if w.id in selected_ids] if selected_ids is not None else None,
+        systems=[scrub.deep(system_record(s)) for s in systems], windows=window_records,
+        mappings=mapping_records(db, engagement_id, runs, catalog, scrub),
+        scenarios=[scrub.deep(scenario_record(s)) for s in sorted(scenario_rows.values(), key=lambda s: s.id or 0)],
+        runs=runs, findings=finding_records, retests=retests, responses=responses, chain=chain,
+        data_as_of=data_as_of, catalog=catalog, coverage=scrub.deep(cov) if cov else None, notes=notes,
+    )
+    evidence.spread = spread(rules, [r.started_at or r.created_at for r in run_rows])
+    categories = sorted({s.category for s in scenario_rows.values()})
+    tested_by: dict[str, list[str]] = defaultdict(list)
+    for scen in evidence.scenarios:
+        if scen["methodology"] and scen["scenario_id"] not in tested_by[scen["methodology"]]:
+            tested_by[scen["methodology"]].append(scen["scenario_id"])
+    evidence.methodology = [dict(m, scenarios=tested_by.get(m["key"], [])) for m in catalog.methodology(categories)]
+    return evidence
+
+
+def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional[Sequence[str]]) -> Optional[set[int]]:
+    if not names:
+        return None
+    by_name = {w.name: w.id for w in rows}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        known = ", ".join(by_name) or "none"
+        raise ExportError(f"engagement '{engagement.name}' has no test window {', '.join(repr(u) for u in unknown)}"
+                          f" (its windows: {known})")
+    return {by_name[n] for n in names}
+
+
+def _chain_state(db: "Session", engagement_id: int) -> ChainState:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from app.store.models import AuditEvent
+
+    name = audit.chain_name(engagement_id)
+    head = audit.head(db, engagement_id)
+    length = db.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == name)).one()
+    problems = tuple(str(p) for p in audit.verify_chain(db, engagement_id))
+    return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
+                      head.at if head else None, problems)
+
+

@@ -1,0 +1,146 @@
+"""``verify_bundle``: is this zip exactly what Redline exported, with an intact audit chain?
+
+Every problem is reported, not just the first: a modified file (its hash no
+longer matches the manifest), a missing or extra file, a manifest that does not
+parse or lacks fields, and an audit trail that no longer verifies or whose head
+differs from the one the manifest pinned. A file that is not a readable zip at
+all raises :class:`UnreadableBundle` (exit code 2) instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.errors import RedlineError
+from app.evidence import manifest
+from app.store.audit import verify_events
+
+AUDIT_FILE = "audit/events.jsonl"
+
+
+class UnreadableBundle(RedlineError):
+    """Not found, or not a zip: there is nothing to verify."""
+
+    exit_code = 2
+
+
+@dataclass
+class VerifyReport:
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    engagement: str = ""
+    exported_at: str = ""
+    chain_length: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"OK: {self.path.name}: {self.files_checked} files match the manifest; audit chain of "
+                    f"{self.chain_length} events intact (engagement {self.engagement}, exported {self.exported_at})")
+        return f"FAILED: {self.path.name}: {len(self.problems)} problem(s)"
+
+
+def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with archive.open(name) as handle:
+        while chunk := handle.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def verify_bundle(path: Path | str) -> VerifyReport:
+    """Check the bundle at ``path`` against its manifest and its audit chain."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UnreadableBundle(f"{path}: no such file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableBundle(f"{path}: not a readable zip file ({exc})") from None
+    report = VerifyReport(path)
+    with archive:
+        names = archive.namelist()
+        for name, count in Counter(names).items():
+            if count > 1:
+                report.problems.append(f"duplicate entry: {name} appears {count} times")
+        data = _read_manifest(archive, names, report)
+        if data is None:
+            return report
+        report.engagement = str(data["engagement"].get("name", ""))
+        report.exported_at = data["exported_at"]
+        listed = {item["path"]: item for item in data["files"]}
+        for name in sorted(set(names) - set(listed) - {manifest.NAME}):
+            report.problems.append(f"extra file: {name} is not in the manifest")
+        for name, item in sorted(listed.items()):
+            if name not in names:
+                report.problems.append(f"missing file: {name}")
+                continue
+            try:
+                digest, size = _digest(archive, name)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupted entry fails its CRC check
+                report.problems.append(f"modified file: {name} cannot be read intact ({exc})")
+                continue
+            if digest != item["sha256"] or size != item["size"]:
+                report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
+            report.files_checked += 1
+        _check_chain(archive, names, data["audit_chain"], report)
+    return report
+
+
+def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport) -> dict[str, Any] | None:
+    if manifest.NAME not in names:
+        report.problems.append("missing file: manifest.json (the bundle cannot be checked without it)")
+        return None
+    try:
+        data = json.loads(archive.read(manifest.NAME).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        report.problems.append(f"broken manifest: manifest.json does not parse ({exc})")
+        return None
+    problems = manifest.problems(data)
+    if problems:
+        report.problems.extend(f"broken manifest: {p}" for p in problems)
+        return None
+    return data
+
+
+def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport) -> None:
+    if not pinned["ok"]:
+        listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
+        report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
+    if AUDIT_FILE not in names:
+        return  # reported as a missing file when the manifest lists it, as an omission otherwise
+    events = []
+    number = 0
+    try:
+        with archive.open(AUDIT_FILE) as handle:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    events.append(json.loads(raw))
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
+        return
+    try:
+        problems = verify_events(events, pinned["chain"])
+    except (KeyError, TypeError, ValueError) as exc:
+        report.problems.append(f"audit chain: an event in {AUDIT_FILE} lacks a field or has a bad value ({exc})")
+        return
+    report.problems.extend(f"audit chain: {p}" for p in problems)
+    report.chain_length = len(events)
+    head = max(events, key=lambda e: e["seq"])["hash"] if events else None
+    if events and head != pinned["head_hash"]:
+        report.problems.append(f"audit chain: its head {head[:16]} differs from the head the manifest pinned "
+                               f"({pinned['head_hash'][:16]})")
+    if len(events) != pinned["length"]:
+        report.problems.append(f"audit chain: {len(events)} events in {AUDIT_FILE}, the manifest recorded "
+                               f"{pinned['length']}")

@@ -1,0 +1,198 @@
+"""Workpapers: one CSV per evidence type, and one XLSX with a sheet per type.
+
+The columns follow the results-of-tests layout a CPA firm pastes into its own
+workpapers. Every cell is hostile until proven otherwise: it is stripped of
+control characters (``app.text.for_terminal``) and then made formula-safe
+(``app.text.for_spreadsheet``), so nothing a model said can become a formula,
+a hyperlink or a terminal escape in whoever opens the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, TextIO
+
+from app.evidence import tables
+from app.evidence.collect import EvidenceSet
+from app.text import for_spreadsheet, for_terminal, for_xml
+
+MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
+TRUNCATED = " [truncated; the full text is in transcripts/]"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str
+    width: int = 16
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str  # the CSV file stem and the XLSX sheet title (<= 31 characters)
+    columns: tuple[Column, ...]
+    rows: Callable[[EvidenceSet], Iterable[dict[str, Any]]]
+
+
+def cell(value: Any) -> Any:
+    """One cell, safe for any spreadsheet: plain numbers stay numbers, everything else is inert text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value, 1)
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = for_xml(for_terminal(str(value)))  # the XLSX is XML: no surrogates or non-characters
+    if len(text) > MAX_CELL:
+        text = text[: MAX_CELL - len(TRUNCATED)] + TRUNCATED
+    return for_spreadsheet(text)
+
+
+def _turn_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
+    for run, turns in ev.iter_transcripts():
+        for t in turns:
+            yield dict(t, scenario_id=run["scenario_id"], system=run["system"], window=run["window"],
+                       retry_count=len(t["retries"] or []),
+                       error=(f"{t['error_type']}: {t['error_detail']}" if t["error_type"] else ""),
+                       auto="; ".join(f"{v['detector'] or 'auto'}: {v['outcome']} - {v['reason']}"
+                                      for v in t["auto_verdicts"]),
+                       human="; ".join(f"{v['actor'] or 'tester'}: {v['outcome']} - {v['reason']}"
+                                       for v in t["human_verdicts"]))
+
+
+def _audit_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
+    for event in ev.iter_audit_events():
+        yield dict(event, payload=json.dumps(event["payload"], sort_keys=True, ensure_ascii=False))
+
+
+C = Column
+SHEETS: tuple[Sheet, ...] = (
+    Sheet("test_plan", (
+        C("Criterion / control id", "criterion", 14), C("Criterion name", "criterion_name", 28),
+        C("Client control", "client_ref", 12), C("Control activity (client's wording)", "activity", 48),
+        C("Scenarios mapped", "scenarios", 36), C("Scenarios run", "scenarios_run", 36), C("Runs", "runs", 8),
+        C("Windows tested", "windows_tested", 16), C("Coverage", "coverage", 28)), tables.test_plan),
+    Sheet("sampling", (
+        C("Test window", "window", 16), C("Start", "start", 12), C("End", "end", 12), C("Runs", "runs", 8),
+        C("Status", "status", 28), C("In this bundle", "in_bundle", 16)), tables.sampling_rows),
+    Sheet("test_results", (
+        C("Criterion / control id", "criterion", 14), C("Client control", "client_ref", 12),
+        C("Control activity (client's wording)", "activity", 40), C("Test performed", "test_performed", 60),
+        C("Result", "result", 48), C("Run", "run_id", 8), C("Scenario", "scenario_id", 24),
+        C("System", "system", 16), C("Test window", "window", 12), C("Tested at (UTC)", "tested_at", 22),
+        C("Dating flags", "dating_flags", 36), C("Run verdict", "verdict", 10)), tables.results_of_tests),
+    Sheet("turn_results", (
+        C("Run", "run_id", 8), C("Turn", "id", 8), C("Scenario", "scenario_id", 24), C("System", "system", 16),
+        C("Test window", "window", 12), C("Step", "step", 6), C("Sample", "sample", 7), C("Kind", "kind", 10),
+        C("Identity", "identity", 12), C("Status", "status", 10), C("Started (UTC)", "started_at", 22),
+        C("TTFT ms", "ttft_ms", 9), C("Total ms", "total_ms", 9), C("Model", "model_id", 16),
+        C("HTTP status", "http_status", 8), C("Error", "error", 24), C("Retries", "retry_count", 8),
+        C("Automatic verdicts", "auto", 40), C("Human verdicts", "human", 40), C("Outcome", "outcome", 10),
+        C("Prompt sent", "prompt", 60), C("Response received", "response_text", 80)), _turn_rows),
+    Sheet("findings", (
+        C("Finding", "id", 8), C("Title", "title", 36), C("Status", "status", 12), C("Severity", "severity", 9),
+        C("SOC 2 impact", "impact", 32), C("Controls", "controls_text", 20), C("ISO 42001", "iso42001", 28),
+        C("NIST AI RMF", "nist_ai_rmf", 20), C("EU AI Act", "eu_ai_act", 28), C("Scenario", "scenario_id", 24),
+        C("Run", "run_id", 8), C("Turn", "turn_id", 8), C("Evidence (quoted)", "quote", 48),
+        C("Steps to reproduce", "steps_to_reproduce", 60), C("Exception type", "exception_type", 28),
+        C("Open", "open", 6), C("Created (UTC)", "created_at", 22), C("Created by", "created_by", 14)),
+        tables.findings_rows),
+    Sheet("remediation_verification", (
+        C("Finding", "finding_id", 8), C("Title", "finding_title", 36), C("Controls", "controls", 20),
+        C("Original run", "original_run_id", 10), C("Before", "before", 9), C("Re-test run", "run_id", 10),
+        C("Test window", "window", 12), C("Re-tested at (UTC)", "run_started_at", 22), C("After", "after", 9),
+        C("Result", "result", 40)), lambda ev: ev.retests),
+    Sheet("continuous_monitoring", (
+        C("Criterion / control id", "criterion", 14), C("Criterion name", "criterion_name", 28),
+        C("Test window", "window", 16), C("Runs", "runs", 8), C("Pass", "pass", 8), C("Fail", "fail", 8),
+        C("Review", "review", 8), C("Error", "error", 8), C("Result", "result", 40)), tables.monitoring),
+    Sheet("exception_log", (
+        C("Exception", "exception", 12), C("Finding", "finding_id", 8), C("Title", "title", 36),
+        C("Controls", "controls", 20), C("Exception type", "exception_type", 28), C("Severity", "severity", 9),
+        C("Status", "status", 14), C("Observed (UTC)", "observed_at", 22), C("Run", "run_id", 8),
+        C("Description", "description", 40), C("Management response", "response", 40), C("Cause", "cause", 30),
+        C("Mitigating controls", "mitigating_controls", 30), C("Remediation", "remediation", 30),
+        C("Owner", "owner", 14), C("Response date", "response_date", 12)), tables.exception_log),
+    Sheet("audit_trail", (
+        C("Seq", "seq", 6), C("At (UTC)", "at", 26), C("Actor", "actor", 14), C("Action", "action", 22),
+        C("Entity", "entity", 16), C("Payload", "payload", 60), C("Previous hash", "prev_hash", 20),
+        C("Hash", "hash", 20)), _audit_rows),
+)
+
+
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
+    """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([cell(c.header) for c in sheet.columns])
+    count = 0
+    for row in sheet.rows(ev):
+        writer.writerow([cell(row.get(c.key)) for c in sheet.columns])
+        count += 1
+    return count
+
+
+def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
+    """Every sheet into one workbook at ``path``, streamed (write-only) and byte-for-byte repeatable.
+
+    openpyxl stamps the workbook and its zip entries with the current time;
+    the document dates are set to ``timestamp`` (the evidence's own as-of time)
+    and the package is rewritten with fixed entry dates, so the same data
+    always gives the same bytes.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook(write_only=True)
+    naive = timestamp.replace(tzinfo=None)
+    wb.properties.created = naive
+    wb.properties.modified = naive
+    wb.properties.creator = "redline"
+    bold = Font(bold=True)
+    for sheet in SHEETS:
+        ws = wb.create_sheet(sheet.name)
+        for index, column in enumerate(sheet.columns, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = column.width
+        ws.freeze_panes = "A2"
+        header = []
+        for column in sheet.columns:
+            c = WriteOnlyCell(ws, value=cell(column.header))
+            c.font = bold
+            header.append(c)
+        ws.append(header)
+        for row in sheet.rows(ev):
+            ws.append([cell(row.get(c.key)) for c in sheet.columns])
+    raw = path.with_suffix(".raw.xlsx")
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    try:
+        _repack(raw, path)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _repack(src: Path, dst: Path) -> None:
+    """Copy a zip with every entry dated 1980-01-01 and fixed attributes."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
+        for info in zin.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.create_system = 3
+            fixed.external_attr = 0o644 << 16
+            with zin.open(info) as source, zout.open(fixed, "w") as target:
+                while chunk := source.read(1 << 16):
+                    target.write(chunk)
