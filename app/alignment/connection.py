@@ -1,0 +1,93 @@
+""""Test connection" for an AI system: its model listing, one tiny chat, and the inventory check.
+
+Before testing starts, the tester confirms the endpoint answers, measures a
+baseline time to first token, and compares the models the endpoint lists with
+the documented inventory: a listed model the client did not document is an
+AI-GOV-01 (model inventory) gap worth raising early.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+from app.alignment.steps import get_engagement, touch
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.formats.engagement import TargetSpec
+
+PING_PROMPT = "Reply with the single word: ready"
+_REPLY_LIMIT = 200  # the reply is shown, not stored as evidence
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    models: tuple[str, ...] = ()
+    undocumented: tuple[str, ...] = ()  # listed by the endpoint, missing from the inventory
+    list_error: str = ""
+    ttft_ms: Optional[float] = None
+    total_ms: Optional[float] = None
+    reply: str = ""  # untrusted model output: render literally
+    chat_error: str = ""
+    model_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.chat_error
+
+
+def undocumented_models(listed: Sequence[str], documented: Sequence[str]) -> tuple[str, ...]:
+    """Listed model ids the inventory does not document (AI-GOV-01), in listing order."""
+    known = set(documented)
+    return tuple(dict.fromkeys(m for m in listed if m not in known))
+
+
+async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
+                           secrets: Any = None) -> ConnectionReport:
+    """List the endpoint's models and send one tiny chat, timing the first token.
+
+    Never raises for target faults: they come back in ``list_error`` / ``chat_error``.
+    """
+    from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnFailed
+    from app.targets.factory import make_target
+
+    target = make_target(spec, secrets=secrets)
+    try:
+        listing = await target.list_models()
+        models = tuple(listing.models)
+        list_error = ""
+        if listing.error_type:
+            list_error = f"{listing.error_type}: {listing.detail}".strip(": ")
+        elif listing.http_status and listing.http_status >= 400:
+            list_error = f"HTTP {listing.http_status}"
+        started = time.perf_counter()
+        ttft: Optional[float] = None
+        reply, chat_error, model_id = [], "", ""
+        async for event in target.stream_chat(ChatRequest(messages=[{"role": "user", "content": PING_PROMPT}])):
+            if isinstance(event, TextDelta):
+                if ttft is None:
+                    ttft = (time.perf_counter() - started) * 1000
+                reply.append(event.text)
+            elif isinstance(event, ResponseMeta) and event.model_id:
+                model_id = event.model_id
+            elif isinstance(event, TurnFailed):
+                chat_error = f"{event.error_type}: {event.detail}"
+        total = (time.perf_counter() - started) * 1000
+    finally:
+        await target.aclose()
+    return ConnectionReport(models=models, undocumented=undocumented_models(models, documented),
+                            list_error=list_error, ttft_ms=ttft, total_ms=total,
+                            reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id)
+
+
+def record_connection_check(db: "Session", engagement_id: int, system_id: int, report: ConnectionReport) -> None:
+    """Keep the check in the audit chain: the inventory comparison is AI-GOV-01 evidence."""
+    engagement = get_engagement(db, engagement_id)
+    touch(db, engagement, "system.connection_checked", {
+        "models": list(report.models), "undocumented": list(report.undocumented),
+        "ttft_ms": round(report.ttft_ms, 1) if report.ttft_ms is not None else None,
+        "list_error": report.list_error, "chat_error": report.chat_error, "model_id": report.model_id,
+    }, entity=f"system:{system_id}")

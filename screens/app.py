@@ -1,0 +1,207 @@
+"""The Redline cockpit: global keys, the command palette, themes, and routing between screens.
+
+Start-up is kept close to a bare Textual app: this module imports no database
+or HTTP code. Home draws first; the store (sqlmodel, the schema upgrade, the
+recovery of runs interrupted by a crash) is opened in a thread worker after
+that first frame, and screens that need it wait for :meth:`RedlineApp.when_store_ready`.
+
+Routing: a screen is one line in :data:`SCREENS` (name -> ``module:Class``,
+imported on first use). Engagement screens take the engagement id as their
+first argument; :meth:`RedlineApp.push_screen_for` and
+:meth:`RedlineApp.open_engagement` are the ways in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+from functools import partial
+from typing import Any, Callable, Iterable, Optional
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from app.resources import assets_dir
+from app.text import for_terminal
+
+# One registration line per screen. Engagement screens: ``Class(engagement_id, **kwargs)``.
+SCREENS: dict[str, str] = {
+    "home": "screens.home:HomeScreen",
+    "wizard": "screens.wizard:WizardScreen",
+    "controls": "screens.controls:ControlsScreen",
+    "monitoring": "screens.monitoring:MonitoringScreen",
+    "questions": "screens.questions:QuestionsScreen",
+    "run": "screens.run:RunScreen",
+    "triage": "screens.triage:TriageScreen",
+    "findings": "screens.findings:FindingsScreen",
+    "export": "screens.export:ExportScreen",
+}
+STYLESHEETS = ("app.tcss", "home.tcss", "wizard.tcss", "controls.tcss", "help.tcss")
+
+
+def screen_class(name: str) -> type[Screen[Any]]:
+    """The screen class registered as ``name`` (its module is imported now, not at start-up)."""
+    try:
+        module_name, class_name = SCREENS[name].split(":")
+    except KeyError:
+        raise KeyError(f"no screen registered as {name!r}; known: {', '.join(sorted(SCREENS))}") from None
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+class RedlineApp(App[int]):
+    """The cockpit. ``demo`` opens the built-in demo engagement; ``today`` pins dates for tests."""
+
+    TITLE = "Redline"
+    SUB_TITLE = "engagements"
+    CSS_PATH = [assets_dir() / "tcss" / name for name in STYLESHEETS]
+    # Where an aligned engagement opens (the run screen replaces this once it is registered).
+    ENGAGEMENT_HOME = "controls"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave Redline"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_now"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help",
+                tooltip="Every key of this screen"),
+        Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True,
+                tooltip="Search every action"),
+    ]
+
+    def __init__(self, *, demo: bool = False, today: Optional[date] = None) -> None:
+        super().__init__()
+        self.open_demo_at_start = demo
+        self._today = today
+        self.store_ready = False
+        self.store_error = ""
+        self._waiting: list[Callable[[], Any]] = []
+
+    # --- dates ---------------------------------------------------------------------------------
+    def today(self) -> date:
+        """The date screens plan against (fixed in tests so snapshots stay stable)."""
+        return self._today or date.today()
+
+    # --- start-up ------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.push_screen(screen_class("home")())
+        self.call_after_refresh(self._open_store)
+
+    @work(thread=True, group="startup", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Heavy imports and the schema upgrade, off the UI thread and after the first frame."""
+        try:
+            from screens.base import with_store
+
+            with_store(_recover_interrupted)
+            demo_id = with_store(partial(_demo_id, self.today())) if self.open_demo_at_start else None
+        except Exception as exc:  # shown on Home; the app stays usable for reading help
+            self.call_from_thread(self._store_failed, f"{type(exc).__name__}: {exc}")
+            return
+        self.call_from_thread(self._store_opened, demo_id)
+
+    def _store_opened(self, demo_id: Optional[int]) -> None:
+        self.store_ready = True
+        waiting, self._waiting = self._waiting, []
+        for callback in waiting:
+            callback()
+        if demo_id is not None:
+            self.open_engagement(demo_id)
+
+    def _store_failed(self, message: str) -> None:
+        from screens.messages import StoreFailed
+
+        self.store_error = for_terminal(message)
+        self.notify(self.store_error, title="cannot open the store", severity="error", markup=False, timeout=30)
+        for screen in self.screen_stack:
+            screen.post_message(StoreFailed(self.store_error))
+
+    def when_store_ready(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` on the UI thread once the store is open (now, if it already is)."""
+        if self.store_ready:
+            callback()
+        else:
+            self._waiting.append(callback)
+
+    # --- routing -------------------------------------------------------------------------------
+    def push_screen_for(self, name: str, engagement_id: int, **kwargs: Any) -> None:
+        """Open the registered screen ``name`` on one engagement."""
+        self.push_screen(screen_class(name)(engagement_id, **kwargs))
+
+    def open_engagement(self, engagement_id: int) -> None:
+        """The wizard while the alignment is incomplete (resuming at the first open step), else
+        the engagement's working screen."""
+        from app.alignment import get_engagement, next_step
+        from screens.base import with_store
+
+        step = with_store(lambda db: next_step(get_engagement(db, engagement_id)))
+        if step is not None:
+            self.push_screen_for("wizard", engagement_id, step=step)
+        else:
+            self.push_screen_for(self.ENGAGEMENT_HOME, engagement_id)
+
+    def go_home(self) -> None:
+        while len(self.screen_stack) > 2:  # the default screen, then Home
+            self.pop_screen()
+
+    # --- help and palette ----------------------------------------------------------------------
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen.for_screen(self.screen))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every key of the screen is also a palette command, then the app-wide ones."""
+        seen: set[str] = set()
+        for command in binding_commands(screen):
+            seen.add(command.title)
+            yield command
+        if screen in self.screen_stack and self.screen_stack.index(screen) > 1:
+            yield SystemCommand("Go home", "Back to the list of engagements", self.go_home)
+        for command in super().get_system_commands(screen):
+            if command.title not in seen:
+                yield command
+
+
+def binding_commands(screen: Screen[Any]) -> list[SystemCommand]:
+    """Palette entries for the keys usable on ``screen`` (one source of truth: the bindings)."""
+    from screens.help import is_generic, keys_of
+
+    commands: list[SystemCommand] = []
+    for key in keys_of(screen):
+        if key.scope not in ("this screen", "everywhere") or is_generic(key.action):
+            continue  # cursor keys of a table are not commands worth searching for
+        if key.action.rpartition(".")[2] == "command_palette" or key.node is None:
+            continue
+        if any(c.title == key.description for c in commands):
+            continue
+        commands.append(SystemCommand(key.description, f"key {key.key} · {key.tooltip or key.scope}",
+                                      partial(key.node.run_action, key.action)))
+    return commands
+
+
+def _recover_interrupted(db: Any) -> None:
+    """Runs left ``running`` by a crash become ``interrupted`` (the runner owns the rule)."""
+    try:
+        runner = importlib.import_module("app.runner")
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.runner":
+            raise
+        return
+    recover = getattr(runner, "recover_interrupted", None)
+    if recover is not None:
+        recover(db)
+
+
+def _demo_id(today: date, db: Any) -> int:
+    from app.demo_engagement import ensure_demo_engagement
+
+    return ensure_demo_engagement(db, today=today).id or 0
+
+
+def run_cockpit(demo: bool = False) -> int:
+    """Open the cockpit (the ``redline`` command with no subcommand); returns the exit code."""
+    app = RedlineApp(demo=demo)
+    app.run()
+    return int(app.return_code or 0)

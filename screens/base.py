@@ -1,0 +1,69 @@
+"""What every cockpit screen shares: store access, literal error reporting, and the engagement base.
+
+Screens read and write through the headless core (``app/``) only. Small reads
+and saves run on the UI thread (SQLite answers in milliseconds); anything that
+parses files, loads the library or touches the network runs in a worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from app.errors import RedlineError
+from app.text import for_terminal
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from screens.app import RedlineApp
+
+T = TypeVar("T")
+
+
+def with_store(action: Callable[["Session"], T]) -> T:
+    """Run ``action`` in one committed transaction (rolled back if it raises)."""
+    from app.store.engine import session
+
+    with session() as db:
+        return action(db)
+
+
+def report_error(node: Any, exc: BaseException, title: str = "") -> None:
+    """Show an error exactly as written (file:line messages included), never as markup."""
+    message = str(exc) if isinstance(exc, RedlineError) else f"{type(exc).__name__}: {exc}"
+    node.notify(for_terminal(message), title=title, severity="error", markup=False, timeout=12)
+
+
+def try_store(node: Any, action: Callable[["Session"], T], title: str = "") -> T | None:
+    """``with_store`` for user actions: a RedlineError becomes a literal notification and None."""
+    try:
+        return with_store(action)
+    except RedlineError as exc:
+        report_error(node, exc, title)
+        return None
+
+
+class EngagementScreen(Screen[None]):
+    """A screen about one engagement: knows its id, goes back with escape, reloads on demand."""
+
+    BINDINGS = [Binding("escape", "back", "Back", id="screen.back")]
+
+    def __init__(self, engagement_id: int, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.engagement_id = engagement_id
+        self.engagement_name = ""
+
+    @property
+    def redline(self) -> "RedlineApp":
+        return self.app  # type: ignore[return-value]
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def set_heading(self, what: str) -> None:
+        """The header line: engagement name and the screen's purpose (names are user text: literal)."""
+        self.title = for_terminal(self.engagement_name or f"engagement {self.engagement_id}")
+        self.sub_title = what

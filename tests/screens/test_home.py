@@ -1,0 +1,144 @@
+"""Home: the first-time panel, the engagements list, new, import (good and bad files), the demo."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cockpit_pilot import TODAY, record_notifications, screen_name, store_ready, wait_for
+from textual.widgets import DataTable, Input, Static
+
+from screens.app import RedlineApp
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "assets" / "examples" / "acme-2026.yaml"
+
+
+def _rows(app: Any) -> list[list[str]]:
+    table = app.screen.query_one("#engagements", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def seed_home() -> None:
+    """Two engagements, one with an open high finding, dated against TODAY."""
+    from app import alignment
+    from app.demo_engagement import ensure_demo_engagement
+    from app.findings import create_finding
+    from app.store.engine import dispose_all, session
+
+    with session() as db:
+        ensure_demo_engagement(db, today=TODAY)
+        eid = alignment.create_engagement(db, "acme-2026", "Acme Corp").id or 0
+        alignment.set_type2(db, eid, date(2026, 1, 1), date(2026, 6, 30),
+                            alignment.suggest_windows(date(2026, 1, 1), date(2026, 6, 30)))
+        create_finding(db, engagement_id=eid, title="System prompt leaks", severity="high", status="open",
+                       controls=["CC6.6"])
+    dispose_all()
+
+
+async def test_a_first_time_user_is_told_what_to_do_next() -> None:
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        panel = str(app.screen.query_one("#home-panel", Static).content)
+        assert "No engagements yet" in panel and "d  open the built-in demo" in panel
+        assert not app.screen.query_one("#engagements", DataTable).display
+
+
+async def test_the_list_shows_type_period_next_window_and_open_findings() -> None:
+    seed_home()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await wait_for(pilot, lambda: app.screen.query_one("#engagements", DataTable).row_count == 2, "two rows")
+        assert _rows(app) == [
+            ["acme-2026", "Acme Corp", "II", "2026-01..06", "Q2 in 19d", "1 H", "0/4"],
+            ["demo", "(built-in)", "II", "2026", "Q2 in 19d", "–", "4/4"],
+        ]
+
+
+async def test_open_the_demo_from_home_then_come_back() -> None:
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo engagement")
+        assert app.screen.engagement_name == "demo"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "Home")
+        await wait_for(pilot, lambda: app.screen.query_one("#engagements", DataTable).row_count == 1, "the row")
+        assert _rows(app)[0][0] == "demo"
+        await pilot.press("enter")  # an aligned engagement opens on its working screen
+        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo again")
+
+
+async def test_new_engagement_asks_a_name_and_opens_the_wizard() -> None:
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt")
+        await pilot.press(*"acme-2026", "enter")
+        await wait_for(pilot, lambda: "Client" in getattr(app.screen, "prompt_title", ""), "the client prompt")
+        await pilot.press(*"Acme Corp", "enter")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the wizard")
+        assert app.screen.current == "systems" and app.screen.engagement_name == "acme-2026"
+
+
+async def test_a_bad_name_is_refused_literally() -> None:
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt")
+        await pilot.press(*"[b]x", "enter")
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen" and "Client" in app.screen.prompt_title,
+                       "the client prompt")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shown, "the error")
+        assert screen_name(pilot) == "HomeScreen"
+    assert shown[-1]["markup"] is False and "'[b]x' is not allowed" in shown[-1]["message"]
+
+
+async def test_import_an_engagement_file() -> None:
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the path prompt")
+        app.screen.query_one(Input).value = str(EXAMPLE)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.query_one("#engagements", DataTable).row_count == 1, "the import")
+        assert _rows(app)[0][:4] == ["acme-2026", "Acme Corp", "II", "2026"]
+    assert any(n["message"].startswith("imported acme-2026") for n in shown)
+
+
+async def test_a_bad_file_is_reported_with_file_and_line_and_nothing_is_written(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: acme\nclient: '[bold red]Evil[/]'\naudit:\n  type: type3\n", encoding="utf-8")
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the path prompt")
+        app.screen.query_one(Input).value = str(bad)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(n.get("severity") == "error" for n in shown), "the error")
+        error = next(n for n in shown if n.get("severity") == "error")
+        assert error["markup"] is False
+        assert f"{bad}:4:" in error["message"] and "audit.type" in error["message"]
+        assert not app.screen.query_one("#engagements", DataTable).display
+
+
+def test_home_snapshot(snap_compare: Any) -> None:
+    seed_home()
+
+    async def loaded(pilot: Any) -> None:
+        await store_ready(pilot)
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#engagements", DataTable).row_count == 2, "rows")
+
+    assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=loaded)
