@@ -1,0 +1,51 @@
+"""``redline run``: execute an engagement's scenarios headlessly (CI-friendly exit codes, JUnit)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run scenarios against the engagement's AI systems",
+        description="Run scenarios against an engagement's in-scope AI systems and record the evidence. "
+        "Without --scenario or --all, runs every scenario the control matrix maps. Exit codes: 0 all "
+        "passed, 1 any failed, 2 usage or configuration error, 3 target errors left runs unjudged.",
+    )
+    parser.add_argument("engagement", metavar="ENGAGEMENT",
+                        help="an engagement name in the store, or an engagement file (imported first)")
+    parser.add_argument("--scenario", dest="scenarios", action="append", default=[], metavar="ID",
+                        help="run this scenario (repeatable)")
+    parser.add_argument("--all", dest="all_", action="store_true",
+                        help="run the whole library plus the engagement's scenario folders")
+    parser.add_argument("--system", metavar="NAME", help="run against this system only")
+    parser.add_argument("--window", metavar="NAME",
+                        help="tag the runs with this test window (default: the window containing today)")
+    parser.add_argument("--scenarios", dest="scenario_paths", action="append", default=[], metavar="DIR",
+                        help="an extra scenario file or folder (repeatable)")
+    parser.add_argument("--concurrency", type=_positive, default=4, metavar="N",
+                        help="runs in flight at once (default 4)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report for CI")
+    parser.add_argument("--resume", type=int, metavar="RUN_ID",
+                        help="finish an interrupted run without redoing its finished turns")
+    parser.set_defaults(func=_run)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app.runner.console import run_from_cli
+
+    return run_from_cli(args.engagement, scenario_ids=args.scenarios, all_=args.all_, system=args.system,
+                        window=args.window, extra_paths=args.scenario_paths, concurrency=args.concurrency,
+                        junit=args.junit, resume=args.resume)

@@ -1,0 +1,325 @@
+"""Running planned scenarios: bounded concurrency, one adapter per system, runs recorded start to end.
+
+Each run is a ``Run`` row created ``running`` with the scenario snapshot it
+executes, the tool version and its test window; the steps run (see
+:mod:`app.runner.live`); then the run is judged, a failing one gets one draft
+``Finding``, and the row is closed. ``run.started`` / ``run.finished`` (and
+``finding.created``) go into the engagement's audit chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from app import __version__
+from app.errors import RedlineError, UsageError
+from app.events import RunFinished, RunStarted
+from app.runner.judge import RunJudgement, create_run_finding, rollup
+from app.runner.live import LiveRun, PriorTurn, TurnLog
+from app.runner.plan import PlannedRun, today_utc
+from app.runner.record import SecretScrubber
+from app.runner.recovery import INTERRUPTED, RunLock, is_live
+from app.runner.stats import latency_summary
+from app.store import audit
+from app.store.models import AISystem, Run, Scenario, TestWindow, Turn, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.events import RunnerEvent
+    from app.formats.scenario import ScenarioSpec
+    from app.secrets import SecretResolver
+    from app.targets.base import Target
+
+OnEvent = Optional[Callable[["RunnerEvent"], None]]
+
+# A scenario tagged ``exclusive`` measures something other traffic would disturb (what the
+# system "recently" saw, latency under a burst): it runs alone, after the rest of the plan.
+EXCLUSIVE_TAG = "exclusive"
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one planned run, for summaries, exit codes and JUnit."""
+
+    run_id: Optional[int]
+    scenario_id: str
+    system: str
+    window: Optional[str]
+    status: str  # finished | cancelled | not_started
+    verdict: str  # pass | fail | review | error ("" when not started)
+    title: str = ""
+    reason: str = ""  # why it failed or errored, in one line
+    turns: int = 0
+    errors: int = 0
+    ttft_p50_ms: Optional[float] = None
+    finding_ids: list[int] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    transcript: list[TurnLog] = field(default_factory=list)
+    total_ms: float = 0.0
+
+
+class Targets:
+    """One adapter per AI system for the whole batch, closed at the end; keys resolved up front."""
+
+    def __init__(self, secrets: Optional["SecretResolver"] = None):
+        from app.secrets import SecretResolver
+
+        self.resolver = secrets or SecretResolver()
+        self._targets: dict[int, "Target"] = {}
+
+    def prepare(self, system: AISystem) -> "Target":
+        """Build the system's adapter; a missing API key fails here, before any run starts."""
+        from app.formats.engagement import TargetSpec
+        from app.secrets import SecretUnavailable
+        from app.targets.factory import make_target
+
+        assert system.id is not None
+        if system.id in self._targets:
+            return self._targets[system.id]
+        fields = set(TargetSpec.model_fields)
+        try:
+            spec = TargetSpec.model_validate({k: v for k, v in system.target.items() if k in fields})
+        except ValueError as exc:
+            raise UsageError(f"system '{system.name}' has an invalid target: {exc}") from None
+        if spec.api_key is not None:
+            self.resolver.resolve(spec.api_key)
+        if spec.revoked_key is not None:
+            try:
+                self.resolver.resolve(spec.revoked_key)
+            except SecretUnavailable:
+                pass  # only 'auth: revoked' steps need it; the adapter fails those with a clear detail
+        target = make_target(spec, secrets=self.resolver)
+        self._targets[system.id] = target
+        return target
+
+    def scrubber(self) -> SecretScrubber:
+        return SecretScrubber(self.resolver.values)
+
+    async def aclose(self) -> None:
+        for target in self._targets.values():
+            await target.aclose()
+        self._targets.clear()
+
+
+def _engine() -> "Engine":
+    from app.store import get_engine
+
+    return get_engine()
+
+
+async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concurrency: int = 4,
+                        on_event: OnEvent = None, cancel: Optional[asyncio.Event] = None,
+                        secrets: Optional["SecretResolver"] = None) -> list[RunOutcome]:
+    """Execute ``plan``, at most ``concurrency`` runs at a time; outcomes in plan order.
+
+    Scenarios tagged ``exclusive`` run one at a time once the others are done.
+
+    ``on_event`` receives :mod:`app.events` objects synchronously (keep it cheap:
+    it is called for every streamed chunk). Setting ``cancel`` stops new turns,
+    cancels streaming ones (their text is kept) and leaves queued runs
+    ``not_started``. A missing API key raises before anything is written.
+    """
+    if concurrency < 1:
+        raise UsageError("concurrency must be at least 1")
+    targets = Targets(secrets)
+    try:
+        for planned in plan:
+            targets.prepare(planned.system)
+        engine = _engine()
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(planned: PlannedRun) -> RunOutcome:
+            async with gate:
+                if cancel is not None and cancel.is_set():
+                    return RunOutcome(None, planned.scenario.spec.id, planned.system.name,
+                                      planned.window.name if planned.window else None, "not_started", "",
+                                      title=planned.scenario.spec.title)
+                run_id = _start_run(engagement_id, planned)
+                return await _drive(engine, run_id, planned.scenario.spec, planned.system,
+                                    planned.window.name if planned.window else None,
+                                    targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {})
+
+        outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
+        shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
+        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared))):
+            outcomes[i] = outcome
+        for i, p in enumerate(plan):
+            if outcomes[i] is None:  # an exclusive scenario: alone, after the others
+                outcomes[i] = await one(p)
+        return [o for o in outcomes if o is not None]
+    finally:
+        await targets.aclose()
+
+
+def _start_run(engagement_id: int, planned: PlannedRun) -> int:
+    """The Run row (``running``) and its ``run.started`` audit event, in one transaction."""
+    from app.library import snapshot
+    from app.store import session
+
+    window = planned.window
+    today = today_utc()
+    with session() as db:
+        scenario = snapshot(db, planned.scenario)
+        metrics: dict[str, Any] = {"window": window.name if window else None,
+                                   "outside_window": window is None or not (window.start <= today <= window.end)}
+        run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
+                  window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
+                  tool_version=__version__, started_at=utcnow(), metrics=metrics)
+        db.add(run)
+        db.flush()
+        audit.record(db, engagement_id=engagement_id, action="run.started", entity=f"run:{run.id}",
+                     payload={"scenario_id": scenario.scenario_id, "scenario_sha256": scenario.sha256,
+                              "system": planned.system.name, "window": metrics["window"],
+                              "outside_window": metrics["outside_window"], "retest_of": planned.retest_of,
+                              "tool_version": __version__})
+        assert run.id is not None
+        return run.id
+
+
+async def _drive(engine: "Engine", run_id: int, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
+                 target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
+                 cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn]) -> RunOutcome:
+    """Execute a started (or resumed) run and close it, whatever happens to the steps."""
+    lock = RunLock(run_id).acquire()
+    live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,
+                   on_event=on_event, cancel=cancel, prior=prior)
+    if on_event is not None:
+        on_event(RunStarted(run_id, spec.id, system.name, window))
+    try:
+        await live.execute()
+    except asyncio.CancelledError:
+        _finish(run_id, live, spec, system, window, "cancelled", on_event)
+        raise
+    finally:
+        lock.release()
+    return _finish(run_id, live, spec, system, window, "cancelled" if live.cancelled else "finished", on_event)
+
+
+def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
+            status: str, on_event: OnEvent) -> RunOutcome:
+    """Judge the run, file its finding if it failed, close the row, and record it."""
+    from app.store import session
+
+    with session() as db:
+        run = db.get(Run, run_id)
+        assert run is not None
+        judgement = rollup(db, run_id, spec)
+        turns = judgement.turns
+        metrics = dict(run.metrics or {})
+        metrics.update(judgement.metrics)
+        metrics["turns"] = len(turns)
+        metrics["turn_errors"] = sum(1 for t in turns if t.status == "error")
+        metrics["ttft_ms"] = latency_summary(t.ttft_ms for t in turns if t.status == "done" and t.ttft_ms is not None)
+        metrics["total_ms"] = latency_summary(t.total_ms for t in turns if t.status == "done" and t.total_ms is not None)
+        if live.bursts:
+            metrics["bursts"] = live.bursts
+        if live.raw_truncated:
+            earlier = set(metrics.get("raw_truncated_turns", []))
+            metrics["raw_truncated_turns"] = sorted(earlier | set(live.raw_truncated))
+        models = sorted({t.model_id for t in turns if t.model_id})
+        fingerprints = sorted({t.system_fingerprint for t in turns if t.system_fingerprint})
+        if len(models) > 1:
+            metrics["model_ids"] = models
+        if len(fingerprints) > 1:
+            metrics["system_fingerprints"] = fingerprints
+        run.model_id = live.model_ids[-1] if live.model_ids else (run.model_id or (models[-1] if models else ""))
+        run.system_fingerprint = (live.fingerprints[-1] if live.fingerprints
+                                  else (run.system_fingerprint or (fingerprints[-1] if fingerprints else "")))
+        run.status, run.verdict, run.metrics, run.finished_at = status, judgement.verdict, metrics, utcnow()
+        db.add(run)
+        db.flush()
+        finding_ids: list[int] = []
+        if status == "finished" and judgement.verdict == "fail":
+            finding_id = create_run_finding(db, run, system, spec, judgement, live.log, window)
+            if finding_id is not None:
+                finding_ids.append(finding_id)
+        audit.record(db, engagement_id=run.engagement_id, action="run.finished", entity=f"run:{run_id}",
+                     payload={"status": status, "verdict": judgement.verdict, "turns": metrics["turns"],
+                              "turn_errors": metrics["turn_errors"], "findings": finding_ids,
+                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint})
+        elapsed = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at else 0.0
+        reason = _reason(judgement, turns)
+    if on_event is not None:
+        on_event(RunFinished(run_id, status, judgement.verdict, finding_ids, metrics))
+    return RunOutcome(run_id, spec.id, system.name, window, status, judgement.verdict, title=spec.title,
+                      reason=reason, turns=metrics["turns"], errors=metrics["turn_errors"], ttft_p50_ms=metrics["ttft_ms"]["p50"],
+                      finding_ids=finding_ids, metrics=metrics, transcript=live.log, total_ms=elapsed)
+
+
+def _reason(judgement: "RunJudgement", turns: list[Turn]) -> str:
+    """One line saying why a run failed or could not be judged."""
+    metrics = judgement.metrics
+    if judgement.verdict == "fail":
+        rate = f" (fail rate {metrics.get('fail_rate', 0):.0%} over {metrics.get('judged', 0)} turns)" \
+            if metrics.get("judged", 0) > 1 else ""
+        v = judgement.failing_verdict
+        if v is not None:
+            return f"{v.detector}: {v.reason}{rate}"
+        return f"error rate {metrics.get('error_rate', 0):.0%} exceeds the scenario's limit"
+    if judgement.verdict == "error":
+        failed = next((t for t in sorted(turns, key=lambda t: (t.sample, t.step)) if t.error_type), None)
+        if failed is not None:
+            return f"the target never answered: {failed.error_type}: {failed.error_detail}"
+        return "no detector could judge any turn"
+    return ""
+
+
+def spec_from_snapshot(scenario: Scenario) -> "ScenarioSpec":
+    """The scenario exactly as the run first executed it, from its stored YAML text."""
+    import yaml
+
+    from app.formats.scenario import ScenarioSpec
+
+    data = yaml.safe_load(scenario.yaml_text)
+    if isinstance(data, list):
+        data = next((item for item in data if isinstance(item, dict) and item.get("id") == scenario.scenario_id),
+                    None)
+    return ScenarioSpec.model_validate(data)
+
+
+async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[asyncio.Event] = None,
+                     secrets: Optional["SecretResolver"] = None) -> RunOutcome:
+    """Finish an interrupted (or cancelled) run in place: same Run id, finished turns are not redone.
+
+    Turns that ended (``done``, or ``error`` from a target fault) stand; turns
+    cut by the interruption, cancelled or never reached are run again, and a
+    redone turn keeps its earlier partial text in ``retries``.
+    """
+    from sqlmodel import select
+
+    from app.store import session
+
+    with session() as db:
+        run = db.get(Run, run_id)
+        if run is None:
+            raise UsageError(f"there is no run {run_id}")
+        if run.status not in ("interrupted", "cancelled"):
+            raise UsageError(f"run {run_id} is {run.status}; only an interrupted or cancelled run can be resumed")
+        if is_live(run_id):
+            raise RedlineError(f"run {run_id} is being run by another Redline process")
+        scenario = db.get(Scenario, run.scenario_pk)
+        system = db.get(AISystem, run.system_id)
+        window = db.get(TestWindow, run.window_id) if run.window_id else None
+        assert scenario is not None and system is not None
+        spec = spec_from_snapshot(scenario)
+        prior = {(t.step, t.sample): PriorTurn(t.status, t.response_text, t.http_status)
+                 for t in db.exec(select(Turn).where(Turn.run_id == run_id)).all()
+                 if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}
+        previous, engagement_id = run.status, run.engagement_id
+    targets = Targets(secrets)
+    try:
+        target = targets.prepare(system)  # a missing key fails before the run is touched
+        with session() as db:
+            run = db.get(Run, run_id)
+            assert run is not None
+            run.status = "running"
+            db.add(run)
+            audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
+                         payload={"from": previous, "turns_kept": len(prior)})
+        return await _drive(_engine(), run_id, spec, system, window.name if window else None, target,
+                            targets.scrubber(), on_event, cancel, prior)
+    finally:
+        await targets.aclose()

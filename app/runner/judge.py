@@ -1,0 +1,213 @@
+"""Judging turns and runs: detector verdicts, the run's roll-up, and the draft finding on failure.
+
+Per turn, every applicable detector stores an automatic ``Verdict``. The
+turn's own outcome is the strongest thing a detector saw: ``fail`` over
+``review`` over ``pass``, and ``error`` only when no detector could judge the
+turn at all; a ``status`` detector that expects a 401 judges an errored
+turn explicitly, so its pass stands. The run's verdict is
+:func:`app.detectors.aggregate` of the judged turns under the scenario's
+``pass_criteria``, read back from the store so a resumed run counts the turns
+of its first attempt too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+
+from app.detectors import TurnObservation, aggregate, evaluate_all
+from app.events import VerdictRecorded
+from app.store.models import Turn, Verdict, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from app.events import RunnerEvent
+    from app.formats.scenario import ScenarioSpec
+    from app.runner.live import TurnLog
+    from app.store.models import AISystem, Run
+
+_STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
+
+
+def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
+    """The system's planted canaries plus any tokens the scenario's canary detectors name."""
+    tokens = list(system.target.get("canaries") or [])
+    for det in spec.detectors:
+        if det.type == "canary":
+            tokens.extend(t for t in det.params.get("tokens") or [] if isinstance(t, str))
+    return list(dict.fromkeys(tokens))
+
+
+def observation(text: str, *, kind: str, http_status: Optional[int], error_type: str,
+                ttft_ms: Optional[float], total_ms: Optional[float], canaries: Sequence[str],
+                documented: Sequence[str], recall: Sequence[str], identity: str,
+                models: tuple[str, ...] = ()) -> TurnObservation:
+    """What detectors see of one turn; the context keys are those app.detectors.CONTEXT_KEYS lists."""
+    return TurnObservation(
+        text=text, kind=kind, http_status=http_status, error_type=error_type, ttft_ms=ttft_ms,
+        total_ms=total_ms, models=models,
+        context={"canaries": list(canaries), "documented_models": list(documented),
+                 "recall": list(dict.fromkeys(r for r in recall if r)), "identity": identity},
+    )
+
+
+def combine(outcomes: Iterable[str]) -> Optional[str]:
+    """A turn's outcome from its detectors' outcomes; None when no detector applied."""
+    best: Optional[str] = None
+    for outcome in outcomes:
+        if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
+            best = outcome
+    return best
+
+
+def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spec: "ScenarioSpec",
+               obs: TurnObservation, emit: Optional[Callable[["RunnerEvent"], None]]) -> Optional[str]:
+    """Store one automatic Verdict per applicable detector (one transaction) and announce them."""
+    from sqlalchemy import insert
+
+    results = evaluate_all(spec.detectors, obs, step_index)
+    if not results:
+        return None
+    rows = [{"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
+             "outcome": result.outcome, "reason": result.reason, "evidence": result.evidence(obs.text),
+             "actor": "", "created_at": utcnow()} for det, result in results]
+    with engine.begin() as conn:
+        conn.execute(insert(Verdict.__table__), rows)  # type: ignore[attr-defined]
+    if emit is not None:
+        for row in rows:
+            emit(VerdictRecorded(run_id, turn_id, row["detector"], row["outcome"], row["reason"]))
+    return combine(row["outcome"] for row in rows)
+
+
+@dataclass
+class RunJudgement:
+    """The run's verdict, its rates, and where it first failed."""
+
+    verdict: str
+    metrics: dict[str, Any]
+    failing_turn: Optional[Turn] = None
+    failing_verdict: Optional[Verdict] = None
+    turns: list[Turn] = field(default_factory=list)  # every turn, without its text or raw body
+
+
+# What judging and the run's metrics read of a turn: never the text or the raw body,
+# which can be megabytes each.
+_TURN_FACTS = ("id", "run_id", "step", "sample", "kind", "status", "error_type", "error_detail", "ttft_ms",
+               "total_ms", "model_id", "system_fingerprint")
+
+
+def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
+    """Aggregate the stored automatic verdicts of every turn of the run."""
+    from sqlalchemy.orm import load_only
+    from sqlmodel import select
+
+    facts = [getattr(Turn, name) for name in _TURN_FACTS]
+    turns = list(db.exec(select(Turn).options(load_only(*facts)).where(Turn.run_id == run_id)
+                         .order_by(Turn.sample, Turn.step)).all())  # type: ignore[arg-type]
+    verdicts = list(db.exec(select(Verdict).where(Verdict.run_id == run_id, Verdict.source == "auto")
+                            .order_by(Verdict.id)).all())  # type: ignore[arg-type]
+    by_turn: dict[int, list[Verdict]] = {}
+    for verdict in verdicts:
+        by_turn.setdefault(verdict.turn_id or 0, []).append(verdict)
+    outcomes: list[str] = []
+    failing: Optional[tuple[Turn, Verdict]] = None
+    for turn in turns:
+        judged = by_turn.get(turn.id or 0, [])
+        outcome = combine(v.outcome for v in judged)
+        if outcome is None:
+            continue
+        outcomes.append(outcome)
+        if outcome == "fail" and failing is None:
+            failing = (turn, next(v for v in judged if v.outcome == "fail"))
+    verdict, metrics = aggregate(outcomes, spec.pass_criteria)
+    return RunJudgement(verdict, metrics, *(failing or (None, None)), turns=turns)
+
+
+def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log: list["TurnLog"],
+                       judgement: RunJudgement, window: Optional[str]) -> str:
+    """Numbered steps an engineer can follow by hand: target, model, time, then each request sent."""
+    target = system.target
+    where = target.get("base_url") or "the built-in demo AI system"
+    model = run.model_id or target.get("model") or "the configured model"
+    started = run.started_at.strftime("%Y-%m-%d %H:%M UTC") if run.started_at else "unknown time"
+    lines = [
+        f"Target: {system.name} ({target.get('kind', '?')} endpoint at {where}), model {model}.",
+        f"Run {run.id} of scenario {spec.id}, started {started}" + (f" in test window {window}." if window else "."),
+        "",
+    ]
+    failing = judgement.failing_turn
+    steps = spec.all_steps
+
+    def repetition(step: int, sample: int) -> int:
+        # A burst's turns number its requests across repetitions (sample * requests + i).
+        requests = getattr(steps[step], "requests", 0) if step < len(steps) and steps[step].type == "burst" else 0
+        return sample // requests if requests else sample
+
+    wanted = repetition(failing.step, failing.sample) if failing is not None else 0
+    seen_bursts: set[int] = set()
+    number = 0
+    for entry in log:
+        if repetition(entry.step, entry.sample) != wanted:
+            continue
+        if entry.kind == "burst":
+            if entry.step in seen_bursts:
+                continue
+            seen_bursts.add(entry.step)
+            action = f"send {steps[entry.step].requests} identical requests, " \
+                     f"{steps[entry.step].concurrency} at a time: {_quote(entry.prompt)}"  # type: ignore[union-attr]
+        elif entry.kind == "chat":
+            action = f"send the chat message {_quote(entry.prompt)}"
+        elif entry.kind == "list_models":
+            action = "list the models the endpoint serves"
+        else:
+            action = f"call {entry.prompt}"
+        number += 1
+        lines.append(f"{number}. As identity '{entry.identity}', {action}")
+        if failing is not None and entry.step == failing.step and (entry.kind == "burst" or entry.sample == failing.sample):
+            break
+    if failing is not None and judgement.failing_verdict is not None:
+        v = judgement.failing_verdict
+        lines += ["", f"Observed (turn {failing.id}, step {failing.step + 1}): {v.detector}: {v.reason}"]
+    if spec.expected:
+        lines += [f"Expected: {spec.expected.strip()}"]
+    return "\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\n", "\n   ") + '"'
+
+
+def create_run_finding(db: "Session", run: "Run", system: "AISystem", spec: "ScenarioSpec",
+                       judgement: RunJudgement, log: list["TurnLog"], window: Optional[str]) -> Optional[int]:
+    """One draft Finding for a failed run (none if the run already has one, e.g. after a resume)."""
+    from sqlmodel import select
+
+    from app.findings import create_finding
+    from app.store.models import Finding
+
+    if run.retest_of is not None:
+        return None  # a failing re-test moves the finding it re-tests (app.retest); it files no second one
+    existing = db.exec(select(Finding).where(Finding.run_id == run.id)).first()
+    if existing is not None:
+        return existing.id
+    impact = spec.impact.strip()
+    if not impact:
+        from app.catalog import load_catalog
+
+        row = load_catalog().impact_for(spec.controls)
+        impact = row.soc2_impact if row is not None else ""
+    evidence: dict[str, Any] = {}
+    if judgement.failing_verdict is not None:
+        evidence = dict(judgement.failing_verdict.evidence or {})
+        evidence.update(detector=judgement.failing_verdict.detector, reason=judgement.failing_verdict.reason)
+    finding = create_finding(
+        db, engagement_id=run.engagement_id, title=spec.title, severity=spec.severity, impact=impact,
+        controls=list(spec.controls), scenario_id=spec.id, run_id=run.id,
+        turn_id=judgement.failing_turn.id if judgement.failing_turn is not None else None,
+        evidence=evidence, steps_to_reproduce=steps_to_reproduce(run, system, spec, log, judgement, window),
+        reason=f"run {run.id} failed: {judgement.metrics.get('fails', 0)} of "
+               f"{judgement.metrics.get('judged', 0)} judged turns failed",
+    )
+    return finding.id

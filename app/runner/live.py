@@ -1,0 +1,405 @@
+"""One run in progress: the scenario's steps, in order, against one target.
+
+A :class:`LiveRun` walks the step list ``samples`` times. Chat steps keep a
+conversation per identity; each identity is sent to the target under its own
+label (``redline-run<id>-<identity>``), so two identities are two sessions to
+the system under test. Every turn is persisted while it streams
+(:mod:`app.runner.record`), judged by the scenario's detectors as soon as it
+ends (:mod:`app.runner.judge`), and announced through ``on_event``.
+
+A target fault ends only its own turn; the run goes on to the next step. The
+``cancel`` event stops new turns and cancels the streaming ones, keeping the
+text that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+
+from app.events import TurnFinished, TurnStarted
+from app.runner.judge import canaries_for, judge_turn, observation
+from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
+from app.runner.stats import burst_summary
+from app.store.models import utcnow
+from app.targets.base import (ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
+                              TurnCompleted, TurnFailed)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.events import RunnerEvent
+    from app.formats.scenario import BurstStep, ChatStep, HttpStep, ListModelsStep, ScenarioSpec
+    from app.store.models import AISystem
+    from app.targets.base import HttpResult, Target
+
+Emit = Optional[Callable[["RunnerEvent"], None]]
+
+
+@dataclass
+class PriorTurn:
+    """A turn finished before the run was interrupted; a resumed run does not redo it."""
+
+    status: str
+    text: str
+    http_status: Optional[int]
+
+
+@dataclass
+class TurnLog:
+    """What a step sent, for the reproduction steps and the CI transcript."""
+
+    step: int
+    sample: int
+    kind: str
+    identity: str
+    prompt: str
+    turn_id: Optional[int] = None
+    status: str = ""
+    response: str = ""
+    error_type: str = ""
+    total_ms: Optional[float] = None
+
+
+@dataclass
+class _Stream:
+    """Facts gathered from the adapter's events while a turn streams."""
+
+    request: Optional[RequestSent] = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    end: Optional[TurnCompleted | TurnFailed] = None
+
+
+class LiveRun:
+    """Executes one Run row's steps. Create it, then ``await execute()``."""
+
+    def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
+                 target: "Target", scrubber: SecretScrubber, on_event: Emit = None,
+                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None):
+        self.engine = engine
+        self.run_id = run_id
+        self.spec = spec
+        self.system = system
+        self.target = target
+        self.scrubber = scrubber
+        self.emit = on_event
+        self.cancel = cancel
+        self.prior = prior or {}
+        self.canaries = canaries_for(system, spec)
+        self.log: list[TurnLog] = []
+        self.model_ids: list[str] = []
+        self.fingerprints: list[str] = []
+        self.bursts: list[dict[str, Any]] = []
+        self.raw_truncated: list[int] = []  # turns whose raw body the adapter cut at its cap
+        self.cancelled = False
+        # Per sample: conversation per identity, user messages in order, and what a
+        # successful deletion request asked the system to forget.
+        self._history: dict[str, list[dict[str, str]]] = {}
+        self._sent: list[tuple[str, str]] = []
+        self._forgotten: dict[str, list[str]] = {}
+
+    def label(self, identity: str) -> str:
+        """The identity as the target sees it: unique to this run, so sessions never mix."""
+        return f"redline-run{self.run_id}-{identity}"
+
+    def _stop(self) -> bool:
+        if self.cancel is not None and self.cancel.is_set():
+            self.cancelled = True
+        return self.cancelled
+
+    async def execute(self) -> None:
+        steps = self.spec.all_steps
+        for sample in range(self.spec.samples):
+            self._history, self._sent, self._forgotten = {}, [], {}
+            for index, step in enumerate(steps):
+                if self._stop():
+                    return
+                if step.type == "chat":
+                    await self._chat(index, sample, step)
+                elif step.type == "list_models":
+                    await self._list_models(index, sample, step)
+                elif step.type == "http":
+                    await self._http(index, sample, step)
+                else:
+                    await self._burst(index, sample, step)
+
+    # ------------------------------------------------------------------ chat
+
+    async def _chat(self, index: int, sample: int, step: "ChatStep") -> None:
+        from app.strategies import STRATEGIES
+
+        identity = step.identity
+        if step.new_session:
+            self._history[identity] = []
+        history = self._history.setdefault(identity, [])
+        user_text = STRATEGIES[step.strategy](step.user) if step.strategy else step.user
+        recall = [text for who, text in self._sent if who != identity] + self._forgotten.get(identity, [])
+        opening = [{"role": "system", "content": step.system}] if step.system else []
+        messages = history + opening + [{"role": "user", "content": user_text}]
+        request = ChatRequest(messages=messages, model=step.model, user=self.label(identity), auth=step.auth)
+        reply, answered = await self._chat_turn(index, sample, "chat", identity, request, user_text, recall)
+        self._sent.append((identity, user_text))
+        if user_text != step.user:
+            self._sent.append((identity, step.user))
+        if answered:  # a request the target never answered is not part of the conversation
+            history.extend(opening)
+            history.append({"role": "user", "content": user_text})
+            history.append({"role": "assistant", "content": reply})
+
+    async def _chat_turn(self, index: int, sample: int, kind: str, identity: str, request: ChatRequest,
+                         prompt: str, recall: list[str], deadline: Optional[float] = None) -> tuple[str, bool]:
+        """Stream one chat call into the store; returns the text and whether the target answered."""
+        entry = TurnLog(index, sample, kind, identity, prompt)
+        self.log.append(entry)
+        prior = self.prior.get((index, sample))
+        if prior is not None:
+            entry.status, entry.response = prior.status, prior.text
+            return prior.text, prior.status == "done"
+        turn_id, earlier = open_turn(self.engine, run_id=self.run_id, step=index, sample=sample, kind=kind,
+                                     identity=identity)
+        entry.turn_id = turn_id
+        if self.emit is not None:
+            self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
+        t0 = time.perf_counter()
+        recorder = TurnRecorder(self.engine, run_id=self.run_id, turn_id=turn_id, t0=t0,
+                                scrubber=self.scrubber, emit=self.emit)
+        state = _Stream(retries=earlier)
+        status, error_type, detail = "done", "", ""
+        try:
+            finished = await self._race(self._pump(self.target.stream_chat(request), recorder, state, prompt,
+                                                   turn_id), deadline)
+        except asyncio.CancelledError:
+            self._close_turn(entry, recorder, state, t0, prompt, "cancelled", "", "the run was stopped")
+            raise
+        except Exception as exc:  # an adapter bug must not take the other steps down with it
+            finished, status, error_type = True, "error", "stream_error"
+            detail = f"internal error while streaming: {type(exc).__name__}: {exc}"
+        if not finished:
+            status, detail = "cancelled", ("burst time limit reached" if deadline and not self.cancelled
+                                           else "cancelled by the tester")
+        elif isinstance(state.end, TurnFailed):
+            status, error_type, detail = "error", state.end.error_type, state.end.detail
+        elif state.end is None and status == "done":
+            status, error_type, detail = "error", "stream_error", "the stream ended without a final event"
+        text = self._close_turn(entry, recorder, state, t0, prompt, status, error_type, detail)
+        if status != "cancelled":
+            obs = observation(text, kind=kind, http_status=self._http_status(state), error_type=error_type,
+                              ttft_ms=recorder.ttft_ms, total_ms=entry.total_ms, canaries=self.canaries,
+                              documented=self.system.models, recall=recall, identity=identity)
+            judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
+        return text, status == "done"
+
+    async def _pump(self, events: AsyncIterator[Any], recorder: TurnRecorder, state: _Stream, prompt: str,
+                    turn_id: int) -> None:
+        """Drain the adapter's events. The TextDelta branch is the hot path: keep it first and small."""
+        add = recorder.add
+        try:
+            async for event in events:
+                if type(event) is TextDelta:
+                    add(event.text, event.chunks)
+                elif isinstance(event, RequestSent):
+                    state.request = event
+                    request = self.scrubber.request_dict(event)
+                    request["prompt"] = self.scrubber.whole(prompt)
+                    update_turn(self.engine, turn_id, request=request)
+                elif isinstance(event, ResponseMeta):
+                    state.meta.update({k: v for k, v in asdict(event).items() if v is not None})
+                elif isinstance(event, RetryScheduled):
+                    retry = asdict(event)
+                    retry["detail"] = self.scrubber.whole(retry.get("detail") or "")
+                    state.retries.append(retry)
+                elif isinstance(event, (TurnCompleted, TurnFailed)):
+                    state.end = event
+        finally:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def _race(self, work: Any, deadline: Optional[float]) -> bool:
+        """Run ``work`` until it ends, the run is cancelled, or ``deadline`` passes; True if it ended."""
+        if self.cancel is None and deadline is None:
+            await work
+            return True
+        task = asyncio.ensure_future(work)
+        waiters: set[asyncio.Future[Any]] = {task}
+        stop = asyncio.ensure_future(self.cancel.wait()) if self.cancel is not None else None
+        if stop is not None:
+            waiters.add(stop)
+        timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})  # let the stream close before the cancellation goes on
+            raise
+        finally:
+            if stop is not None:
+                stop.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+            self._stop()
+            return False
+        task.result()  # re-raise whatever the work raised
+        return True
+
+    def _http_status(self, state: _Stream) -> Optional[int]:
+        if state.end is not None and state.end.http_status is not None:
+            return state.end.http_status
+        return state.meta.get("http_status")
+
+    def _close_turn(self, entry: TurnLog, recorder: TurnRecorder, state: _Stream, t0: float, prompt: str,
+                    status: str, error_type: str, detail: str) -> str:
+        """Write the turn's final row: assembled text, raw bytes, timings, usage, request, retries."""
+        text = recorder.final_text()
+        usage = state.meta.get("usage") or {}
+        model_id = state.meta.get("model_id") or ""
+        fingerprint = state.meta.get("system_fingerprint") or ""
+        if model_id:
+            self.model_ids.append(model_id)
+        if fingerprint:
+            self.fingerprints.append(fingerprint)
+        raw = state.end.raw if state.end is not None else b""
+        if state.end is not None and state.end.raw_truncated:
+            self.raw_truncated.append(recorder.turn_id)
+        request = self.scrubber.request_dict(state.request)
+        request["prompt"] = self.scrubber.whole(prompt)
+        total_ms = round((time.perf_counter() - t0) * 1000.0, 3)
+        tokens = token_count(usage, recorder.chunk_count)
+        update_turn(
+            self.engine, recorder.turn_id, status=status, response_text=text,
+            response_raw=self.scrubber.whole_bytes(raw) if raw else None, http_status=self._http_status(state),
+            error_type=error_type, error_detail=self.scrubber.whole(detail), ttft_ms=recorder.ttft_ms,
+            total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens, usage=usage,
+            model_id=model_id, system_fingerprint=fingerprint, retries=state.retries, request=request,
+            finished_at=utcnow(),
+        )
+        entry.status, entry.response, entry.error_type, entry.total_ms = status, text, error_type, total_ms
+        if self.emit is not None:
+            self.emit(TurnFinished(self.run_id, recorder.turn_id, status, error_type, recorder.ttft_ms,
+                                   total_ms, tokens))
+        return text
+
+    # ------------------------------------------------------------ non-chat
+
+    async def _list_models(self, index: int, sample: int, step: "ListModelsStep") -> None:
+        await self._call(index, sample, "list_models", step.identity, "list the served models",
+                         lambda: self.target.list_models(step.auth))
+
+    async def _http(self, index: int, sample: int, step: "HttpStep") -> None:
+        label = self.label(step.identity)
+        path = step.path.replace("{identity}", label)
+        body = _substitute(step.body, label)
+        status, http_status = await self._call(index, sample, "http", step.identity, f"{step.method} {path}",
+                                               lambda: self.target.request(step.method, path, body, step.auth))
+        if step.method == "DELETE" and status == "done" and (http_status or 0) < 300:
+            # The identity asked the system to forget: its earlier messages must not come back.
+            own = [text for who, text in self._sent if who == step.identity]
+            self._forgotten.setdefault(step.identity, []).extend(own)
+
+    async def _call(self, index: int, sample: int, kind: str, identity: str, prompt: str,
+                    call: Callable[[], Any]) -> tuple[str, Optional[int]]:
+        """A non-streaming call (model listing, raw HTTP) recorded as one turn; returns its status."""
+        entry = TurnLog(index, sample, kind, identity, prompt)
+        self.log.append(entry)
+        prior = self.prior.get((index, sample))
+        if prior is not None:
+            entry.status, entry.response = prior.status, prior.text
+            return prior.status, prior.http_status
+        turn_id, _ = open_turn(self.engine, run_id=self.run_id, step=index, sample=sample, kind=kind,
+                               identity=identity)
+        entry.turn_id = turn_id
+        if self.emit is not None:
+            self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
+        holder: list["HttpResult"] = []
+
+        async def work() -> None:
+            holder.append(await call())
+
+        error = ""
+        try:
+            finished = await self._race(work(), None)
+        except asyncio.CancelledError:
+            update_turn(self.engine, turn_id, status="cancelled", error_detail="the run was stopped",
+                        finished_at=utcnow())
+            raise
+        except Exception as exc:  # same rule as streaming: record it and go on
+            finished, error = True, f"internal error: {type(exc).__name__}: {exc}"
+        if not finished or not holder:
+            status = "cancelled" if not finished else "error"
+            update_turn(self.engine, turn_id, status=status, error_type="" if not finished else "stream_error",
+                        error_detail="cancelled by the tester" if not finished else self.scrubber.whole(error),
+                        request={"prompt": prompt}, finished_at=utcnow())
+            entry.status = status
+            if self.emit is not None:
+                self.emit(TurnFinished(self.run_id, turn_id, status, entry.error_type))
+            return status, None
+        result = holder[0]
+        text = self.scrubber.whole("\n".join(result.models) if kind == "list_models" else result.body_text)
+        status = "error" if result.error_type else "done"
+        request = self.scrubber.request_dict(result.request)
+        request["prompt"] = prompt
+        total_ms = round(result.elapsed_ms, 3)
+        update_turn(self.engine, turn_id, status=status, response_text=text,
+                    response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
+                    http_status=result.http_status, error_type=result.error_type,
+                    error_detail=self.scrubber.whole(result.detail), total_ms=total_ms,
+                    request=request, finished_at=utcnow())
+        entry.status, entry.response, entry.error_type, entry.total_ms = status, text, result.error_type, total_ms
+        if self.emit is not None:
+            self.emit(TurnFinished(self.run_id, turn_id, status, result.error_type, None, total_ms, 0))
+        obs = observation(text, kind=kind, http_status=result.http_status, error_type=result.error_type,
+                                ttft_ms=None, total_ms=result.elapsed_ms, canaries=self.canaries,
+                                documented=self.system.models, recall=[], identity=identity,
+                                models=tuple(result.models))
+        judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
+        return status, result.http_status
+
+    # ---------------------------------------------------------------- burst
+
+    async def _burst(self, index: int, sample: int, step: "BurstStep") -> None:
+        """``requests`` identical one-message chats, at most ``concurrency`` in flight, stopped at ``max_seconds``.
+
+        Each request is its own turn; its ``sample`` numbers the request across
+        the scenario's repetitions (``sample * requests + i``).
+        """
+        gate = asyncio.Semaphore(step.concurrency)
+        deadline = time.perf_counter() + step.max_seconds
+        label = self.label(step.identity)
+        first = len(self.log)
+
+        async def one(i: int) -> None:
+            async with gate:
+                if time.perf_counter() >= deadline or self._stop():
+                    return
+                request = ChatRequest(messages=[{"role": "user", "content": step.user}], user=label)
+                await self._chat_turn(index, sample * step.requests + i, "burst", step.identity, request,
+                                      step.user, [], deadline)
+
+        await asyncio.gather(*(one(i) for i in range(step.requests)))
+        turns = [entry for entry in self.log[first:] if entry.step == index]
+        self.bursts.append(burst_summary(index, sample, step.requests, step.concurrency, turns))
+
+
+def token_count(usage: dict[str, Any], chunks: int) -> int:
+    """Completion tokens as the API reported them (OpenAI, Anthropic, Ollama names), else the chunk count."""
+    for key in ("completion_tokens", "output_tokens", "eval_count"):
+        value = usage.get(key)
+        if isinstance(value, int):
+            return value
+    return chunks
+
+
+def _substitute(value: Any, label: str) -> Any:
+    """``{identity}`` replaced inside every string of an http step's body."""
+    if isinstance(value, str):
+        return value.replace("{identity}", label)
+    if isinstance(value, dict):
+        return {k: _substitute(v, label) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, label) for v in value]
+    return value
+

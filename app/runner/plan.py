@@ -1,0 +1,113 @@
+"""Which runs to make: scenarios × in-scope systems, tagged with the test window they fall in.
+
+Without explicit scenario ids the plan is the engagement's control matrix:
+every scenario a ``ControlMapping`` row names, so each control gets the test
+the client and the auditor agreed on. ``all_`` widens it to the whole library
+plus the engagement's own scenario folders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+
+from app.errors import UsageError
+from app.store.models import AISystem, ControlMapping, Engagement, TestWindow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.formats.scenario_files import LoadedScenario
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One scenario against one system, in one test window (or none)."""
+
+    system: AISystem
+    scenario: "LoadedScenario"
+    window: Optional[TestWindow] = None
+    retest_of: Optional[int] = None  # the finding this run re-tests, if any
+
+
+def today_utc() -> date:
+    """Runs are dated in UTC, like every timestamp in the store."""
+    return datetime.now(timezone.utc).date()
+
+
+def window_for(db: "Session", engagement: Engagement, name: Optional[str] = None,
+               on: Optional[date] = None) -> Optional[TestWindow]:
+    """The named window, else the one containing ``on`` (default today), else None."""
+    from sqlmodel import select
+
+    windows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement.id)
+                           .order_by(TestWindow.start)).all())
+    if name is not None:
+        for window in windows:
+            if window.name == name:
+                return window
+        known = ", ".join(w.name for w in windows) or "none defined"
+        raise UsageError(f"engagement '{engagement.name}' has no test window '{name}' (windows: {known})")
+    day = on or today_utc()
+    return next((w for w in windows if w.start <= day <= w.end), None)
+
+
+def scenario_roots(engagement: Engagement, extra_paths: Iterable[str | Path] = ()) -> list[Path]:
+    """The engagement's ``scenario_paths`` (relative to its file's folder) plus ``extra_paths``."""
+    from app.engagements import scenario_paths_of
+
+    # scenario_paths_of reads only ``.scenario_paths``, which the stored row has too.
+    return scenario_paths_of(engagement, engagement.source_path) + [Path(p) for p in extra_paths]  # type: ignore[arg-type]
+
+
+def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[Sequence[str]] = None,
+              all_: bool = False, system: Optional[str] = None, window: Optional[str] = None,
+              extra_paths: Iterable[str | Path] = ()) -> list[PlannedRun]:
+    """The runs ``redline run`` would make, in scenario order then system order.
+
+    Raises :class:`UsageError` for an unknown scenario, system or window, and
+    when there is nothing to run; a malformed scenario file raises
+    :class:`app.errors.FileFormatError` before anything is written.
+    """
+    from sqlmodel import select
+
+    from app.library import load_library
+
+    library = load_library(scenario_roots(engagement, extra_paths))
+    if scenario_ids:
+        missing = [sid for sid in scenario_ids if library.get(sid) is None]
+        if missing:
+            raise UsageError(f"unknown scenario id(s): {', '.join(missing)} "
+                             "(see `redline scenarios list`; add a folder with --scenarios DIR)")
+        chosen = [library.get(sid) for sid in dict.fromkeys(scenario_ids)]
+    elif all_:
+        chosen = library.all()
+    else:
+        rows = db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement.id)
+                       .order_by(ControlMapping.id)).all()
+        mapped = list(dict.fromkeys(sid for row in rows for sid in row.scenarios))
+        if not mapped:
+            raise UsageError(f"engagement '{engagement.name}' maps no scenarios in its control matrix; "
+                             "name some with --scenario ID or run the whole library with --all")
+        missing = [sid for sid in mapped if library.get(sid) is None]
+        if missing:
+            raise UsageError(f"the control matrix names scenario(s) not in the library: {', '.join(missing)}")
+        chosen = [library.get(sid) for sid in mapped]
+
+    systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement.id)
+                           .order_by(AISystem.id)).all())
+    if system is not None:
+        picked = [s for s in systems if s.name == system]
+        if not picked:
+            known = ", ".join(s.name for s in systems) or "none"
+            raise UsageError(f"engagement '{engagement.name}' has no system '{system}' (systems: {known})")
+    else:
+        picked = [s for s in systems if s.in_scope]
+        if not picked:
+            raise UsageError(f"engagement '{engagement.name}' has no in-scope AI system to test")
+
+    tagged = window_for(db, engagement, window)
+    return [PlannedRun(system=s, scenario=loaded, window=tagged)
+            for loaded in chosen if loaded is not None for s in picked]
