@@ -49,6 +49,23 @@ def demo_scenarios(library: Any, criterion: str) -> list[str]:
     return alignment.suggested_scenarios(criterion, library)
 
 
+def _windows_around(today: date, start: date, end: date) -> list[Any]:
+    """The suggested quarterly windows, except that the current quarter's window
+    holds ``today``: a newcomer's first demo run lands inside a test window, as a
+    scheduled Type II test would."""
+    from dataclasses import replace
+
+    from app.alignment.windows import period_slices
+
+    plans = alignment.suggest_windows(start, end)
+    for index, (first, last) in enumerate(period_slices(start, end)):
+        if first <= today <= last and index < len(plans):
+            length = plans[index].end - plans[index].start
+            window_start = max(first, min(today - length // 2, last - length))
+            plans[index] = replace(plans[index], start=window_start, end=min(last, window_start + length))
+    return plans
+
+
 def ensure_demo_engagement(db: "Session", *, today: Optional[date] = None) -> Engagement:
     """The demo engagement, created on first use and returned unchanged afterwards.
 
@@ -81,7 +98,7 @@ def ensure_demo_engagement(db: "Session", *, today: Optional[date] = None) -> En
         alignment.save_row(db, eid, criterion=criterion, client_ref=client_ref, activity=activity,
                            scenarios=demo_scenarios(library, criterion))
     start, end = alignment.calendar_year(today)
-    alignment.set_type2(db, eid, start, end, alignment.suggest_windows(start, end))
+    alignment.set_type2(db, eid, start, end, _windows_around(today, start, end))
     alignment.set_evidence(db, eid, ["report", "workpapers", "oscal"], cpa_firm="Example CPA LLP")
     for step in alignment.STEPS:
         engagement = alignment.complete_step(db, eid, step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,6 +122,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.demo = demo
         super().__init__((host, port), DemoHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is ordinary (a stream read up to ``[DONE]``, a cancelled turn);
+        anything else is still reported."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class DemoHandler(BaseHTTPRequestHandler):

@@ -54,7 +54,7 @@ async def test_the_list_shows_type_period_next_window_and_open_findings() -> Non
         await wait_for(pilot, lambda: app.screen.query_one("#engagements", DataTable).row_count == 2, "two rows")
         assert _rows(app) == [
             ["acme-2026", "Acme Corp", "II", "2026-01..06", "Q2 in 19d", "1 H", "0/4"],
-            ["demo", "(built-in)", "II", "2026", "Q2 in 19d", "–", "4/4"],
+            ["demo", "(built-in)", "II", "2026", "Q2 now", "–", "4/4"],  # the demo window holds today
         ]
 
 
