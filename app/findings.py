@@ -34,6 +34,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 EDITABLE = ("title", "severity", "impact", "controls", "evidence", "steps_to_reproduce", "notes", "exception_kind")
 
+# A re-test run's verdict decides the finding's next status; review and error decide nothing
+# (the re-test is recorded, the finding waits for a tester or another re-test).
+RETEST_OUTCOMES: dict[str, str] = {"pass": "retest_passed", "fail": "retest_failed"}
+
+
+def status_after_retest(verdict: str) -> str | None:
+    """The status a re-test with this run verdict moves an open finding to, or None to stay put."""
+    return RETEST_OUTCOMES.get(verdict)
+
 
 class FindingStateError(RedlineError):
     exit_code = 2

@@ -1,0 +1,221 @@
+"""``redline findings ENGAGEMENT``: the engagement's findings, as a table or JSON.
+
+Lifecycle actions are subcommands after the engagement name
+(``redline findings ENGAGEMENT ACTION ...``); each registers itself in
+:func:`add_actions`. With no action, the findings are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "findings", help="list an engagement's findings (and change their status)",
+        description="List an engagement's findings. Lifecycle actions follow the engagement name.",
+    )
+    parser.add_argument("engagement", metavar="ENGAGEMENT", help="the engagement's name")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=list_findings)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=False)
+    add_actions(actions)
+
+
+# action -> (status it moves findings to, help); the rules themselves live in app.findings
+MOVES: dict[str, tuple[str, str]] = {
+    "confirm": ("open", "triage confirms draft findings: they become open control failures"),
+    "remediating": ("remediating", "the client is fixing the findings"),
+    "close": ("closed", "close findings whose re-test passed"),
+    "accept": ("risk_accepted", "management accepts the risk (needs --approver)"),
+    "dismiss": ("dismissed", "triage shows draft findings to be false positives"),
+}
+
+
+def add_actions(actions: Any) -> None:
+    """Register lifecycle subcommands here: each ``actions.add_parser(...)`` sets its own ``func``."""
+    for name, (to, help_text) in MOVES.items():
+        move = actions.add_parser(name, help=help_text, description=f"Move findings to '{to}': {help_text}.")
+        move.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
+        move.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+        move.add_argument("--by", metavar="NAME", default="", help="the tester making the change (default: $REDLINE_TESTER or your login)")
+        move.add_argument("--approver", metavar="NAME", default="", required=name == "accept",
+                          help="who accepted the risk" if name == "accept" else argparse.SUPPRESS)
+        move.set_defaults(func=move_findings, to=to)
+    respond = actions.add_parser("respond", help="record management's response to a control failure",
+                                 description="Add a management response (the exception log) to a finding.")
+    respond.add_argument("ids", metavar="ID", nargs=1, type=int, help="finding id")
+    respond.add_argument("--response", required=True, help="management's response, in its own words")
+    respond.add_argument("--owner", required=True, metavar="NAME", help="who owns the remediation")
+    respond.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="the response's date (default: today)")
+    respond.add_argument("--cause", default="", help="the root cause")
+    respond.add_argument("--mitigating", default="", help="mitigating controls")
+    respond.add_argument("--remediation", default="", help="the remediation and its timeline")
+    respond.add_argument("--by", metavar="NAME", default="", help="who records it")
+    respond.set_defaults(func=respond_to_finding)
+    exceptions = actions.add_parser("exceptions", help="list every control failure with its management responses",
+                                    description="The exception log: findings and failed runs, with responses.")
+    exceptions.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    exceptions.set_defaults(func=list_exceptions)
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _chosen(db: Any, engagement_id: int, ids: list[int]) -> list[Any]:
+    from app.errors import UsageError
+    from app.findings import find
+
+    found = {f.id: f for f in find(db, engagement_id, ids=ids)}
+    unknown = [str(i) for i in dict.fromkeys(ids) if i not in found]
+    if unknown:
+        raise UsageError(f"no finding {', '.join(unknown)} in this engagement")
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def move_findings(args: argparse.Namespace) -> int:
+    """All or nothing: one refused move leaves every finding as it was."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.findings import transition
+    from app.store import session
+
+    moved = []
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        for finding in _chosen(db, engagement.id or 0, args.ids):
+            before = finding.status
+            transition(db, finding, args.to, reason=args.reason, actor=args.by, approver=args.approver)
+            moved.append(f"finding {finding.id}: {before} → {finding.status}")
+    for line in moved:
+        Console().print(Text(line))
+    return 0
+
+
+def respond_to_finding(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.retest import record_response
+    from app.store import session
+
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        finding = _chosen(db, engagement.id or 0, args.ids)[0]
+        row = record_response(db, finding, response=args.response, owner=args.owner, response_date=args.date,
+                              cause=args.cause, mitigating_controls=args.mitigating, remediation=args.remediation,
+                              actor=args.by)
+    Console().print(Text(f"finding {finding.id}: management response {row.id} recorded "
+                         f"(owner {args.owner}, {row.response_date})"))
+    return 0
+
+
+def list_exceptions(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.retest import exception_log
+    from app.store import session
+    from app.text import one_line
+
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        rows = exception_log(db, engagement.id or 0)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        return 0
+    console = Console()
+    if not rows:
+        console.print(Text(f"No control failures in engagement '{one_line(engagement.name)}'."))
+        return 0
+    table = Table(title=Text(f"Exception log · {one_line(engagement.name)}"), title_justify="left", show_lines=True)
+    table.add_column("exception", no_wrap=True)
+    table.add_column("failure", ratio=1, overflow="fold")
+    table.add_column("management response", ratio=1, overflow="fold")
+    for r in rows:
+        failure = Text(one_line(str(r["title"]), 200), style="bold")
+        failure.append(f"\n{one_line(str(r['controls']), 80)} · {r['exception_type']} · {r['status']}", style="dim")
+        answer = Text(one_line(str(r["response"]), 300))
+        if r.get("owner"):
+            answer.append(f"\nowner {one_line(str(r['owner']), 60)} · {r['response_date'] or '–'}", style="dim")
+        for key in ("cause", "mitigating_controls", "remediation"):
+            if r.get(key):
+                answer.append(f"\n{key.replace('_', ' ')}: {one_line(str(r[key]), 200)}")
+        table.add_row(Text(str(r["exception"])), failure, answer)
+    console.print(table)
+    return 0
+
+
+def finding_record(finding: Any) -> dict[str, Any]:
+    """One finding as listed: the columns above plus the evidence needed to read it without the cockpit."""
+    return {
+        "id": finding.id, "status": finding.status, "severity": finding.severity,
+        "controls": list(finding.controls), "title": finding.title, "impact": finding.impact,
+        "scenario": finding.scenario_id, "run": finding.run_id, "turn": finding.turn_id,
+        "created_at": finding.created_at.isoformat() if finding.created_at else None,
+        "updated_at": finding.updated_at.isoformat() if finding.updated_at else None,
+        "created_by": finding.created_by, "exception_kind": finding.exception_kind,
+        "evidence": dict(finding.evidence or {}),
+    }
+
+
+def list_findings(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.findings import find
+    from app.store import session
+    from app.text import one_line
+
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        records = [finding_record(f) for f in find(db, engagement.id or 0)]
+    console = Console()
+    if args.json:
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return 0
+    if not records:
+        console.print(Text(f"No findings in engagement '{one_line(engagement.name)}' yet."))
+        return 0
+    table = Table(title=Text(f"Findings · {one_line(engagement.name)}"), title_justify="left",
+                  show_lines=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("controls")
+    table.add_column("finding", ratio=1, overflow="fold")
+    for r in records:
+        # Long fields share one column, one per line, so the table reads at 80 columns.
+        detail = Text(one_line(r["title"], 200), style="bold")
+        if r["impact"]:
+            detail.append("\nimpact: " + one_line(r["impact"], 200), style="")
+        detail.append(f"\nscenario {one_line(_cell(r['scenario']), 80)} · run {_cell(r['run'])} · "
+                      f"{_cell(r['created_at'])}", style="dim")
+        table.add_row(Text(str(r["id"])), Text(r["status"]), Text(r["severity"]),
+                      Text(one_line(_cell(r["controls"]), 80)), detail)
+    console.print(table)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and "T" in value:
+        return value[:16].replace("T", " ")  # an ISO timestamp, to the minute
+    return str(value)
