@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def _csv(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(files[name].decode("utf-8-sig"))))
 
 
-def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, capsys: Any, tmp_path: Path) -> None:
+def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, capsys: Any, tmp_path: Path,
+                                                                   redline_home: Path) -> None:
     eid = make_engagement(demo.base_url, scenarios=SCENARIOS)
 
     # W1, as found: the inventory check and the matrix's scenarios.
@@ -77,7 +79,7 @@ def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, cap
     assert cc66.strip == "↻✓·"  # W1 failed then remediated, W2 passed, W3 not yet tested
     assert [(w.name, w.status) for w in picture.windows] == [("W1", "ran"), ("W2", "ran"), ("W3", "upcoming")]
     assert {(c.kind, c.before_window, c.after_window) for c in picture.changes} >= {
-        ("system_fingerprint", "W1", "W2"), ("behaviour_fingerprint", "W1", "W1")}
+        ("system_fingerprint", "W1", "W2"), ("behaviour_fingerprint", "W1", "W2")}  # run --window W2 probes too
     assert any("possible unapproved model change" in f for f in picture.flags())
     assert answers["prompt_injection"].status == "remediated"
     assert answers["model_changes"].status == "exceptions open" and answers["model_changes"].changes
@@ -114,3 +116,32 @@ def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, cap
     assert sum(1 for e in trail if e["action"] == "finding.status" and e["payload"]["to"] == "closed") == 4
     assert any(e["action"] == "inventory.checked" and e["payload"]["undocumented"] for e in trail)
     assert result.chain_ok and verify_bundle(result.path).ok
+
+    # The change flag is filed with the evidence, not only shown on screen.
+    changes = json.loads(files["data/changes.json"])
+    assert any(c["kind"] == "system_fingerprint" and (c["before_window"], c["after_window"]) == ("W1", "W2")
+               for c in changes)
+    assert "Model change flags" in files["report.md"].decode() and "possible unapproved model change" in \
+        json.dumps(changes)
+
+    # One changed byte in any file: verify fails and names the file.
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(result.path) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "workpapers/test_results.csv":
+                assert b"fail" in data
+                data = data.replace(b"fail", b"pass", 1)  # the exception quietly becomes a pass
+            dst.writestr(info, data)
+    report = verify_bundle(tampered)
+    assert not report.ok and any("workpapers/test_results.csv" in p for p in report.problems)
+
+    # An audit event deleted in the store: the next export carries the broken chain and verify fails.
+    con = sqlite3.connect(redline_home / "redline.db")
+    con.execute("DELETE FROM auditevent WHERE chain = ? AND seq = 3", (f"engagement:{eid}",))
+    con.commit()
+    con.close()
+    with session() as db:
+        again = build_bundle(db, eid, tmp_path / "after-delete.zip")
+    assert not again.chain_ok and any("#3" in p for p in again.chain_problems)
+    assert not verify_bundle(again.path).ok

@@ -28,6 +28,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=_positive, default=4, metavar="N",
                         help="runs in flight at once (default 4)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report for CI")
+    parser.add_argument("--no-probe", dest="probe", action="store_false",
+                        help="skip the canary probes that fingerprint each system for change detection")
     parser.add_argument("--resume", type=int, metavar="RUN_ID",
                         help="finish an interrupted run without redoing its finished turns")
     parser.set_defaults(func=_run)
@@ -48,4 +50,5 @@ def _run(args: argparse.Namespace) -> int:
 
     return run_from_cli(args.engagement, scenario_ids=args.scenarios, all_=args.all_, system=args.system,
                         window=args.window, extra_paths=args.scenario_paths, concurrency=args.concurrency,
+                        probe=args.probe,
                         junit=args.junit, resume=args.resume)

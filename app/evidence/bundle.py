@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
-              "retests", "responses")
+              "retests", "responses", "changes")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
         "findings": ev.findings,
         "retests": ev.retests,
         "responses": ev.responses,
+        "changes": ev.changes,
     }
 
 

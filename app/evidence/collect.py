@@ -76,6 +76,7 @@ class EvidenceSet:
     notes: list[str] = field(default_factory=list)
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
 
     @property
     def engagement_id(self) -> int:
@@ -307,6 +308,9 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         if scen["methodology"] and scen["scenario_id"] not in tested_by[scen["methodology"]]:
             tested_by[scen["methodology"]].append(scen["scenario_id"])
     evidence.methodology = [dict(m, scenarios=tested_by.get(m["key"], [])) for m in catalog.methodology(categories)]
+    from app.changes import change_flags
+
+    evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
     return evidence
 
 

@@ -139,6 +139,7 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
         "findings": tables.findings_rows(ev),
         "retests": ev.retests,
         "monitoring": tables.monitoring(ev),
+        "changes": ev.changes,
         "exceptions": tables.exception_log(ev),
         "chain": ev.chain,
         "audit_events": ev.iter_audit_events(),

@@ -156,8 +156,12 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
 
 def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
                  window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
-                 junit: Optional[Path] = None, resume: Optional[int] = None) -> int:
-    """Everything ``redline run`` does after parsing; returns the exit code."""
+                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True) -> int:
+    """Everything ``redline run`` does after parsing; returns the exit code.
+
+    With ``probe``, each system run against is also sent the canary probes once
+    (:mod:`app.changes`), so a model swapped between windows raises a change flag.
+    """
     from rich.console import Console
 
     from app.runner import plan_runs, recover_interrupted, resume_run, run_scenarios
@@ -198,8 +202,15 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         with ConsoleProgress(err, total) as progress:
             if resume is not None:
                 return [await resume_run(resume, on_event=progress, cancel=cancel, secrets=resolver)]
-            return await run_scenarios(engagement.id or 0, plan, concurrency=concurrency, on_event=progress,
-                                       cancel=cancel, secrets=resolver)
+            outcomes = await run_scenarios(engagement.id or 0, plan, concurrency=concurrency,
+                                           on_event=progress, cancel=cancel, secrets=resolver)
+        if probe and plan and not cancelled:
+            from app.changes import probe_and_record
+
+            await probe_and_record(engagement.id or 0, [p.system.id for p in plan if p.system.id is not None],
+                                   run_ids=[o.run_id for o in outcomes if o.run_id],
+                                   window=plan[0].window.name if plan[0].window else None, secrets=resolver)
+        return outcomes
 
     outcomes = asyncio.run(main())
     for notice in resolver.notices:
