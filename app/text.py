@@ -94,3 +94,29 @@ def for_xml(text: str) -> str:
     return _XML_INVALID.sub(
         lambda m: chr(0x2400 + ord(m.group())) if ord(m.group()) < 0x20 else "\ufffd", text
     )
+
+
+def for_terminal_mapped(text: str) -> tuple[str, list[int]]:
+    """:func:`for_terminal` plus, for each character it returns, the index of the input character it shows.
+
+    Each shown character comes from exactly one input character, so a span
+    ``[i, j)`` of the safe text maps back to ``[where[i], where[j - 1] + 1)`` of
+    the raw text (the escape sequences around it stay out): a tester selects what
+    the terminal shows, and the evidence quotes what the model sent. The list
+    ends with ``len(text)`` so an empty span at the end maps too.
+    """
+    out: list[str] = []
+    where: list[int] = []
+    position = 0
+    for match in [*_ESCAPE_SEQUENCE.finditer(text), None]:
+        stop = match.start() if match is not None else len(text)
+        for index in range(position, stop):
+            char = text[index]
+            control = _CONTROL.match(char)
+            shown = _control_picture(control) if control else (f"⟨{_BIDI[char]}⟩" if char in _BIDI else char)
+            out.append(shown)
+            where.extend([index] * len(shown))
+        if match is not None:
+            position = match.end()
+    where.append(len(text))
+    return "".join(out), where

@@ -56,8 +56,8 @@ class RedlineApp(App[int]):
     TITLE = "Redline"
     SUB_TITLE = "engagements"
     CSS_PATH = [assets_dir() / "tcss" / name for name in STYLESHEETS]
-    # Where an aligned engagement opens (the run screen replaces this once it is registered).
-    ENGAGEMENT_HOME = "controls"
+    # Where an aligned engagement opens: the Run screen, the cockpit's main room.
+    ENGAGEMENT_HOME = "run"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave Redline"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_now"),

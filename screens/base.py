@@ -49,7 +49,26 @@ def try_store(node: Any, action: Callable[["Session"], T], title: str = "") -> T
 class EngagementScreen(Screen[None]):
     """A screen about one engagement: knows its id, goes back with escape, reloads on demand."""
 
-    BINDINGS = [Binding("escape", "back", "Back", id="screen.back")]
+    # The engagement's screens, reachable from each other by one key and from the palette.
+    # Capitals, so they never collide with a screen's own lower-case keys; a screen that
+    # binds one of them for itself (Findings: R re-tests) keeps its own meaning.
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="screen.back"),
+        Binding("R", "goto('run')", "Go to Run", show=False, id="nav.run"),
+        Binding("F", "goto('findings')", "Go to Findings", show=False, id="nav.findings"),
+        Binding("O", "goto('controls')", "Go to Controls", show=False, id="nav.controls"),
+        Binding("M", "goto('monitoring')", "Go to Monitoring", show=False, id="nav.monitoring"),
+        Binding("A", "goto('questions')", "Go to Auditor questions", show=False, id="nav.questions"),
+        Binding("E", "goto('export')", "Go to Export", show=False, id="nav.export"),
+        Binding("W", "goto('wizard')", "Go to Alignment", show=False, id="nav.wizard"),
+    ]
+    SCREEN_NAME = ""  # this screen's name in screens.app.SCREENS
+
+    def action_goto(self, name: str) -> None:
+        """Open another screen of this engagement; the one already on top is left as it is."""
+        if name == self.SCREEN_NAME:
+            return
+        self.redline.push_screen_for(name, self.engagement_id)
 
     def __init__(self, engagement_id: int, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)

@@ -23,12 +23,14 @@ from screens.wizard.controls import crosswalk_text
 class ControlsScreen(EngagementScreen):
     """Criterion by criterion: is the control working in each test window?"""
 
+    SCREEN_NAME = "controls"
+
     HELP_TITLE = "controls"
     HELP = ("One row per criterion or AI control in the client's matrix. Each window column shows the "
             "latest result of its scenarios there: ✓ pass, ✗ fail, ? needs review, ! error, · not tested, "
             "with how many of its scenarios were tested.")
     BINDINGS = [
-        Binding("w", "alignment", "Alignment", id="controls.alignment", tooltip="Open the alignment wizard"),
+        Binding("w", "goto('wizard')", "Alignment", id="controls.alignment", tooltip="Open the alignment wizard"),
         Binding("r", "reload", "Reload", id="controls.reload"),
     ]
 
@@ -59,9 +61,6 @@ class ControlsScreen(EngagementScreen):
 
     def action_reload(self) -> None:
         self.load_status()
-
-    def action_alignment(self) -> None:
-        self.redline.push_screen_for("wizard", self.engagement_id)
 
     @work(thread=True, exclusive=True, group="controls-status", exit_on_error=False)
     def load_status(self) -> None:

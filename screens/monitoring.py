@@ -29,6 +29,8 @@ WINDOW_STYLES: dict[str, str] = {"ran": "green", "due": "yellow", "overdue": "bo
 class MonitoringScreen(EngagementScreen):
     """Criterion by window, with the trend, the schedule and the flags an auditor would raise."""
 
+    SCREEN_NAME = "monitoring"
+
     HELP_TITLE = "monitoring"
     HELP = ("Type II monitoring. Each window column shows the latest result of the criterion's scenarios there: "
             "✓ pass, ✗ fail, ↻ remediated (failed, then re-tested and passed), ? review, ! error, · not tested. "
@@ -36,7 +38,7 @@ class MonitoringScreen(EngagementScreen):
             "unapproved model changes (probe with p; check the model inventory with i).")
     BINDINGS = [
         Binding("r", "reload", "Reload", id="monitoring.reload"),
-        Binding("a", "questions", "Questions", id="monitoring.questions",
+        Binding("a", "goto('questions')", "Questions", id="monitoring.questions",
                 tooltip="The auditor's questions, answered from the evidence"),
         Binding("p", "probe", "Probe", id="monitoring.probe",
                 tooltip="Send the canary probes to every in-scope system (model change detection)"),
@@ -81,9 +83,6 @@ class MonitoringScreen(EngagementScreen):
 
     def action_reload(self) -> None:
         self.load()
-
-    def action_questions(self) -> None:
-        self.redline.push_screen_for("questions", self.engagement_id)
 
     @work(thread=True, exclusive=True, group="monitoring-load", exit_on_error=False)
     def load(self) -> None:

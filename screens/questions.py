@@ -28,13 +28,15 @@ STATUS_MARKS: dict[str, tuple[str, str]] = {
 class QuestionsScreen(EngagementScreen):
     """What auditors ask of AI controls, and what this engagement's evidence says so far."""
 
+    SCREEN_NAME = "questions"
+
     HELP_TITLE = "auditor questions"
     HELP = ("Each question an auditor asks of AI controls, with the criteria behind it, answered from the runs, "
             "findings, re-tests and model change flags recorded so far. · no evidence yet, ✓ no exceptions, "
             "↻ exceptions remediated and re-tested, ✗ exceptions open, ? not concluded.")
     BINDINGS = [
         Binding("r", "reload", "Reload", id="questions.reload"),
-        Binding("m", "monitoring", "Monitoring", id="questions.monitoring",
+        Binding("m", "goto('monitoring')", "Monitoring", id="questions.monitoring",
                 tooltip="Results per criterion and test window"),
     ]
     DEFAULT_CSS = """
@@ -65,9 +67,6 @@ class QuestionsScreen(EngagementScreen):
 
     def action_reload(self) -> None:
         self.load()
-
-    def action_monitoring(self) -> None:
-        self.redline.push_screen_for("monitoring", self.engagement_id)
 
     @work(thread=True, exclusive=True, group="questions-load", exit_on_error=False)
     def load(self) -> None:

@@ -31,6 +31,8 @@ STEP_CLASSES: tuple[type[WizardStep], ...] = (SystemsStep, ControlsStep, TimingS
 class WizardScreen(EngagementScreen):
     """Pre-engagement alignment for one engagement."""
 
+    SCREEN_NAME = "wizard"
+
     HELP_TITLE = "alignment wizard"
     HELP = ("Four steps agreed with the client and the auditors: in-scope systems, the control matrix "
             "mapped to tests, timing, and the evidence format. Each saves as you go; ctrl+s marks a step "

@@ -46,7 +46,7 @@ async def test_every_key_is_a_palette_command_and_the_palette_runs_it() -> None:
         await pilot.press(*"Demo")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo to open from the palette")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the demo to open from the palette")
         assert app.screen.engagement_name == "demo"
 
 
@@ -95,7 +95,7 @@ async def test_a_store_that_cannot_open_is_shown_on_home(redline_home: Path) -> 
 async def test_demo_flag_opens_the_demo_engagement() -> None:
     app = RedlineApp(demo=True, today=TODAY)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo engagement")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the demo engagement")
         assert app.screen.engagement_name == "demo"
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "Home under the demo")

@@ -63,14 +63,14 @@ async def test_open_the_demo_from_home_then_come_back() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await store_ready(pilot)
         await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo engagement")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the demo engagement")
         assert app.screen.engagement_name == "demo"
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "Home")
         await wait_for(pilot, lambda: app.screen.query_one("#engagements", DataTable).row_count == 1, "the row")
         assert _rows(app)[0][0] == "demo"
         await pilot.press("enter")  # an aligned engagement opens on its working screen
-        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the demo again")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the demo again")
 
 
 async def test_new_engagement_asks_a_name_and_opens_the_wizard() -> None:

@@ -69,7 +69,7 @@ async def test_the_grid_shows_each_window_and_the_flags_literally(seeded: int) -
         assert "outside its test window W2" in flags
         assert "bot[bold red]X[/]" in flags and "\x1b" not in flags  # a hostile name, shown as written
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Questions", "Probe", "Inventory", "Reload"} <= set(titles)
+        assert {"Go to Auditor questions", "Probe", "Inventory", "Reload"} <= set(titles)
 
 
 async def test_questions_are_answered_and_the_keys_move_between_the_views(seeded: int) -> None:

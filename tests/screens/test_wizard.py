@@ -110,7 +110,7 @@ async def test_the_four_steps_are_completed_and_persist() -> None:
             app.screen.query_one(box, Checkbox).value = True
         await _fill(pilot, {"cpa-firm": "Example CPA LLP"})
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: screen_name(pilot) == "ControlsScreen", "the engagement to open")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the engagement to open")
     await _assert_persisted(eid)
 
 

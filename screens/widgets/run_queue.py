@@ -1,0 +1,126 @@
+"""Scheduling the cockpit's runs: each its own runner call, so each can be cancelled on its own.
+
+The runner's ``run_scenarios`` takes one cancel event for everything it runs;
+the cockpit cancels one highlighted run, so every planned run is its own call
+with its own event. :class:`RunQueue` starts them as slots free up (at most
+:data:`CONCURRENCY` at once; a scenario tagged ``exclusive`` takes every slot,
+so it runs alone), and when a batch (the runs one ``r`` started) has finished
+without a cancellation it sends the systems the canary probes once, as
+``redline run`` does after its runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from screens.widgets.run_list import RunDone, RunEntry
+
+if TYPE_CHECKING:
+    from app.runner import PlannedRun
+    from screens.widgets.run_list import RunFeed
+
+CONCURRENCY = 4
+
+
+@dataclass
+class Batch:
+    """The runs one ``r`` started: when all have finished (none cancelled), their systems are probed."""
+
+    planned: list["PlannedRun"]
+    left: int
+    run_ids: list[int] = field(default_factory=list)
+    whole: bool = True
+
+
+class RunQueue:
+    """Queued runs and the loop that starts them; results reach the screen as messages through ``feed``."""
+
+    def __init__(self, engagement_id: int, feed: "RunFeed", report: Callable[[BaseException, str], Any]) -> None:
+        self.engagement_id = engagement_id
+        self.feed = feed
+        self.report = report
+        self.entries: list[RunEntry] = []
+        self._queue: asyncio.Queue[tuple[RunEntry, "PlannedRun", Batch]] = asyncio.Queue()
+        self._serial = 0
+
+    def put(self, planned: Sequence["PlannedRun"]) -> list[RunEntry]:
+        """Queue a batch; returns its entries (status ``queued``, each with its own cancel event)."""
+        batch = Batch(list(planned), left=len(planned))
+        added = []
+        for item in planned:
+            self._serial += 1
+            entry = RunEntry(f"live:{self._serial}", item.scenario.spec.id, item.system.name,
+                             item.window.name if item.window else "", cancel=asyncio.Event())
+            self._queue.put_nowait((entry, item, batch))
+            added.append(entry)
+        self.entries.extend(added)
+        return added
+
+    async def serve(self) -> None:
+        """Start queued runs as slots allow, until cancelled; then cancel whatever still runs."""
+        from app.runner.execute import EXCLUSIVE_TAG
+        from app.secrets import SecretResolver
+
+        resolver = SecretResolver()
+        gate = asyncio.Semaphore(CONCURRENCY)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                entry, planned, batch = await self._queue.get()
+                permits = CONCURRENCY if EXCLUSIVE_TAG in planned.scenario.spec.tags else 1
+                for _ in range(permits):
+                    await gate.acquire()
+                task = asyncio.create_task(self._one(entry, planned, batch, permits, gate, resolver))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            for entry in self.entries:
+                if entry.cancel is not None:
+                    entry.cancel.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
+                for task in tasks:
+                    task.cancel()
+
+    async def _one(self, entry: RunEntry, planned: "PlannedRun", batch: Batch, permits: int,
+                   gate: asyncio.Semaphore, resolver: Any) -> None:
+        from app.errors import RedlineError
+        from app.runner import run_scenarios
+
+        post = self.feed.post
+        try:
+            [outcome] = await run_scenarios(self.engagement_id, [planned], concurrency=1,
+                                            on_event=partial(self.feed.on_event, entry.key), cancel=entry.cancel,
+                                            secrets=resolver)
+            batch.run_ids.extend([outcome.run_id] if outcome.run_id else [])
+            batch.whole = batch.whole and outcome.status == "finished"
+            post(RunDone(entry.key, "cancelled" if outcome.status == "not_started" else outcome.status,
+                         outcome.verdict))
+        except RedlineError as exc:
+            batch.whole = False
+            post(RunDone(entry.key, "error", error=str(exc)))
+        except Exception as exc:  # shown on the row, never a crash of the cockpit
+            batch.whole = False
+            post(RunDone(entry.key, "error", error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            batch.left -= 1
+            if batch.left == 0 and batch.whole and batch.run_ids:
+                await self._probe(batch, resolver)
+            for _ in range(permits):
+                gate.release()
+
+    async def _probe(self, batch: Batch, resolver: Any) -> None:
+        """Each system of the batch gets the canary probes once, so a swapped model raises a change flag."""
+        from app.changes import probe_and_record
+        from app.errors import RedlineError
+
+        first = batch.planned[0]
+        try:
+            await probe_and_record(self.engagement_id, [p.system.id for p in batch.planned if p.system.id],
+                                   run_ids=batch.run_ids, window=first.window.name if first.window else None,
+                                   secrets=resolver)
+        except (RedlineError, OSError) as exc:
+            self.report(exc, "the change-detection probes failed")

@@ -1,0 +1,174 @@
+"""Keyboard selection of a span of one response, for triage: the part of the transcript a tester quotes.
+
+A mixin for :class:`screens.widgets.transcript.Transcript`, kept apart so the
+streaming widget reads in one sitting. The selection lives in shown offsets of
+the current turn's response (what the terminal draws); :meth:`raw_selection`
+maps it back to offsets of the raw text the model sent, which is what evidence
+quotes. Arrows move by character and row, ``w``/``b`` (or ctrl+arrows) by
+word; without a selection the same keys scroll.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any, Optional
+
+from textual.binding import Binding
+
+from screens.widgets.wrap import display_text
+
+if TYPE_CHECKING:
+    from screens.widgets.transcript import _Turn
+
+
+class SpanSelection:
+    """Current turn, caret and selection anchor; the host supplies ``_turns``, rows and scrolling."""
+
+    # Textual collects BINDINGS only from widget classes: the host lists these in its own.
+    KEYS = [
+        Binding("up", "caret_row(-1)", "Up", show=False, id="transcript.up"),
+        Binding("down", "caret_row(1)", "Down", show=False, id="transcript.down"),
+        Binding("left", "caret(-1)", "Left", show=False, id="transcript.left"),
+        Binding("right", "caret(1)", "Right", show=False, id="transcript.right"),
+        Binding("ctrl+left,b", "caret_word(-1)", "Word back", show=False, id="transcript.word_back"),
+        Binding("ctrl+right,w", "caret_word(1)", "Word on", show=False, id="transcript.word_on"),
+    ]
+
+    _turns: list["_Turn"]
+    current: Optional[int] = None  # the turn triage works on
+    select_from: Optional[int] = None  # where the selection started (shown offset in the current response)
+    caret: int = 0
+
+    # the host widget's (Transcript / ScrollView) own methods
+    scroll_offset: Any
+    scrollable_content_region: Any
+    scroll_to: Any
+    scroll_relative: Any
+    post_message: Any
+    SelectionChanged: Any  # the host's message class: the current turn, caret or selection moved
+
+    def _redraw(self) -> None:
+        raise NotImplementedError
+
+    def _current_turn(self) -> "_Turn":
+        assert self.current is not None
+        return self._turns[self.current]
+
+    def _changed(self) -> None:
+        self._redraw()
+        self.post_message(self.SelectionChanged())
+
+    def go_to_turn(self, index: int) -> None:
+        """Make turn ``index`` current (clamped), drop any selection, and scroll its header to the top."""
+        if not self._turns:
+            return
+        self.current = max(0, min(index, len(self._turns) - 1))
+        self.select_from, self.caret = None, 0
+        self.scroll_to(y=self._turns[self.current].first_row, animate=False, immediate=True)
+        self._changed()
+
+    @property
+    def selecting(self) -> bool:
+        return self.select_from is not None
+
+    @property
+    def selection(self) -> Optional[tuple[int, int]]:
+        """The selected shown span ``[low, high)`` of the current response, or None."""
+        if self.select_from is None:
+            return None
+        return min(self.select_from, self.caret), max(self.select_from, self.caret)
+
+    def start_selection(self) -> None:
+        """Anchor a selection at the start of the current response; arrows and words extend it."""
+        if self.current is None:
+            self.go_to_turn(0)
+        if self.current is None:
+            return
+        self.select_from = self.caret = 0
+        self._changed()
+
+    def select_turn(self) -> None:
+        """Select the whole current response."""
+        if self.current is None:
+            self.go_to_turn(0)
+        if self.current is None:
+            return
+        self.select_from, self.caret = 0, len(self._current_turn().shown)
+        self._changed()
+
+    def clear_selection(self) -> None:
+        self.select_from = None
+        self._changed()
+
+    def _where(self) -> list[int]:
+        turn = self._current_turn()
+        return turn.where if turn.where is not None else display_text(turn.raw)[1]
+
+    def raw_selection(self) -> Optional[tuple[int, int]]:
+        """The selection as ``[start, end)`` of the raw response text (what the evidence quotes)."""
+        span = self.selection
+        if span is None or self.current is None or span[0] == span[1]:
+            return None
+        where = self._where()
+        return where[span[0]], where[span[1] - 1] + 1
+
+    def select_raw(self, start: int, end: int) -> None:
+        """Select what is shown of ``[start, end)`` of the current raw response (a finding's quote)."""
+        if self.current is None:
+            return
+        where = self._where()
+        low = bisect_left(where, start, 0, len(where) - 1)
+        high = bisect_left(where, end, low, len(where) - 1)
+        if high > low:
+            self.select_from = low
+            self._move(high)
+
+    def _row_of_caret(self) -> int:
+        rows = self._current_turn().response_rows
+        return next((i for i, (s, e) in enumerate(rows) if s <= self.caret <= e), len(rows) - 1)
+
+    def _move(self, caret: int) -> None:
+        turn = self._current_turn()
+        self.caret = max(0, min(caret, len(turn.shown)))
+        row = turn.first_row + 1 + len(turn.prompt_rows) + self._row_of_caret()
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+        self._changed()
+
+    def action_caret(self, delta: int) -> None:
+        if not self.selecting:
+            self.scroll_relative(x=delta, animate=False)
+            return
+        self._move(self.caret + delta)
+
+    def action_caret_word(self, direction: int) -> None:
+        if not self.selecting:
+            return
+        shown, i = self._current_turn().shown, self.caret
+        if direction > 0:  # to the end of the next word, so a selection never ends in a space
+            while i < len(shown) and shown[i].isspace():
+                i += 1
+            while i < len(shown) and not shown[i].isspace():
+                i += 1
+        else:  # to the start of the previous word
+            while i > 0 and shown[i - 1].isspace():
+                i -= 1
+            while i > 0 and not shown[i - 1].isspace():
+                i -= 1
+        self._move(i)
+
+    def action_caret_row(self, direction: int) -> None:
+        if not self.selecting:
+            self.scroll_relative(y=direction, animate=False)
+            return
+        turn = self._current_turn()
+        rows, row = turn.response_rows, self._row_of_caret()
+        target = max(0, min(row + direction, len(rows) - 1))
+        if target == row:  # past the first or last row: to the start or the end
+            self._move(0 if direction < 0 else len(turn.shown))
+            return
+        start, end = rows[target]
+        self._move(min(start + self.caret - rows[row][0], end))

@@ -1,0 +1,89 @@
+"""The export screen: the bundle written in a worker with a progress bar, the manifest summary, the verify result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cockpit_pilot import TODAY, screen_name, store_ready, wait_for
+from textual.widgets import Input, ProgressBar, SelectionList, Static
+
+from screens.app import RedlineApp
+
+
+async def demo_with_one_run() -> int:
+    from app.alignment import get_engagement
+    from app.demo_engagement import ensure_demo_engagement
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+
+    with session() as db:
+        eid = ensure_demo_engagement(db, today=TODAY).id or 0
+        plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override"])
+    await run_scenarios(eid, plan)
+    dispose_all()
+    return eid
+
+
+async def open_export(pilot: Any, engagement_id: int) -> Any:
+    await store_ready(pilot)
+    pilot.app.push_screen_for("export", engagement_id)
+    await wait_for(pilot, lambda: screen_name(pilot) == "ExportScreen", "the export screen")
+    return pilot.app.screen
+
+
+def watch_progress(screen: Any) -> list[tuple[int, int]]:
+    seen: list[tuple[int, int]] = []
+    original = screen._progress
+
+    def progress(path: str, done: int, total: int) -> None:
+        seen.append((done, total))
+        original(path, done, total)
+
+    screen._progress = progress
+    return seen
+
+
+async def test_export_shows_progress_then_the_manifest_and_a_passing_verify(tmp_path: Path) -> None:
+    from app.evidence.verify import verify_bundle
+
+    eid = await demo_with_one_run()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_export(pilot, eid)
+        assert screen.query_one("#export-path", Input).value.endswith(".zip")
+        target = tmp_path / "acme evidence.zip"
+        screen.query_one("#export-path", Input).value = str(target)
+        seen = watch_progress(screen)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.report is not None, "the bundle to be written and verified")
+        result = str(screen.query_one("#export-result", Static).render())
+        bar = screen.query_one("#export-progress", ProgressBar)
+        assert bar.progress == bar.total == seen[-1][1]
+    assert target.is_file() and verify_bundle(target).ok
+    dones = [done for done, _total in seen]
+    assert dones == sorted(dones) and len(dones) > 5 and seen[-1][0] == seen[-1][1]
+    assert "1 runs" in result and "1 findings" in result and "windows: every run" in result
+    assert "audit chain:" in result and "intact" in result
+    assert "OK: acme evidence.zip" in result and "files match the manifest" in result
+
+
+async def test_export_limited_to_a_window_and_a_missing_folder_fails_plainly(tmp_path: Path) -> None:
+    eid = await demo_with_one_run()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_export(pilot, eid)
+        missing = tmp_path / "no-such-folder" / "bundle.zip"
+        screen.query_one("#export-path", Input).value = str(missing)
+        await pilot.press("ctrl+s")
+        result = screen.query_one("#export-result", Static)
+        await wait_for(pilot, lambda: "Export failed" in str(result.render()), "the error")
+        assert "does not exist" in str(result.render()) and not missing.exists()
+        windows = screen.query_one("#export-windows", SelectionList)
+        windows.select("Q1")
+        screen.query_one("#export-path", Input).value = str(tmp_path / "q1")  # .zip is added
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.report is not None, "the Q1 bundle")
+        text = str(result.render())
+    assert (tmp_path / "q1.zip").is_file()
+    assert "windows: Q1" in text and "0 runs" in text and "OK: q1.zip" in text
