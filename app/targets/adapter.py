@@ -91,6 +91,11 @@ class EndpointAdapter:
         """The step's model override, else the system's configured model."""
         return request.model or self.spec.model or self.default_model
 
+    def body_start(self, request: ChatRequest) -> dict[str, Any]:
+        """A chat body's first key: the model, when one is known (some servers pick a default)."""
+        model = self.model_for(request)
+        return {"model": model} if model else {}
+
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 

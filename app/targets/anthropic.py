@@ -80,10 +80,7 @@ class AnthropicAdapter(EndpointAdapter):
     def chat_call(self, request: ChatRequest) -> tuple[str, str, Any]:
         system = [m["content"] for m in request.messages if m.get("role") == "system"]
         messages = [{"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") != "system"]
-        body: dict[str, Any] = {}
-        model = self.model_for(request)
-        if model:
-            body["model"] = model
+        body = self.body_start(request)
         body["max_tokens"] = DEFAULT_MAX_TOKENS
         if system:
             body["system"] = "\n\n".join(system)

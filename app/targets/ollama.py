@@ -49,10 +49,7 @@ class OllamaAdapter(EndpointAdapter):
     models_path = "/api/tags"
 
     def chat_call(self, request: ChatRequest) -> tuple[str, str, Any]:
-        body: dict[str, Any] = {}
-        model = self.model_for(request)
-        if model:
-            body["model"] = model
+        body = self.body_start(request)
         body["messages"] = list(request.messages)
         body["stream"] = True
         return "POST", "/api/chat", body

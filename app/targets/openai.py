@@ -88,10 +88,7 @@ class OpenAIAdapter(EndpointAdapter):
     models_path = "/models"
 
     def chat_call(self, request: ChatRequest) -> tuple[str, str, Any]:
-        body: dict[str, Any] = {}
-        model = self.model_for(request)
-        if model:
-            body["model"] = model
+        body = self.body_start(request)
         body["messages"] = list(request.messages)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
