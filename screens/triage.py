@@ -46,7 +46,8 @@ class TriageScreen(EngagementScreen):
     BINDINGS = [
         Binding("right_square_bracket", "turn(1)", "Next", key_display="]", id="triage.next",
                 tooltip="The next turn"),
-        Binding("left_square_bracket", "turn(-1)", "Prev", key_display="[", id="triage.previous",
+        # Hidden from the footer so the row fits 80 columns; ? and the palette still list it.
+        Binding("left_square_bracket", "turn(-1)", "Prev", key_display="[", show=False, id="triage.previous",
                 tooltip="The previous turn"),
         Binding("p", "verdict('pass')", "Pass", id="triage.pass", tooltip="Your verdict: pass"),
         Binding("x", "verdict('fail')", "Fail", id="triage.fail", tooltip="Your verdict: fail"),
