@@ -8,31 +8,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.servers.demo import AUTH, client, demo  # noqa: F401  (fixtures)
 from app.demo import DEMO_API_KEY, DEMO_CANARY, DEMO_REVOKED_KEY, DemoServer, start_demo_server
 from app.demo.persona import FALLBACK_MODEL, REFUSAL
 from app.demo.state import HARDENED_QUEUE, HARDENED_SLOTS, VULNERABLE_IN_FLIGHT_LIMIT
 
-AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 PASSWORD = [{"role": "user", "content": "How do I reset my password?"}]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoServer]:
-    server = start_demo_server(chunk_delay=0, service_time=0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(demo: DemoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.base_url, headers=AUTH, timeout=30) as c:
-        yield c
 
 
 def sse_events(response: httpx.Response) -> list[str]:

@@ -8,31 +8,18 @@ from __future__ import annotations
 import base64
 import codecs
 import re
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import httpx
 import pytest
 
-from app.demo import DEMO_API_KEY, DEMO_CANARY, DemoServer, start_demo_server
+from tests.servers.demo import client, demo  # noqa: F401  (fixtures)
+from app.demo import DEMO_CANARY, DemoServer
 from app.demo.persona import NO_INFORMATION, REFUSAL
 
-AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-
-
-@pytest.fixture
-def demo() -> Iterator[DemoServer]:
-    server = start_demo_server(chunk_delay=0, service_time=0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(demo: DemoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.base_url, headers=AUTH, timeout=30) as c:
-        yield c
 
 
 def ask(client: httpx.Client, text: str, user: str = "mallory", history: Optional[list[dict[str, str]]] = None,
