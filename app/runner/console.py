@@ -184,7 +184,6 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     cancelled = False
 
     async def main() -> list["RunOutcome"]:
-        nonlocal cancelled
         loop = asyncio.get_running_loop()
         cancel = asyncio.Event()
 
