@@ -9,6 +9,7 @@ cannot read; the shared loop in :mod:`app.targets.adapter` does the rest.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar, Optional
 
 from app.targets.base import ResponseMeta
@@ -81,3 +82,73 @@ class Decoder:
             return None
         return ResponseMeta(http_status=http_status, model_id=self.model_id,
                             system_fingerprint=self.system_fingerprint, usage=self.usage)
+
+
+_NEEDS_SCAN = re.compile(rb'["\\\x00-\x1f]')  # in a string literal's body: needs the full JSON scanner
+_scanstring = json.decoder.scanstring
+
+
+class ChunkTemplate:
+    """A fast path for streams whose chunks differ only in one text field.
+
+    OpenAI-style streams repeat the same bytes around each delta (id, model,
+    fingerprint, indexes). After one chunk has been fully parsed, the bytes
+    before and after its text literal are the template; a later chunk that is
+    exactly ``prefix + <valid JSON string literal> + suffix`` is valid JSON of the
+    same shape, so its text is read without building any dicts. Anything else
+    (errors, usage, other shapes, a bad literal) falls back to the full parser,
+    which keeps every strictness rule.
+    """
+
+    __slots__ = ("_key", "_prefix", "_suffix", "_tries")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key  # e.g. b'"content":'
+        self._prefix = b""
+        self._suffix = b""
+        self._tries = 3  # chunks to learn from before giving up on a stream whose shape keeps changing
+
+    def text(self, data: bytes) -> Optional[str]:
+        """The text of ``data`` if it fits the template, else None (parse it fully)."""
+        prefix, suffix = self._prefix, self._suffix
+        if not prefix or not data.startswith(prefix) or not data.endswith(suffix):
+            return None
+        start, stop = len(prefix), len(data) - len(suffix)
+        if stop - start < 2 or data[start] != 34 or data[stop - 1] != 34:  # 34 is '"'
+            return None
+        body = data[start + 1:stop - 1]
+        if _NEEDS_SCAN.search(body) is None:
+            try:
+                return body.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        try:
+            literal = data[start:stop].decode("utf-8")
+            value, end = _scanstring(literal, 1, True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return value if end == len(literal) else None
+
+    def learn(self, data: bytes, value: str) -> None:
+        """Take the template from a fully parsed chunk whose text field held ``value``.
+
+        Only when the key occurs exactly once and its literal decodes to ``value``,
+        so the template's hole is certainly that field.
+        """
+        if self._prefix or self._tries <= 0:
+            return
+        self._tries -= 1
+        text = data.decode("utf-8")
+        key = self._key.decode()
+        at = text.find(key)
+        if at < 0 or text.find(key, at + 1) >= 0:
+            return
+        start = at + len(key)
+        if not text.startswith('"', start):
+            return
+        try:
+            found, end = _scanstring(text, start + 1, True)
+        except ValueError:
+            return
+        if found == value:
+            self._prefix, self._suffix = text[:start].encode("utf-8"), text[end:].encode("utf-8")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from app.targets.adapter import EndpointAdapter
 from app.targets.base import ChatRequest
 from app.targets.common import TargetFault
-from app.targets.decoder import Decoder, load_chunk, payload_message
+from app.targets.decoder import ChunkTemplate, Decoder, load_chunk, payload_message
 
 
 class OpenAIDecoder(Decoder):
@@ -27,8 +27,12 @@ class OpenAIDecoder(Decoder):
     def __init__(self) -> None:
         super().__init__()
         self._need_meta = True  # until both the model id and the fingerprint were seen
+        self._template = ChunkTemplate(b'"content":')
 
     def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+        text = self._template.text(data)
+        if text is not None:
+            return text
         if data == b"[DONE]":
             self.done = True
             return None
@@ -46,6 +50,8 @@ class OpenAIDecoder(Decoder):
                 if delta:
                     content = delta.get("content")
                     if content is None or type(content) is str:
+                        if content and not chunk.get("usage"):
+                            self._template.learn(data, content)
                         return content
                     raise TargetFault("malformed", f"delta content is not text: {data[:80]!r}")
             return None
