@@ -80,8 +80,13 @@ class FindingForm(ModalScreen[Optional[FindingChoice]]):
                          classes="dialog-title")
             with VerticalScroll(id="finding-fields"):
                 yield Label("Add to", classes="form-label")
+                # The run's own draft (filed by the runner when a detector failed) comes first,
+                # so extending it rather than filing a duplicate is one keystroke away.
+                ours = [f for f in self.findings if f.run_id == d.run_id]
                 options = [(Text("a new finding"), NEW)] + [
-                    (Text(one_line(f"#{f.id} {f.title} ({f.status})", 60)), f.id or 0) for f in self.findings]
+                    (Text(one_line(f"#{f.id} {f.title} ({f.status}, this run)", 60)), f.id or 0) for f in ours
+                ] + [(Text(one_line(f"#{f.id} {f.title} ({f.status})", 60)), f.id or 0)
+                     for f in self.findings if f not in ours]
                 yield Select(options, value=NEW, allow_blank=False, id="finding-target", compact=True)
                 yield Label("Title", classes="form-label")
                 yield Input(value=for_terminal(d.title), id="finding-title", compact=True)
