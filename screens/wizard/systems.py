@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from app.text import one_line
 from screens.base import with_store
 from screens.widgets.columns import fit_columns, set_columns
 from screens.widgets.literal import cell, literal
@@ -130,7 +131,7 @@ class SystemsStep(WizardStep):
         system = self._selected()
         if system is not None:
             self.query_one("#systems-result", Static).update(
-                Text(f"testing {system.name}: listing models, then one short chat…", style="yellow"))
+                Text(f"testing {one_line(system.name, 40)}: listing models, then one short chat…", style="yellow"))
             self.test_connection(system)
 
     @work(exclusive=True, group="systems-test", exit_on_error=False)
