@@ -1,4 +1,9 @@
-"""Small modal dialogs: ask for one line of text, or confirm an action."""
+"""Small modal dialogs: ask for one line of text, or confirm an action.
+
+Their titles and questions often quote names from engagement files (systems,
+client control refs), so the dialogs make every line terminal-safe themselves
+rather than trusting each caller to.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+from app.text import for_terminal
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -21,9 +28,9 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(self.prompt_title, style="bold"), classes="dialog-title")
+            yield Static(Text(for_terminal(self.prompt_title), style="bold"), classes="dialog-title")
             if self.hint:
-                yield Static(Text(self.hint), classes="dialog-hint")
+                yield Static(Text(for_terminal(self.hint)), classes="dialog-hint")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             yield Static(Text("enter to confirm · escape to cancel", style="dim"), classes="dialog-hint")
 
@@ -49,7 +56,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(self.question), classes="dialog-title")
+            yield Static(Text(for_terminal(self.question)), classes="dialog-title")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error", compact=True)
                 yield Button("No (n)", id="no", compact=True)

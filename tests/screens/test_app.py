@@ -114,3 +114,18 @@ def test_the_shell_imports_no_database_or_http_code() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["textual"]
+
+
+async def test_dialogs_show_file_text_literally() -> None:
+    """A name from an engagement file, quoted in a confirm dialog, cannot style, link or escape."""
+    from screens.widgets.prompt import ConfirmScreen
+
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await store_ready(pilot)
+        app.push_screen(ConfirmScreen("Remove system '[@click=app.quit]bot\x1b]0;pwned\x07\u202e'?"))
+        await wait_for(pilot, lambda: screen_name(pilot) == "ConfirmScreen", "the dialog")
+        shown = str(app.screen.query_one(".dialog-title", Static).content)
+        assert "[@click=app.quit]bot" in shown and "\x1b" not in shown and "⟨RLO⟩" in shown
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "the dialog to close")
