@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
+from app.text import for_terminal
 from screens.base import EngagementScreen, report_error, with_store
 from screens.widgets.literal import cell, literal
 
@@ -133,7 +134,7 @@ class MonitoringScreen(EngagementScreen):
         finally:
             self.busy = ""
         for line in lines:
-            self.app.call_from_thread(self.notify, line, title=what, markup=False)
+            self.app.call_from_thread(self.notify, for_terminal(line), title=what, markup=False)
         self.app.call_from_thread(self.load)
 
     # --- drawing ----------------------------------------------------------------------------------

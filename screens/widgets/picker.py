@@ -179,7 +179,7 @@ class ScenarioPicker(Tree[PickItem]):
                     if title:
                         label += Text(f"  {one_line(title, 60)}", style="dim")
                 else:
-                    label = Text(mark, style=style) + Text(item.label if item else "", style="bold")
+                    label = Text(mark, style=style) + Text(one_line(item.label, 60) if item else "", style="bold")
                     walk(child)
                 child.set_label(label)
 
