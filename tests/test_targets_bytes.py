@@ -9,6 +9,7 @@ import pytest
 
 from app.formats.engagement import HttpShape, TargetSpec
 from app.targets.base import TurnCompleted
+from app.targets.decoder import ChunkTemplate
 from app.targets.factory import make_target
 from tests.servers.loopback import Reply
 from tests.servers.stream_server import (
@@ -48,6 +49,11 @@ def openai_case(server: Any, texts: list[str]) -> tuple[TargetSpec, bytes]:
             sse(openai_events(texts), crlf=True, comments=True))
 
 
+def openai_lf_case(server: Any, texts: list[str]) -> tuple[TargetSpec, bytes]:
+    """Plain LF framing and no comments: the decoder reads whole runs of chunks at once."""
+    return TargetSpec(kind="openai", base_url=server.url + "/v1", model="m"), sse(openai_events(texts))
+
+
 def anthropic_case(server: Any, texts: list[str]) -> tuple[TargetSpec, bytes]:
     return TargetSpec(kind="anthropic", base_url=server.url + "/v1", model="m"), sse(anthropic_events(texts))
 
@@ -63,6 +69,7 @@ def http_case(server: Any, texts: list[str]) -> tuple[TargetSpec, bytes]:
 
 CASES: dict[str, tuple[str, Callable[[Any, list[str]], tuple[TargetSpec, bytes]]]] = {
     "openai": (OPENAI_PATH, openai_case),
+    "openai-lf": (OPENAI_PATH, openai_lf_case),
     "anthropic": (ANTHROPIC_PATH, anthropic_case),
     "ollama": (OLLAMA_PATH, ollama_case),
     "http": ("/gen", http_case),
@@ -71,7 +78,16 @@ CASES: dict[str, tuple[str, Callable[[Any, list[str]], tuple[TargetSpec, bytes]]
 
 @pytest.mark.parametrize("kind", list(CASES))
 @pytest.mark.parametrize("split", ["random-cuts-paced", "tiny-sizes"])
-async def test_hostile_text_assembles_exactly(stream_server, kind: str, split: str) -> None:
+async def test_hostile_text_assembles_exactly(stream_server, kind: str, split: str, monkeypatch) -> None:
+    runs: list[int] = []
+    read_run = ChunkTemplate.run
+
+    def counted(self: ChunkTemplate, block: bytes) -> Any:
+        read = read_run(self, block)
+        runs.append(read is not None)
+        return read
+
+    monkeypatch.setattr(ChunkTemplate, "run", counted)
     original = hostile_text()
     path, build = CASES[kind]
     spec, body = build(stream_server, pieces_of(original, seed=len(kind)))
@@ -87,3 +103,5 @@ async def test_hostile_text_assembles_exactly(stream_server, kind: str, split: s
     assert turn.text == original
     assert turn.text.encode("utf-8") == original.encode("utf-8")
     assert turn.end.raw == body  # the raw body, byte for byte
+    if kind == "openai-lf":  # the run path really carried text (the CRLF case never takes it)
+        assert sum(runs) > 0

@@ -147,3 +147,57 @@ def test_raw_body_cap_records_truncation() -> None:
         raw.add(chunk)
     assert raw.value() == b"123456789a" and raw.truncated
     assert raw.note() == "raw body truncated at 10 bytes"
+
+
+RUN_STREAMS = {
+    "lf": b"".join(b'data: {"n": %d, "t": "x"}\n\n' % i for i in range(40)) + b"data: [DONE]\n\n",
+    "comments-and-names": b": hi\n\nevent: e\ndata: 1\n\ndata: 2\ndata: 3\n\n" * 9 + b"data: tail",
+    "cr-midway": b"data: a\n\n" * 20 + b"data: b\r\n\r\n" * 5 + b"data: c\rdata: d\r\r",
+    "long-event": b"data: short\n\n" + b"data: " + b"y" * 3000 + b"\n\n" + b"data: z\n\n",
+}
+
+
+def frame_in_runs(chunks: list[bytes]) -> tuple[list[tuple[bytes | None, bytes]], int]:
+    """Frame through split(), feeding each run back as a decoder that cannot read it would."""
+    framer = SSEFramer(cut_runs=True)
+    events, runs = [], 0
+    for piece in chunks:
+        run, framed = framer.split(piece)
+        if run:
+            runs += 1
+            assert run.endswith(b"\n\n")
+            framed = framer.feed(run)
+        events += framed
+    return events + framer.flush(), runs
+
+
+@pytest.mark.parametrize("name", list(RUN_STREAMS))
+@pytest.mark.parametrize("seed", range(6))
+def test_cutting_runs_frames_exactly_what_line_framing_frames(name: str, seed: int, monkeypatch) -> None:
+    import random
+
+    from app.targets import sse as sse_module
+
+    monkeypatch.setattr(sse_module, "RUN_LIMIT", 1000)  # the long event outgrows it
+    stream = RUN_STREAMS[name]
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(stream)), 25))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    events, runs = frame_in_runs(chunks)
+    assert events == frame_all(chunks) == frame_all([stream])
+    assert runs > 0  # the cut path was really taken
+
+
+def test_a_cr_or_an_overlong_event_ends_cutting_for_good(monkeypatch) -> None:
+    from app.targets import sse as sse_module
+
+    framer = SSEFramer(cut_runs=True)
+    assert framer.split(b"data: a\n\ndata: b") == (b"data: a\n\n", [])
+    assert framer.split(b"\r\n\r\ndata: c\n\n") == (b"", [(None, b"b"), (None, b"c")])
+    assert framer.split(b"data: d\n\n") == (b"", [(None, b"d")])  # cutting stays off
+
+    monkeypatch.setattr(sse_module, "RUN_LIMIT", 10)
+    framer = SSEFramer(cut_runs=True)
+    assert framer.split(b"data: 12345") == (b"", [])  # held: within the limit
+    assert framer.split(b"67890") == (b"", [])  # over the limit: handed to the line framer
+    assert framer.split(b"\n\ndata: e\n\n") == (b"", [(None, b"1234567890"), (None, b"e")])

@@ -70,3 +70,59 @@ def test_an_ambiguous_key_teaches_nothing() -> None:
     data = b'{"a":{"content":"x"},"content":"x"}'
     template.learn(data, "x")
     assert template.text(data) is None
+
+
+# -- runs: many framed chunks read at once ---------------------------------------------------
+
+def framed(*literals: bytes) -> bytes:
+    return b"".join(b"data: " + chunk(literal) + b"\n\n" for literal in literals)
+
+
+def per_chunk(literals: list[bytes]) -> tuple[str, int]:
+    """What the one-chunk-at-a-time path makes of the same chunks."""
+    decoder = learned()
+    texts = [decoder.event(None, chunk(literal)) for literal in literals]
+    return "".join(t for t in texts if t), sum(1 for t in texts if t)
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_a_run_reads_what_the_chunks_read_one_by_one(ascii_only: bool) -> None:
+    texts = [t for t in TRICKY if ascii_only or "\ud83d" not in t] + ["", "tail"]
+    literals = [json.dumps(t, ensure_ascii=ascii_only).encode("utf-8") for t in texts]
+    read = learned().run(framed(*literals))
+    assert read is not None
+    assert read == per_chunk(literals)
+    assert read[0] == "".join(json.loads(literal) for literal in literals)
+    assert read[1] == len(texts) - 1  # the empty delta carried no text
+
+
+def test_a_surrogate_pair_split_over_two_chunks_stays_two_lone_halves() -> None:
+    literals = [b'"\\ud83d"', b'"\\ude42"']
+    read = learned().run(framed(*literals))
+    assert read == per_chunk(literals) == ("\ud83d\ude42", 2)
+
+
+@pytest.mark.parametrize("block", [
+    framed(b'"a"', b'"raw \x01 control"'),
+    framed(b'"a"', b'"bad \\x escape"'),
+    framed(b'"a"', b'"\xff\xfe not utf-8"'),
+    framed(b'"caf\xc3', b'\xa9"'),  # one character cut between two chunks: neither chunk is UTF-8
+    framed(b'"a"') + b": keep-alive\n\n" + framed(b'"b"'),
+    framed(b'"a"') + b"data: [DONE]\n\n",
+    framed(b'"a"') + b"event: x\n" + framed(b'"b"'),
+    framed(b'"a"', b'"b"')[:-1],  # the last event not yet ended
+    framed(b'"a"').replace(b"data: ", b"data:"),
+    b"",
+])
+def test_a_run_with_anything_else_in_it_is_left_to_the_framer(block: bytes) -> None:
+    assert learned().run(block) is None
+
+
+def test_nothing_is_read_as_a_run_before_a_template_is_learned() -> None:
+    assert OpenAIDecoder().run(framed(b'"a"')) is None
+
+
+def test_a_character_cut_between_chunks_is_still_malformed_on_the_full_path() -> None:
+    decoder = learned()
+    with pytest.raises(TargetFault):
+        decoder.event(None, chunk(b'"caf\xc3'))

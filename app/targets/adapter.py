@@ -278,12 +278,13 @@ class EndpointAdapter:
         Raises TargetFault, TimeoutError or httpx errors; text read before the
         fault has been yielded first, so it always stands.
         """
-        framer = SSEFramer() if decoder.framing == "sse" else NDJSONFramer()
-        feed, on_event, add_raw = framer.feed, decoder.event, raw.add
+        framer = SSEFramer(cut_runs=decoder.reads_runs) if decoder.framing == "sse" else NDJSONFramer()
+        split, feed, on_event, read_run, add_raw = framer.split, framer.feed, decoder.event, decoder.run, raw.add
         chunks = response.aiter_bytes().__aiter__()
         read_timeout = self.spec.timeouts.read
         now = asyncio.get_running_loop().time
         pending: list[str] = []
+        carried = 0  # stream chunks that carried the pending text
         while not decoder.done:  # bytes after the end marker carry nothing
             try:
                 if deadline - now() < read_timeout:
@@ -294,20 +295,30 @@ class EndpointAdapter:
             except StopAsyncIteration:
                 break
             add_raw(chunk)
+            run, events = split(chunk)
+            if run:
+                read = read_run(run)
+                if read is None:
+                    events = feed(run)
+                elif read[1]:
+                    pending.append(read[0])
+                    carried += read[1]
             try:
-                for name, data in feed(chunk):
+                for name, data in events:
                     text = on_event(name, data)
                     if text:
                         pending.append(text)
+                        carried += 1
                     if decoder.done:
                         break
             except TargetFault:
                 if pending:  # what came before the bad chunk in this read stands
-                    yield TextDelta("".join(pending), len(pending))
+                    yield TextDelta("".join(pending), carried)
                 raise
             if pending:
-                yield TextDelta(pending[0] if len(pending) == 1 else "".join(pending), len(pending))
+                yield TextDelta(pending[0] if len(pending) == 1 else "".join(pending), carried)
                 pending.clear()
+                carried = 0
             if now() >= deadline:
                 raise TimeoutError
         if decoder.done:
@@ -320,11 +331,12 @@ class EndpointAdapter:
                 text = on_event(name, data)
                 if text:
                     pending.append(text)
+                    carried += 1
         except TargetFault as fault:
             last_fault = fault if fault.error_type != "malformed" else TargetFault(
                 "stream_error", "stream ended in the middle of a chunk")
         if pending:
-            yield TextDelta("".join(pending), len(pending))
+            yield TextDelta("".join(pending), carried)
         if last_fault is not None:
             raise last_fault
         decoder.finish()

@@ -58,6 +58,7 @@ class Decoder:
 
     framing: str = "sse"  # "sse" | "ndjson" | "json" (one JSON body)
     end_marker: ClassVar[str] = ""  # what a complete stream ends with, for the truncation message
+    reads_runs: ClassVar[bool] = False  # True when :meth:`run` can read whole framed events at once
 
     def __init__(self) -> None:
         self.done = False
@@ -67,6 +68,14 @@ class Decoder:
 
     def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
         raise NotImplementedError
+
+    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+        """Text read straight from whole framed events (see :meth:`ChunkTemplate.run`), or None.
+
+        None means "frame these bytes and call :meth:`event` for each", which is
+        always correct; a decoder offers runs only as a faster way to the same text.
+        """
+        return None
 
     def whole(self, body: bytes) -> Optional[str]:
         """A complete, non-streamed JSON body (some servers ignore ``stream: true``)."""
@@ -84,7 +93,11 @@ class Decoder:
                             system_fingerprint=self.system_fingerprint, usage=self.usage)
 
 
-_NEEDS_SCAN = re.compile(rb'["\\\x00-\x1f]')  # in a string literal's body: needs the full JSON scanner
+_NEEDS_SCAN = re.compile(rb'["\\\x00-\x1f]')
+# A JSON string literal's body: no quote, backslash or control character unescaped,
+# and only the escapes JSON defines.
+_LITERAL_BODY = rb'(?:[^"\\\x00-\x1f]++|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+'
+  # in a string literal's body: needs the full JSON scanner
 _scanstring = json.decoder.scanstring
 
 
@@ -100,13 +113,16 @@ class ChunkTemplate:
     which keeps every strictness rule.
     """
 
-    __slots__ = ("_key", "_prefix", "_suffix", "_tries")
+    __slots__ = ("_key", "_prefix", "_suffix", "_tries", "_envelope", "_run", "_fixed")
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, envelope: tuple[bytes, bytes] = (b"data: ", b"\n\n")) -> None:
         self._key = key  # e.g. b'"content":'
         self._prefix = b""
         self._suffix = b""
         self._tries = 3  # chunks to learn from before giving up on a stream whose shape keeps changing
+        self._envelope = envelope  # the framing around one chunk in a run of them (SSE: "data: " ... blank line)
+        self._run: Optional[re.Pattern[bytes]] = None  # one framed chunk, its literal's body captured
+        self._fixed = 0  # a framed chunk's length less its literal's body
 
     def text(self, data: bytes) -> Optional[str]:
         """The text of ``data`` if it fits the template, else None (parse it fully)."""
@@ -152,3 +168,34 @@ class ChunkTemplate:
             return
         if found == value:
             self._prefix, self._suffix = text[:start].encode("utf-8"), text[end:].encode("utf-8")
+            before = self._envelope[0] + self._prefix
+            after = self._suffix + self._envelope[1]
+            self._run = re.compile(re.escape(before) + b'"(' + _LITERAL_BODY + b')"' + re.escape(after))
+            self._fixed = len(before) + len(after) + 2
+
+    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+        """The text of a run of whole framed chunks that all fit the template, and how many carried text.
+
+        None unless every byte of ``block`` belongs to such a chunk: one other
+        event, a comment or a bad literal anywhere sends the whole block through
+        the framer and the full parser instead. Matches never overlap, so their
+        lengths summing to the block's length means they tile it.
+        """
+        pattern = self._run
+        if pattern is None:
+            return None
+        literals = pattern.findall(block)
+        if not literals or len(literals) * self._fixed + sum(map(len, literals)) != len(block):
+            return None
+        joined = b"".join(literals)
+        if joined.isascii() and b"\\" not in joined:
+            text = joined.decode("ascii")
+        else:
+            # Escapes or non-ASCII: decode each literal on its own, as the per-chunk
+            # path does, so a character split across chunks or a lone surrogate
+            # escape is refused or kept exactly as that path would.
+            try:
+                text = "".join(_scan_once((b'["' + b'","'.join(literals) + b'"]').decode("utf-8"), 0)[0])
+            except (UnicodeDecodeError, ValueError, StopIteration):
+                return None
+        return text, len(literals) - literals.count(b"")

@@ -23,6 +23,7 @@ class OpenAIDecoder(Decoder):
 
     framing = "sse"
     end_marker = "[DONE]"
+    reads_runs = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,6 +58,9 @@ class OpenAIDecoder(Decoder):
             return None
         except (AttributeError, TypeError, IndexError):
             raise TargetFault("malformed", f"unexpected chunk shape: {data[:80]!r}") from None
+
+    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+        return self._template.run(block)
 
     @staticmethod
     def _check_error(chunk: dict[str, Any]) -> None:

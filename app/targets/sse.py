@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 Event = tuple[Optional[bytes], bytes]  # (event name or None, data)
+RUN_LIMIT = 1024 * 1024  # an unfinished event held back for a run longer than this goes to the line framer
 
 
 class LineSplitter:
@@ -65,18 +66,47 @@ class SSEFramer:
     because it is part of what the endpoint said.
     """
 
-    __slots__ = ("_lines", "_name", "_data")
+    __slots__ = ("_lines", "_name", "_data", "_cutting", "_held")
 
-    def __init__(self) -> None:
+    def __init__(self, *, cut_runs: bool = False) -> None:
         self._lines = LineSplitter()
         self._name: Optional[bytes] = None
         self._data: list[bytes] = []
+        self._cutting = cut_runs  # see split()
+        self._held = b""  # while cutting: the unfinished event after the last blank line
 
     def feed(self, chunk: bytes) -> list[Event]:
         return self._frame(self._lines.feed(chunk))
 
+    def split(self, chunk: bytes) -> tuple[bytes, list[Event]]:
+        """One read as (whole events still in bytes, events framed here).
+
+        While cutting runs, the first part is every event completed so far, up to
+        and including its blank line, for a decoder that can read a run of events
+        at once; it hands back to :meth:`feed` what it cannot read. A cut made
+        right after a blank line leaves nothing pending in the framer, so either
+        way gives exactly the same events. A CR (whose line endings a blank-line
+        search would miss) or an event longer than ``RUN_LIMIT`` ends cutting for
+        the rest of the stream.
+        """
+        if not self._cutting:
+            return b"", self._frame(self._lines.feed(chunk))
+        data = self._held + chunk if self._held else chunk
+        end = -1 if b"\r" in chunk else data.rfind(b"\n\n")
+        if end < 0:
+            if len(data) <= RUN_LIMIT and b"\r" not in chunk:
+                self._held = data
+                return b"", []
+            self._cutting, self._held = False, b""
+            return b"", self._frame(self._lines.feed(data))
+        end += 2
+        self._held = data[end:]
+        return data[:end], []
+
     def flush(self) -> list[Event]:
-        events = self._frame(self._lines.flush())
+        events = self._frame(self._lines.feed(self._held)) if self._held else []
+        self._held = b""
+        events += self._frame(self._lines.flush())
         if self._data:
             events.append(self._dispatch())
         return events
@@ -122,6 +152,10 @@ class NDJSONFramer:
 
     def feed(self, chunk: bytes) -> list[Event]:
         return [(None, line) for line in self._lines.feed(chunk) if line.strip()]
+
+    def split(self, chunk: bytes) -> tuple[bytes, list[Event]]:
+        """As :meth:`SSEFramer.split`; NDJSON records are never read as runs."""
+        return b"", self.feed(chunk)
 
     def flush(self) -> list[Event]:
         return [(None, line) for line in self._lines.flush() if line.strip()]
