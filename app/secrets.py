@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, AnyStr, Generic, Iterable, Mapping, Optional
 
 from app.errors import RedlineError
 from app.formats.engagement import KeyRef
@@ -187,6 +187,47 @@ def redact_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
         if encoded in data:
             data = data.replace(encoded, marker)
     return data
+
+
+class StreamRedactor(Generic[AnyStr]):
+    """Redacts known secret values from a stream of pieces (text or bytes).
+
+    A secret may straddle two pieces, so the last ``len(longest secret) - 1``
+    characters (or bytes) are held back until the next piece shows they do not
+    begin one; :meth:`finish` releases them.
+    """
+
+    def __init__(self, secrets: Iterable[str], empty: AnyStr) -> None:
+        self.values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self._binary = isinstance(empty, bytes)
+        self.hold = max((len(s.encode("utf-8") if self._binary else s) for s in self.values), default=1) - 1
+        self._held: AnyStr = empty
+        self._empty: AnyStr = empty
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def whole(self, piece: AnyStr) -> AnyStr:
+        """``piece`` redacted as a complete value."""
+        if not self.values:
+            return piece
+        return redact_bytes(piece, self.values) if self._binary else redact(piece, self.values)  # type: ignore
+
+    def feed(self, piece: AnyStr) -> AnyStr:
+        """The part of the stream so far that can no longer be the start of a secret."""
+        if not self.values:
+            return piece
+        window = self.whole(self._held + piece)
+        if len(window) <= self.hold:
+            self._held = window
+            return self._empty
+        cut = len(window) - self.hold
+        self._held = window[cut:]
+        return window[:cut]
+
+    def finish(self) -> AnyStr:
+        rest, self._held = self._held, self._empty
+        return rest
 
 
 def describe_ref(ref: KeyRef) -> str:

@@ -8,8 +8,10 @@ with its ratio to (a):
   (a2) the same plus ``json.loads`` of each event: the floor for any client that reads the text;
   (b) the official ``openai`` SDK streaming it (skipped, with a note, if not installed);
   (c) the Redline adapter alone: ``make_target(...).stream_chat`` events drained;
-  (d) Redline end to end: runner + adapter + store (persist-while-streaming,
-      detectors, the run's records), with a counting ``on_event``.
+  (d) Redline end to end: runner + adapter + store (text and raw body stored
+      while streaming by the store writer thread, detectors, the run's records),
+      with a counting ``on_event``. A ticker task beside it reports the longest
+      stall of the event loop, which is what the cockpit's screen would feel.
 
 The target is (d) within 1.5x of (a). Run: ``python bench/stream.py [--chunks N] [--repeat R]``.
 Each figure is the median of R runs; the store lives in a temporary data dir.
@@ -175,16 +177,34 @@ def prepare_redline(url: str, home: Path) -> tuple[int, list[Any]]:
     return engagement.id, plan
 
 
+LOOP_STALLS: list[float] = []  # per (d) run: the longest time the event loop could not run anything else
+
+
 async def redline_end_to_end(engagement_id: int, plan: list[Any]) -> int:
+    """(d), with a ticker beside it measuring the event loop's longest stall, as a screen would feel it."""
     from app.runner import run_scenarios
 
     counted = [0]
+    longest = [0.0]
 
     def on_event(event: Any) -> None:
         counted[0] += 1
 
-    [outcome] = await run_scenarios(engagement_id, plan, on_event=on_event)
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    ticking = asyncio.ensure_future(ticker())
+    try:
+        [outcome] = await run_scenarios(engagement_id, plan, on_event=on_event)
+    finally:
+        ticking.cancel()
     assert outcome.status == "finished", outcome
+    LOOP_STALLS.append(longest[0])
     return counted[0]
 
 
@@ -240,6 +260,8 @@ def main() -> int:
     adapter, e2e = median["(c) Redline adapter only"], median["(d) Redline runner + adapter + store"]
     print(f"runner + store on top of the adapter: (d)/(c) = {e2e / adapter:.2f}x "
           f"(+{(e2e - adapter) * 1000:.0f} ms for {args.chunks:,} chunks)")
+    print(f"(d) longest event-loop stall: median {statistics.median(LOOP_STALLS) * 1000:.1f} ms "
+          f"(max {max(LOOP_STALLS) * 1000:.1f}); the cockpit cannot redraw during a stall")
     verdict = "within" if e2e / baseline <= 1.5 else "OVER"
     print(f"target: (d) <= 1.5x of (a): {verdict} ({e2e / baseline:.2f}x)")
     return 0

@@ -105,6 +105,11 @@ def test_a_killed_run_keeps_its_text_and_resumes_without_redoing_turns(
     assert status == "running"
     [(kept, turn_status)] = read_db(redline_home, "SELECT response_text, status FROM turn WHERE step = 1")
     assert turn_status == "streaming" and len(kept) >= seen and full.startswith(kept) and kept != full
+    # The raw body was stored with the text, batch by batch, so it survived the kill too.
+    kept_raw = b"".join(raw for (raw,) in read_db(
+        redline_home, "SELECT c.raw FROM turnchunk c JOIN turn t ON t.id = c.turn_id WHERE t.step = 1 "
+                      "AND c.raw IS NOT NULL ORDER BY c.seq"))
+    assert kept_raw.startswith(b"data: ") and all(word.encode() in kept_raw for word in kept.split())
 
     with session() as db:
         assert recover_interrupted(db) == [run_id]

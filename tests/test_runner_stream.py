@@ -87,7 +87,8 @@ def test_stored_text_equals_what_the_server_sent(tmp_path: Path, stream_server: 
     from app.runner import run_scenarios
 
     pieces = [HOSTILE[i:i + 37] for i in range(0, len(HOSTILE), 37)]
-    stream_server.route(OPENAI_PATH, openai_stream(pieces, pieces=97))
+    reply = openai_stream(pieces, pieces=97)
+    stream_server.route(OPENAI_PATH, reply)
     engagement = _setup(tmp_path, stream_server, [{"id": "bytes", "turns": [{"user": "x"}],
                                                    "detectors": CONTAINS_NOTHING}])
     [outcome] = asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["bytes"])))
@@ -98,7 +99,15 @@ def test_stored_text_equals_what_the_server_sent(tmp_path: Path, stream_server: 
     assert stored == HOSTILE
     chunks = read_db(redline_home, "SELECT text FROM turnchunk WHERE turn_id = ? ORDER BY seq", (turn.id,))
     assert "".join(c for (c,) in chunks) == HOSTILE
-    assert turn.response_raw is not None and b"[DONE]" in turn.response_raw
+    # The raw body, stored batch by batch with the text, is exactly what the server sent.
+    raws = read_db(redline_home, "SELECT raw FROM turnchunk WHERE turn_id = ? AND raw IS NOT NULL ORDER BY seq",
+                   (turn.id,))
+    assert b"".join(r for (r,) in raws) == b"".join(reply.chunks)
+    from app.store import session
+    from app.store.bodies import raw_body, streamed_bodies
+
+    with session() as db:
+        assert raw_body(turn.response_raw, streamed_bodies(db, [turn.id]), turn.id) == b"".join(reply.chunks)
 
 
 def test_a_fault_mid_run_types_the_turn_and_the_run_goes_on(tmp_path: Path, stream_server: LoopbackServer) -> None:

@@ -278,5 +278,37 @@ async def test_key_echoed_by_the_server_is_redacted_from_detail_and_raw(stream_s
     await target.aclose()
     assert turn.failed is not None and turn.failed.error_type == "auth"
     assert turn.failed.detail == f"HTTP 401: Incorrect API key provided: Bearer {REDACTED}"
-    assert CANARY_KEY not in repr(turn.events) and CANARY_KEY.encode() not in turn.failed.raw
+    assert CANARY_KEY not in repr(turn.events) and CANARY_KEY.encode() not in turn.raw
     assert CANARY_KEY not in repr(raw_call) and raw_call.error_type == "auth"
+
+
+@pytest.mark.parametrize("empty", ["", b""])
+def test_stream_redactor_catches_a_secret_split_across_every_pair_of_pieces(empty: str | bytes) -> None:
+    from app.secrets import StreamRedactor
+
+    text = f"before {CANARY_KEY} between {CANARY_KEY} after"
+    whole = text.encode() if isinstance(empty, bytes) else text
+    expected = whole.replace(CANARY_KEY.encode() if isinstance(empty, bytes) else CANARY_KEY,  # type: ignore[arg-type]
+                             REDACTED.encode() if isinstance(empty, bytes) else REDACTED)  # type: ignore[arg-type]
+    for cut in range(1, len(whole)):
+        redactor = StreamRedactor([CANARY_KEY], empty)
+        out = redactor.feed(whole[:cut]) + redactor.feed(whole[cut:]) + redactor.finish()
+        assert out == expected, cut
+    assert StreamRedactor([], empty).feed(whole) == whole  # no secrets: passed through at once
+
+
+async def test_a_key_in_streamed_body_bytes_is_redacted_across_reads(stream_server,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.servers.loopback import Reply
+    from tests.servers.stream_server import chop, openai_events, sse
+
+    monkeypatch.setenv("ACME_KEY", CANARY_KEY)
+    # A hostile endpoint puts the key in an SSE comment, which carries no text but is raw body.
+    body = f": echo {CANARY_KEY}\n\n".encode() + sse(openai_events(["fine"]))
+    stream_server.route(OPENAI_PATH, Reply(chunks=chop(body, sizes=(7, 5, 3)), delay=0.001))
+    target = make_target(TargetSpec(kind="openai", base_url=stream_server.url + "/v1", model="m",
+                                    api_key=KeyRef(env="ACME_KEY")))
+    turn = await run_turn(target, chat("hi"))
+    await target.aclose()
+    assert turn.text == "fine"
+    assert turn.raw == body.replace(CANARY_KEY.encode(), REDACTED.encode())

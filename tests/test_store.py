@@ -92,3 +92,47 @@ def test_deleted_event_is_detected(redline_home: Path) -> None:
         problems = audit.verify_chain(db, eid)
     messages = " ".join(str(p) for p in problems)
     assert "#2: missing" in messages and "#3: does not link" in messages
+
+
+def test_a_version_1_store_gains_the_chunk_raw_column(redline_home: Path) -> None:
+    from app.store import dispose_all, get_engine
+    from app.store.schema import CURRENT_VERSION
+
+    get_engine()
+    dispose_all()
+    db = redline_home / "redline.db"
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE turnchunk DROP COLUMN raw")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    get_engine()
+    dispose_all()
+    conn = sqlite3.connect(db)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(turnchunk)")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert "raw" in columns and version == CURRENT_VERSION == 2
+
+
+def test_store_writer_runs_jobs_in_order_and_hands_back_failures(redline_home: Path) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from app.runner.writer import StoreWriter
+    from app.store import get_engine
+
+    writer = StoreWriter(get_engine())
+    try:
+        writer.submit(lambda conn: conn.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))).result()
+        for n in range(20):
+            writer.submit(lambda conn, n=n: conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n}))
+        failed = writer.submit(lambda conn: conn.execute(text("INSERT INTO no_such_table VALUES (1)")))
+        rows = asyncio.run(writer.call(lambda conn: [r[0] for r in conn.execute(text("SELECT n FROM t"))]))
+        assert rows == list(range(20))
+        assert isinstance(failed.exception(), Exception) and "no_such_table" in str(failed.exception())
+    finally:
+        writer.close()
+    with pytest.raises(RuntimeError):
+        writer.submit(lambda conn: None)

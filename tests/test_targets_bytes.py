@@ -102,6 +102,6 @@ async def test_hostile_text_assembles_exactly(stream_server, kind: str, split: s
     assert isinstance(turn.end, TurnCompleted), turn.end
     assert turn.text == original
     assert turn.text.encode("utf-8") == original.encode("utf-8")
-    assert turn.end.raw == body  # the raw body, byte for byte
+    assert turn.raw == body  # the raw body, byte for byte
     if kind == "openai-lf":  # the run path really carried text (the CRLF case never takes it)
         assert sum(runs) > 0

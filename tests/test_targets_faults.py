@@ -70,7 +70,7 @@ async def test_429_with_retry_after_zero_then_success(fault_server) -> None:
     assert sleep.waits == [0.0]
     assert turn.text == "recovered" and isinstance(turn.end, TurnCompleted)
     assert len(fault_server.requests_to(OPENAI_PATH)) == 2
-    assert b"Rate limit" not in turn.end.raw  # raw is the final attempt's body
+    assert b"Rate limit" not in turn.raw  # raw is the final attempt's body
 
 
 async def test_retry_after_ms_wins_over_retry_after(fault_server) -> None:
@@ -89,7 +89,7 @@ async def test_500_on_every_attempt(fault_server) -> None:
     end = failure(turn)
     assert (end.error_type, end.http_status) == ("server_error", 500)
     assert end.detail == "HTTP 500: The server had an error while processing your request."
-    assert b"server_error" in end.raw
+    assert b"server_error" in turn.raw
     assert len(fault_server.requests_to(OPENAI_PATH)) == 4
 
 
@@ -118,7 +118,7 @@ async def test_reset_mid_stream_keeps_text_and_is_never_retried(fault_server) ->
     assert turn.text == "".join(BEFORE)
     end = failure(turn)
     assert end.error_type == "stream_error" and end.detail.startswith("connection lost mid-stream")
-    assert end.http_status == 200 and b"so far" in end.raw
+    assert end.http_status == 200 and b"so far" in turn.raw
     assert turn.retries == [] and len(fault_server.received) == 1
 
 
@@ -171,14 +171,14 @@ async def test_ten_megabyte_stream_assembles_exactly(fault_server) -> None:
     assert turn.text == expected
     assert turn.chunk_count == len(expected) // len("lorem ipsum dolor sit amet, ")  # every SSE chunk counted
     assert len(turn.deltas) < turn.chunk_count  # ...but text from one network read comes as one delta
-    assert turn.end.raw == b"".join(reply.chunks) and not turn.end.raw_truncated
+    assert turn.raw == b"".join(reply.chunks) and not turn.end.raw_truncated
 
 
 async def test_raw_body_beyond_the_cap_is_cut_but_text_is_whole(fault_server) -> None:
     reply, expected = big_stream(2 * 1024 * 1024)
     turn = await scripted(fault_server, reply, raw_cap=1024 * 1024)
     assert isinstance(turn.end, TurnCompleted) and turn.end.raw_truncated
-    assert len(turn.end.raw) == 1024 * 1024 and turn.text == expected
+    assert len(turn.raw) == 1024 * 1024 and turn.text == expected
     fault_server.route(OPENAI_PATH, Reply(chunks=reply.chunks[:20]))  # 1.25 MiB of it, cut before [DONE]
     cut = await turn_against(fault_server.url + "/v1", raw_cap=1024 * 1024)
     assert failure(cut).raw_truncated

@@ -152,7 +152,7 @@ async def test_http_missing_response_path_is_malformed(stream_server) -> None:
     turn = await one_turn(http_spec(stream_server))
     assert isinstance(turn.end, TurnFailed)
     assert (turn.end.error_type, turn.end.detail) == ("malformed", "response has no value at 'text'")
-    assert turn.end.raw == b'{"output": "x"}'
+    assert turn.raw == b'{"output": "x"}'
 
 
 async def test_http_ndjson_stream(stream_server) -> None:

@@ -39,7 +39,7 @@ async def test_plain_stream_text_meta_and_request(stream_server, monkeypatch: py
     assert isinstance(turn.end, TurnCompleted) and turn.end.http_status == 200
     assert turn.meta == {"http_status": 200, "model_id": "gpt-test-1", "system_fingerprint": "fp_test",
                          "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}
-    assert turn.end.raw.startswith(b"data: {") and turn.end.raw.rstrip().endswith(b"data: [DONE]")
+    assert turn.raw.startswith(b"data: {") and turn.raw.rstrip().endswith(b"data: [DONE]")
     body = stream_server.received[0].json()
     assert body == {"model": "gpt-test-1", "messages": request.messages, "stream": True,
                     "stream_options": {"include_usage": True}, "user": "identity-a"}
@@ -81,7 +81,7 @@ async def test_missing_done_keeps_text_but_is_a_stream_error(stream_server) -> N
     assert turn.text == "".join(TEXTS)
     assert isinstance(turn.end, TurnFailed)
     assert (turn.end.error_type, turn.end.detail) == ("stream_error", "stream ended without [DONE]")
-    assert turn.end.raw.count(b"data: ") == len(TEXTS) + 3
+    assert turn.raw.count(b"data: ") == len(TEXTS) + 3
 
 
 async def test_server_ignoring_stream_true_is_still_read(stream_server) -> None:

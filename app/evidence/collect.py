@@ -25,6 +25,7 @@ from app.evidence.records import (
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
 from app.store import audit
+from app.store.bodies import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -107,9 +108,12 @@ class EvidenceSet:
                 if v.turn_id is not None:
                     verdicts[v.turn_id].append(self.verdict_record(v))
             turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for t in self.db.execute(select(*columns).where(Turn.run_id.in_(chunk))  # type: ignore[attr-defined]
-                                     .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)):
-                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw))
+            rows = self.db.execute(select(*columns).where(Turn.run_id.in_(chunk))  # type: ignore[attr-defined]
+                                   .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)).all()
+            streamed = streamed_bodies(self.db, [t.id for t in rows]) if with_raw else {}
+            for t in rows:
+                raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
+                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw, raw))
             for run_id in chunk:
                 yield by_id[run_id], turns.get(run_id, [])
 
@@ -142,7 +146,8 @@ class EvidenceSet:
                                 "detector": v.detector, "outcome": v.outcome, "reason": v.reason,
                                 "evidence": v.evidence, "actor": v.actor, "created_at": iso(v.created_at)})
 
-    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool) -> dict[str, Any]:
+    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool,
+                     raw: Optional[bytes]) -> dict[str, Any]:
         auto = [v for v in verdicts if v["source"] != "human"]
         human = [v for v in verdicts if v["source"] == "human"]
         record = self.scrub.deep({
@@ -159,7 +164,7 @@ class EvidenceSet:
         record["human_verdicts"] = human
         record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
         if with_raw:
-            raw = self.scrub.raw(bytes(t.response_raw)) if t.response_raw is not None else None
+            raw = self.scrub.raw(raw) if raw is not None else None
             record["response_raw_b64"] = base64.b64encode(raw).decode("ascii") if raw is not None else None
         return record
 

@@ -22,6 +22,7 @@ from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
 from app.runner.recovery import INTERRUPTED, RunLock, is_live
 from app.runner.stats import latency_summary
+from app.runner.writer import StoreWriter
 from app.store import audit
 from app.store.models import AISystem, Run, Scenario, TestWindow, Turn, utcnow
 
@@ -125,10 +126,12 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
     if concurrency < 1:
         raise UsageError("concurrency must be at least 1")
     targets = Targets(secrets)
+    writer: Optional[StoreWriter] = None
     try:
         for planned in plan:
             targets.prepare(planned.system)
         engine = _engine()
+        writer = StoreWriter(engine)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(planned: PlannedRun) -> RunOutcome:
@@ -138,7 +141,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                                       planned.window.name if planned.window else None, "not_started", "",
                                       title=planned.scenario.spec.title)
                 run_id = _start_run(engagement_id, planned)
-                return await _drive(engine, run_id, planned.scenario.spec, planned.system,
+                return await _drive(engine, writer, run_id, planned.scenario.spec, planned.system,
                                     planned.window.name if planned.window else None,
                                     targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {})
 
@@ -151,6 +154,8 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                 outcomes[i] = await one(p)
         return [o for o in outcomes if o is not None]
     finally:
+        if writer is not None:
+            writer.close()
         await targets.aclose()
 
 
@@ -179,13 +184,13 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         return run.id
 
 
-async def _drive(engine: "Engine", run_id: int, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
+async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
                  target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
                  cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn]) -> RunOutcome:
     """Execute a started (or resumed) run and close it, whatever happens to the steps."""
     lock = RunLock(run_id).acquire()
     live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,
-                   on_event=on_event, cancel=cancel, prior=prior)
+                   writer=writer, on_event=on_event, cancel=cancel, prior=prior)
     if on_event is not None:
         on_event(RunStarted(run_id, spec.id, system.name, window))
     try:
@@ -310,6 +315,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
                  if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}
         previous, engagement_id = run.status, run.engagement_id
     targets = Targets(secrets)
+    writer: Optional[StoreWriter] = None
     try:
         target = targets.prepare(system)  # a missing key fails before the run is touched
         with session() as db:
@@ -319,7 +325,11 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
             db.add(run)
             audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
                          payload={"from": previous, "turns_kept": len(prior)})
-        return await _drive(_engine(), run_id, spec, system, window.name if window else None, target,
+        engine = _engine()
+        writer = StoreWriter(engine)
+        return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,
                             targets.scrubber(), on_event, cancel, prior)
     finally:
+        if writer is not None:
+            writer.close()
         await targets.aclose()

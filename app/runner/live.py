@@ -17,18 +17,22 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
 from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
+from app.runner.writer import StoreWriter
 from app.runner.stats import burst_summary
 from app.store.models import utcnow
-from app.targets.base import (ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
+from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
                               TurnCompleted, TurnFailed)
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from concurrent.futures import Future
+
+    from sqlalchemy.engine import Connection, Engine
 
     from app.events import RunnerEvent
     from app.formats.scenario import BurstStep, ChatStep, HttpStep, ListModelsStep, ScenarioSpec
@@ -61,6 +65,7 @@ class TurnLog:
     response: str = ""
     error_type: str = ""
     total_ms: Optional[float] = None
+    tokens: int = 0
 
 
 @dataclass
@@ -77,9 +82,10 @@ class LiveRun:
     """Executes one Run row's steps. Create it, then ``await execute()``."""
 
     def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
-                 target: "Target", scrubber: SecretScrubber, on_event: Emit = None,
+                 target: "Target", scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
                  cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None):
-        self.engine = engine
+        self.engine = engine  # verdicts are written here; a turn's own rows go through ``writer``
+        self.writer = writer
         self.run_id = run_id
         self.spec = spec
         self.system = system
@@ -158,13 +164,13 @@ class LiveRun:
         if prior is not None:
             entry.status, entry.response = prior.status, prior.text
             return prior.text, prior.status == "done"
-        turn_id, earlier = open_turn(self.engine, run_id=self.run_id, step=index, sample=sample, kind=kind,
-                                     identity=identity)
+        turn_id, earlier = await self.writer.call(partial(open_turn, run_id=self.run_id, step=index, sample=sample,
+                                                          kind=kind, identity=identity))
         entry.turn_id = turn_id
         if self.emit is not None:
             self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
         t0 = time.perf_counter()
-        recorder = TurnRecorder(self.engine, run_id=self.run_id, turn_id=turn_id, t0=t0,
+        recorder = TurnRecorder(self.writer, run_id=self.run_id, turn_id=turn_id, t0=t0,
                                 scrubber=self.scrubber, emit=self.emit)
         state = _Stream(retries=earlier)
         status, error_type, detail = "done", "", ""
@@ -172,7 +178,9 @@ class LiveRun:
             finished = await self._race(self._pump(self.target.stream_chat(request), recorder, state, prompt,
                                                    turn_id), deadline)
         except asyncio.CancelledError:
-            self._close_turn(entry, recorder, state, t0, prompt, "cancelled", "", "the run was stopped")
+            # Being cancelled, this task waits for its last write without yielding to the loop.
+            self._close_turn(entry, recorder, state, t0, prompt, "cancelled", "", "the run was stopped").result()
+            self._announce_close(entry, recorder)
             raise
         except Exception as exc:  # an adapter bug must not take the other steps down with it
             finished, status, error_type = True, "error", "stream_error"
@@ -184,7 +192,8 @@ class LiveRun:
             status, error_type, detail = "error", state.end.error_type, state.end.detail
         elif state.end is None and status == "done":
             status, error_type, detail = "error", "stream_error", "the stream ended without a final event"
-        text = self._close_turn(entry, recorder, state, t0, prompt, status, error_type, detail)
+        await asyncio.wrap_future(self._close_turn(entry, recorder, state, t0, prompt, status, error_type, detail))
+        text = self._announce_close(entry, recorder)
         if status != "cancelled":
             obs = observation(text, kind=kind, http_status=self._http_status(state), error_type=error_type,
                               ttft_ms=recorder.ttft_ms, total_ms=entry.total_ms, canaries=self.canaries,
@@ -195,16 +204,18 @@ class LiveRun:
     async def _pump(self, events: AsyncIterator[Any], recorder: TurnRecorder, state: _Stream, prompt: str,
                     turn_id: int) -> None:
         """Drain the adapter's events. The TextDelta branch is the hot path: keep it first and small."""
-        add = recorder.add
+        add, add_raw = recorder.add, recorder.add_raw
         try:
             async for event in events:
                 if type(event) is TextDelta:
                     add(event.text, event.chunks)
+                elif type(event) is BodyBytes:
+                    add_raw(event.data)
                 elif isinstance(event, RequestSent):
                     state.request = event
                     request = self.scrubber.request_dict(event)
                     request["prompt"] = self.scrubber.whole(prompt)
-                    update_turn(self.engine, turn_id, request=request)
+                    self.writer.submit(partial(update_turn, turn_id=turn_id, request=request))
                 elif isinstance(event, ResponseMeta):
                     state.meta.update({k: v for k, v in asdict(event).items() if v is not None})
                 elif isinstance(event, RetryScheduled):
@@ -252,9 +263,9 @@ class LiveRun:
         return state.meta.get("http_status")
 
     def _close_turn(self, entry: TurnLog, recorder: TurnRecorder, state: _Stream, t0: float, prompt: str,
-                    status: str, error_type: str, detail: str) -> str:
-        """Write the turn's final row: assembled text, raw bytes, timings, usage, request, retries."""
-        text = recorder.final_text()
+                    status: str, error_type: str, detail: str) -> "Future[None]":
+        """Queue the turn's final row (assembled text, timings, usage, request, retries) after its batches."""
+        text, last_batch = recorder.final()
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
         fingerprint = state.meta.get("system_fingerprint") or ""
@@ -262,26 +273,35 @@ class LiveRun:
             self.model_ids.append(model_id)
         if fingerprint:
             self.fingerprints.append(fingerprint)
-        raw = state.end.raw if state.end is not None else b""
         if state.end is not None and state.end.raw_truncated:
             self.raw_truncated.append(recorder.turn_id)
         request = self.scrubber.request_dict(state.request)
         request["prompt"] = self.scrubber.whole(prompt)
         total_ms = round((time.perf_counter() - t0) * 1000.0, 3)
         tokens = token_count(usage, recorder.chunk_count)
-        update_turn(
-            self.engine, recorder.turn_id, status=status, response_text=text,
-            response_raw=self.scrubber.whole_bytes(raw) if raw else None, http_status=self._http_status(state),
-            error_type=error_type, error_detail=self.scrubber.whole(detail), ttft_ms=recorder.ttft_ms,
-            total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens, usage=usage,
-            model_id=model_id, system_fingerprint=fingerprint, retries=state.retries, request=request,
-            finished_at=utcnow(),
-        )
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, error_type, total_ms
+        entry.tokens = tokens
+        final_row = partial(
+            update_turn, turn_id=recorder.turn_id, status=status, response_text=text,
+            http_status=self._http_status(state), error_type=error_type, error_detail=self.scrubber.whole(detail),
+            ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
+            usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
+            request=request, finished_at=utcnow())
+
+        def close(conn: "Connection") -> None:
+            if last_batch is not None:
+                last_batch(conn)
+            final_row(conn)
+
+        return self.writer.submit(close)
+
+    def _announce_close(self, entry: TurnLog, recorder: TurnRecorder) -> str:
+        """Once the final row is stored: surface a failed batch, tell the UI, and return the text."""
+        recorder.raise_failed()
         if self.emit is not None:
-            self.emit(TurnFinished(self.run_id, recorder.turn_id, status, error_type, recorder.ttft_ms,
-                                   total_ms, tokens))
-        return text
+            self.emit(TurnFinished(self.run_id, recorder.turn_id, entry.status, entry.error_type, recorder.ttft_ms,
+                                   entry.total_ms, entry.tokens))
+        return entry.response
 
     # ------------------------------------------------------------ non-chat
 
@@ -309,8 +329,8 @@ class LiveRun:
         if prior is not None:
             entry.status, entry.response = prior.status, prior.text
             return prior.status, prior.http_status
-        turn_id, _ = open_turn(self.engine, run_id=self.run_id, step=index, sample=sample, kind=kind,
-                               identity=identity)
+        turn_id, _ = await self.writer.call(partial(open_turn, run_id=self.run_id, step=index, sample=sample,
+                                                    kind=kind, identity=identity))
         entry.turn_id = turn_id
         if self.emit is not None:
             self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
@@ -323,16 +343,17 @@ class LiveRun:
         try:
             finished = await self._race(work(), None)
         except asyncio.CancelledError:
-            update_turn(self.engine, turn_id, status="cancelled", error_detail="the run was stopped",
-                        finished_at=utcnow())
+            self.writer.submit(partial(update_turn, turn_id=turn_id, status="cancelled",
+                                       error_detail="the run was stopped", finished_at=utcnow())).result()
             raise
         except Exception as exc:  # same rule as streaming: record it and go on
             finished, error = True, f"internal error: {type(exc).__name__}: {exc}"
         if not finished or not holder:
             status = "cancelled" if not finished else "error"
-            update_turn(self.engine, turn_id, status=status, error_type="" if not finished else "stream_error",
-                        error_detail="cancelled by the tester" if not finished else self.scrubber.whole(error),
-                        request={"prompt": prompt}, finished_at=utcnow())
+            await self.writer.call(partial(
+                update_turn, turn_id=turn_id, status=status, error_type="" if not finished else "stream_error",
+                error_detail="cancelled by the tester" if not finished else self.scrubber.whole(error),
+                request={"prompt": prompt}, finished_at=utcnow()))
             entry.status = status
             if self.emit is not None:
                 self.emit(TurnFinished(self.run_id, turn_id, status, entry.error_type))
@@ -343,11 +364,12 @@ class LiveRun:
         request = self.scrubber.request_dict(result.request)
         request["prompt"] = prompt
         total_ms = round(result.elapsed_ms, 3)
-        update_turn(self.engine, turn_id, status=status, response_text=text,
-                    response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
-                    http_status=result.http_status, error_type=result.error_type,
-                    error_detail=self.scrubber.whole(result.detail), total_ms=total_ms,
-                    request=request, finished_at=utcnow())
+        await self.writer.call(partial(
+            update_turn, turn_id=turn_id, status=status, response_text=text,
+            response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
+            http_status=result.http_status, error_type=result.error_type,
+            error_detail=self.scrubber.whole(result.detail), total_ms=total_ms, request=request,
+            finished_at=utcnow()))
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, result.error_type, total_ms
         if self.emit is not None:
             self.emit(TurnFinished(self.run_id, turn_id, status, result.error_type, None, total_ms, 0))

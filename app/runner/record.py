@@ -1,16 +1,19 @@
 """Persisting one turn while it streams: the runner's hot path.
 
-Deltas go into an in-memory buffer. Every ``FLUSH_INTERVAL_S`` (or every
-``FLUSH_MAX_CHUNKS`` deltas, whichever comes first) one short transaction
-appends a ``TurnChunk`` row holding the text that arrived since the last flush
-and grows ``Turn.response_text`` by the same text, so a crash or a kill loses
-at most the last fraction of a second. Nothing else happens per delta: no
-query, no JSON, one event object for the UI.
+Deltas and body bytes go into an in-memory buffer. Every ``FLUSH_INTERVAL_S``
+(or every ``FLUSH_MAX_CHUNKS`` deltas or ``FLUSH_MAX_RAW_BYTES`` of body,
+whichever comes first) the buffer
+becomes one batch for the store writer (:mod:`app.runner.writer`): a
+``TurnChunk`` row holding the text and the raw bytes that arrived since the
+last batch, with ``Turn.response_text`` grown by the same text. A crash or a
+kill therefore loses at most the last fraction of a second of text and of raw
+body. Nothing else happens per delta: no query, no JSON, one event for the UI.
 
 Resolved secret values are scrubbed before anything is stored or shown. A
 secret may straddle two deltas, so the scrubber holds back the last
 ``len(longest secret) - 1`` characters until the next delta proves they are
-not the start of one (see :class:`SecretScrubber`).
+not the start of one (see :class:`app.secrets.StreamRedactor`); the adapter
+does the same for the body bytes it passes on.
 """
 
 from __future__ import annotations
@@ -18,19 +21,27 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from app.events import ChunkReceived
 from app.store.models import Turn, TurnChunk, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from concurrent.futures import Future
+
+    from sqlalchemy.engine import Connection
+
+    from app.runner.writer import StoreWriter
 
     from app.events import RunnerEvent
     from app.targets.base import RequestSent
 
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX_CHUNKS = 4096
+# A fast stream's raw body goes to the writer in pieces of about this size, so the
+# writer stores it while the rest streams instead of all of it after the last byte.
+FLUSH_MAX_RAW_BYTES = 512 * 1024
 
 _TURN = Turn.__table__  # type: ignore[attr-defined]
 _CHUNK = TurnChunk.__table__  # type: ignore[attr-defined]
@@ -40,20 +51,17 @@ class SecretScrubber:
     """Redacts resolved secret values from text, including text that arrives in pieces."""
 
     def __init__(self, secrets: Iterable[str]):
-        from app.secrets import MIN_SECRET_LENGTH
+        from app.secrets import StreamRedactor
 
-        self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-        self.hold = max((len(s) for s in self.secrets), default=1) - 1
-        self._held = ""
+        self._text = StreamRedactor(secrets, "")
+        self.secrets = self._text.values
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
 
     def whole(self, text: str) -> str:
         """Redact a complete text (a request, an error detail, a final body)."""
-        from app.secrets import redact
-
-        return redact(text, self.secrets) if self.secrets else text
+        return self._text.whole(text)
 
     def whole_bytes(self, raw: bytes) -> bytes:
         from app.secrets import redact_bytes
@@ -62,17 +70,10 @@ class SecretScrubber:
 
     def feed(self, text: str) -> str:
         """The part of the stream so far that can no longer be the start of a secret."""
-        window = self.whole(self._held + text)
-        if len(window) <= self.hold:
-            self._held = window
-            return ""
-        cut = len(window) - self.hold
-        self._held = window[cut:]
-        return window[:cut]
+        return self._text.feed(text)
 
     def finish(self) -> str:
-        rest, self._held = self._held, ""
-        return rest
+        return self._text.finish()
 
     def request_dict(self, request: "RequestSent | None") -> dict[str, Any]:
         """The request as stored: the adapter already redacted it; this is belt and braces."""
@@ -84,7 +85,7 @@ class SecretScrubber:
         return json.loads(self.whole(json.dumps(data, ensure_ascii=False, default=str)))
 
 
-def open_turn(engine: "Engine", *, run_id: int, step: int, sample: int, kind: str,
+def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: str,
               identity: str) -> tuple[int, list[dict[str, Any]]]:
     """Create the Turn row (status ``streaming``), or reset a row left unfinished by a
     previous attempt at this run; that attempt's partial text is kept in ``retries``.
@@ -92,51 +93,60 @@ def open_turn(engine: "Engine", *, run_id: int, step: int, sample: int, kind: st
     Returns the turn id and the retries recorded so far (the final write appends to them)."""
     from sqlalchemy import insert, select, update
 
-    with engine.begin() as conn:
-        row = conn.execute(
-            select(_TURN.c.id, _TURN.c.response_text, _TURN.c.error_type, _TURN.c.error_detail,
-                   _TURN.c.retries, _TURN.c.status)
-            .where(_TURN.c.run_id == run_id, _TURN.c.step == step, _TURN.c.sample == sample)
-        ).first()
-        fresh = {"status": "streaming", "started_at": utcnow(), "kind": kind, "identity": identity,
-                 "response_text": "", "response_raw": None, "http_status": None, "error_type": "",
-                 "error_detail": "", "ttft_ms": None, "total_ms": None, "chunk_count": 0,
-                 "token_count": 0, "usage": {}, "model_id": "", "system_fingerprint": "",
-                 "finished_at": None}
-        if row is None:
-            result = conn.execute(insert(_TURN).values(run_id=run_id, step=step, sample=sample,
-                                                       request={}, retries=[], **fresh))
-            return int(result.inserted_primary_key[0]), []
-        earlier = list(row.retries or [])
-        earlier.append({"attempt": len(earlier) + 1, "status": row.status, "error_type": row.error_type,
-                        "error": row.error_detail, "partial_text": row.response_text,
-                        "superseded": "resumed run"})
-        conn.execute(update(_TURN).where(_TURN.c.id == row.id).values(retries=earlier, **fresh))
-        conn.execute(_CHUNK.delete().where(_CHUNK.c.turn_id == row.id))
-        from app.store.models import Verdict
+    row = conn.execute(
+        select(_TURN.c.id, _TURN.c.response_text, _TURN.c.error_type, _TURN.c.error_detail,
+               _TURN.c.retries, _TURN.c.status)
+        .where(_TURN.c.run_id == run_id, _TURN.c.step == step, _TURN.c.sample == sample)
+    ).first()
+    fresh = {"status": "streaming", "started_at": utcnow(), "kind": kind, "identity": identity,
+             "response_text": "", "response_raw": None, "http_status": None, "error_type": "",
+             "error_detail": "", "ttft_ms": None, "total_ms": None, "chunk_count": 0,
+             "token_count": 0, "usage": {}, "model_id": "", "system_fingerprint": "",
+             "finished_at": None}
+    if row is None:
+        result = conn.execute(insert(_TURN).values(run_id=run_id, step=step, sample=sample,
+                                                   request={}, retries=[], **fresh))
+        return int(result.inserted_primary_key[0]), []
+    earlier = list(row.retries or [])
+    earlier.append({"attempt": len(earlier) + 1, "status": row.status, "error_type": row.error_type,
+                    "error": row.error_detail, "partial_text": row.response_text,
+                    "superseded": "resumed run"})
+    conn.execute(update(_TURN).where(_TURN.c.id == row.id).values(retries=earlier, **fresh))
+    conn.execute(_CHUNK.delete().where(_CHUNK.c.turn_id == row.id))
+    from app.store.models import Verdict
 
-        verdicts = Verdict.__table__  # type: ignore[attr-defined]
-        conn.execute(verdicts.delete().where(verdicts.c.turn_id == row.id, verdicts.c.source == "auto"))
-        return int(row.id), earlier
+    verdicts = Verdict.__table__  # type: ignore[attr-defined]
+    conn.execute(verdicts.delete().where(verdicts.c.turn_id == row.id, verdicts.c.source == "auto"))
+    return int(row.id), earlier
 
 
-def update_turn(engine: "Engine", turn_id: int, **values: Any) -> None:
-    """One short transaction writing the given Turn columns."""
+def update_turn(conn: "Connection", turn_id: int, **values: Any) -> None:
+    """Write the given Turn columns (a job for :class:`~app.runner.writer.StoreWriter`)."""
     from sqlalchemy import update
 
-    with engine.begin() as conn:
-        conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(**values))
+    conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(**values))
+
+
+def append_batch(conn: "Connection", turn_id: int, seq: int, text: str, raw: Optional[bytes], at_ms: float,
+                 chunk_count: int, ttft_ms: Optional[float]) -> None:
+    """One batch: a ``TurnChunk`` row, and the turn's text grown by the same text."""
+    from sqlalchemy import insert, update
+
+    conn.execute(insert(_CHUNK).values(turn_id=turn_id, seq=seq, text=text, raw=raw, at_ms=at_ms))
+    if text:
+        conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(
+            response_text=_TURN.c.response_text + text, chunk_count=chunk_count, ttft_ms=ttft_ms))
 
 
 class TurnRecorder:
-    """Buffers one turn's deltas and flushes them to the store in small batches."""
+    """Buffers one turn's deltas and body bytes and hands them to the writer in small batches."""
 
-    __slots__ = ("engine", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
-                 "pending", "pending_count", "parts", "seq", "last_flush", "last_at_ms")
+    __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
+                 "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush", "last_at_ms", "batches")
 
-    def __init__(self, engine: "Engine", *, run_id: int, turn_id: int, t0: float,
+    def __init__(self, writer: "StoreWriter", *, run_id: int, turn_id: int, t0: float,
                  scrubber: Optional[SecretScrubber], emit: Optional[Callable[["RunnerEvent"], None]]):
-        self.engine = engine
+        self.writer = writer
         self.run_id = run_id
         self.turn_id = turn_id
         self.t0 = t0  # perf_counter() when the turn began
@@ -145,11 +155,14 @@ class TurnRecorder:
         self.ttft_ms: Optional[float] = None
         self.chunk_count = 0
         self.pending: list[str] = []
+        self.pending_raw: list[bytes] = []
+        self.pending_raw_size = 0
         self.pending_count = 0
         self.parts: list[str] = []  # everything flushed so far, in order
         self.seq = 0
         self.last_flush = t0
         self.last_at_ms = 0.0
+        self.batches: list["Future[None]"] = []  # queued writes not yet known to have succeeded
 
     def add(self, text: str, chunks: int = 1) -> None:
         """One delta from the target (``chunks`` stream chunks read at once): the only per-read work."""
@@ -168,32 +181,57 @@ class TurnRecorder:
         if self.pending_count >= FLUSH_MAX_CHUNKS or now - self.last_flush >= FLUSH_INTERVAL_S:
             self.flush(now)
 
-    def flush(self, now: Optional[float] = None) -> None:
-        """Append the buffered text to the store in one transaction."""
-        from sqlalchemy import insert, update
+    def add_raw(self, data: bytes) -> None:
+        """Body bytes as received (the adapter already redacted them); stored with the next batch."""
+        self.pending_raw.append(data)
+        self.pending_raw_size += len(data)
+        now = time.perf_counter()
+        if self.pending_raw_size >= FLUSH_MAX_RAW_BYTES or now - self.last_flush >= FLUSH_INTERVAL_S:
+            self.flush(now)
 
+    def flush(self, now: Optional[float] = None) -> None:
+        """Queue the buffered text and bytes as one batch for the writer."""
+        batch = self._take_batch(now)
+        if batch is not None:
+            self.batches = [f for f in self.batches if not f.done() or f.exception() is not None]
+            self.batches.append(self.writer.submit(batch))
+
+    def _take_batch(self, now: Optional[float] = None) -> Optional[Callable[["Connection"], None]]:
+        """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
-        if not self.pending:
-            return
+        if not self.pending and not self.pending_raw:
+            return None
         text = "".join(self.pending)
+        raw = b"".join(self.pending_raw) if self.pending_raw else None
         self.pending.clear()
-        self.parts.append(text)
-        with self.engine.begin() as conn:
-            conn.execute(insert(_CHUNK).values(turn_id=self.turn_id, seq=self.seq, text=text,
-                                               at_ms=round(self.last_at_ms, 3)))
-            conn.execute(update(_TURN).where(_TURN.c.id == self.turn_id).values(
-                response_text=_TURN.c.response_text + text, chunk_count=self.chunk_count,
-                ttft_ms=self.ttft_ms))
+        self.pending_raw.clear()
+        self.pending_raw_size = 0
+        if text:
+            self.parts.append(text)
+        job = partial(append_batch, turn_id=self.turn_id, seq=self.seq, text=text, raw=raw,
+                      at_ms=round(self.last_at_ms, 3), chunk_count=self.chunk_count, ttft_ms=self.ttft_ms)
         self.seq += 1
+        return job
 
-    def final_text(self) -> str:
-        """Flush what is left (including text held back by the scrubber) and return the whole text."""
+    def final(self) -> tuple[str, Optional[Callable[["Connection"], None]]]:
+        """The whole text, and the last batch (text held back by the scrubber included) for the final write.
+
+        The caller writes that batch in the same transaction as the turn's final
+        row, so no reader ever sees the whole text on a turn still marked streaming.
+        """
         if self.scrubber is not None:
             rest = self.scrubber.finish()
             if rest:
                 self.pending.append(rest)
                 if self.emit is not None:
                     self.emit(ChunkReceived(self.run_id, self.turn_id, rest, self.ttft_ms))
-        self.flush()
-        return "".join(self.parts)
+        batch = self._take_batch()
+        return "".join(self.parts), batch
+
+    def raise_failed(self) -> None:
+        """Raise what a batch raised, once the writer has run them all (the turn's final write comes after)."""
+        for batch in self.batches:
+            error = batch.exception() if batch.done() else None
+            if error is not None:
+                raise error

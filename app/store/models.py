@@ -158,6 +158,7 @@ class Turn(SQLModel, table=True):
     status: str = "pending"  # pending | streaming | done | error
     request: dict[str, Any] = _json({})  # as sent, secrets removed
     response_text: str = ""  # assembled text; grows while streaming
+    # A body that came whole (a listing, a raw HTTP step); streamed bodies are stored with their TurnChunk rows.
     response_raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
     http_status: Optional[int] = None
     error_type: str = ""  # timeout | connect | rate_limited | server_error | stream_error | malformed
@@ -175,12 +176,18 @@ class Turn(SQLModel, table=True):
 
 
 class TurnChunk(SQLModel, table=True):
-    """Streamed text as it arrived, flushed in small batches so a crash loses little."""
+    """Streamed text and raw body bytes as they arrived, stored in small batches so a crash loses little.
+
+    A streamed turn's raw body is its chunks' ``raw`` joined in ``seq`` order
+    (see :func:`app.store.bodies.raw_bodies`); ``Turn.response_raw`` holds
+    bodies that came whole.
+    """
 
     id: Optional[int] = Field(default=None, primary_key=True)
     turn_id: int = Field(foreign_key="turn.id", index=True)
     seq: int
-    text: str
+    text: str = ""
+    raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
     at_ms: float = 0.0  # since the request was sent
 
 

@@ -35,7 +35,12 @@ def add_column_if_missing(conn: "Connection", table: str, column: str, ddl: str)
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
-STEPS: list[Callable[["Connection"], None]] = [_step_1_initial]
+def _step_2_chunk_raw(conn: "Connection") -> None:
+    """Streamed turns keep their raw body with their text batches, so a crash keeps both."""
+    add_column_if_missing(conn, "turnchunk", "raw", "BLOB")
+
+
+STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -5,9 +5,10 @@ it makes (:meth:`EndpointAdapter.chat_call`), its auth header, and a
 :class:`Decoder` that turns framed events into text. Everything that decides
 what an auditor sees about a fault lives here once.
 
-The hot path reads the body in network-sized pieces, frames them without
-decoding (:mod:`app.targets.sse`), and yields one ``TextDelta`` per read
-holding all the text that read carried. The turn's total deadline is checked
+The hot path reads the body in network-sized pieces and passes each one on
+as ``BodyBytes`` (secrets redacted) so the runner can store the raw body while
+it streams; it frames them without decoding (:mod:`app.targets.sse`) and
+yields one ``TextDelta`` per read holding all the text that read carried. The turn's total deadline is checked
 between reads, and an ``asyncio`` timeout guards a read only when the deadline
 is nearer than the read timeout, so ordinary streaming pays for no timer per read.
 """
@@ -24,9 +25,9 @@ import httpx
 
 from app import __version__
 from app.formats.engagement import TargetSpec
-from app.secrets import SecretResolver, redact
+from app.secrets import SecretResolver, StreamRedactor, redact
 from app.targets.base import (
-    AuthMode, ChatRequest, HttpResult, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
+    AuthMode, BodyBytes, ChatRequest, HttpResult, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
     TextDelta, TurnCompleted, TurnFailed,
 )
 from app.targets.common import (
@@ -225,30 +226,42 @@ class EndpointAdapter:
                         yield RetryScheduled(attempt, fault.error_type, fault.http_status, wait * 1000.0, fault.detail)
                         await self.retry.sleep(wait)
                         continue
-                yield TurnFailed(fault.error_type, fault.detail, fault.http_status, fault.raw)
+                if fault.raw:
+                    yield BodyBytes(fault.raw)
+                yield TurnFailed(fault.error_type, fault.detail, fault.http_status)
                 return
         async for event in self._read(response, deadline):
             yield event
 
     async def _read(self, response: httpx.Response, deadline: float) -> AsyncIterator[TargetEvent]:
-        """The body of a successful response: text, then the facts, then the one end event."""
+        """The body of a successful response: text and body bytes, then the facts, then the one end event."""
         status = response.status_code
         yield ResponseMeta(http_status=status)
         decoder = self.decoder()
+        secrets = self._secret_values()
         raw = RawBody(self.raw_cap)
+        redactor = StreamRedactor(secrets, b"")
         failure: Optional[TargetFault] = None
         try:
             if decoder.framing == "json" or (decoder.framing == "sse" and response.headers.get(
                     "content-type", "").startswith("application/json")):
-                await self._read_body(response, raw, deadline)
+                cut_short: Optional[BaseException] = None
+                try:
+                    await self._read_body(response, raw, deadline)
+                except (TimeoutError, httpx.HTTPError) as exc:
+                    cut_short = exc
+                if raw.parts:  # what arrived is evidence even when the body was cut short
+                    yield BodyBytes(raw.value(secrets))
+                if cut_short is not None:
+                    raise cut_short
                 if raw.truncated:
                     raise TargetFault("malformed", "JSON body larger than the raw cap")
                 text = decoder.whole(b"".join(raw.parts))
                 if text:
                     yield TextDelta(text)
             else:
-                async for delta in self._read_stream(response, decoder, raw, deadline):
-                    yield delta
+                async for event in self._read_stream(response, decoder, raw, redactor, deadline):
+                    yield event
         except TargetFault as fault:
             failure = fault
         except TimeoutError:
@@ -258,28 +271,30 @@ class EndpointAdapter:
         finally:
             await response.aclose()
 
-        secrets = self._secret_values()
+        held = redactor.finish()
+        if held:
+            yield BodyBytes(held)
         meta = decoder.meta(status)
         if meta is not None:
             yield meta
-        body = raw.value(secrets)
         if failure is None:
-            yield TurnCompleted(raw=body, http_status=status, raw_truncated=raw.truncated)
+            yield TurnCompleted(http_status=status, raw_truncated=raw.truncated)
             return
         detail = redact(failure.detail, secrets)
         if raw.truncated:
             detail = short(f"{detail}; {raw.note()}")
-        yield TurnFailed(failure.error_type, detail, failure.http_status or status, body, raw.truncated)
+        yield TurnFailed(failure.error_type, detail, failure.http_status or status, raw.truncated)
 
     async def _read_stream(self, response: httpx.Response, decoder: Decoder, raw: RawBody,
-                           deadline: float) -> AsyncIterator[TextDelta]:
-        """The hot path: one TextDelta per network read, whatever number of chunks it held.
+                           redactor: StreamRedactor[bytes], deadline: float) -> AsyncIterator[TargetEvent]:
+        """The hot path: per network read, its bytes, then one TextDelta for whatever text it completed.
 
-        Raises TargetFault, TimeoutError or httpx errors; text read before the
-        fault has been yielded first, so it always stands.
+        Raises TargetFault, TimeoutError or httpx errors; bytes and text read
+        before the fault have been yielded first, so they always stand.
         """
         framer = SSEFramer(cut_runs=decoder.reads_runs) if decoder.framing == "sse" else NDJSONFramer()
-        split, feed, on_event, read_run, add_raw = framer.split, framer.feed, decoder.event, decoder.run, raw.add
+        split, feed, on_event, read_run, admit = framer.split, framer.feed, decoder.event, decoder.run, raw.admit
+        scrub = redactor.feed if redactor else None
         chunks = response.aiter_bytes().__aiter__()
         read_timeout = self.spec.timeouts.read
         now = asyncio.get_running_loop().time
@@ -294,7 +309,11 @@ class EndpointAdapter:
                     chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
-            add_raw(chunk)
+            kept = admit(chunk)
+            if scrub is not None and kept:
+                kept = scrub(kept)
+            if kept:
+                yield BodyBytes(kept)
             run, events = split(chunk)
             if run:
                 read = read_run(run)

@@ -68,12 +68,24 @@ class RetryScheduled:
 
 
 @dataclass(frozen=True)
-class TurnCompleted:
-    """The stream ended normally. ``raw`` is the final attempt's response body, byte for byte."""
+class BodyBytes:
+    """Bytes of the final attempt's response body, in arrival order, with known secrets redacted.
 
-    raw: bytes = b""
+    A stream's body comes a network read at a time, as it arrives, so the
+    runner can store it while it streams; a whole body (an error page, a
+    non-streamed reply) comes as one piece. Joined, they are the body byte for
+    byte up to the adapter's cap.
+    """
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    """The stream ended normally."""
+
     http_status: Optional[int] = None
-    raw_truncated: bool = False  # ``raw`` was cut at the adapter's cap; the text is complete
+    raw_truncated: bool = False  # the body's bytes were cut at the adapter's cap; the text is complete
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,10 @@ class TurnFailed:
     error_type: str  # one of ERROR_TYPES
     detail: str
     http_status: Optional[int] = None
-    raw: bytes = b""
     raw_truncated: bool = False
 
 
-TargetEvent = Union[RequestSent, TextDelta, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
+TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
 
 
 @dataclass(frozen=True)

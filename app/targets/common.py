@@ -90,16 +90,22 @@ class RawBody:
         self.cap = cap
         self.truncated = False
 
-    def add(self, chunk: bytes) -> None:
+    def admit(self, chunk: bytes) -> bytes:
+        """The part of ``chunk`` within the cap, counted but not kept (for bodies passed on as they arrive)."""
         room = self.cap - self.size
         if len(chunk) <= room:
-            self.parts.append(chunk)
             self.size += len(chunk)
-        else:
-            if room > 0:
-                self.parts.append(chunk[:room])
-                self.size = self.cap
-            self.truncated = True
+            return chunk
+        self.truncated = True
+        if room <= 0:
+            return b""
+        self.size = self.cap
+        return chunk[:room]
+
+    def add(self, chunk: bytes) -> None:
+        kept = self.admit(chunk)
+        if kept:
+            self.parts.append(kept)
 
     def value(self, secrets: Iterable[str] = ()) -> bytes:
         return redact_bytes(b"".join(self.parts), secrets)

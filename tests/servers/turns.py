@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from app.targets.base import (
-    ChatRequest, RequestSent, ResponseMeta, RetryScheduled, Target, TargetEvent, TextDelta, TurnCompleted,
+    BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, Target, TargetEvent, TextDelta, TurnCompleted,
     TurnFailed,
 )
 
@@ -18,6 +18,11 @@ class TurnRecord:
     @property
     def text(self) -> str:
         return "".join(e.text for e in self.events if isinstance(e, TextDelta))
+
+    @property
+    def raw(self) -> bytes:
+        """The response body as the adapter passed it on, piece by piece."""
+        return b"".join(e.data for e in self.events if isinstance(e, BodyBytes))
 
     @property
     def deltas(self) -> list[str]:
