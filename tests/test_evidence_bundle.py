@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import base64
 import json
 import sqlite3
 import zipfile
@@ -60,7 +61,9 @@ def test_transcripts_hold_every_request_response_retry_and_error(world: World, t
     assert [t["step"] for t in lines] == [0, 1]
     first, second = lines
     assert first["request"]["body"]["messages"][0]["content"].startswith("Ignore all previous")
-    assert first["response_raw_b64"] and first["auto_verdicts"][0]["reason"] == "system prompt disclosed"
+    assert first["auto_verdicts"][0]["reason"] == "system prompt disclosed"
+    # the streamed body, stored batch by batch, comes out whole
+    assert base64.b64decode(first["response_raw_b64"]) == b'data: {"choices":[{"delta":{"content":"Sure!"}}]}\n\n'
     assert first["human_verdicts"][0]["actor"] == "ana" and first["outcome"] == "fail"
     assert second["status"] == "error" and second["error_type"] == "timeout"
     assert second["retries"] == [
