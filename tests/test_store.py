@@ -136,3 +136,34 @@ def test_store_writer_runs_jobs_in_order_and_hands_back_failures(redline_home: P
         writer.close()
     with pytest.raises(RuntimeError):
         writer.submit(lambda conn: None)
+
+
+def test_a_cancelled_waiter_does_not_cancel_its_queued_write(redline_home: Path) -> None:
+    import asyncio
+    import threading
+
+    from sqlalchemy import text
+
+    from app.runner.writer import StoreWriter
+    from app.store import get_engine
+
+    writer = StoreWriter(get_engine())
+    gate = threading.Event()
+    try:
+        writer.submit(lambda conn: conn.execute(text("CREATE TABLE IF NOT EXISTS w (n INTEGER)"))).result()
+        writer.submit(lambda conn: gate.wait(10))  # keeps the next job queued
+
+        async def main() -> None:
+            waiter = asyncio.ensure_future(writer.call(lambda conn: conn.execute(text("INSERT INTO w VALUES (7)"))))
+            await asyncio.sleep(0.01)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+
+        asyncio.run(main())
+        gate.set()
+        rows = writer.submit(lambda conn: [r[0] for r in conn.execute(text("SELECT n FROM w"))]).result()
+        assert rows == [7]
+    finally:
+        gate.set()
+        writer.close()

@@ -192,7 +192,7 @@ class LiveRun:
             status, error_type, detail = "error", state.end.error_type, state.end.detail
         elif state.end is None and status == "done":
             status, error_type, detail = "error", "stream_error", "the stream ended without a final event"
-        await asyncio.wrap_future(self._close_turn(entry, recorder, state, t0, prompt, status, error_type, detail))
+        await self.writer.wait(self._close_turn(entry, recorder, state, t0, prompt, status, error_type, detail))
         text = self._announce_close(entry, recorder)
         if status != "cancelled":
             obs = observation(text, kind=kind, http_status=self._http_status(state), error_type=error_type,

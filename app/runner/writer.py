@@ -48,7 +48,13 @@ class StoreWriter:
 
     async def call(self, job: "Job[T]") -> T:
         """Queue ``job`` and wait for it without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(job))
+        return await self.wait(self.submit(job))
+
+    @staticmethod
+    async def wait(future: "Future[T]") -> T:
+        """Wait for a queued job. Cancelling the waiter never cancels the write: once
+        queued, a turn's final row is stored even if the run is stopped meanwhile."""
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def close(self) -> None:
         """Finish every queued job, then stop the thread."""
