@@ -184,8 +184,8 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         return run.id
 
 
-async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
-                 target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
+async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem,
+                 window: Optional[str], target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
                  cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn]) -> RunOutcome:
     """Execute a started (or resumed) run and close it, whatever happens to the steps."""
     lock = RunLock(run_id).acquire()

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
 from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
-from app.runner.writer import StoreWriter
 from app.runner.stats import burst_summary
+from app.runner.writer import StoreWriter
 from app.store.models import utcnow
 from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
                               TurnCompleted, TurnFailed)

@@ -142,7 +142,8 @@ class TurnRecorder:
     """Buffers one turn's deltas and body bytes and hands them to the writer in small batches."""
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
-                 "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush", "last_at_ms", "batches")
+                 "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
+                 "last_at_ms", "batches")
 
     def __init__(self, writer: "StoreWriter", *, run_id: int, turn_id: int, t0: float,
                  scrubber: Optional[SecretScrubber], emit: Optional[Callable[["RunnerEvent"], None]]):

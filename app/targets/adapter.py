@@ -32,32 +32,11 @@ from app.targets.base import (
 )
 from app.targets.common import (
     RAW_CAP_BYTES, RawBody, TargetFault, is_loopback, join_url, redacted_request,
-    short, status_fault,
+    short, status_fault, transport_fault,
 )
 from app.targets.decoder import Decoder
 from app.targets.retry import RetryPolicy
 from app.targets.sse import NDJSONFramer, SSEFramer
-
-def transport_fault(exc: httpx.HTTPError, spec: TargetSpec, *, streaming: bool) -> TargetFault:
-    """The typed fault for an httpx failure; ``streaming`` is True once the body had started."""
-    reason = str(exc) or type(exc).__name__
-    timeouts = spec.timeouts
-    if isinstance(exc, httpx.ConnectTimeout):
-        return TargetFault("timeout", f"connect timed out after {timeouts.connect:g}s", retryable=True)
-    if isinstance(exc, httpx.ConnectError):
-        return TargetFault("connect", f"cannot connect: {reason}", retryable=True)
-    if isinstance(exc, httpx.ReadTimeout):
-        return TargetFault("timeout", f"no data for {timeouts.read:g}s (read timeout)")
-    if isinstance(exc, httpx.TimeoutException):
-        return TargetFault("timeout", f"timed out: {type(exc).__name__}")
-    if isinstance(exc, httpx.DecodingError):
-        return TargetFault("malformed", f"response body could not be decoded: {reason}")
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
-        return TargetFault("client_error", f"request could not be made: {reason}")
-    if streaming:
-        return TargetFault("stream_error", f"connection lost mid-stream: {reason}")
-    return TargetFault("stream_error", f"connection lost before a response: {reason}")
-
 
 class EndpointAdapter:
     """One AI system reached over HTTP, sharing one ``httpx.AsyncClient`` for every call."""

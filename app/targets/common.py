@@ -7,11 +7,16 @@ fault whichever API was tested.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+
+import httpx
 
 from app.secrets import REDACTED, redact, redact_bytes
 from app.targets.base import RequestSent
 from app.targets.retry import is_retryable_status
+
+if TYPE_CHECKING:
+    from app.formats.engagement import TargetSpec
 
 # Raw bodies are evidence, but a runaway stream must not exhaust memory or the store.
 RAW_CAP_BYTES = 16 * 1024 * 1024
@@ -77,6 +82,27 @@ def status_fault(status: int, body: bytes, location: str = "") -> TargetFault:
     message = error_message(body).strip()
     detail = f"HTTP {status}" + (f": {message}" if message else "")
     return TargetFault(status_error_type(status), detail, status, retryable=is_retryable_status(status))
+
+
+def transport_fault(exc: httpx.HTTPError, spec: "TargetSpec", *, streaming: bool) -> TargetFault:
+    """The typed fault for an httpx failure; ``streaming`` is True once the body had started."""
+    reason = str(exc) or type(exc).__name__
+    timeouts = spec.timeouts
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TargetFault("timeout", f"connect timed out after {timeouts.connect:g}s", retryable=True)
+    if isinstance(exc, httpx.ConnectError):
+        return TargetFault("connect", f"cannot connect: {reason}", retryable=True)
+    if isinstance(exc, httpx.ReadTimeout):
+        return TargetFault("timeout", f"no data for {timeouts.read:g}s (read timeout)")
+    if isinstance(exc, httpx.TimeoutException):
+        return TargetFault("timeout", f"timed out: {type(exc).__name__}")
+    if isinstance(exc, httpx.DecodingError):
+        return TargetFault("malformed", f"response body could not be decoded: {reason}")
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
+        return TargetFault("client_error", f"request could not be made: {reason}")
+    if streaming:
+        return TargetFault("stream_error", f"connection lost mid-stream: {reason}")
+    return TargetFault("stream_error", f"connection lost before a response: {reason}")
 
 
 class RawBody:

@@ -92,16 +92,22 @@ class SSEFramer:
         if not self._cutting:
             return b"", self._frame(self._lines.feed(chunk))
         data = self._held + chunk if self._held else chunk
-        end = -1 if b"\r" in chunk else data.rfind(b"\n\n")
+        if b"\r" in chunk:
+            return b"", self._stop_cutting(data)
+        end = data.rfind(b"\n\n")
         if end < 0:
-            if len(data) <= RUN_LIMIT and b"\r" not in chunk:
-                self._held = data
-                return b"", []
-            self._cutting, self._held = False, b""
-            return b"", self._frame(self._lines.feed(data))
+            if len(data) > RUN_LIMIT:
+                return b"", self._stop_cutting(data)
+            self._held = data
+            return b"", []
         end += 2
         self._held = data[end:]
         return data[:end], []
+
+    def _stop_cutting(self, data: bytes) -> list[Event]:
+        """Frame ``data`` (what was held plus this read) by lines, and every later read too."""
+        self._cutting, self._held = False, b""
+        return self._frame(self._lines.feed(data))
 
     def flush(self) -> list[Event]:
         events = self._frame(self._lines.feed(self._held)) if self._held else []
