@@ -15,7 +15,7 @@ from typing import Any
 from tests.servers.loopback import LoopbackServer, closed_port
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
 from tests.test_runner_support import (PYTHON, REPO, demo_pair, engagement_file, evented_stream,  # noqa: F401
-                                       openai_system, read_db, scenario_file)
+                                       openai_system, read_db, scenario_file, streamed_raw)
 
 
 def redline(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -90,11 +90,11 @@ def test_a_killed_run_keeps_its_text_and_resumes_without_redoing_turns(
         while seen < 200 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
             try:
-                rows = read_db(redline_home, "SELECT length(response_text) FROM turn WHERE step = 1 "
-                                             "AND status = 'streaming'")
+                rows = read_db(redline_home, "SELECT sum(length(c.text)) FROM turnchunk c JOIN turn t "
+                                             "ON t.id = c.turn_id WHERE t.step = 1 AND t.status = 'streaming'")
             except sqlite3.OperationalError:  # the child has not created the store yet
                 continue
-            seen = max([seen] + [n for (n,) in rows])
+            seen = max([seen] + [n for (n,) in rows if n is not None])
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
@@ -103,12 +103,14 @@ def test_a_killed_run_keeps_its_text_and_resumes_without_redoing_turns(
     full = "".join(slow)
     [(run_id, status)] = read_db(redline_home, "SELECT id, status FROM run")
     assert status == "running"
-    [(kept, turn_status)] = read_db(redline_home, "SELECT response_text, status FROM turn WHERE step = 1")
-    assert turn_status == "streaming" and len(kept) >= seen and full.startswith(kept) and kept != full
+    [(on_row, turn_status)] = read_db(redline_home, "SELECT response_text, status FROM turn WHERE step = 1")
+    kept = "".join(t for (t,) in read_db(redline_home, "SELECT c.text FROM turnchunk c JOIN turn t "
+                                                       "ON t.id = c.turn_id WHERE t.step = 1 ORDER BY c.seq"))
+    # The text so far is in the turn's chunks; its row gets the whole text only when the turn ends.
+    assert turn_status == "streaming" and on_row == ""
+    assert len(kept) >= seen and full.startswith(kept) and kept != full
     # The raw body was stored with the text, batch by batch, so it survived the kill too.
-    kept_raw = b"".join(raw for (raw,) in read_db(
-        redline_home, "SELECT c.raw FROM turnchunk c JOIN turn t ON t.id = c.turn_id WHERE t.step = 1 "
-                      "AND c.raw IS NOT NULL ORDER BY c.seq"))
+    kept_raw = streamed_raw(redline_home, "t.step = 1")
     assert kept_raw.startswith(b"data: ") and all(word.encode() in kept_raw for word in kept.split())
 
     with session() as db:

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.events import ChunkReceived, RunFinished, RunStarted, TurnFinished, TurnStarted, VerdictRecorded
 from tests.test_runner_support import (demo_pair, engagement_file, import_engagement_file, openai_system,  # noqa: F401
-                                       plan)
+                                       plan, store_contents)
 
 KEY_VAR = "RL_TEST_DEMO_KEY"
 
@@ -91,11 +91,9 @@ def test_vulnerable_fails_with_a_draft_finding_and_hardened_passes(tmp_path: Pat
 def test_the_api_key_never_reaches_the_store(tmp_path: Path, demo_pair: Any, monkeypatch: Any,
                                              redline_home: Path) -> None:
     from app.runner import run_scenarios
-    from app.store import dispose_all
 
     engagement = _engagement(tmp_path, demo_pair, monkeypatch)
     asyncio.run(run_scenarios(engagement.id, plan(engagement)))
-    dispose_all()
-    blob = b"".join(p.read_bytes() for p in redline_home.iterdir() if p.name.startswith("redline.db"))
+    blob = store_contents(redline_home)
     assert b"RL-CANARY-7f3a91" in blob  # the evidence is there ...
     assert b"demo-key" not in blob  # ... the key is not

@@ -13,7 +13,7 @@ from tests.servers.fault_server import reset_mid_stream
 from tests.servers.loopback import LoopbackServer, Received, Reply
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
 from tests.test_runner_support import (engagement_file, evented_stream, import_engagement_file, openai_system,
-                                       plan, read_db, scenario_file)
+                                       plan, read_db, scenario_file, store_contents, streamed_raw)
 
 
 def _setup(tmp_path: Path, server: LoopbackServer, scenarios: list[dict[str, Any]], **target: Any) -> Any:
@@ -46,10 +46,12 @@ def test_text_is_in_the_store_while_the_turn_still_streams(tmp_path: Path, strea
     engagement = _setup(tmp_path, stream_server, [{"id": "slow-one", "turns": [{"user": "hello"}],
                                                    "detectors": CONTAINS_NOTHING}])
     seen: list[tuple[str, int]] = []  # (turn status, stored text length), read from another connection
+    stored_length = ("SELECT t.status, (SELECT coalesce(sum(length(c.text)), 0) FROM turnchunk c "
+                     "WHERE c.turn_id = t.id) FROM turn t")
 
     async def watch(done: asyncio.Event) -> None:
         while not done.is_set():
-            rows = await asyncio.to_thread(read_db, redline_home, "SELECT status, length(response_text) FROM turn")
+            rows = await asyncio.to_thread(read_db, redline_home, stored_length)
             seen.extend((status, length) for status, length in rows)
             await asyncio.sleep(0.05)
 
@@ -103,11 +105,9 @@ def test_stored_text_equals_what_the_server_sent(tmp_path: Path, stream_server: 
     chunks = read_db(redline_home, "SELECT text FROM turnchunk WHERE turn_id = ? ORDER BY seq", (turn.id,))
     assert "".join(c for (c,) in chunks) == HOSTILE
     # The raw body, stored batch by batch with the text, is exactly what the server sent.
-    raws = read_db(redline_home, "SELECT raw FROM turnchunk WHERE turn_id = ? AND raw IS NOT NULL ORDER BY seq",
-                   (turn.id,))
-    assert b"".join(r for (r,) in raws) == b"".join(reply.chunks)
+    assert streamed_raw(redline_home, "c.turn_id = ?", (turn.id,)) == b"".join(reply.chunks)
     from app.store import session
-    from app.store.bodies import raw_body, streamed_bodies
+    from app.store.streamed import raw_body, streamed_bodies
 
     with session() as db:
         assert raw_body(turn.response_raw, streamed_bodies(db, [turn.id]), turn.id) == b"".join(reply.chunks)
@@ -184,7 +184,6 @@ def test_two_runs_stream_at_once(tmp_path: Path, stream_server: LoopbackServer) 
 def test_an_echoed_api_key_is_redacted_everywhere(tmp_path: Path, stream_server: LoopbackServer,
                                                   redline_home: Path, monkeypatch: Any) -> None:
     from app.runner import run_scenarios
-    from app.store import dispose_all
 
     key = "sk-canary-4f9b2c7d1e8a6350ffee"
     monkeypatch.setenv("RL_TEST_ECHO_KEY", key)
@@ -206,6 +205,5 @@ def test_an_echoed_api_key_is_redacted_everywhere(tmp_path: Path, stream_server:
     assert key not in json.dumps(turn.request)
     shown = "".join(e.text for e in events if isinstance(e, ChunkReceived))
     assert shown == turn.response_text
-    dispose_all()
-    blob = b"".join(p.read_bytes() for p in redline_home.iterdir() if p.name.startswith("redline.db"))
+    blob = store_contents(redline_home)
     assert key.encode() not in blob and b"[REDACTED]" in blob

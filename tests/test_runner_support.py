@@ -94,6 +94,25 @@ def read_db(home: Path, query: str, params: Sequence[Any] = ()) -> list[tuple[An
         conn.close()
 
 
+def streamed_raw(home: Path, where: str = "1", params: Sequence[Any] = ()) -> bytes:
+    """The raw body bytes of the chunks matching ``where`` (over ``turnchunk c``), unpacked, in order."""
+    from app.store.streamed import unpack_raw
+
+    rows = read_db(home, f"SELECT c.raw, c.raw_codec FROM turnchunk c JOIN turn t ON t.id = c.turn_id "
+                         f"WHERE c.raw IS NOT NULL AND ({where}) ORDER BY c.turn_id, c.seq", params)
+    return b"".join(unpack_raw(raw, codec) for raw, codec in rows)
+
+
+def store_contents(home: Path) -> bytes:
+    """Everything the store holds, for greps: its files' bytes, and every streamed raw body unpacked
+    (a packed body would hide a leaked key from a grep of the file)."""
+    from app.store import dispose_all
+
+    dispose_all()
+    files = b"".join(p.read_bytes() for p in sorted(home.iterdir()) if p.name.startswith(db_file(home).name))
+    return files + streamed_raw(home)
+
+
 @pytest.fixture(scope="module")
 def demo_pair() -> Iterator[tuple[Any, Any]]:
     """A vulnerable and a hardened demo AI system, streaming with no artificial delay."""

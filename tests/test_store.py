@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -94,14 +95,17 @@ def test_deleted_event_is_detected(redline_home: Path) -> None:
     assert "#2: missing" in messages and "#3: does not link" in messages
 
 
-def test_a_version_1_store_gains_the_chunk_raw_column(redline_home: Path) -> None:
-    from app.store import dispose_all, get_engine
+def test_older_stores_gain_the_chunk_body_columns_and_keep_their_bodies(redline_home: Path) -> None:
+    """A version-1 store gains ``raw`` and ``raw_codec``; a body written at version 2 (no codec) reads as stored."""
+    from app.store import dispose_all, get_engine, session
     from app.store.schema import CURRENT_VERSION
+    from app.store.streamed import streamed_bodies
 
     get_engine()
     dispose_all()
     db = redline_home / "redline.db"
     conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE turnchunk DROP COLUMN raw_codec")
     conn.execute("ALTER TABLE turnchunk DROP COLUMN raw")
     conn.execute("PRAGMA user_version=1")
     conn.commit()
@@ -111,8 +115,31 @@ def test_a_version_1_store_gains_the_chunk_raw_column(redline_home: Path) -> Non
     conn = sqlite3.connect(db)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(turnchunk)")}
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    # Back to version 2, with a body batch stored the way version 2 stored it.
+    conn.execute("ALTER TABLE turnchunk DROP COLUMN raw_codec")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("INSERT INTO turnchunk (turn_id, seq, text, raw, at_ms) VALUES (7, 0, 'hi', ?, 1.0)",
+                 (b"data: {\"hi\"}\n\n" * 40,))
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
     conn.close()
-    assert "raw" in columns and version == CURRENT_VERSION == 2
+    with session() as store:
+        assert streamed_bodies(store, [7]) == {7: b"data: {\"hi\"}\n\n" * 40}
+    assert {"raw", "raw_codec"} <= columns and version == CURRENT_VERSION == 3
+
+
+def test_raw_batches_are_packed_only_when_it_pays_and_always_read_back_whole() -> None:
+    from app.store.streamed import RAW_IDENTITY, RAW_ZLIB, pack_raw, unpack_raw
+
+    stream = b"".join(b'data: {"choices":[{"delta":{"content":"tok %d"}}]}\n\n' % i for i in range(2000))
+    packed, codec = pack_raw(stream)
+    assert codec == RAW_ZLIB and len(packed) * 10 < len(stream) and unpack_raw(packed, codec) == stream
+    noise = os.urandom(4096)  # incompressible: stored as it came
+    assert pack_raw(noise) == (noise, RAW_IDENTITY)
+    tiny = b"data: [DONE]\n\n"  # too small for deflate to pay
+    assert pack_raw(tiny) == (tiny, RAW_IDENTITY) and unpack_raw(tiny, RAW_IDENTITY) == tiny
+    with pytest.raises(ValueError, match="codec 'lz9'"):
+        unpack_raw(packed, "lz9")
 
 
 def test_store_writer_runs_jobs_in_order_and_hands_back_failures(redline_home: Path) -> None:

@@ -25,7 +25,7 @@ from app.evidence.records import (
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
 from app.store import audit
-from app.store.bodies import raw_body, streamed_bodies
+from app.store.streamed import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
     from sqlmodel import Session

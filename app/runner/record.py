@@ -2,12 +2,14 @@
 
 Deltas and body bytes go into an in-memory buffer. Every ``FLUSH_INTERVAL_S``
 (or every ``FLUSH_MAX_CHUNKS`` deltas or ``FLUSH_MAX_RAW_BYTES`` of body,
-whichever comes first) the buffer
-becomes one batch for the store writer (:mod:`app.runner.writer`): a
-``TurnChunk`` row holding the text and the raw bytes that arrived since the
-last batch, with ``Turn.response_text`` grown by the same text. A crash or a
-kill therefore loses at most the last fraction of a second of text and of raw
-body. Nothing else happens per delta: no query, no JSON, one event for the UI.
+whichever comes first) the buffer becomes one batch for the store writer
+(:mod:`app.runner.writer`): a ``TurnChunk`` row appended with the text and the
+raw bytes that arrived since the last batch. A crash or a kill therefore loses
+at most the last fraction of a second of text and of raw body. Nothing is
+rewritten while the turn streams (the turn row only gets its chunk count), so
+storing the thousandth batch costs what the first did; the whole text goes on
+the turn's row with its final write. Nothing else happens per delta: no query,
+no JSON, one event for the UI.
 
 Resolved secret values are scrubbed before anything is stored or shown. A
 secret may straddle two deltas, so the scrubber holds back the last
@@ -41,7 +43,10 @@ FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX_CHUNKS = 4096
 # A fast stream's raw body goes to the writer in pieces of about this size, so the
 # writer stores it while the rest streams instead of all of it after the last byte.
-FLUSH_MAX_RAW_BYTES = 512 * 1024
+# Each batch costs the writer a fixed round of commits and thread hand-overs, so on
+# a fast stream fewer, larger batches keep it ahead of the network; a slow stream
+# is still cut every FLUSH_INTERVAL_S.
+FLUSH_MAX_RAW_BYTES = 4 * 1024 * 1024
 
 _TURN = Turn.__table__  # type: ignore[attr-defined]
 _CHUNK = TurnChunk.__table__  # type: ignore[attr-defined]
@@ -108,6 +113,7 @@ def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: 
                                                    request={}, retries=[], **fresh))
         return int(result.inserted_primary_key[0]), []
     earlier = list(row.retries or [])
+    # Only a recovered or a cancelled run is resumed, and both put the text so far on the row.
     earlier.append({"attempt": len(earlier) + 1, "status": row.status, "error_type": row.error_type,
                     "error": row.error_detail, "partial_text": row.response_text,
                     "superseded": "resumed run"})
@@ -129,13 +135,17 @@ def update_turn(conn: "Connection", turn_id: int, **values: Any) -> None:
 
 def append_batch(conn: "Connection", turn_id: int, seq: int, text: str, raw: Optional[bytes], at_ms: float,
                  chunk_count: int, ttft_ms: Optional[float]) -> None:
-    """One batch: a ``TurnChunk`` row, and the turn's text grown by the same text."""
+    """One batch: a ``TurnChunk`` row appended (its raw bytes packed here, on the writer's
+    thread), and the turn's chunk count and time to first token brought up to date."""
     from sqlalchemy import insert, update
 
-    conn.execute(insert(_CHUNK).values(turn_id=turn_id, seq=seq, text=text, raw=raw, at_ms=at_ms))
+    from app.store.streamed import RAW_IDENTITY, pack_raw
+
+    stored, codec = pack_raw(raw) if raw else (raw, RAW_IDENTITY)
+    conn.execute(insert(_CHUNK).values(turn_id=turn_id, seq=seq, text=text, raw=stored, raw_codec=codec,
+                                       at_ms=at_ms))
     if text:
-        conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(
-            response_text=_TURN.c.response_text + text, chunk_count=chunk_count, ttft_ms=ttft_ms))
+        conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(chunk_count=chunk_count, ttft_ms=ttft_ms))
 
 
 class TurnRecorder:

@@ -92,11 +92,14 @@ def is_live(run_id: int) -> bool:
 def recover_interrupted(db: "Session") -> list[int]:
     """Mark every abandoned ``running`` Run as ``interrupted``; returns their ids.
 
-    The text each turn had streamed stays as stored; a turn caught mid-stream
-    becomes an ``error`` of type ``stream_error`` saying it was interrupted,
-    so a resume knows to redo it. Each recovery is an audit event.
+    The text each turn had streamed is kept: a turn caught mid-stream gets its
+    stored chunks' text on its row (where a finished turn has it) and becomes
+    an ``error`` of type ``stream_error`` saying it was interrupted, so a
+    resume knows to redo it. Each recovery is an audit event.
     """
     from sqlmodel import select
+
+    from app.store.streamed import streamed_texts
 
     recovered: list[int] = []
     for run in db.exec(select(Run).where(Run.status == "running").order_by(Run.id)).all():  # type: ignore[arg-type]
@@ -104,7 +107,9 @@ def recover_interrupted(db: "Session") -> list[int]:
             continue
         cut = db.exec(select(Turn).where(Turn.run_id == run.id,
                                          Turn.status.in_(("pending", "streaming")))).all()  # type: ignore[attr-defined]
+        texts = streamed_texts(db, [t.id for t in cut if t.id is not None])
         for turn in cut:
+            turn.response_text = texts.get(turn.id, turn.response_text)  # type: ignore[arg-type]
             turn.status, turn.error_type, turn.error_detail = "error", "stream_error", INTERRUPTED
             turn.finished_at = utcnow()
             db.add(turn)

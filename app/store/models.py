@@ -157,7 +157,9 @@ class Turn(SQLModel, table=True):
     identity: str = ""  # which identity (session/key) made the request
     status: str = "pending"  # pending | streaming | done | error
     request: dict[str, Any] = _json({})  # as sent, secrets removed
-    response_text: str = ""  # assembled text; grows while streaming
+    # The assembled text, written when the turn ends (or by recovery, for a turn a crash cut);
+    # while it streams, the text so far is in its TurnChunk rows (app.store.streamed).
+    response_text: str = ""
     # A body that came whole (a listing, a raw HTTP step); streamed bodies are stored with their TurnChunk rows.
     response_raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
     http_status: Optional[int] = None
@@ -178,9 +180,10 @@ class Turn(SQLModel, table=True):
 class TurnChunk(SQLModel, table=True):
     """Streamed text and raw body bytes as they arrived, stored in small batches so a crash loses little.
 
-    A streamed turn's raw body is its chunks' ``raw`` joined in ``seq`` order
-    (see :func:`app.store.bodies.raw_bodies`); ``Turn.response_raw`` holds
-    bodies that came whole.
+    Rows are only ever appended. A streamed turn's raw body is its chunks'
+    ``raw`` unpacked by ``raw_codec`` and joined in ``seq`` order; only
+    :mod:`app.store.streamed` reads them. ``Turn.response_raw`` holds bodies
+    that came whole.
     """
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -188,6 +191,8 @@ class TurnChunk(SQLModel, table=True):
     seq: int
     text: str = ""
     raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    # "" as received, "zlib" deflated (app.store.streamed.pack_raw); the server default matches upgraded stores
+    raw_codec: str = Field(default="", sa_column_kwargs={"server_default": ""})
     at_ms: float = 0.0  # since the request was sent
 
 

@@ -40,7 +40,12 @@ def _step_2_chunk_raw(conn: "Connection") -> None:
     add_column_if_missing(conn, "turnchunk", "raw", "BLOB")
 
 
-STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw]
+def _step_3_chunk_raw_codec(conn: "Connection") -> None:
+    """Raw body batches may be stored deflated; rows written before this step are as received."""
+    add_column_if_missing(conn, "turnchunk", "raw_codec", "VARCHAR NOT NULL DEFAULT ''")
+
+
+STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec]
 CURRENT_VERSION = len(STEPS)
 
 
