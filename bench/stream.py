@@ -208,6 +208,23 @@ async def redline_end_to_end(engagement_id: int, plan: list[Any]) -> int:
     return counted[0]
 
 
+def stored_bodies() -> str:
+    """How the (d) runs' raw bodies sit in the store: bytes received against bytes stored."""
+    from sqlalchemy import func, select
+
+    from app.store import dispose_all, session
+    from app.store.models import TurnChunk
+    from app.store.streamed import streamed_bodies
+
+    with session() as db:
+        turn_ids = list(db.scalars(select(TurnChunk.turn_id).distinct()))
+        packed = db.scalar(select(func.sum(func.length(TurnChunk.raw)))) or 0
+        received = sum(len(body) for body in streamed_bodies(db, turn_ids).values())
+    dispose_all()
+    return (f"(d) raw bodies: {received / 1e6:.1f} MB received over {len(turn_ids)} turns, "
+            f"{packed / 1e6:.2f} MB stored")
+
+
 def measure_all(repeat: int, cases: list[tuple[str, Callable[[], Awaitable[int]]]]) -> dict[str, list[float]]:
     """Wall times per case, interleaved round-robin so a busy machine slows every case alike."""
     times: dict[str, list[float]] = {label: [] for label, _ in cases}
@@ -246,9 +263,7 @@ def main() -> int:
         engagement_id, plan = prepare_redline(url, Path(tmp))
         cases.append(("(d) Redline runner + adapter + store", lambda: redline_end_to_end(engagement_id, plan)))
         times = measure_all(args.repeat, cases)
-        from app.store import dispose_all
-
-        dispose_all()
+        stored = stored_bodies()
 
     median = {label: statistics.median(values) for label, values in times.items()}
     baseline = median["(a) raw httpx aiter_lines"]
@@ -260,6 +275,7 @@ def main() -> int:
     adapter, e2e = median["(c) Redline adapter only"], median["(d) Redline runner + adapter + store"]
     print(f"runner + store on top of the adapter: (d)/(c) = {e2e / adapter:.2f}x "
           f"(+{(e2e - adapter) * 1000:.0f} ms for {args.chunks:,} chunks)")
+    print(stored)
     print(f"(d) longest event-loop stall: median {statistics.median(LOOP_STALLS) * 1000:.1f} ms "
           f"(max {max(LOOP_STALLS) * 1000:.1f}); the cockpit cannot redraw during a stall")
     verdict = "within" if e2e / baseline <= 1.5 else "OVER"
