@@ -226,6 +226,18 @@ def test_end_to_end_over_the_demo_ai_system(tmp_path: Path, capsys: pytest.Captu
     transcript = [json.loads(x) for x in files[f"transcripts/{runs[0]['id']}.jsonl"].splitlines()]
     assert transcript[0]["response_text"] and transcript[0]["request"]["url"].startswith("http://127.0.0.1:")
     assert transcript[0]["auto_verdicts"] and transcript[0]["outcome"] == "fail"
+    # The body as received (stored packed) comes back whole: its deltas are the response text.
+    body = base64.b64decode(transcript[0]["response_raw_b64"])
+    events = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: {")]
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert "".join(c["delta"].get("content") or "" for e in events for c in e["choices"]) == \
+        transcript[0]["response_text"]
+    with session() as db:
+        from sqlmodel import select
+
+        from app.store.models import TurnChunk
+
+        assert "zlib" in {c.raw_codec for c in db.exec(select(TurnChunk)).all()}
     findings = json.loads(files["data/findings.json"])
     assert [f["run_id"] for f in findings] == [runs[0]["id"]]
     results = list(csv.DictReader(io.StringIO(files["workpapers/test_results.csv"].decode("utf-8-sig"))))
