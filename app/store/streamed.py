@@ -9,9 +9,10 @@ them onto the row (:func:`app.runner.recovery.recover_interrupted`).
 
 A raw body batch is stored deflated when that makes it smaller (``raw_codec``
 ``"zlib"``). Model streams repeat the same JSON frame around every few
-characters of text, so a body shrinks 20 to 100 times: a Type II monitoring
-store that runs the library daily keeps its bodies for the whole period
-without growing by gigabytes. Compression runs on the store writer's thread,
+characters of text, so bodies shrink a great deal (the demo system's 11 KB
+answers about 13 times, the benchmark's 16.8 MB body over 100 times): a Type II
+monitoring store that runs the library daily keeps its bodies for the whole
+period without growing by gigabytes. Compression runs on the store writer's thread,
 never on the event loop. Every reader of a body asks here, so nothing else
 knows the codec.
 
