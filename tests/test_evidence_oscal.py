@@ -80,3 +80,201 @@ def test_oscal_uuids_are_unique_and_stable(world: World, tmp_path: Path) -> None
 
     walk(doc)
     assert len(uuids) == len(set(uuids)) > 7
+
+
+# ---------------------------------------------------------------- following the uuids, on the real demo system
+
+from dataclasses import dataclass  # noqa: E402
+from datetime import date  # noqa: E402
+from typing import Any  # noqa: E402
+
+from trestle.oscal.ssp import SystemSecurityPlan  # noqa: E402
+
+from tests.test_lifecycle_support import confirm_all, demo, make_engagement, run  # noqa: E402,F401
+
+SCENARIOS = ("pi-direct-override", "sysprompt-summary-request")
+
+
+@dataclass
+class Traced:
+    """A demo engagement exported: the bundle's files, the OSCAL folder and the store's own links."""
+
+    files: dict[str, bytes]
+    folder: Path
+    failed_retest: int  # finding re-tested while still vulnerable: open, with a dated management response
+    passed_retest: int  # finding re-tested after hardening: retest_passed, no response
+    controls: dict[int, list[str]]
+    retest_runs: dict[int, list[int]]  # finding id -> its re-test run ids (Retest rows)
+
+
+def _demo_bundle(demo: Any, tmp_path: Path) -> Traced:
+    from sqlmodel import select
+
+    from app import alignment
+    from app.evidence.bundle import build_bundle
+    from app.retest import record_response, retest_findings
+    from app.store import session
+    from app.store.models import Finding, Retest
+
+    eid = make_engagement(demo.base_url, scenarios=SCENARIOS)
+    with session() as db:
+        alignment.set_evidence(db, eid, ["report", "workpapers", "oscal"], "Example CPA LLP")
+    assert [o.verdict for o in run(eid)] == ["fail", "fail"]
+    confirm_all(eid)  # by "ana"
+    with session() as db:
+        by_scenario = {f.scenario_id: f for f in db.exec(select(Finding).where(Finding.engagement_id == eid)).all()}
+        still, fixed = by_scenario["pi-direct-override"], by_scenario["sysprompt-summary-request"]
+        record_response(db, still, response="An input filter is being deployed.", owner="Bob (CISO)",
+                        response_date=date(2026, 3, 1), remediation="Deploy the prompt firewall", actor="ana")
+        ids = (still.id or 0, fixed.id or 0)
+        controls = {f.id or 0: list(f.controls) for f in by_scenario.values()}
+    assert [o.status for o in retest_findings(eid, [ids[0]], probe=False)] == ["retest_failed"]
+    demo.hardened = True
+    assert [o.status for o in retest_findings(eid, [ids[1]], probe=False)] == ["retest_passed"]
+    with session() as db:
+        retest_runs: dict[int, list[int]] = {}
+        for rt in db.exec(select(Retest).order_by(Retest.id)).all():
+            retest_runs.setdefault(rt.finding_id, []).append(rt.run_id)
+        result = build_bundle(db, eid, tmp_path / "demo.zip")
+    files = entries(result.path)
+    folder = tmp_path / "bundle"
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return Traced(files, folder / "oscal", ids[0], ids[1], controls, retest_runs)
+
+
+@pytest.fixture
+def traced(demo: Any, tmp_path: Path) -> Traced:
+    return _demo_bundle(demo, tmp_path)
+
+
+def _prop(node: Any, name: str) -> list[str]:
+    return [p.value for p in getattr(node, "props", None) or [] if p.name == name]
+
+
+def _token(value: Any) -> str:
+    """An OSCAL token as text, whichever model type trestle parsed it into."""
+    return str(getattr(value, "value", getattr(value, "root", value)))
+
+
+def _kind(party: Any) -> tuple[str, str]:
+    return str(getattr(party.type, "value", party.type)), str(party.name)
+
+
+def _read(folder: Path) -> tuple[Any, Any, Any]:
+    plan = trestle_ap.AssessmentPlan.oscal_read(folder / "assessment-plan.json")
+    results = AssessmentResults.oscal_read(folder / "assessment-results.json")
+    poam = PlanOfActionAndMilestones.oscal_read(folder / "poam.json")
+    assert plan is not None and results is not None and poam is not None
+    return plan, results, poam
+
+
+def test_import_ssp_resolves_to_a_valid_system_security_plan_inside_the_bundle(traced: Traced) -> None:
+    plan, _, poam = _read(traced.folder)
+    ssp_paths = set()
+    for document in (plan, poam):
+        target = (traced.folder / document.import_ssp.href).resolve()
+        assert target.is_file(), f"import-ssp {document.import_ssp.href!r} is not a file in the bundle"
+        ssp_paths.add(target)
+    [ssp_path] = ssp_paths
+    assert ssp_path.parent == traced.folder.resolve() and ssp_path.suffix == ".json"
+    ssp = SystemSecurityPlan.oscal_read(ssp_path)
+    assert ssp is not None
+    manifest = json.loads(traced.files["manifest.json"])
+    assert f"oscal/{ssp_path.name}" in {f["path"] for f in manifest["files"]}
+
+    # The plan's subjects are the plan's components, which are the SSP's components.
+    ssp_components = {c.uuid: c for c in ssp.system_implementation.components}
+    subjects = {s.subject_uuid for s in plan.assessment_subjects[0].include_subjects}
+    assert subjects and subjects <= set(ssp_components)
+    assert [ssp_components[s].title for s in subjects] == ["support-bot"]
+    # Each control matrix row is an implemented requirement, described in the client's own wording.
+    [requirement] = ssp.control_implementation.implemented_requirements
+    assert requirement.control_id == "CC6.6"
+    assert [b.description for b in requirement.by_components] == ["Prompts are screened for injected instructions."]
+    assert _prop(requirement, "client-ref") == ["ACME-SEC-12"]
+
+
+def test_poam_items_follow_to_the_assessment_results_findings_and_every_control(traced: Traced) -> None:
+    _, results, poam = _read(traced.folder)
+    result = results.results[0]
+    ar_findings = {f.uuid: f for f in result.findings}
+    poam_findings = {f.uuid: f for f in poam.findings}
+    risks = {r.uuid: r for r in poam.risks}
+    [item] = poam.poam_items  # only the finding whose re-test failed is still open
+    assert _prop(item, "finding") == [str(traced.failed_retest)]
+    related = [r.finding_uuid for r in item.related_findings]
+    assert related and set(related) <= set(ar_findings), "POA&M item names findings the results do not hold"
+    assert set(related) <= set(poam_findings)
+    targets = sorted(ar_findings[u].target.target_id for u in related)
+    assert targets == sorted(traced.controls[traced.failed_retest]) == ["AI-SEC-01", "CC6.6"]
+    assert {ar_findings[u].target.status.state.value for u in related} == {"not-satisfied"}
+    for u in related:  # the POA&M carries the same finding as the results, not a look-alike
+        assert poam_findings[u].model_dump() == ar_findings[u].model_dump()
+
+    [risk_ref] = item.related_risks
+    risk = risks[risk_ref.risk_uuid]
+    [remediation] = risk.remediations
+    assert remediation.description == "Deploy the prompt firewall"
+    milestones = [t for t in remediation.tasks or [] if _token(t.type) == "milestone"]
+    assert [m.timing.on_date.date.date() for m in milestones] == [date(2026, 3, 1)]
+    assert "Bob (CISO)" in (remediation.remarks or "")
+    # Without a management response there is no remediation and no milestone (results carry every risk).
+    by_finding = {_prop(r, "finding")[0]: r for r in result.risks}
+    assert by_finding[str(traced.passed_retest)].remediations is None
+    assert by_finding[str(traced.failed_retest)].model_dump() == risk.model_dump()
+
+
+def test_retest_observations_are_referenced_by_the_finding_they_retest(traced: Traced) -> None:
+    _, results, _ = _read(traced.folder)
+    result = results.results[0]
+    observations_of_run: dict[str, set[str]] = {}
+    for o in result.observations:
+        observations_of_run.setdefault(_prop(o, "run")[0], set()).add(o.uuid)
+    assert traced.retest_runs and set(traced.retest_runs) == {traced.failed_retest, traced.passed_retest}
+    for finding_id, run_ids in traced.retest_runs.items():
+        mine = [f for f in result.findings if _prop(f, "finding") == [str(finding_id)]]
+        assert mine, f"finding {finding_id} has no OSCAL finding in the results"
+        assert {f.target.target_id for f in mine} == set(traced.controls[finding_id])
+        for f in mine:
+            referenced = {r.observation_uuid for r in f.related_observations or []}
+            for run_id in run_ids:
+                retest_obs = observations_of_run[str(run_id)]
+                assert retest_obs <= referenced, f"re-test run {run_id} is an orphan"
+                for o in result.observations:
+                    if o.uuid in retest_obs:
+                        assert _prop(o, "retest-of") == [str(finding_id)]
+    # The passing re-test is told, the failing one too.
+    passed = [f for f in result.findings if _prop(f, "finding") == [str(traced.passed_retest)]]
+    assert all("re-test" in (f.target.status.remarks or "") and "passed" in f.target.status.remarks for f in passed)
+
+
+def test_plan_and_results_name_the_assessor_as_party_and_role_beside_the_client(traced: Traced) -> None:
+    plan, results, poam = _read(traced.folder)
+    for document in (plan, results, poam):
+        meta = document.metadata
+        parties = {p.uuid: p for p in meta.parties}
+        roles = {r.id for r in meta.roles or []}
+        assert {"assessor", "prepared-for", "service-auditor"} <= roles
+        holders = {rp.role_id: [parties[u] for u in rp.party_uuids] for rp in meta.responsible_parties}
+        assert [_kind(p) for p in holders["prepared-for"]] == [("organization", "Acme Corp")]
+        # The testers recorded in the audit chain: the configured tester (REDLINE_TESTER) and "ana".
+        assert sorted(_kind(p) for p in holders["assessor"]) == [("person", "ana"), ("person", "test-tester")]
+        assert [_kind(p) for p in holders["service-auditor"]] == [("organization", "Example CPA LLP")]
+
+
+def test_assessors_come_from_the_evidence_not_the_exporting_machine(traced: Traced, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.evidence.bundle import build_bundle
+    from app.store import session
+    from app.store.models import Engagement
+
+    monkeypatch.setenv("REDLINE_TESTER", "someone-else")
+    with session() as db:
+        eid = db.exec(__import__("sqlmodel").select(Engagement.id)).one()
+        again = entries(build_bundle(db, eid, tmp_path / "again.zip").path)
+    for name in ("oscal/assessment-plan.json", "oscal/assessment-results.json", "oscal/poam.json"):
+        assert again[name] == traced.files[name]
+    assert b"someone-else" not in again["oscal/assessment-results.json"]
+    assert b"test-tester" in again["oscal/assessment-results.json"]
