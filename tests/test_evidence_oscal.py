@@ -278,3 +278,81 @@ def test_assessors_come_from_the_evidence_not_the_exporting_machine(traced: Trac
         assert again[name] == traced.files[name]
     assert b"someone-else" not in again["oscal/assessment-results.json"]
     assert b"test-tester" in again["oscal/assessment-results.json"]
+
+
+def test_findings_say_what_their_retests_showed_only_when_they_were_retested(world: World, tmp_path: Path) -> None:
+    files = entries(export(world.engagement_id, tmp_path / "b.zip").path)
+    folder = _unpack(files, tmp_path / "x")
+    result = AssessmentResults.oscal_read(folder / "assessment-results.json").results[0]
+    remarks = {(_prop(f, "finding")[0], f.target.target_id): f.target.status.remarks
+               for f in result.findings if _prop(f, "finding")}
+    f1, f2 = str(world.findings["f1"]), str(world.findings["f2"])
+    assert remarks == {(f1, "CC6.6"): f"Re-test run {world.runs['r3']}: Remediated: the re-test passed.",
+                       (f1, "AI-SEC-01"): f"Re-test run {world.runs['r3']}: Remediated: the re-test passed.",
+                       (f2, "C1.1"): None}  # never re-tested: nothing is claimed
+    risks = {_prop(r, "finding")[0]: r for r in result.risks}
+    assert [_token(m.lifecycle) for m in risks[f1].remediations] == ["completed"]  # the re-test verified it
+    assert [_token(m.lifecycle) for m in risks[f2].remediations] == ["planned"]
+
+
+def test_the_system_security_plan_draws_the_scope_boundary_and_stands_without_a_matrix(
+        world: World, tmp_path: Path) -> None:
+    from sqlmodel import delete
+
+    from app.store import session
+    from app.store.models import ControlMapping
+
+    files = entries(export(world.engagement_id, tmp_path / "b.zip").path)
+    ssp = SystemSecurityPlan.oscal_read(_unpack(files, tmp_path / "x") / "system-security-plan.json")
+    boundary = ssp.system_characteristics.authorization_boundary.description
+    assert "1 AI system(s) in scope (support-bot); explicitly out of scope: legacy-faq." in boundary
+    assert [r.control_id for r in ssp.control_implementation.implemented_requirements] == ["CC6.6", "C1.1", "CC7.2"]
+
+    with session() as db:  # a matrix not yet written: the controls the scenarios evidence stand in
+        db.exec(delete(ControlMapping))  # type: ignore[call-overload]
+    files = entries(export(world.engagement_id, tmp_path / "c.zip").path)
+    ssp = SystemSecurityPlan.oscal_read(_unpack(files, tmp_path / "y") / "system-security-plan.json")
+    requirements = ssp.control_implementation.implemented_requirements
+    assert [r.control_id for r in requirements] == ["CC6.6", "AI-SEC-01", "C1.1", "AI-SEC-02"]
+    assert {r.remarks for r in requirements} == {"Not in the client's control matrix: evidenced by the scenarios "
+                                                 "run only."}
+
+
+def test_every_uuid_and_href_an_oscal_document_references_resolves_inside_the_bundle(traced: Traced) -> None:
+    defined: dict[str, set[str]] = {}
+    references: list[tuple[str, str, str]] = []  # (document, key, value)
+    hrefs: list[tuple[str, str]] = []
+
+    def walk(document: str, node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "uuid" and isinstance(value, str):
+                    defined.setdefault(document, set()).add(value)
+                elif key.endswith("-uuid") and isinstance(value, str):
+                    references.append((document, key, value))
+                elif key.endswith("-uuids") and isinstance(value, list):
+                    references.extend((document, key, v) for v in value)
+                elif key == "href" and isinstance(value, str):
+                    hrefs.append((document, value))
+                walk(document, value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(document, value)
+
+    names = sorted(p.name for p in traced.folder.glob("*.json"))
+    assert names == ["assessment-plan.json", "assessment-results.json", "poam.json", "system-security-plan.json"]
+    for name in names:
+        walk(name, json.loads((traced.folder / name).read_text()))
+    # A document may use what it defines and what it imports (results -> plan -> SSP; POA&M -> SSP).
+    imports = {"assessment-results.json": ["assessment-plan.json", "system-security-plan.json"],
+               "assessment-plan.json": ["system-security-plan.json"], "poam.json": ["system-security-plan.json"],
+               "system-security-plan.json": []}
+    assert len(references) > 20
+    for document, key, value in references:
+        visible = defined[document].union(*(defined[i] for i in imports[document]))
+        assert value in visible, f"{document}: {key} {value} resolves to nothing"
+    for document, href in hrefs:
+        if href.startswith("#"):
+            assert href[1:] in defined[document], f"{document}: {href} names no resource"
+        else:
+            assert (traced.folder / href).resolve().is_file(), f"{document}: {href} is not in the bundle"
