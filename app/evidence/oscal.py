@@ -90,11 +90,14 @@ def assessment_plan(ev: EvidenceSet) -> dict[str, Any]:
     return {"assessment-plan": plan}
 
 
-def _observations(ev: EvidenceSet) -> Iterator[dict[str, Any]]:
-    """Each turn of the evidence's runs, an observation with method TEST; a re-test's names the finding."""
+def _observations(ev: EvidenceSet, only: Optional[set[int]] = None) -> Iterator[dict[str, Any]]:
+    """Each turn of the evidence's runs (or only the turn ids given), an observation with method TEST;
+    a re-test's names the finding it re-tests."""
     for run, turns in ev.iter_transcripts():
         retest = f"Re-test of finding {run['retest_of']}, run" if run.get("retest_of") else "Run"
         for t in turns:
+            if only is not None and t["id"] not in only:
+                continue
             verdicts = "; ".join(f"{v['detector'] or 'auto'} {v['outcome']}: {v['reason']}" for v in t["auto_verdicts"])
             human = "; ".join(f"{v['actor'] or 'tester'} {v['outcome']}: {v['reason']}" for v in t["human_verdicts"])
             yield {
@@ -224,15 +227,16 @@ def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
                       "related-findings": [{"finding-uuid": oscal_findings.finding_uuid(ev, f["id"], c)}
                                            for c in oscal_findings.targets(f)],
                       "related-risks": [{"risk-uuid": oscal_findings.risk_uuid(ev, f["id"])}]})
-    related_runs = {r for f in open_findings for r in oscal_findings.finding_runs(f)}
-    subset = dataclasses.replace(ev, runs=[r for r in ev.runs if r["id"] in related_runs])
     document: dict[str, Any] = {
         "uuid": stable_uuid(ev, "poam"),
         "metadata": metadata(ev, f"Plan of action and milestones: {ev.engagement['name']}"),
         "import-ssp": {"href": SSP_FILE},
     }
-    observations = list(_observations(subset)) if any(turn_ids.get(r) for r in related_runs) else []
-    if observations:
-        document["observations"] = observations
+    # Only the turns the findings relate, read only from their runs.
+    related = {t for f in open_findings for t in oscal_findings.related_turns(f, turn_ids)}
+    if related:
+        runs = {r for f in open_findings for r in oscal_findings.finding_runs(f)}
+        subset = dataclasses.replace(ev, runs=[r for r in ev.runs if r["id"] in runs])
+        document["observations"] = list(_observations(subset, related))
     document.update({"risks": oscal_findings.risks(ev, open_findings), "findings": findings, "poam-items": items})
     return {"plan-of-action-and-milestones": document}

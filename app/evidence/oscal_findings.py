@@ -48,7 +48,7 @@ def finding_runs(finding: Mapping[str, Any]) -> list[int]:
     return list(dict.fromkeys(runs + [rt["run_id"] for rt in finding["retests"]]))
 
 
-def _observations(finding: Mapping[str, Any], turn_ids: Mapping[int, Sequence[int]]) -> list[int]:
+def related_turns(finding: Mapping[str, Any], turn_ids: Mapping[int, Sequence[int]]) -> list[int]:
     """The turn that shows the failure (else every turn of its run), then every turn of each re-test run."""
     shown = list(turn_ids.get(finding.get("run_id") or 0, []))
     if finding.get("turn_id") in shown:
@@ -62,7 +62,7 @@ def oscal_findings(ev: EvidenceSet, findings: Iterable[dict[str, Any]],
     """One OSCAL finding per (finding, control), not-satisfied, its re-tests told in the status remarks."""
     out = []
     for f in findings:
-        related = _observations(f, turn_ids)
+        related = related_turns(f, turn_ids)
         history = wording.retest_history(f["retests"])
         for control in targets(f):
             status: dict[str, Any] = {"state": "not-satisfied"}
