@@ -237,6 +237,6 @@ def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
     if related:
         runs = {r for f in open_findings for r in oscal_findings.finding_runs(f)}
         subset = dataclasses.replace(ev, runs=[r for r in ev.runs if r["id"] in runs])
-        document["observations"] = list(_observations(subset, related))
+        document["observations"] = _observations(subset, related)  # streamed as the file is written
     document.update({"risks": oscal_findings.risks(ev, open_findings), "findings": findings, "poam-items": items})
     return {"plan-of-action-and-milestones": document}
