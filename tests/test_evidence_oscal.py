@@ -1,17 +1,28 @@
-"""The bundle's OSCAL documents parse with the maintained OSCAL models and speak OSCAL's vocabulary."""
+"""The bundle's OSCAL documents parse with the maintained OSCAL models, speak OSCAL's vocabulary, and link up.
+
+The second half exports a real demo engagement (runs, findings, a failed and a
+passed re-test, a dated management response) and follows every uuid an
+auditor's tool would: POA&M item -> results finding -> observations and risk,
+re-test run -> the finding it re-tests, import-ssp -> the SSP in the bundle.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from test_evidence_engagement import World, entries, export, world  # noqa: F401
+from tests.test_lifecycle_support import confirm_all, demo, make_engagement, run  # noqa: F401
 
 trestle_ap = pytest.importorskip("trestle.oscal.assessment_plan", reason="compliance-trestle is a test extra")
 from trestle.oscal.assessment_results import AssessmentResults  # noqa: E402
 from trestle.oscal.poam import PlanOfActionAndMilestones  # noqa: E402
+from trestle.oscal.ssp import SystemSecurityPlan  # noqa: E402
 
 
 def _unpack(files: dict[str, bytes], folder: Path) -> Path:
@@ -83,14 +94,6 @@ def test_oscal_uuids_are_unique_and_stable(world: World, tmp_path: Path) -> None
 
 
 # ---------------------------------------------------------------- following the uuids, on the real demo system
-
-from dataclasses import dataclass  # noqa: E402
-from datetime import date  # noqa: E402
-from typing import Any  # noqa: E402
-
-from trestle.oscal.ssp import SystemSecurityPlan  # noqa: E402
-
-from tests.test_lifecycle_support import confirm_all, demo, make_engagement, run  # noqa: E402,F401
 
 SCENARIOS = ("pi-direct-override", "sysprompt-summary-request")
 
@@ -266,13 +269,15 @@ def test_plan_and_results_name_the_assessor_as_party_and_role_beside_the_client(
 
 def test_assessors_come_from_the_evidence_not_the_exporting_machine(traced: Traced, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlmodel import select
+
     from app.evidence.bundle import build_bundle
     from app.store import session
     from app.store.models import Engagement
 
-    monkeypatch.setenv("REDLINE_TESTER", "someone-else")
+    monkeypatch.setenv("REDLINE_TESTER", "someone-else")  # another tester exports the same store
     with session() as db:
-        eid = db.exec(__import__("sqlmodel").select(Engagement.id)).one()
+        eid = db.exec(select(Engagement.id)).one()
         again = entries(build_bundle(db, eid, tmp_path / "again.zip").path)
     for name in ("oscal/assessment-plan.json", "oscal/assessment-results.json", "oscal/poam.json"):
         assert again[name] == traced.files[name]
