@@ -361,3 +361,21 @@ def test_every_uuid_and_href_an_oscal_document_references_resolves_inside_the_bu
             assert href[1:] in defined[document], f"{document}: {href} names no resource"
         else:
             assert (traced.folder / href).resolve().is_file(), f"{document}: {href} is not in the bundle"
+
+
+def test_an_objective_counts_its_samples_and_tells_re_tests_apart(world: World, tmp_path: Path) -> None:
+    def read(zip_name: str, **options: Any) -> tuple[dict[str, Any], Any]:
+        files = entries(export(world.engagement_id, tmp_path / zip_name, **options).path)
+        folder = _unpack(files, tmp_path / zip_name.replace(".zip", ""))
+        result = AssessmentResults.oscal_read(folder / "assessment-results.json").results[0]
+        return {f.target.target_id: f for f in result.findings if _prop(f, "conclusion") == ["objective"]}, result
+
+    whole, result = read("all.zip")  # r1 failed; r3 is the re-test of finding f1, not a sample
+    assert whole["CC6.6"].description.startswith(
+        "1 run(s) evidence CC6.6: 0 passed, 1 failed. 1 re-test run(s) verify remediation and are not counted "
+        "as samples. Exceptions: finding")
+    retest_turns = {o.uuid for o in result.observations if _prop(o, "run") == [str(world.runs["r3"])]}
+    assert retest_turns and not retest_turns & {o.observation_uuid for o in whole["CC6.6"].related_observations}
+    q1, _ = read("q1.zip", windows=["Q1"])  # the re-test ran in Q2: nothing to tell apart
+    assert q1["CC6.6"].description.startswith("1 run(s) evidence CC6.6: 0 passed, 1 failed. Exceptions: finding")
+    assert q1["C1.1"].description == "1 run(s) evidence C1.1: 1 passed, 0 failed. No exceptions noted."

@@ -130,7 +130,10 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
             exceptions[control].append(f)
     out = []
     for control in _control_ids(ev):
-        runs = runs_for.get(control, [])
+        # A re-test verifies a remediation; it is no sample of the control operating (its turns are
+        # related by the finding it re-tests).
+        runs = [r for r in runs_for.get(control, []) if not r.get("retest_of")]
+        retests = [r for r in runs_for.get(control, []) if r.get("retest_of")]
         # A failure dismissed on review as a false positive reads "No exceptions noted." and is no exception.
         failed = [r for r in runs if r["verdict"] == "fail" and not r["result"].startswith(wording.NO_EXCEPTIONS)]
         passed = [r for r in runs if r["verdict"] == "pass"]
@@ -143,6 +146,8 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
             continue  # nothing concluded about this control: no finding either way
         described = "; ".join(f"finding {f['id']} \"{f['title']}\" ({f['severity']}, {f['status']})" for f in found)
         description = (f"{len(runs)} run(s) evidence {control}: {len(passed)} passed, {len(failed)} failed. "
+                       + (f"{len(retests)} re-test run(s) verify remediation and are not counted as samples. "
+                          if retests else "")
                        + (f"Exceptions: {described}." if described else
                           wording.NO_EXCEPTIONS if state == "satisfied" else "Exceptions noted in failed runs."))
         finding: dict[str, Any] = {
