@@ -59,7 +59,7 @@ def when(ev: EvidenceSet, *candidates: Optional[str]) -> str:
 def assessors(ev: EvidenceSet) -> list[str]:
     """The testers the audit chain names; only an engagement with no event at all falls back to the
     tester configured now, since somebody is exporting it."""
-    names = [n for n in (one_line(a, 200).strip() for a in ev.chain.actors) if n]
+    names = [n for n in (one_line(ev.scrub.text(a), 200).strip() for a in ev.chain.actors) if n]
     return list(dict.fromkeys(names)) or [audit.default_actor()]
 
 
