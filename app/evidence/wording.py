@@ -99,3 +99,9 @@ def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
         return human
     order = {"fail": 4, "error": 3, "review": 2, "pass": 1}
     return max(auto, key=lambda o: order.get(o, 0), default="")
+
+
+def retest_history(retests: Iterable[dict[str, Any]]) -> str:
+    """What each re-test of one finding showed, in order; "" for a finding never re-tested."""
+    return " ".join(f"Re-test run {rt['run_id']}: {retest_result(rt.get('before', ''), rt.get('after', ''))}"
+                    for rt in retests)
