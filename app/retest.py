@@ -157,12 +157,14 @@ def record_retest(db: "Session", finding: Finding, run_id: int, verdict: str, *,
                  payload={"retest": retest.id, "run_id": run_id, "original_run_id": finding.run_id,
                           "verdict": verdict})
     to = status_after_retest(verdict)
-    if to is not None:
+    # A re-test that says what the finding already says (a second failing re-test) is recorded
+    # above and moves nothing: the lifecycle refuses a move to the status a finding already has.
+    if to is not None and to != finding.status:
         what = f"scenario {scenario_id} against {system}" if scenario_id and system else "the finding's scenario"
         original = f"original run {finding.run_id}" if finding.run_id is not None else "no original run"
         transition(db, finding, to, actor=actor,
                    reason=f"re-test run {run_id} of {what} {'passed' if verdict == 'pass' else 'failed'} "
-                          f"({original})")
+                          f"({original})", retest_run=run_id)
     return retest
 
 

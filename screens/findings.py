@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
-from app.findings import SEVERITIES, STATUSES, TRANSITIONS
+from app.findings import OPEN_STATUSES, SEVERITIES, STATUSES, legal_moves
 from app.text import one_line
 from app.resources import assets_dir
 from screens.base import EngagementScreen, report_error, try_store, with_store
@@ -206,12 +206,14 @@ class FindingsScreen(EngagementScreen):
         f = self.selected()
         if f is None:
             return
-        allowed = sorted(TRANSITIONS.get(f.status, ()))
-        if not allowed:
+        moves = legal_moves(f)  # the core's rule: re-test outcomes are never offered by hand
+        if not moves:
             self.notify(f"finding {f.id} is {f.status}: its lifecycle has ended", markup=False)
             return
+        hint = "A re-test (R) decides retest passed or failed." if f.status in OPEN_STATUSES else ""
         self.app.push_screen(ChoiceScreen(f"Move finding #{f.id} from {f.status.replace('_', ' ')} to…",
-                                          [(s, s.replace("_", " ")) for s in allowed]),
+                                          [(m.to, f"{m.to.replace('_', ' ')} ({m.action})", m.meaning)
+                                           for m in moves], hint=hint),
                              lambda to: self._ask_reason(f.id, to))
 
     def _ask_reason(self, finding_id: int, to: Optional[str]) -> None:
@@ -244,8 +246,6 @@ class FindingsScreen(EngagementScreen):
             self.reload(select=finding_id)
 
     def action_retest(self) -> None:
-        from app.findings import OPEN_STATUSES
-
         f = self.selected()
         if f is None:
             return

@@ -25,19 +25,20 @@ def register(subparsers: Any) -> None:
     add_actions(actions)
 
 
-# action -> (status it moves findings to, help); the rules themselves live in app.findings
-MOVES: dict[str, tuple[str, str]] = {
-    "confirm": ("open", "triage confirms draft findings: they become open control failures"),
-    "remediating": ("remediating", "the client is fixing the findings"),
-    "close": ("closed", "close findings whose re-test passed"),
-    "accept": ("risk_accepted", "management accepts the risk (needs --approver)"),
-    "dismiss": ("dismissed", "triage shows draft findings to be false positives"),
-}
+def _moves() -> dict[str, tuple[str, str]]:
+    """action -> (status it moves findings to, help), from the lifecycle's own words (app.lifecycle).
+
+    Re-test outcomes have no action: only ``redline retest`` sets them. Reopening
+    an accepted risk or a dismissed draft has its own action, ``reopen``.
+    """
+    from app.lifecycle import MEANINGS
+
+    return {action: (to, meaning) for to, (action, meaning) in MEANINGS.items() if action != "reopen"}
 
 
 def add_actions(actions: Any) -> None:
     """Register lifecycle subcommands here: each ``actions.add_parser(...)`` sets its own ``func``."""
-    for name, (to, help_text) in MOVES.items():
+    for name, (to, help_text) in _moves().items():
         move = actions.add_parser(name, help=help_text, description=f"Move findings to '{to}': {help_text}.")
         move.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
         move.add_argument("--reason", required=True, help="why (kept in the audit trail)")
@@ -45,6 +46,12 @@ def add_actions(actions: Any) -> None:
         move.add_argument("--approver", metavar="NAME", default="", required=name == "accept",
                           help="who accepted the risk" if name == "accept" else argparse.SUPPRESS)
         move.set_defaults(func=move_findings, to=to)
+    reopen = actions.add_parser("reopen", help="reopen an accepted risk (to open) or a dismissed draft (to draft)",
+                                description="Reopen findings: risk_accepted -> open, dismissed -> draft.")
+    reopen.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
+    reopen.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    reopen.add_argument("--by", metavar="NAME", default="", help="the tester making the change")
+    reopen.set_defaults(func=move_findings, to=None, approver="")
     respond = actions.add_parser("respond", help="record management's response to a control failure",
                                  description="Add a management response (the exception log) to a finding.")
     respond.add_argument("ids", metavar="ID", nargs=1, type=int, help="finding id")
@@ -86,7 +93,7 @@ def move_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.findings import transition
+    from app.findings import legal_moves, transition
     from app.store import session
 
     moved = []
@@ -94,7 +101,8 @@ def move_findings(args: argparse.Namespace) -> int:
         engagement = find_engagement(db, args.engagement)
         for finding in _chosen(db, engagement.id or 0, args.ids):
             before = finding.status
-            transition(db, finding, args.to, reason=args.reason, actor=args.by, approver=args.approver)
+            to = args.to or next((m.to for m in legal_moves(finding) if m.action == "reopen"), "open")
+            transition(db, finding, to, reason=args.reason, actor=args.by, approver=args.approver)
             moved.append(f"finding {finding.id}: {before} → {finding.status}")
     for line in moved:
         Console().print(Text(line))
@@ -159,7 +167,13 @@ def list_exceptions(args: argparse.Namespace) -> int:
 
 
 def finding_record(finding: Any) -> dict[str, Any]:
-    """One finding as listed: the columns above plus the evidence needed to read it without the cockpit."""
+    """One finding as listed: the columns above plus the evidence needed to read it without the cockpit.
+
+    ``moves`` are the lifecycle moves a tester may make next (:func:`app.findings.legal_moves`), as
+    actions of this command.
+    """
+    from app.findings import legal_moves
+
     return {
         "id": finding.id, "status": finding.status, "severity": finding.severity,
         "controls": list(finding.controls), "title": finding.title, "impact": finding.impact,
@@ -168,6 +182,7 @@ def finding_record(finding: Any) -> dict[str, Any]:
         "updated_at": finding.updated_at.isoformat() if finding.updated_at else None,
         "created_by": finding.created_by, "exception_kind": finding.exception_kind,
         "evidence": dict(finding.evidence or {}),
+        "moves": [{"action": m.action, "to": m.to, "meaning": m.meaning} for m in legal_moves(finding)],
     }
 
 
@@ -177,7 +192,7 @@ def list_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.findings import find
+    from app.findings import OPEN_STATUSES, find
     from app.store import session
     from app.text import one_line
 
@@ -205,6 +220,8 @@ def list_findings(args: argparse.Namespace) -> int:
             detail.append("\nimpact: " + one_line(r["impact"], 200), style="")
         detail.append(f"\nscenario {one_line(_cell(r['scenario']), 80)} · run {_cell(r['run'])} · "
                       f"{_cell(r['created_at'])}", style="dim")
+        detail.append("\nnext: " + (" · ".join(m["action"] for m in r["moves"]) or "none (closed)")
+                      + ("; a re-test decides" if r["status"] in OPEN_STATUSES else ""), style="dim")
         table.add_row(Text(str(r["id"])), Text(r["status"]), Text(r["severity"]),
                       Text(one_line(_cell(r["controls"]), 80)), detail)
     console.print(table)

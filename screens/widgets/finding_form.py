@@ -175,7 +175,8 @@ class ChoiceScreen(ModalScreen[Optional[str]]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
-    def __init__(self, title: str, choices: Sequence[tuple[str, str]], hint: str = "") -> None:
+    def __init__(self, title: str, choices: Sequence[tuple[str, ...]], hint: str = "") -> None:
+        """``choices`` are ``(value, label)`` or ``(value, label, meaning)``; a meaning shows dim below its label."""
         super().__init__()
         self.choice_title, self.choices, self.hint = title, list(choices), hint
 
@@ -184,8 +185,16 @@ class ChoiceScreen(ModalScreen[Optional[str]]):
             yield Static(Text(self.choice_title, style="bold"), classes="dialog-title")
             if self.hint:
                 yield Static(Text(self.hint), classes="dialog-hint")
-            yield OptionList(*[Option(Text(label), id=value) for value, label in self.choices], id="choice-list")
+            yield OptionList(*[Option(self._prompt(*choice[1:]), id=choice[0]) for choice in self.choices],
+                             id="choice-list")
             yield Static(Text("enter to choose · escape to cancel", style="dim"), classes="dialog-hint")
+
+    @staticmethod
+    def _prompt(label: str, meaning: str = "") -> Text:
+        text = Text(label)
+        if meaning:
+            text.append("\n  " + meaning, style="dim")
+        return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
