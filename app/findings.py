@@ -87,7 +87,8 @@ def create_finding(db: "Session", *, engagement_id: int, title: str, actor: str 
                  entity=f"finding:{finding.id}",
                  payload={"title": title, "status": finding.status, "severity": finding.severity,
                           "controls": list(finding.controls), "run_id": finding.run_id,
-                          "turn_id": finding.turn_id, "reason": reason})
+                          "turn_id": finding.turn_id, "reason": reason,
+                          **({"regression_of": finding.regression_of} if finding.regression_of else {})})
     return finding
 
 
