@@ -155,6 +155,15 @@ def update_finding(db: "Session", finding: Finding, *, actor: str = "", reason: 
     return finding
 
 
+def classify(db: "Session", finding: Finding, kind: str, *, reason: str, actor: str = "") -> Finding:
+    """Set the exception's type (design, operating effectiveness, system description), audited with a reason."""
+    if not reason.strip():
+        raise FindingStateError("classifying an exception needs a reason")
+    if kind == finding.exception_kind:
+        raise FindingStateError(f"finding {finding.id} is already classified as {kind}; nothing to change")
+    return update_finding(db, finding, exception_kind=kind, actor=actor, reason=reason)
+
+
 def find(db: "Session", engagement_id: int, ids: Iterable[int] | None = None,
          statuses: Iterable[str] | None = None) -> list[Finding]:
     from sqlmodel import select

@@ -43,7 +43,11 @@ _REOPEN_OPEN = ("reopen", "the accepted risk is no longer accepted: the finding 
 
 # The exception types a control failure can be given (AUDIT-CONVENTIONS: design, operating
 # effectiveness, system description); app.evidence.wording holds their report labels.
-EXCEPTION_KINDS = ("design", "operating", "system_description")
+EXCEPTION_KINDS: dict[str, str] = {
+    "design": "the control as designed does not meet the criterion",
+    "operating": "operating effectiveness: the control did not work in some instance during the period",
+    "system_description": "what management describes differs from what the system does",
+}
 
 # A finding is created as a draft (the runner, triage), already confirmed (a tester filing it), or
 # dismissed; every later status needs its own evidence (a re-test run, an approver).

@@ -260,5 +260,19 @@ def exception_log(db: "Session", engagement_id: int) -> list[dict[str, Any]]:
     return rows(load_evidence(db, engagement_id))
 
 
-__all__ = ["RetestOutcome", "exception_log", "exit_code", "plan_retests", "record_response", "record_retest",
+def exception_register(db: "Session", engagement_id: int) -> dict[str, Any]:
+    """The exception log and, apart, the failures awaiting triage, each with its summary sentence.
+
+    The same rows and sentences as the bundle's exception log section, read in one pass.
+    """
+    from app.evidence import tables, wording
+    from app.evidence.collect import load_evidence
+
+    ev = load_evidence(db, engagement_id)
+    exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
+    return {"summary": wording.exception_summary(exceptions), "exceptions": exceptions,
+            "triage_summary": wording.triage_summary(triage), "awaiting_triage": triage}
+
+
+__all__ = ["RetestOutcome", "exception_log", "exception_register", "exit_code", "plan_retests", "record_response", "record_retest",
            "retest_findings", "retest_findings_async"]

@@ -57,6 +57,7 @@ class FindingsScreen(EngagementScreen):
         self.shown: list[Any] = []
         self.catalog: Any = None
         self.retesting: set[int] = set()
+        self.seen: dict[int, list[Any]] = {}  # finding id -> its occurrences (app.occurrences)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -91,10 +92,16 @@ class FindingsScreen(EngagementScreen):
 
     def reload(self, select: Optional[int] = None) -> None:
         from app.findings import find
+        from app.occurrences import occurrences
 
-        findings = try_store(self, lambda db: find(db, self.engagement_id))
-        if findings is None:
+        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+            found = find(db, self.engagement_id)
+            return found, occurrences(db, found)
+
+        loaded = try_store(self, load)
+        if loaded is None:
             return
+        findings, self.seen = loaded
         keep = select or self.selected_id()
         self.all = findings
         controls = sorted({c for f in findings for c in self._controls_of(f)})
@@ -174,6 +181,11 @@ class FindingsScreen(EngagementScreen):
             out += Text("\n") + quote_preview(quote, lines=2)
         extra = len((f.evidence or {}).get("additional", []))
         where = f"run {f.run_id} · turn {f.turn_id}" if f.run_id else "no run"
+        seen = self.seen.get(f.id or 0, [])
+        if len(seen) > 1:
+            where += f" · seen in {len(seen)} runs: " + ", ".join(str(o.run_id) for o in seen)
+        if f.regression_of:
+            where += f" · regression of #{f.regression_of}"
         out += Text(f"\n{where}" + (f" · {extra} more quoted span(s)" if extra else "")
                     + (f" · accepted by {one_line(f.accepted_by, 30)}" if f.accepted_by else ""), style="dim")
         detail.update(out)

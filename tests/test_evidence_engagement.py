@@ -261,7 +261,9 @@ def test_results_of_tests_use_auditor_wording(world: World) -> None:
     exceptions = tables.exception_log(ev)
     kinds = {x["exception"]: x["exception_type"] for x in exceptions}
     assert kinds[f"finding {world.findings['f2']}"] == "Design"
-    assert kinds[f"run {world.runs['r5']}"].startswith("Operating effectiveness (default for Type II")
+    assert kinds[f"finding {world.findings['f1']}"].startswith("Operating effectiveness")
+    assert f"run {world.runs['r5']}" not in kinds  # a failure no tester has looked at is no exception yet
+    assert [x["item"] for x in tables.awaiting_triage(ev)] == [f"run {world.runs['r5']}"]
     assert any(x["response"].startswith("Agreed") and x["owner"] == "CISO" for x in exceptions)
 
 

@@ -87,7 +87,13 @@ def test_management_responses_and_the_exception_log(demo: Any, capsys: Any) -> N
                  "--date", "2026-12-31", "--cause", "No screening", "--mitigating", "Rate limits",
                  "--remediation", "Filter by Q1"]) == 0
     assert "management response 1 recorded" in capsys.readouterr().out
-    [row] = _json(capsys, "findings", "acme", "exceptions", "--json")
+    register = _json(capsys, "findings", "acme", "exceptions", "--json")
+    assert register["exceptions"] == [] and [r["item"] for r in register["awaiting_triage"]] == ["finding 1"]
+    assert main(["findings", "acme", "confirm", "1", "--reason", "reproduced"]) == 0
+    capsys.readouterr()
+    register = _json(capsys, "findings", "acme", "exceptions", "--json")
+    assert register["awaiting_triage"] == [] and register["triage_summary"] == "No failure awaits triage."
+    [row] = register["exceptions"]
     assert (row["finding_id"], row["response"], row["owner"], row["response_date"], row["mitigating_controls"]) == (
         1, "Input filter planned", "Bob", "2026-12-31", "Rate limits")
     assert main(["findings", "acme", "exceptions"]) == 0

@@ -80,11 +80,13 @@ class FindingForm(ModalScreen[Optional[FindingChoice]]):
                          classes="dialog-title")
             with VerticalScroll(id="finding-fields"):
                 yield Label("Add to", classes="form-label")
-                # The run's own draft (filed by the runner when a detector failed) comes first,
-                # so extending it rather than filing a duplicate is one keystroke away.
-                ours = [f for f in self.findings if f.run_id == d.run_id]
+                # The run's own finding (the draft the runner filed, or the finding this run is another
+                # occurrence of) comes first, so extending it rather than filing a duplicate is one keystroke away.
+                mine = list(getattr(d, "run_findings", None) or [])
+                ours = sorted((f for f in self.findings if f.id in mine or f.run_id == d.run_id),
+                              key=lambda f: mine.index(f.id) if f.id in mine else len(mine))
                 options = [(Text("a new finding"), NEW)] + [
-                    (Text(one_line(f"#{f.id} {f.title} ({f.status}, this run)", 60)), f.id or 0) for f in ours
+                    (Text(one_line(f"#{f.id} ({f.status}, this run) {f.title}", 60)), f.id or 0) for f in ours
                 ] + [(Text(one_line(f"#{f.id} {f.title} ({f.status})", 60)), f.id or 0)
                      for f in self.findings if f not in ours]
                 yield Select(options, value=NEW, allow_blank=False, id="finding-target", compact=True)
