@@ -41,12 +41,16 @@ class FindingsScreen(EngagementScreen):
     HELP_TITLE = "findings"
     HELP = ("The engagement's findings. Filter by control (a criterion also matches the AI controls that map "
             "to it), severity and status. enter opens the quoted evidence in triage; s changes the status "
-            "(with a reason); R re-tests the finding's scenario on the same system.")
+            "(with a reason) to the moves the lifecycle allows; e sets the exception type (design, operating "
+            "effectiveness, system description); R re-tests the finding's scenario on the same system, which "
+            "alone decides retest passed or failed.")
     BINDINGS = [
         Binding("enter", "open", "Evidence", id="findings.open", tooltip="Open the evidence turn in triage"),
         Binding("s", "status", "Status", id="findings.status", tooltip="Move the finding along its lifecycle"),
         Binding("R", "retest", "Re-test", key_display="R", id="findings.retest",
                 tooltip="Run the finding's scenario again on the same system"),
+        Binding("e", "classify", "Type", id="findings.classify",
+                tooltip="Classify the exception: design, operating effectiveness or system description"),
         Binding("slash", "filter", "Filter", key_display="/", id="findings.filter", tooltip="Focus the filters"),
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
@@ -170,8 +174,9 @@ class FindingsScreen(EngagementScreen):
                                "No findings yet: failing runs file draft findings, and triage (f) files them "
                                "by hand.", style="dim"))
             return
-        out = literal(f"#{f.id} {f.title}", style="bold") + Text(f"  {f.severity} · {f.status.replace('_', ' ')}",
-                                                                  style=SEVERITY_STYLES.get(f.severity, ""))
+        kind = f.exception_kind.replace("_", " ") if f.exception_kind else "type not classified"
+        out = literal(f"#{f.id} {f.title}", style="bold") + Text(
+            f"  {f.severity} · {f.status.replace('_', ' ')} · {kind}", style=SEVERITY_STYLES.get(f.severity, ""))
         if f.impact:
             out += Text("\nimpact ", style="dim") + literal(one_line(f.impact, 120))
         for ident in f.controls[:3]:
@@ -255,6 +260,33 @@ class FindingsScreen(EngagementScreen):
 
         if try_store(self, move) is not None:
             self.notify(f"finding #{finding_id} is now {to.replace('_', ' ')}", markup=False)
+            self.reload(select=finding_id)
+
+    def action_classify(self) -> None:
+        from app.findings import EXCEPTION_KINDS
+
+        f = self.selected()
+        if f is None:
+            return
+        current = f.exception_kind.replace("_", " ") if f.exception_kind else "not classified"
+        self.app.push_screen(ChoiceScreen(f"Exception type of finding #{f.id} (now {current})",
+                                          [(kind, kind.replace("_", " "), meaning)
+                                           for kind, meaning in EXCEPTION_KINDS.items()]),
+                             lambda kind: self._ask_classify_reason(f.id, kind))
+
+    def _ask_classify_reason(self, finding_id: int, kind: Optional[str]) -> None:
+        if not kind:
+            return
+        self.app.push_screen(PromptScreen(f"Why is finding #{finding_id} a {kind.replace('_', ' ')} exception?",
+                                          hint="The reason goes into the audit trail."),
+                             lambda reason: self._classify(finding_id, kind, reason) if reason is not None else None)
+
+    def _classify(self, finding_id: int, kind: str, reason: str) -> None:
+        from app.findings import classify
+        from app.store.models import Finding
+
+        if try_store(self, lambda db: classify(db, db.get(Finding, finding_id), kind, reason=reason)) is not None:
+            self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
             self.reload(select=finding_id)
 
     def action_retest(self) -> None:

@@ -200,3 +200,42 @@ async def test_after_a_failed_retest_the_menu_offers_only_what_the_core_allows()
     with session() as db:
         assert db.get(Finding, retest.finding_id).status == "retest_failed"
     assert any("only a re-test run can set retest_passed" in n["message"] for n in shown)
+
+
+async def test_the_detail_shows_every_occurrence_and_e_classifies_the_exception() -> None:
+    from sqlmodel import select
+    from textual.widgets import Static
+
+    from app.alignment import get_engagement
+    from app.demo_engagement import ensure_demo_engagement
+    from app.findings import transition
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+    from app.store.models import AuditEvent, Finding
+
+    with session() as db:
+        eid = ensure_demo_engagement(db, today=TODAY).id or 0
+    runs = []
+    for _ in range(2):
+        with session() as db:
+            plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override"])
+        runs += await run_scenarios(eid, plan)
+    assert runs[0].finding_ids == runs[1].finding_ids
+    with session() as db:
+        transition(db, db.get(Finding, runs[0].finding_ids[0]), "open", reason="confirmed")
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_register(pilot, eid)
+        assert len(screen.shown) == 1
+        detail = str(screen.query_one("#finding-detail", Static).render())
+        assert f"seen in 2 runs: {runs[0].run_id}, {runs[1].run_id}" in detail and "type not classified" in detail
+        await pilot.press("e")
+        await choose(pilot, "design")
+        await answer(pilot, "no screening was ever designed")
+        await wait_for(pilot, lambda: screen.shown[0].exception_kind == "design", "the exception type")
+        assert "design" in str(screen.query_one("#finding-detail", Static).render())
+    with session() as db:
+        [edit] = db.exec(select(AuditEvent).where(AuditEvent.action == "finding.edited")).all()
+    assert edit.payload == {"changes": {"exception_kind": {"from": "", "to": "design"}},
+                            "reason": "no screening was ever designed"}
