@@ -10,7 +10,9 @@ tester's: moving there needs the id of a finished re-test run of this finding
 whose verdict says so (:mod:`app.retest` passes it). A finding therefore closes
 only after a passing re-test, or it is risk-accepted with a named approver.
 :func:`legal_moves` is what a tester may do by hand, with a line saying what
-each move means; the CLI and the cockpit offer exactly that.
+each move means; the CLI and the cockpit offer exactly that. :func:`classify`
+sets an exception's type through the same audited edit as every other field.
+Which finding a failing run belongs to is :mod:`app.occurrences`' rule.
 """
 
 from __future__ import annotations

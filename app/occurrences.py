@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from app.findings import transition
+from app.findings import FindingStateError, transition
 from app.store import audit
 from app.store.models import Finding, FindingOccurrence, Run, TestWindow, utcnow
 
@@ -78,7 +78,8 @@ def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Option
                    evidence: dict[str, Any], *, actor: str = "") -> FindingOccurrence:
     """Record ``run_id`` as another occurrence of ``finding``; a dismissed finding goes back to triage."""
     if finding.status not in OCCURRENCE_STATUSES:
-        raise ValueError(f"finding {finding.id} is {finding.status}: a new failure is a regression, not an occurrence")
+        raise FindingStateError(f"finding {finding.id} is {finding.status}: a new failure is a regression of it, "
+                                "not an occurrence")
     row = FindingOccurrence(finding_id=finding.id or 0, run_id=run_id, turn_id=turn_id, evidence=dict(evidence))
     db.add(row)
     db.flush()

@@ -95,9 +95,15 @@ def test_exception_and_triage_sentences_are_computed_from_their_rows() -> None:
 
     assert set(wording.EXCEPTION_KINDS) == set(EXCEPTION_KINDS)
     assert wording.exception_summary([]) == "No exceptions noted."
-    row = {"exception": "finding 4", "exception_type": "System description", "risk_acceptance": ""}
+    row = {"exception": "finding 4", "exception_kind": "system_description", "classified": True,
+           "risk_acceptance": ""}
     both = [row, dict(row)]  # two management responses: still one exception
     assert wording.exception_summary(both) == "1 exception noted: 1 system description."
+    accepted = dict(row, exception="finding 5", exception_kind="operating", classified=False,
+                    risk_acceptance="Risk accepted by Dana: monitored.")
+    assert wording.exception_summary([row, accepted]) == (
+        "2 exceptions noted: 1 operating effectiveness, 1 system description. 1 is not classified yet (shown with "
+        "the default type). Management accepted the risk of 1.")
     assert wording.triage_summary([]) == "No failure awaits triage."
     assert wording.triage_summary([{"finding_id": None}]) == (
         "1 failed run with no finding awaits triage; they are not exceptions until a tester confirms them.")

@@ -147,3 +147,5 @@ def test_a_failed_retest_cannot_be_passed_or_closed_by_hand(demo: Any, capsys: A
     assert "already risk_accepted" in capsys.readouterr().err
     assert main(["findings", "acme", "reopen", "1", "--reason", "the compensating control lapsed"]) == 0
     assert _statuses() == {1: "open"}
+    assert main(["findings", "acme", "reopen", "1", "--reason", "again"]) == 2
+    assert "finding 1 is open; there is nothing to reopen (allowed: remediating, accept)" in capsys.readouterr().err

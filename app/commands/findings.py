@@ -105,7 +105,7 @@ def move_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.findings import legal_moves, transition
+    from app.findings import FindingStateError, legal_moves, transition
     from app.store import session
 
     moved = []
@@ -113,7 +113,11 @@ def move_findings(args: argparse.Namespace) -> int:
         engagement = find_engagement(db, args.engagement)
         for finding in _chosen(db, engagement.id or 0, args.ids):
             before = finding.status
-            to = args.to or next((m.to for m in legal_moves(finding) if m.action == "reopen"), "open")
+            to = args.to or next((m.to for m in legal_moves(finding) if m.action == "reopen"), None)
+            if to is None:
+                allowed = ", ".join(m.action for m in legal_moves(finding)) or "none (final)"
+                raise FindingStateError(f"finding {finding.id} is {finding.status}; there is nothing to reopen "
+                                        f"(allowed: {allowed})")
             transition(db, finding, to, reason=args.reason, actor=args.by, approver=args.approver)
             moved.append(f"finding {finding.id}: {before} → {finding.status}")
     for line in moved:

@@ -90,6 +90,7 @@ def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
     A draft, and a failed run no finding covers, are not exceptions yet: they
     are listed apart by :func:`awaiting_triage`.
     """
+    audit_type = ev.engagement["audit_type"]
     rows: list[dict[str, Any]] = []
     for f in ev.findings:
         if f["status"] in NOT_EXCEPTIONS:
@@ -97,6 +98,8 @@ def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
         runs = [o["run"] for o in f["occurrences"]]
         base = {"exception": f"finding {f['id']}", "finding_id": f["id"], "title": f["title"],
                 "controls": ", ".join(f["controls"]), "exception_type": f["exception_type"],
+                "exception_kind": wording.effective_exception_kind(f["exception_kind"], audit_type),
+                "classified": f["exception_kind"] in wording.EXCEPTION_KINDS,
                 "severity": f["severity"], "status": f["status"], "observed_at": f["created_at"],
                 "run_id": f["run_id"], "runs": runs, "occurrences": wording.occurrences_text(f["occurrences"]),
                 "regression_of": f.get("regression_of"), "description": f["impact"] or f["title"],

@@ -21,17 +21,24 @@ EXCEPTION_KINDS = {
 }
 
 
-def exception_kind(kind: str, audit_type: str) -> str:
-    """The exception's type; an unclassified one takes the default for the audit type, marked as such.
+def effective_exception_kind(kind: str, audit_type: str) -> str:
+    """The exception type that applies: the tester's classification, else the audit type's default.
 
     A failure observed during a Type II period is an operating-effectiveness
     exception unless the tester says the design itself is wrong; at a Type I
     date only design is in question.
     """
     if kind in EXCEPTION_KINDS:
-        return EXCEPTION_KINDS[kind]
-    default = "design" if audit_type == "type1" else "operating"
-    return f"{EXCEPTION_KINDS[default]} (default for {AUDIT_TYPE_LABELS.get(audit_type, audit_type)}; not classified)"
+        return kind
+    return "design" if audit_type == "type1" else "operating"
+
+
+def exception_kind(kind: str, audit_type: str) -> str:
+    """The exception's type as the workpapers say it; an unclassified one takes the default, marked as such."""
+    label = EXCEPTION_KINDS[effective_exception_kind(kind, audit_type)]
+    if kind in EXCEPTION_KINDS:
+        return label
+    return f"{label} (default for {AUDIT_TYPE_LABELS.get(audit_type, audit_type)}; not classified)"
 
 
 def test_performed(run: dict[str, Any]) -> str:
@@ -121,7 +128,11 @@ def risk_acceptance(finding: dict[str, Any]) -> str:
 
 
 def exception_summary(rows: list[dict[str, Any]]) -> str:
-    """One sentence over the exception log's rows: how many exceptions, of which types, how many unclassified."""
+    """One sentence over the exception log's rows: how many exceptions, of which types, how many unclassified.
+
+    Each row carries ``exception_kind`` (the type that applies) and ``classified``; a finding with several
+    management responses has several rows and counts once.
+    """
     exceptions: dict[Any, dict[str, Any]] = {}
     for row in rows:
         exceptions.setdefault(row["exception"], row)
@@ -129,9 +140,9 @@ def exception_summary(rows: list[dict[str, Any]]) -> str:
         return NO_EXCEPTIONS
     kinds: dict[str, int] = {}
     for row in exceptions.values():
-        label = str(row["exception_type"]).split(" (default", 1)[0]
+        label = EXCEPTION_KINDS[row["exception_kind"]]
         kinds[label] = kinds.get(label, 0) + 1
-    unclassified = sum(1 for row in exceptions.values() if "not classified" in str(row["exception_type"]))
+    unclassified = sum(1 for row in exceptions.values() if not row["classified"])
     accepted = sum(1 for row in exceptions.values() if row.get("risk_acceptance"))
     total = len(exceptions)
     text = f"{total} exception{'s' if total != 1 else ''} noted: " + ", ".join(

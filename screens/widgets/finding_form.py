@@ -82,7 +82,7 @@ class FindingForm(ModalScreen[Optional[FindingChoice]]):
                 yield Label("Add to", classes="form-label")
                 # The run's own finding (the draft the runner filed, or the finding this run is another
                 # occurrence of) comes first, so extending it rather than filing a duplicate is one keystroke away.
-                mine = list(getattr(d, "run_findings", None) or [])
+                mine = list(d.run_findings)
                 ours = sorted((f for f in self.findings if f.id in mine or f.run_id == d.run_id),
                               key=lambda f: mine.index(f.id) if f.id in mine else len(mine))
                 options = [(Text("a new finding"), NEW)] + [
