@@ -157,12 +157,14 @@ def record_retest(db: "Session", finding: Finding, run_id: int, verdict: str, *,
                  payload={"retest": retest.id, "run_id": run_id, "original_run_id": finding.run_id,
                           "verdict": verdict})
     to = status_after_retest(verdict)
-    if to is not None:
+    # A re-test that says what the finding already says (a second failing re-test) is recorded
+    # above and moves nothing: the lifecycle refuses a move to the status a finding already has.
+    if to is not None and to != finding.status:
         what = f"scenario {scenario_id} against {system}" if scenario_id and system else "the finding's scenario"
         original = f"original run {finding.run_id}" if finding.run_id is not None else "no original run"
         transition(db, finding, to, actor=actor,
                    reason=f"re-test run {run_id} of {what} {'passed' if verdict == 'pass' else 'failed'} "
-                          f"({original})")
+                          f"({original})", retest_run=run_id)
     return retest
 
 
@@ -258,5 +260,19 @@ def exception_log(db: "Session", engagement_id: int) -> list[dict[str, Any]]:
     return rows(load_evidence(db, engagement_id))
 
 
-__all__ = ["RetestOutcome", "exception_log", "exit_code", "plan_retests", "record_response", "record_retest",
+def exception_register(db: "Session", engagement_id: int) -> dict[str, Any]:
+    """The exception log and, apart, the failures awaiting triage, each with its summary sentence.
+
+    The same rows and sentences as the bundle's exception log section, read in one pass.
+    """
+    from app.evidence import tables, wording
+    from app.evidence.collect import load_evidence
+
+    ev = load_evidence(db, engagement_id)
+    exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
+    return {"summary": wording.exception_summary(exceptions), "exceptions": exceptions,
+            "triage_summary": wording.triage_summary(triage), "awaiting_triage": triage}
+
+
+__all__ = ["RetestOutcome", "exception_log", "exception_register", "exit_code", "plan_retests", "record_response", "record_retest",
            "retest_findings", "retest_findings_async"]

@@ -270,6 +270,8 @@ class FindingDraft:
     scenario_id: str
     run_id: int
     turn_id: int
+    # The findings this run already shows (filed from it, or it is an occurrence of them): the form offers them first.
+    run_findings: list[int] = field(default_factory=list)
 
 
 def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
@@ -311,6 +313,7 @@ def draft_finding(db: "Session", *, run_id: int, turn_id: int, start: int, end: 
     SOC 2 impact for those controls (:meth:`Catalog.impact_for`), the crosswalk, the steps to
     reproduce, and the quoted span."""
     from app.catalog import load_catalog
+    from app.occurrences import findings_of_run
     from app.store.models import Scenario
 
     catalog = catalog or load_catalog()
@@ -327,6 +330,7 @@ def draft_finding(db: "Session", *, run_id: int, turn_id: int, start: int, end: 
         steps_to_reproduce=reproduction_steps(db, run_id, turn_id),
         evidence=evidence_span(turn.response_text, start, end),
         scenario_id=scenario.scenario_id if scenario else "", run_id=run_id, turn_id=turn_id,
+        run_findings=findings_of_run(db, run_id),
     )
 
 

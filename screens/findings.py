@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
-from app.findings import SEVERITIES, STATUSES, TRANSITIONS
+from app.findings import OPEN_STATUSES, SEVERITIES, STATUSES, legal_moves
 from app.text import one_line
 from app.resources import assets_dir
 from screens.base import EngagementScreen, report_error, try_store, with_store
@@ -41,12 +41,16 @@ class FindingsScreen(EngagementScreen):
     HELP_TITLE = "findings"
     HELP = ("The engagement's findings. Filter by control (a criterion also matches the AI controls that map "
             "to it), severity and status. enter opens the quoted evidence in triage; s changes the status "
-            "(with a reason); R re-tests the finding's scenario on the same system.")
+            "(with a reason) to the moves the lifecycle allows; e sets the exception type (design, operating "
+            "effectiveness, system description); R re-tests the finding's scenario on the same system, which "
+            "alone decides retest passed or failed.")
     BINDINGS = [
         Binding("enter", "open", "Evidence", id="findings.open", tooltip="Open the evidence turn in triage"),
         Binding("s", "status", "Status", id="findings.status", tooltip="Move the finding along its lifecycle"),
         Binding("R", "retest", "Re-test", key_display="R", id="findings.retest",
                 tooltip="Run the finding's scenario again on the same system"),
+        Binding("e", "classify", "Type", id="findings.classify",
+                tooltip="Classify the exception: design, operating effectiveness or system description"),
         Binding("slash", "filter", "Filter", key_display="/", id="findings.filter", tooltip="Focus the filters"),
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
@@ -57,6 +61,7 @@ class FindingsScreen(EngagementScreen):
         self.shown: list[Any] = []
         self.catalog: Any = None
         self.retesting: set[int] = set()
+        self.seen: dict[int, list[Any]] = {}  # finding id -> its occurrences (app.occurrences)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -91,10 +96,16 @@ class FindingsScreen(EngagementScreen):
 
     def reload(self, select: Optional[int] = None) -> None:
         from app.findings import find
+        from app.occurrences import occurrences
 
-        findings = try_store(self, lambda db: find(db, self.engagement_id))
-        if findings is None:
+        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+            found = find(db, self.engagement_id)
+            return found, occurrences(db, found)
+
+        loaded = try_store(self, load)
+        if loaded is None:
             return
+        findings, self.seen = loaded
         keep = select or self.selected_id()
         self.all = findings
         controls = sorted({c for f in findings for c in self._controls_of(f)})
@@ -163,8 +174,9 @@ class FindingsScreen(EngagementScreen):
                                "No findings yet: failing runs file draft findings, and triage (f) files them "
                                "by hand.", style="dim"))
             return
-        out = literal(f"#{f.id} {f.title}", style="bold") + Text(f"  {f.severity} · {f.status.replace('_', ' ')}",
-                                                                  style=SEVERITY_STYLES.get(f.severity, ""))
+        kind = f.exception_kind.replace("_", " ") if f.exception_kind else "type not classified"
+        out = literal(f"#{f.id} {f.title}", style="bold") + Text(
+            f"  {f.severity} · {f.status.replace('_', ' ')} · {kind}", style=SEVERITY_STYLES.get(f.severity, ""))
         if f.impact:
             out += Text("\nimpact ", style="dim") + literal(one_line(f.impact, 120))
         for ident in f.controls[:3]:
@@ -174,6 +186,11 @@ class FindingsScreen(EngagementScreen):
             out += Text("\n") + quote_preview(quote, lines=2)
         extra = len((f.evidence or {}).get("additional", []))
         where = f"run {f.run_id} · turn {f.turn_id}" if f.run_id else "no run"
+        seen = self.seen.get(f.id or 0, [])
+        if len(seen) > 1:
+            where += f" · seen in {len(seen)} runs: " + ", ".join(str(o.run_id) for o in seen)
+        if f.regression_of:
+            where += f" · regression of #{f.regression_of}"
         out += Text(f"\n{where}" + (f" · {extra} more quoted span(s)" if extra else "")
                     + (f" · accepted by {one_line(f.accepted_by, 30)}" if f.accepted_by else ""), style="dim")
         detail.update(out)
@@ -206,12 +223,14 @@ class FindingsScreen(EngagementScreen):
         f = self.selected()
         if f is None:
             return
-        allowed = sorted(TRANSITIONS.get(f.status, ()))
-        if not allowed:
+        moves = legal_moves(f)  # the core's rule: re-test outcomes are never offered by hand
+        if not moves:
             self.notify(f"finding {f.id} is {f.status}: its lifecycle has ended", markup=False)
             return
+        hint = "A re-test (R) decides retest passed or failed." if f.status in OPEN_STATUSES else ""
         self.app.push_screen(ChoiceScreen(f"Move finding #{f.id} from {f.status.replace('_', ' ')} to…",
-                                          [(s, s.replace("_", " ")) for s in allowed]),
+                                          [(m.to, f"{m.to.replace('_', ' ')} ({m.action})", m.meaning)
+                                           for m in moves], hint=hint),
                              lambda to: self._ask_reason(f.id, to))
 
     def _ask_reason(self, finding_id: int, to: Optional[str]) -> None:
@@ -243,9 +262,34 @@ class FindingsScreen(EngagementScreen):
             self.notify(f"finding #{finding_id} is now {to.replace('_', ' ')}", markup=False)
             self.reload(select=finding_id)
 
-    def action_retest(self) -> None:
-        from app.findings import OPEN_STATUSES
+    def action_classify(self) -> None:
+        from app.findings import EXCEPTION_KINDS
 
+        f = self.selected()
+        if f is None:
+            return
+        current = f.exception_kind.replace("_", " ") if f.exception_kind else "not classified"
+        self.app.push_screen(ChoiceScreen(f"Exception type of finding #{f.id} (now {current})",
+                                          [(kind, kind.replace("_", " "), meaning)
+                                           for kind, meaning in EXCEPTION_KINDS.items()]),
+                             lambda kind: self._ask_classify_reason(f.id, kind))
+
+    def _ask_classify_reason(self, finding_id: int, kind: Optional[str]) -> None:
+        if not kind:
+            return
+        self.app.push_screen(PromptScreen(f"Why is finding #{finding_id} a {kind.replace('_', ' ')} exception?",
+                                          hint="The reason goes into the audit trail."),
+                             lambda reason: self._classify(finding_id, kind, reason) if reason is not None else None)
+
+    def _classify(self, finding_id: int, kind: str, reason: str) -> None:
+        from app.findings import classify
+        from app.store.models import Finding
+
+        if try_store(self, lambda db: classify(db, db.get(Finding, finding_id), kind, reason=reason)) is not None:
+            self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
+            self.reload(select=finding_id)
+
+    def action_retest(self) -> None:
         f = self.selected()
         if f is None:
             return

@@ -26,7 +26,7 @@ FIXED = {
                                  "findings", "retests", "responses", "changes")),
     *(f"workpapers/{n}.csv" for n in ("test_plan", "sampling", "test_results", "turn_results", "findings",
                                       "remediation_verification", "continuous_monitoring", "exception_log",
-                                      "audit_trail")),
+                                      "awaiting_triage", "audit_trail")),
 }
 
 

@@ -98,7 +98,8 @@ def test_xlsx_cells_are_text_and_quoted(files: dict[str, bytes]) -> None:
 
     wb = load_workbook(io.BytesIO(files["workpapers.xlsx"]))
     assert wb.sheetnames == ["test_plan", "sampling", "test_results", "turn_results", "findings",
-                             "remediation_verification", "continuous_monitoring", "exception_log", "audit_trail"]
+                             "remediation_verification", "continuous_monitoring", "exception_log", "awaiting_triage",
+                             "audit_trail"]
     values: list[str] = []
     for ws in wb.worksheets:
         for row in ws.iter_rows():

@@ -163,3 +163,28 @@ def test_list_item_using_another_items_anchor_snapshots_the_whole_file(tmp_path:
     assert derived.spec.title == "Derived" and derived.spec.controls == ["CC6.6"]
     assert base.text.startswith("- &base\n") and base.text != path.read_text()
     assert derived.text == path.read_text()
+
+
+def test_titles_name_the_failure_across_the_library() -> None:
+    """A failing run files its draft under the scenario's title, so the title says what went wrong."""
+    from app.formats.scenario import title_names_the_outcome
+
+    library = load_library()
+    assert library.get("api-unauthenticated-chat").spec.title == "Chat request without credentials is answered"
+    for loaded in library.all():
+        spec = loaded.spec
+        assert title_names_the_outcome(spec.title, spec.expected) == "", spec.id
+        assert spec.title.strip().lower() != spec.expected.strip().lower(), spec.id
+    assert title_names_the_outcome("Deleted data is not redacted") == ""  # a negated outcome is a failure
+    assert title_names_the_outcome("Revoked key is refused.") == "it ends on the secure outcome 'is refused.'"
+
+
+def test_a_title_that_names_the_expected_behaviour_is_a_file_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.yaml"
+    good = yaml.safe_load(LIST_FILE)[1]
+    bad.write_text(yaml.safe_dump(dict(good, title="Chat request without credentials is rejected"), sort_keys=False))
+    with pytest.raises(FileFormatError) as caught:
+        load_scenarios([bad])
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line, problem.field) == (str(bad), 2, "title")
+    assert "names the expected behaviour (it ends on the secure outcome 'is rejected')" in problem.message

@@ -87,7 +87,13 @@ def test_management_responses_and_the_exception_log(demo: Any, capsys: Any) -> N
                  "--date", "2026-12-31", "--cause", "No screening", "--mitigating", "Rate limits",
                  "--remediation", "Filter by Q1"]) == 0
     assert "management response 1 recorded" in capsys.readouterr().out
-    [row] = _json(capsys, "findings", "acme", "exceptions", "--json")
+    register = _json(capsys, "findings", "acme", "exceptions", "--json")
+    assert register["exceptions"] == [] and [r["item"] for r in register["awaiting_triage"]] == ["finding 1"]
+    assert main(["findings", "acme", "confirm", "1", "--reason", "reproduced"]) == 0
+    capsys.readouterr()
+    register = _json(capsys, "findings", "acme", "exceptions", "--json")
+    assert register["awaiting_triage"] == [] and register["triage_summary"] == "No failure awaits triage."
+    [row] = register["exceptions"]
     assert (row["finding_id"], row["response"], row["owner"], row["response_date"], row["mitigating_controls"]) == (
         1, "Input filter planned", "Bob", "2026-12-31", "Rate limits")
     assert main(["findings", "acme", "exceptions"]) == 0
@@ -117,3 +123,29 @@ def test_monitor_prints_the_grid_flags_questions_and_json(demo: Any, capsys: Any
     assert main(["monitor", "acme", "--questions"]) == 0
     assert "How do you prevent prompt injection?" in capsys.readouterr().out
     assert main(["monitor", "nobody"]) == 2
+
+
+def test_a_failed_retest_cannot_be_passed_or_closed_by_hand(demo: Any, capsys: Any) -> None:
+    """The CLI offers and accepts only the core's legal moves; re-test outcomes come from `redline retest`."""
+    make_engagement(demo.base_url)
+    run(1)
+    assert main(["findings", "acme", "confirm", "1", "--reason", "reproduced"]) == 0
+    assert main(["retest", "acme", "--no-probe"]) == 1
+    capsys.readouterr()
+    [listed] = _json(capsys, "findings", "acme", "--json")
+    assert listed["status"] == "retest_failed"
+    assert [(m["action"], m["to"]) for m in listed["moves"]] == [("remediating", "remediating"),
+                                                                 ("accept", "risk_accepted")]
+    assert main(["findings", "acme", "close", "1", "--reason", "manual"]) == 2
+    err = capsys.readouterr().err
+    assert "finding 1 is retest_failed; it cannot move to closed (allowed: remediating, risk_accepted)" in err
+    assert main(["findings", "acme"]) == 0
+    table = capsys.readouterr().out
+    assert "next: remediating" in table and "a re-test decides" in table and "close" not in table
+    assert main(["findings", "acme", "accept", "1", "--reason", "compensating control", "--approver", "Dana"]) == 0
+    assert main(["findings", "acme", "accept", "1", "--reason", "again", "--approver", "Dana"]) == 2
+    assert "already risk_accepted" in capsys.readouterr().err
+    assert main(["findings", "acme", "reopen", "1", "--reason", "the compensating control lapsed"]) == 0
+    assert _statuses() == {1: "open"}
+    assert main(["findings", "acme", "reopen", "1", "--reason", "again"]) == 2
+    assert "finding 1 is open; there is nothing to reopen (allowed: remediating, accept)" in capsys.readouterr().err

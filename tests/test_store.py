@@ -125,7 +125,33 @@ def test_older_stores_gain_the_chunk_body_columns_and_keep_their_bodies(redline_
     conn.close()
     with session() as store:
         assert streamed_bodies(store, [7]) == {7: b"data: {\"hi\"}\n\n" * 40}
-    assert {"raw", "raw_codec"} <= columns and version == CURRENT_VERSION == 3
+    assert {"raw", "raw_codec"} <= columns and version == CURRENT_VERSION >= 3
+
+
+def test_a_version_3_store_gains_finding_occurrences_and_the_regression_link(redline_home: Path) -> None:
+    from app.store import dispose_all, get_engine
+    from app.store.schema import CURRENT_VERSION
+
+    get_engine()
+    dispose_all()
+    db = redline_home / "redline.db"
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE findingoccurrence")
+    kept = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(finding)") if row[1] != "regression_of")
+    conn.execute(f"CREATE TABLE finding_v3 AS SELECT {kept} FROM finding")  # as a version-3 store had it
+    conn.execute("DROP TABLE finding")
+    conn.execute("ALTER TABLE finding_v3 RENAME TO finding")
+    conn.execute("PRAGMA user_version=3")
+    conn.commit()
+    conn.close()
+    get_engine()
+    dispose_all()
+    conn = sqlite3.connect(db)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(finding)")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert "findingoccurrence" in tables and "regression_of" in columns and version == CURRENT_VERSION >= 4
 
 
 def test_raw_batches_are_packed_only_when_it_pays_and_always_read_back_whole() -> None:

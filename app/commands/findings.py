@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Sequence
 
 
 def register(subparsers: Any) -> None:
@@ -25,19 +25,20 @@ def register(subparsers: Any) -> None:
     add_actions(actions)
 
 
-# action -> (status it moves findings to, help); the rules themselves live in app.findings
-MOVES: dict[str, tuple[str, str]] = {
-    "confirm": ("open", "triage confirms draft findings: they become open control failures"),
-    "remediating": ("remediating", "the client is fixing the findings"),
-    "close": ("closed", "close findings whose re-test passed"),
-    "accept": ("risk_accepted", "management accepts the risk (needs --approver)"),
-    "dismiss": ("dismissed", "triage shows draft findings to be false positives"),
-}
+def _moves() -> dict[str, tuple[str, str]]:
+    """action -> (status it moves findings to, help), from the lifecycle's own words (app.lifecycle).
+
+    Re-test outcomes have no action: only ``redline retest`` sets them. Reopening
+    an accepted risk or a dismissed draft has its own action, ``reopen``.
+    """
+    from app.lifecycle import MEANINGS
+
+    return {action: (to, meaning) for to, (action, meaning) in MEANINGS.items() if action != "reopen"}
 
 
 def add_actions(actions: Any) -> None:
     """Register lifecycle subcommands here: each ``actions.add_parser(...)`` sets its own ``func``."""
-    for name, (to, help_text) in MOVES.items():
+    for name, (to, help_text) in _moves().items():
         move = actions.add_parser(name, help=help_text, description=f"Move findings to '{to}': {help_text}.")
         move.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
         move.add_argument("--reason", required=True, help="why (kept in the audit trail)")
@@ -45,6 +46,24 @@ def add_actions(actions: Any) -> None:
         move.add_argument("--approver", metavar="NAME", default="", required=name == "accept",
                           help="who accepted the risk" if name == "accept" else argparse.SUPPRESS)
         move.set_defaults(func=move_findings, to=to)
+    reopen = actions.add_parser("reopen", help="reopen an accepted risk (to open) or a dismissed draft (to draft)",
+                                description="Reopen findings: risk_accepted -> open, dismissed -> draft.")
+    reopen.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
+    reopen.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    reopen.add_argument("--by", metavar="NAME", default="", help="the tester making the change")
+    reopen.set_defaults(func=move_findings, to=None, approver="")
+    from app.lifecycle import EXCEPTION_KINDS
+
+    classify = actions.add_parser(
+        "classify", help="set the exception type of control failures (design, operating, system_description)",
+        description="Classify exceptions. " + "; ".join(f"{k}: {v}" for k, v in EXCEPTION_KINDS.items())
+                    + ". The change is audited.")
+    classify.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
+    classify.add_argument("--type", dest="kind", required=True, type=lambda v: v.strip().lower().replace("-", "_"),
+                          choices=EXCEPTION_KINDS, help="the exception type")
+    classify.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    classify.add_argument("--by", metavar="NAME", default="", help="the tester making the change")
+    classify.set_defaults(func=classify_findings)
     respond = actions.add_parser("respond", help="record management's response to a control failure",
                                  description="Add a management response (the exception log) to a finding.")
     respond.add_argument("ids", metavar="ID", nargs=1, type=int, help="finding id")
@@ -86,7 +105,7 @@ def move_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.findings import transition
+    from app.findings import FindingStateError, legal_moves, transition
     from app.store import session
 
     moved = []
@@ -94,9 +113,35 @@ def move_findings(args: argparse.Namespace) -> int:
         engagement = find_engagement(db, args.engagement)
         for finding in _chosen(db, engagement.id or 0, args.ids):
             before = finding.status
-            transition(db, finding, args.to, reason=args.reason, actor=args.by, approver=args.approver)
+            to = args.to or next((m.to for m in legal_moves(finding) if m.action == "reopen"), None)
+            if to is None:
+                allowed = ", ".join(m.action for m in legal_moves(finding)) or "none (final)"
+                raise FindingStateError(f"finding {finding.id} is {finding.status}; there is nothing to reopen "
+                                        f"(allowed: {allowed})")
+            transition(db, finding, to, reason=args.reason, actor=args.by, approver=args.approver)
             moved.append(f"finding {finding.id}: {before} → {finding.status}")
     for line in moved:
+        Console().print(Text(line))
+    return 0
+
+
+def classify_findings(args: argparse.Namespace) -> int:
+    """All or nothing, like a move: one refused classification leaves every finding as it was."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.findings import classify
+    from app.store import session
+
+    done = []
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        for finding in _chosen(db, engagement.id or 0, args.ids):
+            before = finding.exception_kind or "not classified"
+            classify(db, finding, args.kind, reason=args.reason, actor=args.by)
+            done.append(f"finding {finding.id}: exception type {before} → {args.kind}")
+    for line in done:
         Console().print(Text(line))
     return 0
 
@@ -121,45 +166,65 @@ def respond_to_finding(args: argparse.Namespace) -> int:
 
 
 def list_exceptions(args: argparse.Namespace) -> int:
+    """The exception log, then the failures awaiting triage (drafts are not exceptions yet)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.retest import exception_log
+    from app.retest import exception_register
     from app.store import session
     from app.text import one_line
 
     with session() as db:
         engagement = find_engagement(db, args.engagement)
-        rows = exception_log(db, engagement.id or 0)
+        register = exception_register(db, engagement.id or 0)
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(register, indent=2, ensure_ascii=False, default=str))
         return 0
     console = Console()
-    if not rows:
-        console.print(Text(f"No control failures in engagement '{one_line(engagement.name)}'."))
-        return 0
-    table = Table(title=Text(f"Exception log · {one_line(engagement.name)}"), title_justify="left", show_lines=True)
-    table.add_column("exception", no_wrap=True)
-    table.add_column("failure", ratio=1, overflow="fold")
-    table.add_column("management response", ratio=1, overflow="fold")
-    for r in rows:
-        failure = Text(one_line(str(r["title"]), 200), style="bold")
-        failure.append(f"\n{one_line(str(r['controls']), 80)} · {r['exception_type']} · {r['status']}", style="dim")
-        answer = Text(one_line(str(r["response"]), 300))
-        if r.get("owner"):
-            answer.append(f"\nowner {one_line(str(r['owner']), 60)} · {r['response_date'] or '–'}", style="dim")
-        for key in ("cause", "mitigating_controls", "remediation"):
-            if r.get(key):
-                answer.append(f"\n{key.replace('_', ' ')}: {one_line(str(r[key]), 200)}")
-        table.add_row(Text(str(r["exception"])), failure, answer)
-    console.print(table)
+    console.print(Text(f"Exception log · {one_line(engagement.name)}: {register['summary']}", style="bold"))
+    if register["exceptions"]:
+        table = Table(show_lines=True)
+        table.add_column("exception", no_wrap=True)
+        table.add_column("failure", ratio=1, overflow="fold")
+        table.add_column("management response", ratio=1, overflow="fold")
+        for r in register["exceptions"]:
+            failure = Text(one_line(str(r["title"]), 200), style="bold")
+            failure.append(f"\n{one_line(str(r['controls']), 80)} · {r['exception_type']} · {r['status']}", style="dim")
+            failure.append(f"\n{one_line(str(r['occurrences']), 200)}", style="dim")
+            answer = Text(one_line(str(r["response"]), 300))
+            if r.get("owner"):
+                answer.append(f"\nowner {one_line(str(r['owner']), 60)} · {r['response_date'] or '–'}", style="dim")
+            for key in ("cause", "mitigating_controls", "remediation"):
+                if r.get(key):
+                    answer.append(f"\n{key.replace('_', ' ')}: {one_line(str(r[key]), 200)}")
+            if r.get("risk_acceptance"):
+                answer.append("\n" + one_line(str(r["risk_acceptance"]), 300))
+            table.add_row(Text(str(r["exception"])), failure, answer)
+        console.print(table)
+    console.print(Text(f"Awaiting triage: {register['triage_summary']}", style="bold"))
+    if register["awaiting_triage"]:
+        queue = Table(show_lines=False)
+        queue.add_column("item", no_wrap=True)
+        queue.add_column("failure", ratio=1, overflow="fold")
+        for r in register["awaiting_triage"]:
+            line = Text(one_line(str(r["title"]), 200))
+            line.append(f"\n{one_line(str(r['controls']), 80)} · {r['severity']} · {one_line(str(r['occurrences']), 200)}",
+                        style="dim")
+            queue.add_row(Text(str(r["item"])), line)
+        console.print(queue)
     return 0
 
 
-def finding_record(finding: Any) -> dict[str, Any]:
-    """One finding as listed: the columns above plus the evidence needed to read it without the cockpit."""
+def finding_record(finding: Any, seen: Sequence[Any] = ()) -> dict[str, Any]:
+    """One finding as listed: the columns above plus the evidence needed to read it without the cockpit.
+
+    ``moves`` are the lifecycle moves a tester may make next (:func:`app.findings.legal_moves`), as
+    actions of this command; ``occurrences`` the runs that showed the weakness (:mod:`app.occurrences`).
+    """
+    from app.findings import legal_moves
+
     return {
         "id": finding.id, "status": finding.status, "severity": finding.severity,
         "controls": list(finding.controls), "title": finding.title, "impact": finding.impact,
@@ -168,6 +233,8 @@ def finding_record(finding: Any) -> dict[str, Any]:
         "updated_at": finding.updated_at.isoformat() if finding.updated_at else None,
         "created_by": finding.created_by, "exception_kind": finding.exception_kind,
         "evidence": dict(finding.evidence or {}),
+        "moves": [{"action": m.action, "to": m.to, "meaning": m.meaning} for m in legal_moves(finding)],
+        "occurrences": [o.to_json() for o in seen], "regression_of": finding.regression_of,
     }
 
 
@@ -177,13 +244,16 @@ def list_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.findings import find
+    from app.findings import OPEN_STATUSES, find
+    from app.occurrences import occurrences
     from app.store import session
     from app.text import one_line
 
     with session() as db:
         engagement = find_engagement(db, args.engagement)
-        records = [finding_record(f) for f in find(db, engagement.id or 0)]
+        found = find(db, engagement.id or 0)
+        seen = occurrences(db, found)
+        records = [finding_record(f, seen.get(f.id or 0, ())) for f in found]
     console = Console()
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
@@ -205,6 +275,13 @@ def list_findings(args: argparse.Namespace) -> int:
             detail.append("\nimpact: " + one_line(r["impact"], 200), style="")
         detail.append(f"\nscenario {one_line(_cell(r['scenario']), 80)} · run {_cell(r['run'])} · "
                       f"{_cell(r['created_at'])}", style="dim")
+        if len(r["occurrences"]) > 1:
+            runs = ", ".join(str(o["run"]) for o in r["occurrences"])
+            detail.append(f"\nseen in {len(r['occurrences'])} runs: {runs}", style="")
+        if r["regression_of"]:
+            detail.append(f"\nregression of finding {r['regression_of']}", style="")
+        detail.append("\nnext: " + (" · ".join(m["action"] for m in r["moves"]) or "none (closed)")
+                      + ("; a re-test decides" if r["status"] in OPEN_STATUSES else ""), style="dim")
         table.add_row(Text(str(r["id"])), Text(r["status"]), Text(r["severity"]),
                       Text(one_line(_cell(r["controls"]), 80)), detail)
     console.print(table)

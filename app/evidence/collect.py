@@ -19,8 +19,8 @@ from app.errors import RedlineError
 from app.evidence import wording
 from app.evidence.dating import DatingRules, WindowDates, sampling, spread
 from app.evidence.records import (
-    engagement_record, fail_reasons, iso, as_record, mapping_records, prompt_of, retry_note, scenario_record,
-    system_record, turn_stats,
+    engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
+    scenario_record, system_record, turn_stats,
 )
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
@@ -224,9 +224,11 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     run_ids = {r.id for r in run_rows}
     retest_rows = list(db.exec(select(Retest).join(Finding).where(Finding.engagement_id == engagement_id)
                                .order_by(Retest.id)).all())
+    seen = occurrence_records(db, all_findings, run_ids if selected_ids is not None else None)
     if selected_ids is not None:
         retest_rows = [rt for rt in retest_rows if rt.run_id in run_ids]
-        keep = {f.id for f in all_findings if f.run_id in run_ids} | {rt.finding_id for rt in retest_rows}
+        keep = {f.id for f in all_findings if f.run_id in run_ids or seen.get(f.id or 0)} | {
+            rt.finding_id for rt in retest_rows}
         all_findings = [f for f in all_findings if f.id in keep]
     finding_ids = {f.id for f in all_findings}
     retest_rows = [rt for rt in retest_rows if rt.finding_id in finding_ids]
@@ -242,9 +244,12 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["exception_type"] = wording.exception_kind(f.exception_kind, engagement.audit_type)
         rec["control_names"] = {c: catalog.name(c) for c in f.controls}
         rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
+        rec["occurrences"] = seen.get(f.id or 0, [])
+        rec["regressions"] = [g.id for g in all_findings if g.regression_of == f.id]
         finding_records.append(rec)
-        if f.run_id is not None:
-            findings_by_run[f.run_id].append(rec)
+        for run_id in dict.fromkeys([f.run_id] + [o["run"] for o in rec["occurrences"]]):
+            if run_id is not None:  # every run that showed the weakness names its finding
+                findings_by_run[run_id].append(rec)
 
     runs = []
     for r in run_rows:

@@ -157,3 +157,14 @@ def mapping_records(db: "Session", engagement_id: int, runs: list[dict[str, Any]
             "windows_tested": sorted({r["window"] for r in tested if r["window"]}),
         }))
     return records
+
+
+def occurrence_records(db: "Session", findings: list[Any], run_ids: Optional[set[int]]) -> dict[int, list[dict[str, Any]]]:
+    """Per finding, the runs that showed its weakness (:mod:`app.occurrences`), limited to ``run_ids`` if given.
+
+    Each record: run, turn, window, started_at and whether it is the run the finding was filed from.
+    """
+    from app.occurrences import occurrences
+
+    return {finding_id: [o.to_json() for o in seen if run_ids is None or o.run_id in run_ids]
+            for finding_id, seen in occurrences(db, findings).items()}

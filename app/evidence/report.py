@@ -111,6 +111,7 @@ class _Transcripts:
 def context(ev: EvidenceSet) -> dict[str, Any]:
     runs = ev.runs
     verdicts = Counter(r["verdict"] or "unfinished" for r in runs)
+    exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
     return {
         "e": ev.engagement,
         "tool": {"version": __version__, "python": platform.python_version()},
@@ -140,7 +141,10 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
         "retests": ev.retests,
         "monitoring": tables.monitoring(ev),
         "changes": ev.changes,
-        "exceptions": tables.exception_log(ev),
+        "exceptions": exceptions,
+        "exception_summary": wording.exception_summary(exceptions),
+        "awaiting_triage": triage,
+        "triage_summary": wording.triage_summary(triage),
         "chain": ev.chain,
         "audit_events": ev.iter_audit_events(),
         "no_exceptions": wording.NO_EXCEPTIONS,

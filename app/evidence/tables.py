@@ -85,28 +85,59 @@ def monitoring(ev: EvidenceSet) -> list[dict[str, Any]]:
 
 
 def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
-    """Control failures (findings, and failed runs no finding covers) with management's responses."""
+    """Triaged control failures (findings past ``draft``, not dismissed) with management's responses.
+
+    A draft, and a failed run no finding covers, are not exceptions yet: they
+    are listed apart by :func:`awaiting_triage`.
+    """
     audit_type = ev.engagement["audit_type"]
     rows: list[dict[str, Any]] = []
-    covered_runs = set()
     for f in ev.findings:
-        if f["status"] == "dismissed":
-            covered_runs.add(f["run_id"])
+        if f["status"] in NOT_EXCEPTIONS:
             continue
-        covered_runs.add(f["run_id"])
+        runs = [o["run"] for o in f["occurrences"]]
         base = {"exception": f"finding {f['id']}", "finding_id": f["id"], "title": f["title"],
                 "controls": ", ".join(f["controls"]), "exception_type": f["exception_type"],
+                "exception_kind": wording.effective_exception_kind(f["exception_kind"], audit_type),
+                "classified": f["exception_kind"] in wording.EXCEPTION_KINDS,
                 "severity": f["severity"], "status": f["status"], "observed_at": f["created_at"],
-                "run_id": f["run_id"], "description": f["impact"] or f["title"]}
+                "run_id": f["run_id"], "runs": runs, "occurrences": wording.occurrences_text(f["occurrences"]),
+                "regression_of": f.get("regression_of"), "description": f["impact"] or f["title"],
+                "accepted_by": f["accepted_by"] if f["status"] == "risk_accepted" else "",
+                "accepted_reason": f["accepted_reason"] if f["status"] == "risk_accepted" else "",
+                "risk_acceptance": wording.risk_acceptance(f)}
         for response in f["responses"] or [None]:
             rows.append(dict(base, **_response_columns(response)))
+    return rows
+
+
+# Statuses that make a finding no exception: a draft awaits triage; a dismissed one was a false positive.
+NOT_EXCEPTIONS = ("draft", "dismissed")
+
+
+def awaiting_triage(ev: EvidenceSet) -> list[dict[str, Any]]:
+    """Failures no tester has decided on yet: draft findings, and failed runs no finding covers."""
+    rows: list[dict[str, Any]] = []
+    covered: set[int] = set()
+    for f in ev.findings:
+        covered.update(o["run"] for o in f["occurrences"])
+        if f["run_id"] is not None:
+            covered.add(f["run_id"])
+        if f["status"] == "draft":
+            rows.append({"item": f"finding {f['id']}", "finding_id": f["id"], "title": f["title"],
+                         "controls": ", ".join(f["controls"]), "severity": f["severity"], "status": "draft",
+                         "observed_at": f["created_at"], "runs": [o["run"] for o in f["occurrences"]],
+                         "occurrences": wording.occurrences_text(f["occurrences"]),
+                         "regression_of": f.get("regression_of"), "description": f["impact"] or f["title"]})
+    findings = {f["id"] for f in ev.findings}
     for run in ev.runs:
-        if run["verdict"] == "fail" and run["id"] not in covered_runs:
-            rows.append({"exception": f"run {run['id']}", "finding_id": None, "title": run["title"],
-                         "controls": ", ".join(run["controls"]),
-                         "exception_type": wording.exception_kind("", audit_type), "severity": run["severity"],
-                         "status": "no finding recorded", "observed_at": run["started_at"], "run_id": run["id"],
-                         "description": run["result"], **_response_columns(None)})
+        if run["verdict"] != "fail" or run["id"] in covered or run.get("retest_of") in findings:
+            continue  # a failing re-test belongs to the finding it re-tests
+        rows.append({"item": f"run {run['id']}", "finding_id": None, "title": run["title"],
+                     "controls": ", ".join(run["controls"]), "severity": run["severity"],
+                     "status": "no finding recorded", "observed_at": run["started_at"], "runs": [run["id"]],
+                     "occurrences": wording.occurrences_text([{"run": run["id"], "started_at": run["started_at"]}]),
+                     "regression_of": None, "description": run["result"]})
     return rows
 
 
@@ -137,7 +168,9 @@ def findings_rows(ev: EvidenceSet) -> list[dict[str, Any]]:
                          iso42001="; ".join(_cross(c, "iso42001") for c in cross),
                          nist_ai_rmf="; ".join(_cross(c, "nist_ai_rmf") for c in cross),
                          eu_ai_act="; ".join(_cross(c, "eu_ai_act") for c in cross),
-                         quote=(f.get("evidence") or {}).get("quote", "")))
+                         quote=(f.get("evidence") or {}).get("quote", ""),
+                         occurrences_text=wording.occurrences_text(f["occurrences"]),
+                         risk_acceptance=wording.risk_acceptance(f)))
     return rows
 
 

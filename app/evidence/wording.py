@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 NO_EXCEPTIONS = "No exceptions noted."
 METHOD = "Reperformance (red-team test)"
 AUDIT_TYPE_LABELS = {"type1": "Type I", "type2": "Type II"}
+# The report's label for each exception type the lifecycle knows (app.lifecycle.EXCEPTION_KINDS).
 EXCEPTION_KINDS = {
     "design": "Design",
     "operating": "Operating effectiveness",
@@ -20,17 +21,24 @@ EXCEPTION_KINDS = {
 }
 
 
-def exception_kind(kind: str, audit_type: str) -> str:
-    """The exception's type; an unclassified one takes the default for the audit type, marked as such.
+def effective_exception_kind(kind: str, audit_type: str) -> str:
+    """The exception type that applies: the tester's classification, else the audit type's default.
 
     A failure observed during a Type II period is an operating-effectiveness
     exception unless the tester says the design itself is wrong; at a Type I
     date only design is in question.
     """
     if kind in EXCEPTION_KINDS:
-        return EXCEPTION_KINDS[kind]
-    default = "design" if audit_type == "type1" else "operating"
-    return f"{EXCEPTION_KINDS[default]} (default for {AUDIT_TYPE_LABELS.get(audit_type, audit_type)}; not classified)"
+        return kind
+    return "design" if audit_type == "type1" else "operating"
+
+
+def exception_kind(kind: str, audit_type: str) -> str:
+    """The exception's type as the workpapers say it; an unclassified one takes the default, marked as such."""
+    label = EXCEPTION_KINDS[effective_exception_kind(kind, audit_type)]
+    if kind in EXCEPTION_KINDS:
+        return label
+    return f"{label} (default for {AUDIT_TYPE_LABELS.get(audit_type, audit_type)}; not classified)"
 
 
 def test_performed(run: dict[str, Any]) -> str:
@@ -105,3 +113,60 @@ def retest_history(retests: Iterable[dict[str, Any]]) -> str:
     """What each re-test of one finding showed, in order; "" for a finding never re-tested."""
     return " ".join(f"Re-test run {rt['run_id']}: {retest_result(rt.get('before', ''), rt.get('after', ''))}"
                     for rt in retests)
+
+
+def occurrences_text(occurrences: list[dict[str, Any]]) -> str:
+    """The runs that showed a finding's weakness, as the exception log and the report say it."""
+    if not occurrences:
+        return "No run in this bundle."
+    runs = ", ".join(f"run {o['run']}" + (f" ({str(o['started_at'])[:10]})" if o.get("started_at") else "")
+                     for o in occurrences)
+    if len(occurrences) == 1:
+        return f"Seen once: {runs}."
+    return f"Seen in {len(occurrences)} runs: {runs}."
+
+
+def risk_acceptance(finding: dict[str, Any]) -> str:
+    """Who accepted a finding's risk and why, while it stands accepted; "" otherwise."""
+    if finding.get("status") != "risk_accepted":
+        return ""
+    return f"Risk accepted by {finding.get('accepted_by') or 'an unnamed approver'}: {finding.get('accepted_reason') or 'no reason recorded'}."
+
+
+def exception_summary(rows: list[dict[str, Any]]) -> str:
+    """One sentence over the exception log's rows: how many exceptions, of which types, how many unclassified.
+
+    Each row carries ``exception_kind`` (the type that applies) and ``classified``; a finding with several
+    management responses has several rows and counts once.
+    """
+    exceptions: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        exceptions.setdefault(row["exception"], row)
+    if not exceptions:
+        return NO_EXCEPTIONS
+    kinds: dict[str, int] = {}
+    for row in exceptions.values():
+        label = EXCEPTION_KINDS[row["exception_kind"]]
+        kinds[label] = kinds.get(label, 0) + 1
+    unclassified = sum(1 for row in exceptions.values() if not row["classified"])
+    accepted = sum(1 for row in exceptions.values() if row.get("risk_acceptance"))
+    total = len(exceptions)
+    text = f"{total} exception{'s' if total != 1 else ''} noted: " + ", ".join(
+        f"{n} {label.lower()}" for label, n in sorted(kinds.items())) + "."
+    if unclassified:
+        text += f" {unclassified} {'is' if unclassified == 1 else 'are'} not classified yet (shown with the default type)."
+    if accepted:
+        text += f" Management accepted the risk of {accepted}."
+    return text
+
+
+def triage_summary(rows: list[dict[str, Any]]) -> str:
+    """One sentence over the failures awaiting triage, which are not exceptions until a tester confirms them."""
+    if not rows:
+        return "No failure awaits triage."
+    drafts = sum(1 for r in rows if r.get("finding_id") is not None)
+    bare = len(rows) - drafts
+    parts = ([f"{drafts} draft finding{'s' if drafts != 1 else ''}"] if drafts else []) + (
+        [f"{bare} failed run{'s' if bare != 1 else ''} with no finding"] if bare else [])
+    verb = "awaits" if len(rows) == 1 else "await"
+    return f"{' and '.join(parts)} {verb} triage; they are not exceptions until a tester confirms them."

@@ -8,6 +8,7 @@ bounded bursts, deletion requests). Exactly one of the two is given.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -100,9 +101,34 @@ class PassCriteria(_Strict):
     max_error_rate: Optional[float] = Field(default=None, ge=0.0, le=1.0)
 
 
+# A title ending like this names the secure outcome the test expects, not the failure it finds.
+_SECURE_OUTCOME = re.compile(
+    r"\b(?:is|are|gets|get)\s+(?:rejected|refused|declined|blocked|denied|redacted|masked|filtered|prevented|"
+    r"stopped|detected|flagged|logged|alerted|enforced|protected|isolated|authenticated|handled|restored)\s*\.?$",
+    re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|nothing|without being)\b", re.IGNORECASE)
+
+
+def title_names_the_outcome(title: str, expected: str = "") -> str:
+    """Why ``title`` reads as the expected secure behaviour, or "" when it names a failure.
+
+    A scenario's title becomes the title of the draft finding a failing run
+    files, so it must say what went wrong ("... is answered"), never what
+    should have happened ("... is rejected"). A heuristic: it catches titles
+    that end on a secure outcome, or repeat ``expected``.
+    """
+    text = title.strip()
+    found = _SECURE_OUTCOME.search(text)
+    if found and not _NEGATION.search(text):
+        return f"it ends on the secure outcome '{found.group(0).strip()}'"
+    if expected and text.rstrip(".").lower() == expected.strip().rstrip(".").lower():
+        return "it repeats 'expected'"
+    return ""
+
+
 class ScenarioSpec(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    title: str
+    title: str  # names the failure the test looks for: a failing run files its draft finding under it
     category: Category
     controls: list[str] = Field(min_length=1)
     severity: Severity

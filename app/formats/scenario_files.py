@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.errors import FileFormatError, Problem
-from app.formats.scenario import DetectorSpec, ScenarioSpec
+from app.formats.scenario import DetectorSpec, ScenarioSpec, title_names_the_outcome
 from app.formats.yamlsource import DataPath, LocationIndex, did_you_mean, field_name, load_yaml, validate
 
 SUFFIXES = (".yaml", ".yml")
@@ -158,7 +158,8 @@ def _item_lines(locations: LocationIndex, at: DataPath) -> str:
 
 
 def _check(items: list[_Item], catalog: Any) -> list[Problem]:
-    """Catalog ids, methodology keys, detectors, strategies and unique ids, read from the raw mappings."""
+    """Titles that name a failure, catalog ids, methodology keys, detectors, strategies and unique ids,
+    read from the raw mappings."""
     items = [item for item in items if isinstance(item.raw, dict)]
     if not items:
         return []
@@ -182,6 +183,13 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
                 line, column = original.locations.value(original.at + ("id",)) or (1, 1)
                 problems.append(item.problem(("id",), f"duplicate scenario id '{scenario_id}' "
                                                       f"(also defined at {original.path}:{line}:{column})"))
+        title, expected = raw.get("title"), raw.get("expected")
+        if isinstance(title, str):
+            why = title_names_the_outcome(title, expected if isinstance(expected, str) else "")
+            if why:
+                problems.append(item.problem(("title",), f"the title names the expected behaviour ({why}); name the "
+                                             "failure instead, e.g. 'is answered' for 'is rejected': a failing run "
+                                             "files its finding under this title"))
         for i, control in _strings(raw.get("controls")):
             if control not in known_ids:
                 problems.append(item.problem(("controls", i), f"unknown control '{control}'"

@@ -181,33 +181,43 @@ def _quote(text: str) -> str:
 
 def create_run_finding(db: "Session", run: "Run", system: "AISystem", spec: "ScenarioSpec",
                        judgement: RunJudgement, log: list["TurnLog"], window: Optional[str]) -> Optional[int]:
-    """One draft Finding for a failed run (none if the run already has one, e.g. after a resume)."""
-    from sqlmodel import select
+    """The finding a failed run shows: a new draft, or another occurrence of the weakness's finding.
 
+    :mod:`app.occurrences` holds the rule: while the finding for this scenario
+    and system is not remediated, the run is added to it; after a passing
+    re-test or closure, a new draft is filed as a regression of it. A resumed
+    run keeps the finding it already has.
+    """
     from app.findings import create_finding
-    from app.store.models import Finding
+    from app.occurrences import REGRESSION_STATUSES, add_occurrence, finding_for_weakness, findings_of_run
 
     if run.retest_of is not None:
         return None  # a failing re-test moves the finding it re-tests (app.retest); it files no second one
-    existing = db.exec(select(Finding).where(Finding.run_id == run.id)).first()
-    if existing is not None:
-        return existing.id
+    already = findings_of_run(db, run.id or 0)
+    if already:
+        return already[0]
+    evidence: dict[str, Any] = {}
+    if judgement.failing_verdict is not None:
+        evidence = dict(judgement.failing_verdict.evidence or {})
+        evidence.update(detector=judgement.failing_verdict.detector, reason=judgement.failing_verdict.reason)
+    turn_id = judgement.failing_turn.id if judgement.failing_turn is not None else None
+    known = finding_for_weakness(db, run.engagement_id, spec.id, system.id or 0)
+    if known is not None and known.status not in REGRESSION_STATUSES:
+        add_occurrence(db, known, run.id or 0, turn_id, evidence)
+        return known.id
     impact = spec.impact.strip()
     if not impact:
         from app.catalog import load_catalog
 
         row = load_catalog().impact_for(spec.controls)
         impact = row.soc2_impact if row is not None else ""
-    evidence: dict[str, Any] = {}
-    if judgement.failing_verdict is not None:
-        evidence = dict(judgement.failing_verdict.evidence or {})
-        evidence.update(detector=judgement.failing_verdict.detector, reason=judgement.failing_verdict.reason)
+    why = f"run {run.id} failed: {judgement.metrics.get('fails', 0)} of {judgement.metrics.get('judged', 0)} judged turns failed"
+    if known is not None:
+        why += f"; the weakness is back after finding {known.id} was {known.status.replace('_', ' ')}"
     finding = create_finding(
         db, engagement_id=run.engagement_id, title=spec.title, severity=spec.severity, impact=impact,
-        controls=list(spec.controls), scenario_id=spec.id, run_id=run.id,
-        turn_id=judgement.failing_turn.id if judgement.failing_turn is not None else None,
+        controls=list(spec.controls), scenario_id=spec.id, run_id=run.id, turn_id=turn_id,
         evidence=evidence, steps_to_reproduce=steps_to_reproduce(run, system, spec, log, judgement, window),
-        reason=f"run {run.id} failed: {judgement.metrics.get('fails', 0)} of "
-               f"{judgement.metrics.get('judged', 0)} judged turns failed",
+        regression_of=known.id if known is not None else None, reason=why,
     )
     return finding.id

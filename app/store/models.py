@@ -230,9 +230,27 @@ class Finding(SQLModel, table=True):
     exception_kind: str = ""  # design | operating | system_description
     accepted_reason: str = ""
     accepted_by: str = ""
+    # The closed (or re-test-passed) finding this one shows the weakness came back after (app.occurrences).
+    regression_of: Optional[int] = Field(default=None, foreign_key="finding.id")
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FindingOccurrence(SQLModel, table=True):
+    """A later failing run of a finding's scenario on the same system: the same weakness, seen again.
+
+    The finding's own ``run_id`` is its first occurrence; each row here is
+    another. A run is an occurrence of at most one finding.
+    """
+
+    __table_args__ = (UniqueConstraint("run_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="finding.id", index=True)
+    run_id: int = Field(foreign_key="run.id")
+    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id")
+    evidence: dict[str, Any] = _json({})  # the failing detector, its reason and quoted span
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Retest(SQLModel, table=True):

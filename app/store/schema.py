@@ -45,7 +45,16 @@ def _step_3_chunk_raw_codec(conn: "Connection") -> None:
     add_column_if_missing(conn, "turnchunk", "raw_codec", "VARCHAR NOT NULL DEFAULT ''")
 
 
-STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec]
+def _step_4_finding_occurrences(conn: "Connection") -> None:
+    """One weakness is one finding: later failing runs are its occurrences; a comeback names what it regresses."""
+    from app.store.models import FindingOccurrence
+
+    FindingOccurrence.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    add_column_if_missing(conn, "finding", "regression_of", "INTEGER REFERENCES finding(id)")
+
+
+STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
+                                               _step_4_finding_occurrences]
 CURRENT_VERSION = len(STEPS)
 
 

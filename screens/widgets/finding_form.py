@@ -80,11 +80,13 @@ class FindingForm(ModalScreen[Optional[FindingChoice]]):
                          classes="dialog-title")
             with VerticalScroll(id="finding-fields"):
                 yield Label("Add to", classes="form-label")
-                # The run's own draft (filed by the runner when a detector failed) comes first,
-                # so extending it rather than filing a duplicate is one keystroke away.
-                ours = [f for f in self.findings if f.run_id == d.run_id]
+                # The run's own finding (the draft the runner filed, or the finding this run is another
+                # occurrence of) comes first, so extending it rather than filing a duplicate is one keystroke away.
+                mine = list(d.run_findings)
+                ours = sorted((f for f in self.findings if f.id in mine or f.run_id == d.run_id),
+                              key=lambda f: mine.index(f.id) if f.id in mine else len(mine))
                 options = [(Text("a new finding"), NEW)] + [
-                    (Text(one_line(f"#{f.id} {f.title} ({f.status}, this run)", 60)), f.id or 0) for f in ours
+                    (Text(one_line(f"#{f.id} ({f.status}, this run) {f.title}", 60)), f.id or 0) for f in ours
                 ] + [(Text(one_line(f"#{f.id} {f.title} ({f.status})", 60)), f.id or 0)
                      for f in self.findings if f not in ours]
                 yield Select(options, value=NEW, allow_blank=False, id="finding-target", compact=True)
@@ -175,7 +177,8 @@ class ChoiceScreen(ModalScreen[Optional[str]]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
-    def __init__(self, title: str, choices: Sequence[tuple[str, str]], hint: str = "") -> None:
+    def __init__(self, title: str, choices: Sequence[tuple[str, ...]], hint: str = "") -> None:
+        """``choices`` are ``(value, label)`` or ``(value, label, meaning)``; a meaning shows dim below its label."""
         super().__init__()
         self.choice_title, self.choices, self.hint = title, list(choices), hint
 
@@ -184,8 +187,16 @@ class ChoiceScreen(ModalScreen[Optional[str]]):
             yield Static(Text(self.choice_title, style="bold"), classes="dialog-title")
             if self.hint:
                 yield Static(Text(self.hint), classes="dialog-hint")
-            yield OptionList(*[Option(Text(label), id=value) for value, label in self.choices], id="choice-list")
+            yield OptionList(*[Option(self._prompt(*choice[1:]), id=choice[0]) for choice in self.choices],
+                             id="choice-list")
             yield Static(Text("enter to choose · escape to cancel", style="dim"), classes="dialog-hint")
+
+    @staticmethod
+    def _prompt(label: str, meaning: str = "") -> Text:
+        text = Text(label)
+        if meaning:
+            text.append("\n  " + meaning, style="dim")
+        return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -160,3 +160,82 @@ async def test_a_closed_or_runless_finding_says_what_it_cannot_do() -> None:
     messages = [n["message"] for n in shown]
     assert any("only open findings" in m for m in messages)
     assert any("quotes no transcript" in m for m in messages)
+
+
+async def test_after_a_failed_retest_the_menu_offers_only_what_the_core_allows() -> None:
+    """No "retest passed" by hand: the menu lists the core's legal moves, each with what it means."""
+    from app.alignment import get_engagement
+    from app.demo_engagement import ensure_demo_engagement
+    from app.findings import legal_moves, transition
+    from app.retest import retest_findings_async
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+    from app.store.models import Finding
+
+    with session() as db:
+        eid = ensure_demo_engagement(db, today=TODAY).id or 0
+        plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override"])
+    [outcome] = await run_scenarios(eid, plan)
+    with session() as db:
+        transition(db, db.get(Finding, outcome.finding_ids[0]), "open", reason="confirmed")
+    [retest] = await retest_findings_async(eid, outcome.finding_ids, probe=False)
+    assert retest.status == "retest_failed"
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_register(pilot, eid)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(pilot) == "ChoiceScreen", "the choices")
+        options = pilot.app.screen.query_one(OptionList)
+        prompts = [options.get_option_at_index(i) for i in range(options.option_count)]
+        assert [o.id for o in prompts] == ["remediating", "risk_accepted"]
+        with session() as db:
+            meanings = [m.meaning for m in legal_moves(db.get(Finding, retest.finding_id))]
+        assert [str(o.prompt).split("\n")[1].strip() for o in prompts] == meanings
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "FindingsScreen", "the register")
+        screen._transition(retest.finding_id, "retest_passed", "manual", "")  # what the old menu allowed
+        await pilot.pause()
+    with session() as db:
+        assert db.get(Finding, retest.finding_id).status == "retest_failed"
+    assert any("only a re-test run can set retest_passed" in n["message"] for n in shown)
+
+
+async def test_the_detail_shows_every_occurrence_and_e_classifies_the_exception() -> None:
+    from sqlmodel import select
+    from textual.widgets import Static
+
+    from app.alignment import get_engagement
+    from app.demo_engagement import ensure_demo_engagement
+    from app.findings import transition
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+    from app.store.models import AuditEvent, Finding
+
+    with session() as db:
+        eid = ensure_demo_engagement(db, today=TODAY).id or 0
+    runs = []
+    for _ in range(2):
+        with session() as db:
+            plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override"])
+        runs += await run_scenarios(eid, plan)
+    assert runs[0].finding_ids == runs[1].finding_ids
+    with session() as db:
+        transition(db, db.get(Finding, runs[0].finding_ids[0]), "open", reason="confirmed")
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_register(pilot, eid)
+        assert len(screen.shown) == 1
+        detail = str(screen.query_one("#finding-detail", Static).render())
+        assert f"seen in 2 runs: {runs[0].run_id}, {runs[1].run_id}" in detail and "type not classified" in detail
+        await pilot.press("e")
+        await choose(pilot, "design")
+        await answer(pilot, "no screening was ever designed")
+        await wait_for(pilot, lambda: screen.shown[0].exception_kind == "design", "the exception type")
+        assert "design" in str(screen.query_one("#finding-detail", Static).render())
+    with session() as db:
+        [edit] = db.exec(select(AuditEvent).where(AuditEvent.action == "finding.edited")).all()
+    assert edit.payload == {"changes": {"exception_kind": {"from": "", "to": "design"}},
+                            "reason": "no screening was ever designed"}

@@ -248,3 +248,26 @@ def test_triage_snapshot(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=selecting)
+
+
+async def test_on_a_repeat_failure_the_form_offers_the_finding_it_is_an_occurrence_of_first() -> None:
+    """The second failing run files no draft of its own; its finding is the first run's, offered first."""
+    from app.findings import create_finding
+    from app.store.engine import dispose_all, session
+
+    eid, first_run = await demo_run()
+    with session() as db:  # another finding in the engagement, newer than the run's own
+        create_finding(db, engagement_id=eid, title="Unrelated finding", controls=["CC7.2"])
+    dispose_all()
+    _eid, second_run = await demo_run()
+    [filed] = [f for f in all_findings() if f.run_id == first_run]
+    assert not [f for f in all_findings() if f.run_id == second_run]
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_triage(pilot, eid, run_id=second_run)
+        await pilot.press("a", "f")
+        await wait_for(pilot, lambda: screen_name(pilot) == "FindingForm", "the finding form")
+        target = pilot.app.screen.query_one("#finding-target", Select)
+        offered = [str(prompt) for prompt, _value in target._options]
+        values = [value for _prompt, value in target._options]
+    assert values[:2] == [0, filed.id] and "this run" in offered[1]
