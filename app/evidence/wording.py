@@ -65,9 +65,10 @@ def methodology(auto: int, human: int, runs_reviewed: int, runs: int) -> str:
         return "No scenario has run in this bundle."
     if human:
         return (f"each scenario attacks the control and its responses are judged by automatic detectors "
-                f"({auto} verdicts); the tester reviewed {runs_reviewed} of {runs} runs ({human} tester verdicts).")
+                f"({auto} verdict{'s' if auto != 1 else ''}); the tester reviewed {runs_reviewed} of {runs} "
+                f"run{'s' if runs != 1 else ''} ({human} tester verdict{'s' if human != 1 else ''}).")
     return (f"each scenario attacks the control and its responses are judged by automatic detectors "
-            f"({auto} verdicts); no tester review is recorded in this bundle.")
+            f"({auto} verdict{'s' if auto != 1 else ''}); no tester review is recorded in this bundle.")
 
 
 def sample_rationale(row: dict[str, Any], planned: int) -> str:
