@@ -78,7 +78,8 @@ class WindowState:
     end: Optional[date]
     status: str  # ran | due | overdue | missed | upcoming | flagged (the column of runs outside every window)
     runs: int  # operating-effectiveness samples (the OUTSIDE column: runs that count for no window)
-    late_runs: tuple[int, ...] = ()  # runs tagged to this window that ran outside its dates: never counted
+    # Runs tagged to this window that are not its samples: (run id, late | early | cancelled | interrupted ...)
+    not_counted: tuple[tuple[int, str], ...] = ()
 
     @property
     def note(self) -> str:
@@ -87,9 +88,9 @@ class WindowState:
                 "upcoming": "upcoming",
                 "flagged": f"{self.runs} run(s) counted in no window (late, early or unplanned)"
                 }.get(self.status, self.status)
-        if self.late_runs:
-            ids = ", ".join(str(r) for r in self.late_runs)
-            note += f"; run{'s' if len(self.late_runs) != 1 else ''} {ids} tagged {self.name} ran outside its dates (not counted)"
+        if self.not_counted:
+            runs = ", ".join(f"run {run} ({kind})" for run, kind in self.not_counted)
+            note += f"; {runs} tagged {self.name}, not counted"
         return note
 
 
@@ -139,7 +140,8 @@ class Monitoring:
             "engagement": self.engagement, "audit_type": self.audit_type,
             "period": [_iso(self.period_start), _iso(self.period_end)], "today": self.today.isoformat(),
             "windows": [{"name": w.name, "start": _iso(w.start), "end": _iso(w.end), "status": w.status,
-                         "runs": w.runs, "late_runs": list(w.late_runs)} for w in self.windows],
+                         "runs": w.runs, "not_counted": [{"run": r, "kind": k} for r, k in w.not_counted]}
+                        for w in self.windows],
             "criteria": [{"criterion": c.criterion, "name": c.name, "in_matrix": c.in_matrix,
                           "scenarios": list(c.scenarios), "trend": c.trend, "strip": c.strip,
                           "windows": [{"window": x.window, "result": x.result, "state": x.state, "tested": x.tested,
@@ -179,7 +181,7 @@ def _window_states(rules: DatingRules, engagement: Engagement, placed: list[Plac
         elif status == "not yet due":
             status = "due" if w.start <= today <= w.end else "upcoming"
         states.append(WindowState(w.name, w.start, w.end, status, int(row["runs"]),
-                                  tuple(int(x["run"]) for x in row["not_counted"])))
+                                  tuple((int(x["run"]), str(x["kind"])) for x in row["not_counted"])))
     outside = sum(1 for r in placed if r.placement.kind != "retest" and grid_column(r.placement)[1] is None)
     if outside:
         states.append(WindowState(OUTSIDE, None, None, "flagged", outside))
@@ -260,7 +262,7 @@ def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = Non
             run_flags.append(RunFlag(run.id or 0, scenario_id, systems.get(run.system_id, "?"),
                                      window_names.get(run.window_id, "") if run.window_id else "",
                                      run.started_at or run.created_at, tuple(problems)))
-    facts = [PlacedRun(run.id or 0, scenario_id, run.system_id, p) for run, scenario_id, p in placed]
+    facts = [PlacedRun(run.id or 0, scenario_id, run.system_id, p, run.status) for run, scenario_id, p in placed]
     return Monitoring(
         engagement_id=engagement_id, engagement=engagement.name, audit_type=engagement.audit_type,
         period_start=engagement.period_start, period_end=engagement.period_end, today=today,

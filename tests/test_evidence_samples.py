@@ -63,7 +63,7 @@ def test_a_back_filled_window_stays_missed_and_re_tests_are_never_samples(demo: 
         answers = {a.key: a for a in answer_questions(db, eid, picture=picture)}
     windows = {w.name: w for w in picture.windows}
     assert (windows["W0"].status, windows["W0"].runs) == ("overdue", 0)  # back-filled: still not tested
-    assert windows["W0"].late_runs == (late,)
+    assert windows["W0"].not_counted == ((late, "late"),)
     assert (windows["W1"].status, windows["W1"].runs) == ("ran", 2)  # the two re-tests are not samples
     cc66 = next(c for c in picture.criteria if c.criterion == "CC6.6")
     cells = {c.window: c for c in cc66.cells}
@@ -226,3 +226,30 @@ def test_sentences_say_who_judged_and_coverage_counts_the_runs_of_declared_contr
     report = files["report.md"].decode()
     assert "the tester reviewed 1 of 1 run (1 tester verdict)" in report
     assert f"Verdicts: {auto} automatic, 1 by a tester" in report
+
+
+def test_a_cancelled_run_inside_a_window_is_not_its_sample(monkeypatch: Any) -> None:
+    """A run stopped part-way tested nothing to a conclusion: the window it ran in stays missed."""
+    from app.evidence.collect import load_evidence
+    from app.store.models import Run, Scenario, TestWindow
+    from sqlmodel import select
+    from tests.test_evidence_engagement import CANARY, CANARY_ENV, at, build_engagement
+
+    monkeypatch.setenv(CANARY_ENV, CANARY)
+    world = build_engagement()
+    with session() as db:
+        q3 = db.exec(select(TestWindow).where(TestWindow.name == "Q3")).one()
+        scenario = db.exec(select(Scenario)).first()
+        first = db.get(Run, world.runs["r1"])
+        stopped = Run(engagement_id=world.engagement_id, system_id=first.system_id, scenario_pk=scenario.id,
+                      window_id=q3.id, status="cancelled", verdict="", started_at=at("2025-08-12"),
+                      created_at=at("2025-08-12"))
+        db.add(stopped)
+        db.flush()
+        stopped_id = stopped.id
+    with session() as db:
+        ev = load_evidence(db, world.engagement_id)
+    q3_row = next(w for w in ev.windows if w["name"] == "Q3")
+    assert (q3_row["status"], q3_row["runs"]) == ("missed", 0)
+    assert q3_row["not_counted"] == [{"run": stopped_id, "kind": "cancelled"}]
+    assert f"run {stopped_id} (cancelled)" in q3_row["rationale"]

@@ -274,7 +274,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["run_type"] = placement.label({w.id or 0: w.name for w in window_rows})
         if r.retest_of is not None:
             rec["run_type"] = f"Re-test of finding {r.retest_of} (remediation verification; not an operating-effectiveness sample)"
-        placed.append(PlacedRun(r.id or 0, scen.scenario_id, r.system_id, placement))
+        placed.append(PlacedRun(r.id or 0, scen.scenario_id, r.system_id, placement, r.status))
         rec["finding_ids"] = [f["id"] for f in findings_by_run.get(r.id or 0, [])]
         rec["result"] = wording.run_result(rec, findings_by_run.get(r.id or 0, []))
         runs.append(rec)

@@ -156,6 +156,11 @@ class PlacedRun:
     scenario_id: str
     system_id: int
     placement: Placement
+    status: str = "finished"  # a cancelled or interrupted run tested nothing to a conclusion: no sample
+
+    @property
+    def counts(self) -> bool:
+        return self.placement.is_sample and self.status == "finished"
 
 
 def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional[date],
@@ -165,8 +170,9 @@ def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional
     The population is the scheduled runs (``scheduled``: the control matrix's
     scenarios x in-scope systems, the same plan for every window). The sample
     is the runs that ran inside the window's dates and are not re-tests
-    (:meth:`DatingRules.place`). Late or early runs tagged to the window and
-    re-tests run there are listed apart and never make the window "ran". A
+    (:meth:`DatingRules.place`) and finished. Late or early runs tagged to the
+    window, runs there that were cancelled or interrupted, and re-tests run
+    there are listed apart and never make the window "ran". A
     window without a sample reads "missed" once it ended before the evidence's
     own as-of date (the last recorded audit event), else "not yet due": the
     bundle never asks the clock, so the same data always reads the same way.
@@ -174,9 +180,9 @@ def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional
     placed = list(runs)
     rows: list[dict[str, Any]] = []
     for window in rules.windows:
-        sample = [r for r in placed if r.placement.is_sample and r.placement.window_id == window.id]
-        late = [r for r in placed if r.placement.kind in ("late", "early", "outside period")
-                and r.placement.tagged_id == window.id]
+        sample = [r for r in placed if r.counts and r.placement.window_id == window.id]
+        late = [r for r in placed if r.placement.tagged_id == window.id and (
+            r.placement.kind in ("late", "early", "outside period") or (r.placement.is_sample and not r.counts))]
         retests = [r for r in placed if r.placement.kind == "retest" and r.placement.tagged_id == window.id]
         pairs = {(r.scenario_id, r.system_id) for r in sample}
         if sample:
@@ -190,7 +196,8 @@ def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional
                      "population": len(scheduled) if scheduled is not None else None,
                      "sampled": len(pairs & scheduled) if scheduled is not None else len(pairs),
                      "unscheduled": len(pairs - scheduled) if scheduled is not None else 0,
-                     "not_counted": [{"run": r.run_id, "kind": r.placement.kind} for r in late],
+                     "not_counted": [{"run": r.run_id, "kind": r.placement.kind if not r.placement.is_sample
+                                      else r.status} for r in late],
                      "retests": [r.run_id for r in retests]})
     return rows
 

@@ -87,7 +87,7 @@ def sample_rationale(row: dict[str, Any], planned: int) -> str:
     if late:
         ids = ", ".join(f"{x['run']} ({x['kind']})" for x in late)
         base += (f" Not counted: run{'s' if len(late) != 1 else ''} {ids}, tagged {row['window']} but not run "
-                 "inside its dates.")
+                 "to completion inside its dates.")
     if row.get("retests"):
         ids = ", ".join(str(r) for r in row["retests"])
         base += f" Re-test run{'s' if len(row['retests']) != 1 else ''} {ids} verify remediation and are not samples."

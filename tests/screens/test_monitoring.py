@@ -67,7 +67,7 @@ async def test_the_grid_shows_each_window_and_the_flags_literally(seeded: int) -
         assert rows["CC6.6"] == ["CC6.6", "↻1/1", "·", "·", "✓1/1", "↻··✓", "one sample"]
         windows = str(app.screen.query_one("#monitoring-windows", Static).content)
         assert "W1" in windows and "ran (1 run)" in windows and "W3" in windows and "upcoming" in windows
-        assert "tagged W2 ran outside its dates (not counted)" in windows
+        assert "(early) tagged W2, not counted" in windows
         flags = str(app.screen.query_one("#monitoring-flags", Static).content)
         assert "outside its test window W2" in flags
         assert "bot[bold red]X[/]" in flags and "\x1b" not in flags  # a hostile name, shown as written
