@@ -188,10 +188,7 @@ def _has_runs(db: "Session", column: Any, value: int) -> bool:
 def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec],
                   configurations: dict[str, Any]) -> dict[str, Any]:
     """Upsert by name (ids, and so runs, stay attached); drop untested leftovers, descope tested ones.
-
-    Each system whose configuration (app.system_config) changes gets its
-    before and after snapshot in ``configurations``, for the audit event.
-    """
+    A system whose configuration changes gets its before and after in ``configurations``, for the audit."""
     from sqlmodel import select
 
     from app.system_config import config_change, system_snapshot

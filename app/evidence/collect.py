@@ -271,9 +271,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["placement"] = placement.kind
         rec["counted_window"] = window_by_id[placement.window_id].name if placement.window_id in window_by_id else ""
         rec["is_sample"] = placement.is_sample
-        rec["run_type"] = placement.label({w.id or 0: w.name for w in window_rows})
-        if r.retest_of is not None:
-            rec["run_type"] = f"Re-test of finding {r.retest_of} (remediation verification; not an operating-effectiveness sample)"
+        rec["run_type"] = wording.run_type(placement.kind, rec["window"], r.retest_of)
         placed.append(PlacedRun(r.id or 0, scen.scenario_id, r.system_id, placement, r.status))
         rec["finding_ids"] = [f["id"] for f in findings_by_run.get(r.id or 0, [])]
         rec["result"] = wording.run_result(rec, findings_by_run.get(r.id or 0, []))

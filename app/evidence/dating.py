@@ -41,21 +41,6 @@ class Placement:
         """An operating-effectiveness sample: inside its window's dates, and not a re-test."""
         return self.kind == "sample"
 
-    def label(self, window_names: "dict[int, str]") -> str:
-        """How the exports name the run's standing, e.g. "Late for Q1: not counted as its sample"."""
-        tagged = window_names.get(self.tagged_id or -1, "")
-        if self.kind == "sample":
-            return f"Operating-effectiveness sample of {tagged}" if tagged else "Operating-effectiveness sample"
-        if self.kind == "retest":
-            return "Re-test (remediation verification; not an operating-effectiveness sample)"
-        if self.kind in ("late", "early"):
-            return f"{self.kind.capitalize()} for {tagged}: not counted as its sample"
-        if self.kind == "unplanned":
-            return "In no planned test window: not counted as a sample"
-        if self.kind == "outside period":
-            return "Outside the audit period: not counted as a sample"
-        return "Not dated: not counted as a sample"
-
 
 @dataclass(frozen=True)
 class DatingRules:

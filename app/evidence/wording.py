@@ -169,3 +169,19 @@ def configuration(snapshot: Optional[dict[str, Any]]) -> str:
     parts.append(f"API key {'configured' if target.get('api_key_configured') else 'none'}")
     parts.append("in scope" if snapshot.get("in_scope", True) else "out of scope")
     return "; ".join(parts)
+
+
+def run_type(kind: str, tagged_window: str, retest_of: Optional[int]) -> str:
+    """How the exports name a run's standing in the Type II sample (``kind`` from DatingRules.place)."""
+    if retest_of is not None or kind == "retest":
+        finding = f" of finding {retest_of}" if retest_of is not None else ""
+        return f"Re-test{finding} (remediation verification; not an operating-effectiveness sample)"
+    if kind == "sample":
+        return f"Operating-effectiveness sample of {tagged_window}" if tagged_window else "Operating-effectiveness sample"
+    if kind in ("late", "early"):
+        return f"{kind.capitalize()} for {tagged_window}: not counted as its sample"
+    if kind == "unplanned":
+        return "In no planned test window: not counted as a sample"
+    if kind == "outside period":
+        return "Outside the audit period: not counted as a sample"
+    return "Not dated: not counted as a sample"
