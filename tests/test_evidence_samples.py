@@ -76,6 +76,8 @@ def test_a_back_filled_window_stays_missed_and_re_tests_are_never_samples(demo: 
     cc66_status = next(c for c in status.criteria if c.criterion == "CC6.6")
     assert {w.window: w.result for w in cc66_status.windows}["W0"] == "not tested"
     assert all("W0: " not in line for line in answers["prompt_injection"].lines())
+    assert "tested in 1 of 3 test window(s) (W1) and in runs that are no window's sample" in \
+        answers["prompt_injection"].summary
 
     files = _bundle(eid, tmp_path / "samples.zip")
     sampling = {row["Test window"]: row for row in _csv(files, "workpapers/sampling.csv")}
