@@ -171,8 +171,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         scenario = snapshot(db, planned.scenario)
         metrics: dict[str, Any] = {"window": window.name if window else None,
                                    "outside_window": window is None or not (window.start <= today <= window.end)}
-        system = db.get(AISystem, planned.system.id) or planned.system  # as stored now, not as planned earlier
-        config, config_sha = snapshot_with_hash(system)
+        config, config_sha = snapshot_with_hash(planned.system)  # the configuration its target was built from
         run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
                   window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
                   tool_version=__version__, started_at=utcnow(), metrics=metrics,
