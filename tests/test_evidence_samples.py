@@ -255,3 +255,15 @@ def test_a_cancelled_run_inside_a_window_is_not_its_sample(monkeypatch: Any) -> 
     assert (q3_row["status"], q3_row["runs"]) == ("missed", 0)
     assert q3_row["not_counted"] == [{"run": stopped_id, "kind": "cancelled"}]
     assert f"run {stopped_id} (cancelled)" in q3_row["rationale"]
+
+
+def test_the_cli_says_before_running_that_a_back_filled_window_will_not_count(demo: Any, capsys: Any) -> None:
+    from app.cli import main
+
+    make_engagement(demo.base_url, scenarios=SCENARIOS[:1], windows=WINDOWS)
+    assert main(["run", "acme", "--window", "W0", "--no-probe"]) == 1  # the vulnerable demo fails
+    err = capsys.readouterr().err
+    assert "redline: runs made now are outside its test window W0" in err
+    assert "late, run on" in err and "not counted as W0's sample" in err
+    assert main(["run", "acme", "--no-probe"]) == 1  # today's window W1: no notice
+    assert "runs made now are" not in capsys.readouterr().err
