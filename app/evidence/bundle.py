@@ -95,7 +95,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
     # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = 2 + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 2 + int(poam is not None) + 1
+    total = 2 + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3 + int(poam is not None) + 1
     done = 0
 
     def step(path: str) -> None:
@@ -129,6 +129,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             step(f"transcripts/{run['id']}.jsonl")
         archive.write_chunks("audit/events.jsonl", (jsonstream.line(e) for e in ev.iter_audit_events()))
         step("audit/events.jsonl")
+        archive.write_chunks(f"oscal/{oscal.SSP_FILE}", _json_file(oscal.system_security_plan(ev)))
+        step(f"oscal/{oscal.SSP_FILE}")
         archive.write_chunks("oscal/assessment-plan.json", _json_file(oscal.assessment_plan(ev)))
         step("oscal/assessment-plan.json")
         archive.write_chunks("oscal/assessment-results.json", _json_file(oscal.assessment_results(ev)))

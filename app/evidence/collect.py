@@ -49,6 +49,10 @@ class ChainState:
     head_seq: int
     head_at: Optional[datetime]
     problems: tuple[str, ...]
+    # Everyone the chain names as actor, in order of first appearance. Each event's actor is the tester
+    # who acted (named, else REDLINE_TESTER or the OS login when recorded): the assessment team, read
+    # from the evidence rather than from whoever runs the export.
+    actors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -354,7 +358,10 @@ def _chain_state(db: "Session", engagement_id: int) -> ChainState:
     head = audit.head(db, engagement_id)
     length = db.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == name)).one()
     problems = tuple(str(p) for p in audit.verify_chain(db, engagement_id))
+    first_seen = func.min(AuditEvent.seq)
+    actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(  # type: ignore[call-overload]
+        AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
     return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
-                      head.at if head else None, problems)
+                      head.at if head else None, problems, actors)
 
 

@@ -10,52 +10,21 @@ data always gives the same documents.
 
 from __future__ import annotations
 
-import uuid
+import dataclasses
 from collections import defaultdict
 from typing import Any, Iterator, Optional
 
-from app import __version__
-from app.evidence import tables, wording
-from app.evidence.collect import EvidenceSet, iso
+from app.evidence import oscal_findings, tables, wording
+from app.evidence.collect import EvidenceSet
+from app.evidence.oscal_common import (
+    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, title, when,
+)
+from app.evidence.oscal_ssp import FILE_NAME as SSP_FILE
+from app.evidence.oscal_ssp import system_security_plan
 from app.findings import OPEN_STATUSES
-from app.text import one_line
 
-OSCAL_VERSION = "1.1.2"
-PROP_NS = "urn:redline"
-_NAMESPACE = uuid.UUID("5b8e1f0c-3d47-4f6a-9c2e-7a1d0b6e4c93")
-_RISK_STATUS = {"open": "open", "remediating": "remediating", "retest_failed": "open"}
-
-
-def stable_uuid(ev: EvidenceSet, *parts: object) -> str:
-    """The same UUID for the same engagement object, in every export."""
-    key = "/".join([ev.engagement["name"], str(ev.engagement_id), *map(str, parts)])
-    return str(uuid.uuid5(_NAMESPACE, key))
-
-
-def _title(text: str) -> str:
-    return one_line(text or "", 200).strip() or "(untitled)"
-
-
-def _props(**values: Any) -> list[dict[str, str]]:
-    return [{"name": k.replace("_", "-"), "ns": PROP_NS, "value": str(v).strip()}
-            for k, v in values.items() if v is not None and str(v).strip()]
-
-
-def _when(ev: EvidenceSet, *candidates: Optional[str]) -> str:
-    """The first timestamp given, else the evidence's own as-of time (OSCAL wants a date everywhere)."""
-    for value in candidates:
-        if value:
-            return value
-    return iso(ev.data_as_of) or "1970-01-01T00:00:00+00:00"
-
-
-def _metadata(ev: EvidenceSet, title: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"title": _title(title), "last-modified": _when(ev), "version": __version__,
-                            "oscal-version": OSCAL_VERSION}
-    if ev.engagement.get("client"):
-        meta["parties"] = [{"uuid": stable_uuid(ev, "party", "client"), "type": "organization",
-                            "name": _title(ev.engagement["client"])}]
-    return meta
+__all__ = ["OSCAL_VERSION", "PROP_NS", "SSP_FILE", "assessment_plan", "assessment_results", "poam",
+           "stable_uuid", "system_security_plan"]
 
 
 def _control_ids(ev: EvidenceSet) -> list[str]:
@@ -74,108 +43,97 @@ def _reviewed_controls(ev: EvidenceSet) -> dict[str, Any]:
             "control-selections": [selection]}
 
 
-def _components(ev: EvidenceSet) -> list[dict[str, Any]]:
-    tested = {r["system_id"] for r in ev.runs}
-    out = []
-    for s in ev.systems:
-        if not (s["in_scope"] or s["id"] in tested):
-            continue
-        out.append({"uuid": stable_uuid(ev, "system", s["id"]), "type": "service", "title": _title(s["name"]),
-                    "description": s["description"] or f"AI system {s['name']} ({s['kind']} target).",
-                    "status": {"state": "operational" if s["in_scope"] else "other"},
-                    "props": _props(target_kind=s["kind"], in_scope="yes" if s["in_scope"] else "no",
-                                    owner=s["owner"])})
-    return out
-
-
-def _subjects(ev: EvidenceSet) -> list[dict[str, Any]]:
-    return [{"subject-uuid": c["uuid"], "type": "component"} for c in _components(ev)]
-
-
 def assessment_plan(ev: EvidenceSet) -> dict[str, Any]:
     name = ev.engagement["name"]
     plan: dict[str, Any] = {
         "uuid": stable_uuid(ev, "assessment-plan"),
-        "metadata": _metadata(ev, f"Red-team assessment plan: {name}"),
-        "import-ssp": {"href": "../data/systems.json",
-                       "remarks": "Redline holds no OSCAL system security plan; the systems in scope are listed in "
-                                  "data/systems.json."},
+        "metadata": metadata(ev, f"Red-team assessment plan: {name}"),
+        "import-ssp": {"href": SSP_FILE,
+                       "remarks": "The systems in scope and the client's control matrix, as the engagement "
+                                  "records them."},
         "reviewed-controls": _reviewed_controls(ev),
     }
-    components = _components(ev)
+    parts = components(ev)
     activities = []
     for scen in ev.scenarios:
         activity: dict[str, Any] = {
-            "uuid": stable_uuid(ev, "scenario", scen["id"]), "title": _title(f"{scen['scenario_id']}: {scen['title']}"),
+            "uuid": stable_uuid(ev, "scenario", scen["id"]), "title": title(f"{scen['scenario_id']}: {scen['title']}"),
             "description": scen["description"] or scen["title"] or scen["scenario_id"],
-            "props": _props(method="TEST", category=scen["category"], severity=scen["severity"],
-                            scenario_sha256=scen["sha256"], methodology=scen["methodology"])}
+            "props": props(method="TEST", category=scen["category"], severity=scen["severity"],
+                           scenario_sha256=scen["sha256"], methodology=scen["methodology"])}
         if scen["controls"]:
             activity["related-controls"] = {"control-selections": [
                 {"include-controls": [{"control-id": c} for c in scen["controls"]]}]}
         activities.append(activity)
     local: dict[str, Any] = {}
-    if components:
-        local["components"] = components
+    if parts:
+        local["components"] = parts
     if activities:
         local["activities"] = activities
     if local:
         plan["local-definitions"] = local
-    if components:
-        plan["assessment-subjects"] = [{"type": "component", "include-subjects": _subjects(ev)}]
+    if parts:
+        plan["assessment-subjects"] = [{"type": "component", "include-subjects": subjects(ev)}]
     tasks = []
     for w in ev.windows:
         task: dict[str, Any] = {"uuid": stable_uuid(ev, "window", w["id"]), "type": "action",
-                                "title": _title(f"Test window {w['name']}"),
+                                "title": title(f"Test window {w['name']}"),
                                 "description": f"Planned red-team testing window ({w['status']}, {w['runs']} runs).",
                                 "timing": {"within-date-range": {"start": f"{w['start']}T00:00:00+00:00",
                                                                  "end": f"{w['end']}T23:59:59+00:00"}}}
-        if activities and components:
+        if activities and parts:
             task["associated-activities"] = [{"activity-uuid": a["uuid"], "subjects": [
-                {"type": "component", "include-subjects": _subjects(ev)}]} for a in activities]
+                {"type": "component", "include-subjects": subjects(ev)}]} for a in activities]
         tasks.append(task)
     if tasks:
         plan["tasks"] = tasks
     return {"assessment-plan": plan}
 
 
-def _observations(ev: EvidenceSet) -> Iterator[dict[str, Any]]:
+def _observations(ev: EvidenceSet, only: Optional[set[int]] = None) -> Iterator[dict[str, Any]]:
+    """Each turn of the evidence's runs (or only the turn ids given), an observation with method TEST;
+    a re-test's names the finding it re-tests."""
     for run, turns in ev.iter_transcripts():
+        retest = f"Re-test of finding {run['retest_of']}, run" if run.get("retest_of") else "Run"
         for t in turns:
+            if only is not None and t["id"] not in only:
+                continue
             verdicts = "; ".join(f"{v['detector'] or 'auto'} {v['outcome']}: {v['reason']}" for v in t["auto_verdicts"])
             human = "; ".join(f"{v['actor'] or 'tester'} {v['outcome']}: {v['reason']}" for v in t["human_verdicts"])
             yield {
                 "uuid": stable_uuid(ev, "turn", t["id"]),
-                "title": _title(f"Run {run['id']} step {t['step']} sample {t['sample']}: {run['scenario_id']}"),
+                "title": title(f"{retest} {run['id']} step {t['step']} sample {t['sample']}: {run['scenario_id']}"),
                 "description": (f"Red-team turn ({t['kind']}) of scenario {run['scenario_id']} against "
                                 f"{run['system']}; outcome {t['outcome'] or 'none'}. Automatic verdicts: "
                                 f"{verdicts or 'none'}. Tester verdicts: {human or 'none'}."),
                 "methods": ["TEST"],
                 "types": ["control-objective"],
-                "props": _props(run=run["id"], turn=t["id"], outcome=t["outcome"], status=t["status"],
-                                error_type=t["error_type"], model_id=t["model_id"]),
+                "props": props(run=run["id"], turn=t["id"], retest_of=run.get("retest_of"), outcome=t["outcome"],
+                               status=t["status"], error_type=t["error_type"], model_id=t["model_id"]),
                 "subjects": [{"subject-uuid": stable_uuid(ev, "system", run["system_id"]), "type": "component"}],
                 "relevant-evidence": [{"href": f"../transcripts/{run['id']}.jsonl",
                                        "description": f"Turn {t['id']}: the request as sent and the response as "
                                                       "received."}],
-                "collected": _when(ev, t["finished_at"], t["started_at"], run["started_at"], run["created_at"]),
+                "collected": when(ev, t["finished_at"], t["started_at"], run["started_at"], run["created_at"]),
             }
 
 
-def _findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list[dict[str, Any]]:
-    """One finding per criterion or control objective tested: not-satisfied on any exception, else satisfied."""
+def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list[dict[str, Any]]:
+    """One conclusion per criterion or control objective tested: not-satisfied on any exception, else satisfied."""
     runs_for: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in ev.runs:
         for criterion, _ in tables.controls_of_run(ev, run):
             runs_for[criterion].append(run)
     exceptions: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in ev.findings:
-        if f["status"] != "dismissed":
-            for control in f["controls"]:
-                exceptions[control].append(f)
+    for f in oscal_findings.exceptions(ev):
+        for control in f["controls"]:
+            exceptions[control].append(f)
     out = []
     for control in _control_ids(ev):
-        runs = runs_for.get(control, [])
+        # A re-test verifies a remediation; it is no sample of the control operating (its turns are
+        # related by the finding it re-tests).
+        runs = [r for r in runs_for.get(control, []) if not r.get("retest_of")]
+        retests = [r for r in runs_for.get(control, []) if r.get("retest_of")]
         # A failure dismissed on review as a false positive reads "No exceptions noted." and is no exception.
         failed = [r for r in runs if r["verdict"] == "fail" and not r["result"].startswith(wording.NO_EXCEPTIONS)]
         passed = [r for r in runs if r["verdict"] == "pass"]
@@ -188,12 +146,15 @@ def _findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list[dict[str,
             continue  # nothing concluded about this control: no finding either way
         described = "; ".join(f"finding {f['id']} \"{f['title']}\" ({f['severity']}, {f['status']})" for f in found)
         description = (f"{len(runs)} run(s) evidence {control}: {len(passed)} passed, {len(failed)} failed. "
+                       + (f"{len(retests)} re-test run(s) verify remediation and are not counted as samples. "
+                          if retests else "")
                        + (f"Exceptions: {described}." if described else
                           wording.NO_EXCEPTIONS if state == "satisfied" else "Exceptions noted in failed runs."))
         finding: dict[str, Any] = {
             "uuid": stable_uuid(ev, "objective", control),
-            "title": _title(f"{control} {ev.catalog.name(control)}".strip()),
+            "title": title(f"{control} {ev.catalog.name(control)}".strip()),
             "description": description,
+            "props": props(conclusion="objective"),
             "target": {"type": "objective-id", "target-id": control, "status": {"state": state}},
         }
         related = [tid for r in evidence_runs for tid in turn_ids.get(r["id"], [])]
@@ -205,7 +166,8 @@ def _findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list[dict[str,
     return out
 
 
-def assessment_results(ev: EvidenceSet) -> dict[str, Any]:
+def _turn_ids(ev: EvidenceSet) -> dict[int, list[int]]:
+    """Each run's turn ids in transcript order (ids only: the observations themselves are streamed)."""
     from sqlmodel import select
 
     from app.store.models import Run, Turn
@@ -217,68 +179,69 @@ def assessment_results(ev: EvidenceSet) -> dict[str, Any]:
     for tid, rid in ev.db.exec(query):  # type: ignore[call-overload]
         if rid in run_ids:
             turn_ids[rid].append(tid)
+    return turn_ids
+
+
+def assessment_results(ev: EvidenceSet) -> dict[str, Any]:
+    turn_ids = _turn_ids(ev)
     stamps = sorted(s for r in ev.runs for s in (r["started_at"], r["finished_at"]) if s)
     result: dict[str, Any] = {
         "uuid": stable_uuid(ev, "result", ",".join(ev.selected_windows or ["all"])),
-        "title": _title(f"Red-team results: {ev.engagement['name']}"
-                        + (f" (windows {', '.join(ev.selected_windows)})" if ev.selected_windows else "")),
+        "title": title(f"Red-team results: {ev.engagement['name']}"
+                       + (f" (windows {', '.join(ev.selected_windows)})" if ev.selected_windows else "")),
         "description": f"{len(ev.runs)} scenario runs, {sum(len(v) for v in turn_ids.values())} turns. "
                        f"{ev.engagement['dating']}",
-        "start": stamps[0] if stamps else _when(ev),
+        "start": stamps[0] if stamps else when(ev),
         "reviewed-controls": _reviewed_controls(ev),
     }
     if stamps:
         result["end"] = stamps[-1]
     if turn_ids:
         result["observations"] = _observations(ev)
-    findings = _findings(ev, turn_ids)
+    exceptions = oscal_findings.exceptions(ev)
+    if exceptions:
+        result["risks"] = oscal_findings.risks(ev, exceptions)
+    findings = _objective_findings(ev, turn_ids) + oscal_findings.oscal_findings(ev, exceptions, turn_ids)
     if findings:
         result["findings"] = findings
     return {"assessment-results": {
         "uuid": stable_uuid(ev, "assessment-results", ",".join(ev.selected_windows or ["all"])),
-        "metadata": _metadata(ev, f"Red-team assessment results: {ev.engagement['name']}"),
+        "metadata": metadata(ev, f"Red-team assessment results: {ev.engagement['name']}"),
         "import-ap": {"href": "assessment-plan.json"},
         "results": [result],
     }}
 
 
 def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
-    """Open findings as POA&M items; None when nothing is open (OSCAL needs at least one item)."""
+    """Open findings as POA&M items; None when nothing is open (OSCAL needs at least one item).
+
+    The findings and risks are the assessment results' own (same UUIDs, same content), and the
+    observations they relate are copied in, so the POA&M can be followed on its own.
+    """
     open_findings = [f for f in ev.findings if f["status"] in OPEN_STATUSES]
     if not open_findings:
         return None
-    risks, findings, items = [], [], []
+    turn_ids = _turn_ids(ev)
+    findings = oscal_findings.oscal_findings(ev, open_findings, turn_ids)
+    items = []
     for f in open_findings:
-        risk_id, finding_id = stable_uuid(ev, "risk", f["id"]), stable_uuid(ev, "finding", f["id"])
-        risk: dict[str, Any] = {
-            "uuid": risk_id, "title": _title(f["title"]),
-            "description": f["impact"] or f["title"],
-            "statement": f["steps_to_reproduce"] or f"See finding {f['id']} in the bundle's report.",
-            "status": _RISK_STATUS.get(f["status"], "open"),
-            "props": _props(severity=f["severity"], finding_status=f["status"], exception_type=f["exception_type"]),
-        }
-        remediations = [{"uuid": stable_uuid(ev, "response", r["id"]), "lifecycle": "planned",
-                         "title": _title(f"Management response {r['id']}"),
-                         "description": r["remediation"] or r["response"] or "No remediation described.",
-                         "remarks": f"Owner: {r['owner'] or 'not named'}; date: {r['response_date'] or 'not set'}."}
-                        for r in f["responses"]]
-        if remediations:
-            risk["remediations"] = remediations
-        risks.append(risk)
-        control = f["controls"][0] if f["controls"] else "unmapped"
-        findings.append({"uuid": finding_id, "title": _title(f["title"]), "description": f["impact"] or f["title"],
-                         "target": {"type": "objective-id", "target-id": control,
-                                    "status": {"state": "not-satisfied"}},
-                         "related-risks": [{"risk-uuid": risk_id}]})
-        items.append({"uuid": stable_uuid(ev, "poam-item", f["id"]), "title": _title(f["title"]),
+        items.append({"uuid": stable_uuid(ev, "poam-item", f["id"]), "title": title(f["title"]),
                       "description": f"Finding {f['id']} ({f['severity']}, {f['status']}) against "
                                      f"{', '.join(f['controls']) or 'no control'}: {f['impact'] or f['title']}",
-                      "props": _props(severity=f["severity"], finding=f["id"]),
-                      "related-findings": [{"finding-uuid": finding_id}],
-                      "related-risks": [{"risk-uuid": risk_id}]})
-    return {"plan-of-action-and-milestones": {
+                      "props": props(severity=f["severity"], finding=f["id"]),
+                      "related-findings": [{"finding-uuid": oscal_findings.finding_uuid(ev, f["id"], c)}
+                                           for c in oscal_findings.targets(f)],
+                      "related-risks": [{"risk-uuid": oscal_findings.risk_uuid(ev, f["id"])}]})
+    document: dict[str, Any] = {
         "uuid": stable_uuid(ev, "poam"),
-        "metadata": _metadata(ev, f"Plan of action and milestones: {ev.engagement['name']}"),
-        "import-ssp": {"href": "../data/systems.json"},
-        "risks": risks, "findings": findings, "poam-items": items,
-    }}
+        "metadata": metadata(ev, f"Plan of action and milestones: {ev.engagement['name']}"),
+        "import-ssp": {"href": SSP_FILE},
+    }
+    # Only the turns the findings relate, read only from their runs.
+    related = {t for f in open_findings for t in oscal_findings.related_turns(f, turn_ids)}
+    if related:
+        runs = {r for f in open_findings for r in oscal_findings.finding_runs(f)}
+        subset = dataclasses.replace(ev, runs=[r for r in ev.runs if r["id"] in runs])
+        document["observations"] = _observations(subset, related)  # streamed as the file is written
+    document.update({"risks": oscal_findings.risks(ev, open_findings), "findings": findings, "poam-items": items})
+    return {"plan-of-action-and-milestones": document}

@@ -185,3 +185,9 @@ def run_type(kind: str, tagged_window: str, retest_of: Optional[int]) -> str:
     if kind == "outside period":
         return "Outside the audit period: not counted as a sample"
     return "Not dated: not counted as a sample"
+
+
+def retest_history(retests: Iterable[dict[str, Any]]) -> str:
+    """What each re-test of one finding showed, in order; "" for a finding never re-tested."""
+    return " ".join(f"Re-test run {rt['run_id']}: {retest_result(rt.get('before', ''), rt.get('after', ''))}"
+                    for rt in retests)

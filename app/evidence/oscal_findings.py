@@ -1,0 +1,128 @@
+"""Redline's findings as OSCAL findings and risks, built once for both the assessment results and the POA&M.
+
+A POA&M item must lead an auditor's tool to the very finding the assessment
+results hold, so both documents take their findings from here: the same UUIDs
+and the same content. An OSCAL finding has one target, so a Redline finding
+becomes one OSCAL finding per control it fails. Each relates the observations
+that show the failure and those of every re-test run (its ``Retest`` rows), and
+one risk, which carries management's responses as remediations, with a
+milestone on each response's date.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from app.evidence import wording
+from app.evidence.collect import EvidenceSet
+from app.evidence.oscal_common import props, stable_uuid, title
+
+UNMAPPED = "unmapped"  # the target of a finding that names no control
+# Finding status -> OSCAL risk status. A passed re-test still awaits the tester's close.
+RISK_STATUS = {"draft": "investigating", "open": "open", "remediating": "remediating", "retest_failed": "open",
+               "retest_passed": "remediating", "closed": "closed", "risk_accepted": "deviation-approved"}
+REMEDIATED = ("retest_passed", "closed")  # a passing re-test verified the remediation
+
+
+def exceptions(ev: EvidenceSet) -> list[dict[str, Any]]:
+    """The findings that are exceptions: all but those dismissed on review as false positives."""
+    return [f for f in ev.findings if f["status"] != "dismissed"]
+
+
+def targets(finding: Mapping[str, Any]) -> list[str]:
+    """Every control the finding fails, each an OSCAL finding's target."""
+    return list(dict.fromkeys(finding["controls"])) or [UNMAPPED]
+
+
+def finding_uuid(ev: EvidenceSet, finding_id: int, control: str) -> str:
+    return stable_uuid(ev, "finding", finding_id, control)
+
+
+def risk_uuid(ev: EvidenceSet, finding_id: int) -> str:
+    return stable_uuid(ev, "risk", finding_id)
+
+
+def finding_runs(finding: Mapping[str, Any]) -> list[int]:
+    """The runs whose turns a finding relates: the run that showed it, then each re-test run."""
+    runs = [finding["run_id"]] if finding.get("run_id") else []
+    return list(dict.fromkeys(runs + [rt["run_id"] for rt in finding["retests"]]))
+
+
+def related_turns(finding: Mapping[str, Any], turn_ids: Mapping[int, Sequence[int]]) -> list[int]:
+    """The turn that shows the failure (else every turn of its run), then every turn of each re-test run."""
+    shown = list(turn_ids.get(finding.get("run_id") or 0, []))
+    if finding.get("turn_id") in shown:
+        shown = [finding["turn_id"]]
+    retested = [t for rt in finding["retests"] for t in turn_ids.get(rt["run_id"], [])]
+    return list(dict.fromkeys(shown + retested))
+
+
+def oscal_findings(ev: EvidenceSet, findings: Iterable[dict[str, Any]],
+                   turn_ids: Mapping[int, Sequence[int]]) -> list[dict[str, Any]]:
+    """One OSCAL finding per (finding, control), not-satisfied, its re-tests told in the status remarks."""
+    out = []
+    for f in findings:
+        related = related_turns(f, turn_ids)
+        history = wording.retest_history(f["retests"])
+        for control in targets(f):
+            status: dict[str, Any] = {"state": "not-satisfied"}
+            if history:
+                status["remarks"] = history
+            described = f"{f['impact'] or f['title']}. Severity {f['severity']}; status {f['status']}; " \
+                        f"{f['exception_type']} exception."
+            if control == UNMAPPED:
+                described += " The finding names no control."
+            item: dict[str, Any] = {
+                "uuid": finding_uuid(ev, f["id"], control),
+                "title": title(f"Finding {f['id']} ({control}): {f['title']}"),
+                "description": described,
+                "props": props(finding=f["id"], severity=f["severity"], finding_status=f["status"],
+                               scenario=f.get("scenario_id")),
+                "target": {"type": "objective-id", "target-id": control, "status": status},
+                "related-risks": [{"risk-uuid": risk_uuid(ev, f["id"])}],
+            }
+            if related:
+                item["related-observations"] = [{"observation-uuid": stable_uuid(ev, "turn", t)} for t in related]
+            out.append(item)
+    return out
+
+
+def _remediation(ev: EvidenceSet, finding: Mapping[str, Any], response: Mapping[str, Any]) -> dict[str, Any]:
+    """Management's response as an OSCAL remediation; its date, when it has one, as a milestone."""
+    owner = response["owner"] or "not named"
+    remediation: dict[str, Any] = {
+        "uuid": stable_uuid(ev, "response", response["id"]),
+        "lifecycle": "completed" if finding["status"] in REMEDIATED else "planned",
+        "title": title(f"Management response {response['id']}"),
+        "description": response["remediation"] or response["response"] or "No remediation described.",
+        "props": props(owner=response["owner"], response_date=response["response_date"]),
+        "remarks": f"Owner: {owner}; date: {response['response_date'] or 'not set'}.",
+    }
+    if response["response_date"]:
+        remediation["tasks"] = [{
+            "uuid": stable_uuid(ev, "milestone", response["id"]), "type": "milestone",
+            "title": title(f"Management response dated {response['response_date']} (owner {owner})"),
+            "description": response["response"] or remediation["description"],
+            "timing": {"on-date": {"date": f"{response['response_date']}T00:00:00+00:00"}},
+        }]
+    return remediation
+
+
+def risks(ev: EvidenceSet, findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One risk per finding, its remediations from management's responses."""
+    out = []
+    for f in findings:
+        risk: dict[str, Any] = {
+            "uuid": risk_uuid(ev, f["id"]), "title": title(f["title"]),
+            "description": f["impact"] or f["title"],
+            "statement": f["steps_to_reproduce"] or f"See finding {f['id']} in the bundle's report.",
+            "status": RISK_STATUS.get(f["status"], "open"),
+            "props": props(finding=f["id"], severity=f["severity"], finding_status=f["status"],
+                           exception_type=f["exception_type"], approver=f.get("accepted_by"),
+                           acceptance_reason=f.get("accepted_reason")),
+        }
+        remediations = [_remediation(ev, f, r) for r in f["responses"]]
+        if remediations:
+            risk["remediations"] = remediations
+        out.append(risk)
+    return out
