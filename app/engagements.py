@@ -139,11 +139,14 @@ def apply_engagement(db: "Session", spec: EngagementSpec, source_path: Path | st
         if diff:
             changes["fields"] = diff
     assert row.id is not None
-    for key, result in (("systems", _sync_systems(db, row.id, spec.systems)),
+    configurations: dict[str, Any] = {}
+    for key, result in (("systems", _sync_systems(db, row.id, spec.systems, configurations)),
                         ("windows", _sync_windows(db, row.id, spec)),
                         ("controls", _sync_controls(db, row.id, spec.controls))):
         if result:
             changes[key] = result
+    if configurations and not created:
+        changes["system_configurations"] = configurations  # each system's configuration before and after
     summary = _summary(spec, created, changes)
     payload: dict[str, Any] = {"source": source, "spec_sha256": spec_hash(spec), "summary": summary}
     if created:
@@ -182,9 +185,13 @@ def _has_runs(db: "Session", column: Any, value: int) -> bool:
     return db.exec(select(Run.id).where(column == value).limit(1)).first() is not None
 
 
-def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec]) -> dict[str, Any]:
-    """Upsert by name (ids, and so runs, stay attached); drop untested leftovers, descope tested ones."""
+def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec],
+                  configurations: dict[str, Any]) -> dict[str, Any]:
+    """Upsert by name (ids, and so runs, stay attached); drop untested leftovers, descope tested ones.
+    A system whose configuration changes gets its before and after in ``configurations``, for the audit."""
     from sqlmodel import select
+
+    from app.system_config import config_change, system_snapshot
 
     existing = {s.name: s for s in db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id)).all()}
     result: dict[str, Any] = {}
@@ -198,15 +205,21 @@ def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec]) 
             continue
         changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
         if changed:
+            before = system_snapshot(row)
             for key in changed:
                 setattr(row, key, values[key])
             db.add(row)
             result.setdefault("updated", {})[spec.name] = changed
+            after = system_snapshot(row)
+            if after != before:
+                configurations[spec.name] = config_change(before, after)
     for name, row in existing.items():
         if _has_runs(db, Run.system_id, row.id or 0):
             if row.in_scope:
+                before = system_snapshot(row)
                 row.in_scope = False
                 db.add(row)
+                configurations[name] = config_change(before, system_snapshot(row))
             result.setdefault("kept_out_of_scope", []).append(name)
         else:
             db.delete(row)

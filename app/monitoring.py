@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from app.alignment.status import NOT_TESTED, OUTSIDE, latest_verdicts, worst
-from app.evidence.dating import DatingRules, WindowDates, sampling, spread
-from app.store.models import AISystem, Engagement, Run, Scenario, TestWindow
+from app.alignment.status import NOT_TESTED, OUTSIDE, grid_column, latest_verdicts, placed_runs, worst
+from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
+from app.store.models import AISystem, Engagement, Scenario, TestWindow
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -77,13 +77,21 @@ class WindowState:
     start: Optional[date]
     end: Optional[date]
     status: str  # ran | due | overdue | missed | upcoming | flagged (the column of runs outside every window)
-    runs: int
+    runs: int  # operating-effectiveness samples (the OUTSIDE column: runs that count for no window)
+    # Runs tagged to this window that are not its samples: (run id, late | early | cancelled | interrupted ...)
+    not_counted: tuple[tuple[int, str], ...] = ()
 
     @property
     def note(self) -> str:
-        return {"ran": f"ran ({self.runs} run{'s' if self.runs != 1 else ''})", "due": "due now, no run yet",
+        note = {"ran": f"ran ({self.runs} run{'s' if self.runs != 1 else ''})", "due": "due now, no run yet",
                 "overdue": "ended with no run; the period is still open", "missed": "ended with no run",
-                "upcoming": "upcoming", "flagged": f"{self.runs} run(s) outside every window"}.get(self.status, self.status)
+                "upcoming": "upcoming",
+                "flagged": f"{self.runs} run(s) counted in no window (late, early or unplanned)"
+                }.get(self.status, self.status)
+        if self.not_counted:
+            runs = ", ".join(f"run {run} ({kind})" for run, kind in self.not_counted)
+            note += f"; {runs} tagged {self.name}, not counted"
+        return note
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,8 @@ class Monitoring:
             "engagement": self.engagement, "audit_type": self.audit_type,
             "period": [_iso(self.period_start), _iso(self.period_end)], "today": self.today.isoformat(),
             "windows": [{"name": w.name, "start": _iso(w.start), "end": _iso(w.end), "status": w.status,
-                         "runs": w.runs} for w in self.windows],
+                         "runs": w.runs, "not_counted": [{"run": r, "kind": k} for r, k in w.not_counted]}
+                        for w in self.windows],
             "criteria": [{"criterion": c.criterion, "name": c.name, "in_matrix": c.in_matrix,
                           "scenarios": list(c.scenarios), "trend": c.trend, "strip": c.strip,
                           "windows": [{"window": x.window, "result": x.result, "state": x.state, "tested": x.tested,
@@ -156,25 +165,26 @@ def _span(window: WindowState) -> str:
 
 def dating_rules(engagement: Engagement, windows: list[TestWindow]) -> DatingRules:
     """The engagement's dating rules, as the evidence bundle applies them."""
-    return DatingRules(engagement.audit_type, engagement.period_start, engagement.period_end, engagement.as_of,
-                       engagement.type1_tolerance_days,
-                       tuple(WindowDates(w.id or 0, w.name, w.start, w.end) for w in windows))
+    return rules_for(engagement, windows)
 
 
-def _window_states(rules: DatingRules, engagement: Engagement, runs_per_window: Counter[Optional[int]],
+def _window_states(rules: DatingRules, engagement: Engagement, placed: list[PlacedRun],
                    today: date) -> list[WindowState]:
+    """Each window's schedule state from its samples alone (late runs and re-tests never make it "ran")."""
     by_name = {w.name: w for w in rules.windows}
     states = []
-    for row in sampling(rules, {k: v for k, v in runs_per_window.items() if k is not None}, today):
+    for row in sampling(rules, placed, today):
         w = by_name[str(row["window"])]
         status = str(row["status"])
         if status == "missed" and engagement.period_end is not None and today <= engagement.period_end:
             status = "overdue"
         elif status == "not yet due":
             status = "due" if w.start <= today <= w.end else "upcoming"
-        states.append(WindowState(w.name, w.start, w.end, status, int(row["runs"])))  # type: ignore[call-overload]
-    if runs_per_window.get(None):
-        states.append(WindowState(OUTSIDE, None, None, "flagged", runs_per_window[None]))
+        states.append(WindowState(w.name, w.start, w.end, status, int(row["runs"]),
+                                  tuple((int(x["run"]), str(x["kind"])) for x in row["not_counted"])))
+    outside = sum(1 for r in placed if r.placement.kind != "retest" and grid_column(r.placement)[1] is None)
+    if outside:
+        states.append(WindowState(OUTSIDE, None, None, "flagged", outside))
     return states
 
 
@@ -205,9 +215,10 @@ def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = Non
     today = today or today_utc()
     windows = windows_of(db, engagement_id)
     rules = dating_rules(engagement, windows)
-    runs = db.exec(select(Run, Scenario.scenario_id, Scenario.controls)
-                   .join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
-                   .where(Run.engagement_id == engagement_id).order_by(Run.id)).all()
+    placed = placed_runs(db, engagement_id)
+    controls_of = {s.id: s.controls for s in db.exec(select(Scenario).where(Scenario.id.in_(  # type: ignore[union-attr]
+        sorted({run.scenario_pk for run, _s, _p in placed})))).all()}
+    runs = [(run, scenario_id, controls_of.get(run.scenario_pk) or []) for run, scenario_id, _p in placed]
     systems = {s.id: s.name for s in db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id)).all()}
     window_names = {w.id: w.name for w in windows}
 
@@ -227,9 +238,11 @@ def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = Non
         scenarios += sorted(s for s in declared[control] if s not in scenarios)
 
     verdicts = latest_verdicts(db, engagement_id)
-    failed = Counter((scenario_id, run.window_id) for run, scenario_id, _c in runs if run.verdict == "fail")
+    # Failures are counted per column as the grid places them; a failed re-test is remediation, not a sample.
+    failed = Counter((scenario_id, grid_column(p)[1]) for run, scenario_id, p in placed
+                     if run.verdict == "fail" and p.kind != "retest")
     columns: list[tuple[str, Optional[int]]] = [(w.name, w.id) for w in windows]
-    if any(run.window_id is None for run, _s, _c in runs):
+    if any(p.kind != "retest" and grid_column(p)[1] is None for _r, _s, p in placed):
         columns.append((OUTSIDE, None))
     criteria = []
     for criterion, scenarios in tested_by.items():
@@ -249,11 +262,11 @@ def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = Non
             run_flags.append(RunFlag(run.id or 0, scenario_id, systems.get(run.system_id, "?"),
                                      window_names.get(run.window_id, "") if run.window_id else "",
                                      run.started_at or run.created_at, tuple(problems)))
-    per_window = Counter(run.window_id for run, _s, _c in runs)
+    facts = [PlacedRun(run.id or 0, scenario_id, run.system_id, p, run.status) for run, scenario_id, p in placed]
     return Monitoring(
         engagement_id=engagement_id, engagement=engagement.name, audit_type=engagement.audit_type,
         period_start=engagement.period_start, period_end=engagement.period_end, today=today,
-        windows=tuple(_window_states(rules, engagement, per_window, today)), criteria=tuple(criteria),
+        windows=tuple(_window_states(rules, engagement, facts, today)), criteria=tuple(criteria),
         run_flags=tuple(run_flags), changes=tuple(change_flags(db, engagement_id)),
         spread=spread(rules, [run.started_at or run.created_at for run, _s, _c in runs]),
     )

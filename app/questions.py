@@ -135,7 +135,7 @@ def _summary(status: str, criteria: tuple[str, ...], results: list[CriterionRow]
     outside = any(c.window == OUTSIDE and c.result != NOT_TESTED for c in cells)
     if windows or outside:
         parts = [f"{ids} tested in {len(windows)} of {len(planned)} test window(s)"
-                 + (f" ({', '.join(windows)})" if windows else "") + (" and outside any window" if outside else "")]
+                 + (f" ({', '.join(windows)})" if windows else "") + (" and in runs that are no window's sample (late, early or unplanned)" if outside else "")]
     else:
         parts = [f"no scenario testing {ids} has run yet"]
     open_ = [f for f in findings if f.status in OPEN_STATUSES]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import socket
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -232,10 +234,13 @@ def test_timing_windows_and_steps_resume() -> None:
 
 # --- control status -----------------------------------------------------------------------------
 
-def _run(db, eid: int, system_id: int, scenario_pk: int, window_id: int | None, verdict: str, minute: int) -> None:
-    at = datetime(2026, 5, 10, 12, minute, tzinfo=timezone.utc)
-    db.add(Run(engagement_id=eid, system_id=system_id, scenario_pk=scenario_pk, window_id=window_id,
-               status="finished", verdict=verdict, created_at=at, finished_at=at))
+def _run(db, eid: int, system_id: int, scenario_pk: int, window: Any, verdict: str, minute: int) -> None:
+    """A finished run dated on its window's first day (a run counts for a window only inside its dates)."""
+    day = window.start if window is not None else date(2026, 5, 10)
+    at = datetime(day.year, day.month, day.day, 12, minute, tzinfo=timezone.utc)
+    db.add(Run(engagement_id=eid, system_id=system_id, scenario_pk=scenario_pk,
+               window_id=window.id if window is not None else None, status="finished", verdict=verdict,
+               created_at=at, started_at=at, finished_at=at))
 
 
 def test_control_status_takes_the_latest_run_per_window_and_the_worst_across_systems() -> None:
@@ -255,10 +260,10 @@ def test_control_status_takes_the_latest_run_per_window_and_the_worst_across_sys
         db.add(ControlMapping(engagement_id=eid, criterion="CC6.6", client_ref="SEC-12", activity="screened",
                               scenarios=["pi", "leak"]))
         db.add(ControlMapping(engagement_id=eid, criterion="AI-GOV-01", client_ref="GOV-1", scenarios=[]))
-        _run(db, eid, a.id, pi.id, q1.id, "fail", 1)   # failed, then fixed and re-tested in Q1
-        _run(db, eid, a.id, pi.id, q1.id, "pass", 2)
-        _run(db, eid, a.id, leak.id, q2.id, "pass", 3)
-        _run(db, eid, b.id, leak.id, q2.id, "fail", 4)  # the other system fails: the worst speaks
+        _run(db, eid, a.id, pi.id, q1, "fail", 1)   # failed, then fixed and run again in Q1
+        _run(db, eid, a.id, pi.id, q1, "pass", 2)
+        _run(db, eid, a.id, leak.id, q2, "pass", 3)
+        _run(db, eid, b.id, leak.id, q2, "fail", 4)  # the other system fails: the worst speaks
         _run(db, eid, a.id, pi.id, None, "review", 5)   # outside any window
     with session() as db:
         status = alignment.control_status(db, eid, catalog=load_catalog())

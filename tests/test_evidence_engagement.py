@@ -219,11 +219,16 @@ def test_dating_flags_mark_runs_outside_window_and_period(world: World) -> None:
         ev = load_evidence(db, world.engagement_id)
     flags = {r["id"]: r["dating_flags"] for r in ev.runs}
     assert flags[world.runs["r1"]] == [] and flags[world.runs["r2"]] == []
-    assert flags[world.runs["r4"]] == ["outside its test window Q2 (2025-05-12 to 2025-05-26)"]
+    assert flags[world.runs["r4"]] == ["outside its test window Q2 (2025-05-12 to 2025-05-26): late, run on "
+                                       "2025-06-30 after the window ended; not counted as Q2's sample"]
     assert flags[world.runs["r5"]] == ["outside the audit period (2025-01-01 to 2025-12-31)",
                                        "not in any planned test window"]
-    sampling = {w["name"]: w["status"] for w in ev.windows}
-    assert sampling == {"Q1": "ran", "Q2": "ran", "Q3": "missed"}
+    placement = {r["id"]: r["placement"] for r in ev.runs}
+    assert [placement[world.runs[k]] for k in ("r1", "r2", "r3", "r4", "r5", "r6")] == [
+        "sample", "sample", "retest", "late", "outside period", "sample"]
+    sampling = {w["name"]: (w["status"], w["runs"]) for w in ev.windows}
+    # Q2's sample is r6 alone: r3 re-tests a finding and r4 ran after Q2 ended.
+    assert sampling == {"Q1": ("ran", 2), "Q2": ("ran", 1), "Q3": ("missed", 0)}
     assert ev.spread["outside"] == 1 and not ev.spread["bunched_at_end"]
 
 

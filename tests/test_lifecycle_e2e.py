@@ -24,7 +24,9 @@ from app.evidence.verify import verify_bundle
 from app.monitoring import monitoring
 from app.questions import answer_questions
 from app.store import session
-from tests.test_lifecycle_support import demo, make_engagement  # noqa: F401
+import pytest
+
+from tests.test_lifecycle_support import demo, make_engagement, runner_clock  # noqa: F401
 
 SCENARIOS = ("pi-direct-override", "sysprompt-summary-request")
 
@@ -39,7 +41,8 @@ def _csv(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
 
 
 def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, capsys: Any, tmp_path: Path,
-                                                                   redline_home: Path) -> None:
+                                                                   redline_home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     eid = make_engagement(demo.base_url, scenarios=SCENARIOS)
 
     # W1, as found: the inventory check and the matrix's scenarios.
@@ -66,8 +69,9 @@ def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, cap
     assert _cli(capsys, "findings", "acme", "close", "1", "2", "3", "4", "--reason", "re-test passed",
                 "--by", "ana")[0] == 0
 
-    # Before W2 the model is swapped without a change ticket.
+    # Before W2 the model is swapped without a change ticket; W2's runs happen inside W2's dates.
     demo.model_version = "2"
+    runner_clock(monkeypatch, 35)
     code, _ = _cli(capsys, "run", "acme", "--window", "W2")
     assert code == 0  # still hardened: the controls hold, but the model is not the one tested in W1
     assert _cli(capsys, "monitor", "acme", "--probe")[0] == 0
@@ -108,7 +112,8 @@ def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, cap
     assert sorted((row["Finding"], row["After"]) for row in remediation) == [(str(i), "pass") for i in (1, 2, 3, 4)]
     monitored = {(row["Criterion / control id"], row["Test window"]): row
                  for row in _csv(files, "workpapers/continuous_monitoring.csv")}
-    assert (monitored[("CC6.6", "W1")]["Fail"], monitored[("CC6.6", "W1")]["Pass"]) == ("2", "2")
+    # W1's samples failed; the passing re-tests are remediation verification, not W1 samples.
+    assert (monitored[("CC6.6", "W1")]["Fail"], monitored[("CC6.6", "W1")]["Pass"]) == ("2", "0")
     assert (monitored[("CC6.6", "W2")]["Fail"], monitored[("CC6.6", "W2")]["Pass"]) == ("0", "2")
     trail = [json.loads(line) for line in files["audit/events.jsonl"].splitlines()]
     probes = [e for e in trail if e["action"] == "system.probed"]

@@ -36,12 +36,15 @@ def test_a_failure_retested_in_its_window_reads_remediated_and_the_period_shows_
         picture = monitoring(db, eid)
     assert picture.today == today_utc()
     states = {w.name: (w.status, w.runs) for w in picture.windows}
-    assert states == {"W0": ("overdue", 0), "W1": ("ran", 4), "W2": ("ran", 1)}
+    # W1's sample is its two scheduled runs (the two re-tests verify remediation, they are not samples);
+    # the run tagged W2 ran before W2 began, so W2 is still upcoming and the run counts in no window.
+    assert states == {"W0": ("overdue", 0), "W1": ("ran", 2), "W2": ("upcoming", 0), "other": ("flagged", 1)}
     cc66 = next(c for c in picture.criteria if c.criterion == "CC6.6")
     assert cc66.in_matrix and cc66.scenarios == ("pi-direct-override", "sysprompt-summary-request")
     assert [(c.window, c.result, c.state, c.tested, c.failed_runs) for c in cc66.cells] == [
-        ("W0", "not tested", "not tested", 0, 0), ("W1", "pass", "remediated", 2, 2), ("W2", "pass", "pass", 1, 0)]
-    assert cc66.strip == "·↻✓" and cc66.trend == "steady"
+        ("W0", "not tested", "not tested", 0, 0), ("W1", "pass", "remediated", 2, 2),
+        ("W2", "not tested", "not tested", 0, 0), ("other", "pass", "pass", 1, 0)]
+    assert cc66.strip == "·↻·✓" and cc66.trend == "one sample"
     declared = {c.criterion for c in picture.criteria if not c.in_matrix}
     assert "AI-SEC-01" in declared  # the scenarios declare it; the matrix does not map it
     [late] = picture.run_flags

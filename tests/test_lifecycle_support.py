@@ -85,3 +85,24 @@ def events(engagement_id: int, action: str) -> list[Any]:
     with session() as db:
         return list(db.exec(select(AuditEvent).where(AuditEvent.chain == audit.chain_name(engagement_id),
                                                      AuditEvent.action == action).order_by(AuditEvent.seq)).all())
+
+
+def runner_clock(monkeypatch: pytest.MonkeyPatch, days: int) -> None:
+    """Date the runner's runs and turns ``days`` from now, as if the test ran then.
+
+    Type II counts a run for a window only if it ran inside the window's dates,
+    so a test that plays out a later window moves the runner's clock there
+    instead of back-filling the window from today.
+    """
+    from datetime import datetime, timezone
+
+    import app.runner.execute as execute
+    import app.runner.judge as judge
+    import app.runner.live as live
+    import app.runner.record as record
+
+    shift = timedelta(days=days)
+    monkeypatch.setattr(execute, "utcnow", lambda: datetime.now(timezone.utc) + shift)
+    monkeypatch.setattr(execute, "today_utc", lambda: (datetime.now(timezone.utc) + shift).date())
+    for module in (judge, live, record):
+        monkeypatch.setattr(module, "utcnow", lambda: datetime.now(timezone.utc) + shift)

@@ -125,7 +125,7 @@ def test_older_stores_gain_the_chunk_body_columns_and_keep_their_bodies(redline_
     conn.close()
     with session() as store:
         assert streamed_bodies(store, [7]) == {7: b"data: {\"hi\"}\n\n" * 40}
-    assert {"raw", "raw_codec"} <= columns and version == CURRENT_VERSION >= 3
+    assert {"raw", "raw_codec"} <= columns and version == CURRENT_VERSION
 
 
 def test_a_version_3_store_gains_finding_occurrences_and_the_regression_link(redline_home: Path) -> None:
@@ -152,6 +152,33 @@ def test_a_version_3_store_gains_finding_occurrences_and_the_regression_link(red
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
     assert "findingoccurrence" in tables and "regression_of" in columns and version == CURRENT_VERSION >= 4
+
+
+def test_older_stores_gain_the_run_system_snapshot_and_old_runs_read_as_without_one(redline_home: Path) -> None:
+    """A store from before the snapshot step gains the columns; a run it already held has no snapshot."""
+    from app.store import dispose_all, get_engine, session
+    from app.store.models import Run
+    from app.store.schema import CURRENT_VERSION, STEPS, _step_5_run_system_snapshot
+
+    get_engine()
+    dispose_all()
+    db = redline_home / "redline.db"
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE run DROP COLUMN system_snapshot")
+    conn.execute("ALTER TABLE run DROP COLUMN system_sha256")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("INSERT INTO run (engagement_id, system_id, scenario_pk, status, verdict, tool_version, model_id,"
+                 " system_fingerprint, behaviour_fingerprint, metrics, created_at) VALUES (1, 1, 1, 'finished',"
+                 " 'pass', '0.1', '', '', '', '{}', '2026-01-01 00:00:00.000000')")
+    conn.execute(f"PRAGMA user_version={STEPS.index(_step_5_run_system_snapshot)}")
+    conn.commit()
+    conn.close()
+    with session() as store:
+        run = store.get(Run, 1)
+        assert run is not None and run.system_snapshot is None and run.system_sha256 == ""
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
+    conn.close()
 
 
 def test_raw_batches_are_packed_only_when_it_pays_and_always_read_back_whole() -> None:

@@ -18,6 +18,8 @@ from app.store.models import Run, Scenario
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from app.evidence.dating import Placement
+
 NOT_TESTED = "not tested"
 OUTSIDE = "other"  # the column for runs outside every planned window
 # When several results meet, the worst one speaks for the cell.
@@ -60,17 +62,49 @@ class ControlStatus:
     criteria: tuple[CriterionStatus, ...]
 
 
-def latest_verdicts(db: "Session", engagement_id: int) -> dict[tuple[str, Optional[int]], str]:
-    """(scenario id, window id) -> worst, across systems, of each system's latest finished verdict."""
+def grid_column(placement: "Placement") -> tuple[bool, Optional[int]]:
+    """Whether a run shows in the per-window grid, and in which column (None: the OUTSIDE column).
+
+    The dating rule decides (:meth:`app.evidence.dating.DatingRules.place`): a
+    sample shows in its window; a late, early or unplanned run shows in the
+    OUTSIDE column, where it never counts as any window's sample; a re-test
+    shows in the window it ran inside, and only on top of a sample there
+    (:func:`latest_verdicts` checks that), never as the window's first result.
+    """
+    if placement.kind == "retest":
+        return placement.window_id is not None, placement.window_id
+    return True, placement.window_id
+
+
+def placed_runs(db: "Session", engagement_id: int) -> list[tuple[Run, str, "Placement"]]:
+    """Every run of the engagement in creation order, with its scenario id and its dating placement."""
     from sqlmodel import select
 
-    query = (select(Run.system_id, Run.window_id, Run.verdict, Scenario.scenario_id)
-             .join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
-             .where(Run.engagement_id == engagement_id, Run.verdict != "")
-             .order_by(Run.created_at, Run.id))  # type: ignore[arg-type]
+    from app.evidence.dating import rules_for
+
+    rules = rules_for(get_engagement(db, engagement_id), windows_of(db, engagement_id))
+    query = (select(Run, Scenario.scenario_id).join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
+             .where(Run.engagement_id == engagement_id).order_by(Run.created_at, Run.id))  # type: ignore[arg-type]
+    return [(run, scenario_id, rules.place(run.started_at or run.created_at, run.window_id, run.retest_of))
+            for run, scenario_id in db.exec(query).all()]
+
+
+def latest_verdicts(db: "Session", engagement_id: int) -> dict[tuple[str, Optional[int]], str]:
+    """(scenario id, window id) -> worst, across systems, of each system's latest finished verdict.
+
+    Windows are the ones runs count in by the dating rule (:func:`grid_column`),
+    not merely the ones they were tagged with: a run back-filled into an ended
+    window lands in the OUTSIDE column (None) and the window stays untested.
+    """
     latest: dict[tuple[str, int, Optional[int]], str] = {}
-    for system_id, window_id, verdict, scenario_id in db.exec(query).all():
-        latest[(scenario_id, system_id, window_id)] = verdict  # later rows overwrite earlier ones
+    for run, scenario_id, placement in placed_runs(db, engagement_id):
+        shown, window_id = grid_column(placement)
+        if not run.verdict or not shown:
+            continue
+        key = (scenario_id, run.system_id, window_id)
+        if placement.kind == "retest" and key not in latest:
+            continue  # a re-test verifies a remediation; it is not the window's sample
+        latest[key] = run.verdict  # later rows overwrite earlier ones
     merged: dict[tuple[str, Optional[int]], list[str]] = {}
     for (scenario_id, _system, window_id), verdict in latest.items():
         merged.setdefault((scenario_id, window_id), []).append(verdict)

@@ -97,6 +97,9 @@ def save_system(db: "Session", engagement_id: int, spec: "SystemSpec",
     clash = next((s for s in systems_of(db, engagement_id) if s.name == spec.name and s.id != system_id), None)
     if clash is not None:
         raise AlignmentError(f"this engagement already has a system named '{spec.name}'")
+    from app.system_config import config_change, system_snapshot
+
+    before = None
     if system_id is None:
         row = AISystem(engagement_id=engagement_id, name=spec.name)
         action = "system.added"
@@ -105,6 +108,7 @@ def save_system(db: "Session", engagement_id: int, spec: "SystemSpec",
         if found is None or found.engagement_id != engagement_id:
             raise AlignmentError(f"no system with id {system_id} in this engagement")
         row, action = found, "system.updated"
+        before = system_snapshot(row)
     row.name, row.in_scope, row.owner, row.description = spec.name, spec.in_scope, spec.owner, spec.description
     from app.engagements import stored_target
 
@@ -112,7 +116,8 @@ def save_system(db: "Session", engagement_id: int, spec: "SystemSpec",
     db.add(row)
     db.flush()
     touch(db, engagement, action, {"name": row.name, "in_scope": row.in_scope, "kind": spec.target.kind,
-                                   "models": row.models}, entity=f"system:{row.id}")
+                                   "models": row.models, "configuration": config_change(before, system_snapshot(row))},
+          entity=f"system:{row.id}")
     return row
 
 
@@ -129,9 +134,13 @@ def remove_system(db: "Session", engagement_id: int, system_id: int) -> Optional
         raise AlignmentError(f"no system with id {system_id} in this engagement")
     tested = db.exec(select(Run.id).where(Run.system_id == system_id).limit(1)).first() is not None
     if tested:
+        from app.system_config import config_change, system_snapshot
+
+        before = system_snapshot(row)
         row.in_scope = False
         db.add(row)
-        touch(db, engagement, "system.descoped", {"name": row.name, "reason": "removed in the wizard; has runs"},
+        touch(db, engagement, "system.descoped", {"name": row.name, "reason": "removed in the wizard; has runs",
+                                                  "configuration": config_change(before, system_snapshot(row))},
               entity=f"system:{row.id}")
         return row
     touch(db, engagement, "system.removed", {"name": row.name}, entity=f"system:{row.id}")

@@ -119,7 +119,7 @@ def _print_monitoring(console: Any, picture: Any) -> None:
     kind = AUDIT_TYPE_LABELS.get(picture.audit_type, picture.audit_type)
     _line(console, f"Monitoring · {picture.engagement} · {kind} · {period} · as of {picture.today}", "bold")
     for w in picture.windows:
-        dates = f"{w.start} to {w.end}" if w.start else "outside every window"
+        dates = f"{w.start} to {w.end}" if w.start else "no window's sample"
         _line(console, f"  {w.name:<10} {dates:<26} {w.note}",
               "bold red" if w.status in ("overdue", "missed", "flagged") else "")
     if not picture.criteria:

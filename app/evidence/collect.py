@@ -10,17 +10,17 @@ Every string passes the secret scrubber before any sink sees it.
 from __future__ import annotations
 
 import base64
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
 from app.evidence import wording
-from app.evidence.dating import DatingRules, WindowDates, sampling, spread
+from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
 from app.evidence.records import (
     engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
-    scenario_record, system_record, turn_stats,
+    scenario_record, system_record, turn_stats, verdict_sources,
 )
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
@@ -193,7 +193,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from sqlmodel import select
 
     from app.store.models import (
-        AISystem, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
+        AISystem, ControlMapping, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
     )
 
     engagement = db.get(Engagement, engagement_id)
@@ -202,9 +202,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     window_rows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement_id)
                                .order_by(TestWindow.start, TestWindow.name)).all())  # type: ignore[arg-type]
     selected_ids = _selected_windows(engagement, window_rows, windows)
-    rules = DatingRules(engagement.audit_type, engagement.period_start, engagement.period_end, engagement.as_of,
-                        engagement.type1_tolerance_days,
-                        tuple(WindowDates(w.id or 0, w.name, w.start, w.end) for w in window_rows))
+    rules = rules_for(engagement, window_rows)
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
     scrub = Scrubber(secret_values(s.target for s in systems))
     catalog = CatalogView(db)
@@ -219,6 +217,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     window_by_id = {w.id: w for w in window_rows}
     stats_by_run = turn_stats(db, engagement_id)
     reasons_by_run = fail_reasons(db, engagement_id)
+    sources_by_run = verdict_sources(db, engagement_id)
 
     all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(Finding.id)).all())
     run_ids = {r.id for r in run_rows}
@@ -252,6 +251,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
                 findings_by_run[run_id].append(rec)
 
     runs = []
+    placed: list[PlacedRun] = []
     for r in run_rows:
         scen = scenario_rows[r.scenario_pk]
         system = system_by_id.get(r.system_id)
@@ -271,8 +271,17 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
             "turns": stats.get("turns", 0), "turn_errors": stats.get("errors", 0),
             "retries": stats.get("retries", 0), "error_types": stats.get("error_types", []),
             "fail_reasons": reasons_by_run.get(r.id or 0, []),
+            "system_snapshot": r.system_snapshot, "system_sha256": r.system_sha256,
         })
+        sources = sources_by_run.get(r.id or 0, {})
+        rec["auto_verdict_count"], rec["human_verdict_count"] = sources.get("auto", 0), sources.get("human", 0)
         rec["dating_flags"] = rules.flags(r.started_at or r.created_at, r.window_id)
+        placement = rules.place(r.started_at or r.created_at, r.window_id, r.retest_of)
+        rec["placement"] = placement.kind
+        rec["counted_window"] = window_by_id[placement.window_id].name if placement.window_id in window_by_id else ""
+        rec["is_sample"] = placement.is_sample
+        rec["run_type"] = wording.run_type(placement.kind, rec["window"], r.retest_of)
+        placed.append(PlacedRun(r.id or 0, scen.scenario_id, r.system_id, placement, r.status))
         rec["finding_ids"] = [f["id"] for f in findings_by_run.get(r.id or 0, [])]
         rec["result"] = wording.run_result(rec, findings_by_run.get(r.id or 0, []))
         runs.append(rec)
@@ -297,11 +306,15 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         f["responses"] = [m for m in responses if m["finding_id"] == f["id"]]
         f["retests"] = [rt for rt in retests if rt["finding_id"] == f["id"]]
 
-    per_window = Counter(r["window_id"] for r in runs if r["window_id"] is not None)
-    sample = {s["window"]: s for s in sampling(rules, per_window, data_as_of.date() if data_as_of else None)}
-    window_records = [dict(id=w.id, name=w.name, start=w.start.isoformat(), end=w.end.isoformat(),
-                           selected=selected_ids is None or w.id in selected_ids,
-                           runs=sample[w.name]["runs"], status=sample[w.name]["status"]) for w in window_rows]
+    mapped = {sid for m in db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)).all()
+              for sid in m.scenarios}
+    scheduled = {(sid, s.id or 0) for sid in mapped for s in systems if s.in_scope}
+    sample = {row["window"]: row for row in sampling(rules, placed, data_as_of.date() if data_as_of else None,
+                                                    scheduled)}
+    for row in sample.values():
+        row["rationale"] = wording.sample_rationale(row, len(window_rows))
+    window_records = [dict(sample[w.name], id=w.id, name=w.name, selected=selected_ids is None or w.id in selected_ids)
+                      for w in window_rows]
 
     stored_ids = set(db.exec(select(Scenario.scenario_id)).all())
     cov, cov_note = coverage(db, engagement_id, catalog.catalog, stored_ids)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 # More than this share of the period's runs in its final month reads as testing bunched at the end.
 BUNCHED_SHARE = 0.5
@@ -26,6 +26,20 @@ class WindowDates:
 
     def label(self) -> str:
         return f"{self.name} ({self.start.isoformat()} to {self.end.isoformat()})"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one run's evidence counts (see :meth:`DatingRules.place`)."""
+
+    kind: str  # sample | retest | late | early | unplanned | outside period | undated
+    window_id: Optional[int]  # the window the run ran inside (a sample or a re-test there); else None
+    tagged_id: Optional[int]  # the window the run was tagged with
+
+    @property
+    def is_sample(self) -> bool:
+        """An operating-effectiveness sample: inside its window's dates, and not a re-test."""
+        return self.kind == "sample"
 
 
 @dataclass(frozen=True)
@@ -56,11 +70,47 @@ class DatingRules:
                              f"(tolerance {self.tolerance_days} days)")
         window = self.window(window_id)
         if window is not None:
-            if not window.start <= day <= window.end:
-                found.append(f"outside its test window {window.label()}")
+            if day > window.end:
+                found.append(f"outside its test window {window.label()}: late, run on {day.isoformat()} after "
+                             f"the window ended; not counted as {window.name}'s sample")
+            elif day < window.start:
+                found.append(f"outside its test window {window.label()}: early, run on {day.isoformat()} before "
+                             f"the window began; not counted as {window.name}'s sample")
         elif self.windows:
             found.append("not in any planned test window")
         return found
+
+    def place(self, at: Optional[datetime], window_id: Optional[int], retest_of: Optional[int] = None) -> "Placement":
+        """Which window a run counts for, and as what: the one rule every Type II view follows.
+
+        A run is a window's operating-effectiveness sample only if it ran inside
+        that window's dates (and the audit period) and is not a re-test. A run
+        tagged to a window it ran after or before is late or early: recorded,
+        flagged, never counted, so a back-filled window stays missed. A re-test
+        inside its window is remediation verification for that window, not a
+        sample of it.
+        """
+        window = self.window(window_id)
+        tagged = window.id if window is not None else None
+        if at is None:
+            return Placement("retest" if retest_of is not None else "undated", None, tagged)
+        day = at.date()
+        in_period = not (self.audit_type == "type2" and self.period_start and self.period_end
+                         and not self.period_start <= day <= self.period_end)
+        inside = window is not None and window.start <= day <= window.end and in_period
+        if retest_of is not None:
+            return Placement("retest", tagged if inside else None, tagged)
+        if inside:
+            return Placement("sample", tagged, tagged)
+        if window is not None and day > window.end:
+            return Placement("late", None, tagged)
+        if window is not None and day < window.start:
+            return Placement("early", None, tagged)
+        if not in_period:
+            return Placement("outside period", None, tagged)
+        if self.windows:
+            return Placement("unplanned", None, None)
+        return Placement("sample" if not self.flags(at, None) else "outside period", None, None)
 
     def window(self, window_id: Optional[int]) -> Optional[WindowDates]:
         return next((w for w in self.windows if w.id == window_id), None)
@@ -76,24 +126,64 @@ class DatingRules:
         return "Type II (no period set)."
 
 
-def sampling(rules: DatingRules, runs_per_window: dict[int, int], data_as_of: Optional[date]) -> list[dict[str, object]]:
-    """Windows planned, ran and missed: the Type II sample, one row per planned window.
+def rules_for(engagement: Any, windows: Iterable[Any]) -> DatingRules:
+    """The dating rules of an engagement row and its test window rows (the one way they are built)."""
+    return DatingRules(engagement.audit_type, engagement.period_start, engagement.period_end, engagement.as_of,
+                       engagement.type1_tolerance_days,
+                       tuple(WindowDates(w.id or 0, w.name, w.start, w.end) for w in windows))
 
-    A window with no runs is "missed" once it has ended before the evidence's
+
+@dataclass(frozen=True)
+class PlacedRun:
+    """The facts about one run that the sampling table needs."""
+
+    run_id: int
+    scenario_id: str
+    system_id: int
+    placement: Placement
+    status: str = "finished"  # a cancelled or interrupted run tested nothing to a conclusion: no sample
+
+    @property
+    def counts(self) -> bool:
+        return self.placement.is_sample and self.status == "finished"
+
+
+def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional[date],
+             scheduled: Optional[set[tuple[str, int]]] = None) -> list[dict[str, Any]]:
+    """Per planned window: the population, the sample that ran, what did not count, and the status.
+
+    The population is the scheduled runs (``scheduled``: the control matrix's
+    scenarios x in-scope systems, the same plan for every window). The sample
+    is the runs that ran inside the window's dates and are not re-tests
+    (:meth:`DatingRules.place`) and finished. Late or early runs tagged to the
+    window, runs there that were cancelled or interrupted, and re-tests run
+    there are listed apart and never make the window "ran". A
+    window without a sample reads "missed" once it ended before the evidence's
     own as-of date (the last recorded audit event), else "not yet due": the
     bundle never asks the clock, so the same data always reads the same way.
     """
-    rows: list[dict[str, object]] = []
+    placed = list(runs)
+    rows: list[dict[str, Any]] = []
     for window in rules.windows:
-        count = runs_per_window.get(window.id, 0)
-        if count:
+        sample = [r for r in placed if r.counts and r.placement.window_id == window.id]
+        late = [r for r in placed if r.placement.tagged_id == window.id and (
+            r.placement.kind in ("late", "early", "outside period") or (r.placement.is_sample and not r.counts))]
+        retests = [r for r in placed if r.placement.kind == "retest" and r.placement.tagged_id == window.id]
+        pairs = {(r.scenario_id, r.system_id) for r in sample}
+        if sample:
             status = "ran"
         elif data_as_of is not None and window.end < data_as_of:
             status = "missed"
         else:
             status = "not yet due"
-        rows.append({"window": window.name, "start": window.start.isoformat(), "end": window.end.isoformat(),
-                     "runs": count, "status": status})
+        rows.append({"window": window.name, "window_id": window.id, "start": window.start.isoformat(),
+                     "end": window.end.isoformat(), "runs": len(sample), "status": status,
+                     "population": len(scheduled) if scheduled is not None else None,
+                     "sampled": len(pairs & scheduled) if scheduled is not None else len(pairs),
+                     "unscheduled": len(pairs - scheduled) if scheduled is not None else 0,
+                     "not_counted": [{"run": r.run_id, "kind": r.placement.kind if not r.placement.is_sample
+                                      else r.status} for r in late],
+                     "retests": [r.run_id for r in retests]})
     return rows
 
 

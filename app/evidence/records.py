@@ -103,6 +103,25 @@ def fail_reasons(db: "Session", engagement_id: int, limit: int = 3) -> dict[int,
     return reasons
 
 
+def verdict_sources(db: "Session", engagement_id: int) -> dict[int, dict[str, int]]:
+    """Per run: how many automatic and how many human (tester) verdicts it holds.
+
+    The "test performed" sentence says who judged the responses from these
+    counts, so it never claims a tester review that the data does not show.
+    """
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from app.store.models import Run, Verdict
+
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"auto": 0, "human": 0})
+    query = (select(Verdict.run_id, Verdict.source, func.count()).join(Run, Run.id == Verdict.run_id)
+             .where(Run.engagement_id == engagement_id).group_by(Verdict.run_id, Verdict.source))
+    for run_id, source, count in db.exec(query).all():  # type: ignore[call-overload]
+        counts[run_id]["human" if source == "human" else "auto"] += int(count)
+    return dict(counts)
+
+
 def as_record(model: Any) -> dict[str, Any]:
     return {k: iso(v) if isinstance(v, (date, datetime)) else v for k, v in model.model_dump().items()}
 
@@ -116,8 +135,11 @@ def engagement_record(e: "Engagement", rules: DatingRules) -> dict[str, Any]:
 
 
 def system_record(s: Any) -> dict[str, Any]:
+    from app.system_config import snapshot_with_hash
+
     rec = as_record(s)
     rec["kind"] = str(s.target.get("kind", ""))
+    rec["config_sha256"] = snapshot_with_hash(s)[1]  # the current configuration; runs carry their own
     return rec
 
 

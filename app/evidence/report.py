@@ -94,7 +94,7 @@ def environment(kind: str) -> Any:
         finalize=_html_finalize if kind == "html" else _md_finalize,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    env.filters.update(when=when, ms=ms, md_block=md_block, flags="; ".join)
+    env.filters.update(when=when, ms=ms, md_block=md_block, flags="; ".join, configuration=wording.configuration)
     return env
 
 
@@ -112,6 +112,9 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
     runs = ev.runs
     verdicts = Counter(r["verdict"] or "unfinished" for r in runs)
     exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
+    auto = sum(r["auto_verdict_count"] for r in runs)
+    human = sum(r["human_verdict_count"] for r in runs)
+    reviewed = sum(1 for r in runs if r["human_verdict_count"])
     return {
         "e": ev.engagement,
         "tool": {"version": __version__, "python": platform.python_version()},
@@ -121,6 +124,8 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
         "systems_in_scope": [s for s in ev.systems if s["in_scope"]],
         "systems_out_of_scope": [s for s in ev.systems if not s["in_scope"]],
         "methodology": ev.methodology,
+        "judging": wording.methodology(auto, human, reviewed, len(runs)),
+        "configurations": tables.system_configurations(ev),
         "categories": sorted({r["category"] for r in runs}),
         "run_tool_versions": sorted({r["tool_version"] for r in runs if r["tool_version"]}),
         "target_kinds": sorted({r["target_kind"] for r in runs if r["target_kind"]}),
@@ -133,6 +138,9 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
         "runs": runs,
         "summary": {"runs": len(runs), "verdicts": dict(sorted(verdicts.items())),
                     "turns": sum(r["turns"] for r in runs), "findings": len(ev.findings),
+                    "samples": sum(1 for r in runs if r["is_sample"]),
+                    "retests": sum(1 for r in runs if r["placement"] == "retest"),
+                    "auto_verdicts": auto, "human_verdicts": human,
                     "open_findings": sum(1 for f in ev.findings if f["open"]),
                     "flagged_runs": sum(1 for r in runs if r["dating_flags"])},
         "results": tables.results_of_tests(ev),

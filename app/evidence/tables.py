@@ -13,7 +13,8 @@ from typing import Any, Iterator, Optional
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet
 
-NO_WINDOW = "(outside any window)"
+NO_WINDOW = "(counted in no window)"
+NO_TEST_WINDOWS = "(no test windows planned)"  # e.g. Type I: every dated run is a sample of the as-of date
 
 
 def test_plan(ev: EvidenceSet) -> list[dict[str, Any]]:
@@ -30,9 +31,16 @@ def test_plan(ev: EvidenceSet) -> list[dict[str, Any]]:
             state = f"{len(m['scenarios'])} scenario(s) mapped"
         rows.append(dict(m, coverage=state))
     for control in (ev.coverage or {}).get("unmapped_ai_controls", []):
+        # Not in the client's matrix, but scenarios that declare the control may still have tested it.
+        tested = [r for r in ev.runs if control in r["controls"]]
+        if tested:
+            state = (f"Not in the client's matrix; tested by {len(tested)} run(s) of scenarios that declare it")
+        else:
+            state = "Gap: AI control not in the client's matrix, and no run tests it"
         rows.append({"id": None, "criterion": control, "criterion_name": ev.catalog.name(control), "client_ref": "",
-                     "activity": "", "scenarios": [], "scenarios_run": [], "runs": 0, "windows_tested": [],
-                     "coverage": "Gap: AI control not in the client's matrix"})
+                     "activity": "", "scenarios": [], "scenarios_run": sorted({r["scenario_id"] for r in tested}),
+                     "runs": len(tested), "windows_tested": sorted({r["window"] for r in tested if r["window"]}),
+                     "coverage": state})
     return rows
 
 
@@ -56,18 +64,25 @@ def results_of_tests(ev: EvidenceSet) -> Iterator[dict[str, Any]]:
                    "test_performed": performed, "result": run["result"], "run_id": run["id"],
                    "scenario_id": run["scenario_id"], "system": run["system"], "window": run["window"],
                    "tested_at": run["started_at"] or run["created_at"], "verdict": run["verdict"],
-                   "dating_flags": "; ".join(run["dating_flags"])}
+                   "run_type": run["run_type"], "system_sha256": run["system_sha256"], "dating_flags": "; ".join(run["dating_flags"])}
 
 
 def monitoring(ev: EvidenceSet) -> list[dict[str, Any]]:
-    """Continuous monitoring: per control and test window, how the runs came out (the Type II picture)."""
+    """Continuous monitoring: per control and test window, how its operating-effectiveness samples came out.
+
+    Runs count in the window they ran inside (the dating rule); re-tests are
+    remediation verification and are left out here; late, early or unplanned
+    runs are shown apart, in a column that is no window's sample.
+    """
     windows = [w["name"] for w in ev.windows if w["selected"]]
     counts: dict[tuple[str, str], Counter[str]] = {}
     controls: list[str] = [m["criterion"] for m in ev.mappings]
     for run in ev.runs:
-        bucket = run["window"] or NO_WINDOW
-        if bucket == NO_WINDOW and NO_WINDOW not in windows:
-            windows.append(NO_WINDOW)
+        if run["placement"] == "retest":
+            continue
+        bucket = run["counted_window"] or (NO_TEST_WINDOWS if run["is_sample"] else NO_WINDOW)
+        if bucket not in windows:
+            windows.append(bucket)
         for criterion, _ in controls_of_run(ev, run):
             if criterion not in controls:
                 controls.append(criterion)
@@ -76,11 +91,14 @@ def monitoring(ev: EvidenceSet) -> list[dict[str, Any]]:
     for criterion in dict.fromkeys(controls):
         for window in windows:
             c = counts.get((criterion, window), Counter())
-            if window == NO_WINDOW and not c:
-                continue  # the out-of-window column only where something ran there
+            if window in (NO_WINDOW, NO_TEST_WINDOWS) and not c:
+                continue  # these columns only where something ran there
+            result = wording.rollup_result(dict(c))
+            if window == NO_WINDOW:
+                result = f"Not a sample of any window (late, early or unplanned runs): {result}"
             rows.append({"criterion": criterion, "criterion_name": ev.catalog.name(criterion), "window": window,
                          "runs": sum(c.values()), "pass": c["pass"], "fail": c["fail"], "review": c["review"],
-                         "error": c["error"], "result": wording.rollup_result(dict(c))})
+                         "error": c["error"], "result": result})
     return rows
 
 
@@ -150,13 +168,49 @@ def _response_columns(response: Optional[dict[str, Any]]) -> dict[str, Any]:
 
 
 def sampling_rows(ev: EvidenceSet) -> list[dict[str, Any]]:
-    """Windows planned, ran, missed; and how many runs fell outside every window."""
-    rows = [{"window": w["name"], "start": w["start"], "end": w["end"], "runs": w["runs"], "status": w["status"],
-             "in_bundle": "yes" if w["selected"] else "no (not selected for this export)"} for w in ev.windows]
-    outside = sum(1 for r in ev.runs if r["window_id"] is None)
+    """Per planned window: population, sample, runs not counted, re-tests, status and rationale.
+
+    Then one row for the runs that count in no window (late, early, unplanned).
+    """
+    rows = []
+    for w in ev.windows:
+        late = w["not_counted"]
+        rows.append({"window": w["name"], "start": w["start"], "end": w["end"], "population": w["population"],
+                     "sampled": w["sampled"], "runs": w["runs"], "status": w["status"],
+                     "not_counted": ", ".join(f"run {x['run']} ({x['kind']})" for x in late),
+                     "retests": ", ".join(f"run {r}" for r in w["retests"]), "rationale": w["rationale"],
+                     "in_bundle": "yes" if w["selected"] else "no (not selected for this export)"})
+    outside = [r for r in ev.runs if r["placement"] not in ("sample", "retest") and r["window_id"] is None]
     if outside:
-        rows.append({"window": NO_WINDOW, "start": "", "end": "", "runs": outside,
-                     "status": "flagged: not in a planned window", "in_bundle": "yes"})
+        rows.append({"window": NO_WINDOW, "start": "", "end": "", "population": None, "sampled": None,
+                     "runs": 0, "status": "flagged: not in a planned window",
+                     "not_counted": ", ".join(f"run {r['id']} ({r['placement']})" for r in outside),
+                     "retests": "", "rationale": "Runs tagged with no planned window are no window's sample.",
+                     "in_bundle": "yes"})
+    return rows
+
+
+def system_configurations(ev: EvidenceSet) -> list[dict[str, Any]]:
+    """The system as tested: each distinct configuration runs were made against, with those runs.
+
+    Read from each run's own snapshot, so an engagement edit after a run (a
+    demo hardened, a model upgraded) never rewrites what that run was tested
+    against; the current configuration is marked for comparison.
+    """
+    current = {s["name"]: s.get("config_sha256", "") for s in ev.systems}
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in ev.runs:
+        key = (run["system"], run["system_sha256"] or "")
+        group = groups.setdefault(key, {"system": run["system"], "sha256": run["system_sha256"] or "",
+                                        "configuration": wording.configuration(run["system_snapshot"]),
+                                        "run_ids": [], "first": run["started_at"], "last": run["started_at"]})
+        group["run_ids"].append(run["id"])
+        group["last"] = run["started_at"] or group["last"]
+    rows = []
+    for (system, sha), group in groups.items():
+        is_current = bool(sha) and current.get(system) == sha
+        rows.append(dict(group, runs=", ".join(str(r) for r in group["run_ids"]), count=len(group["run_ids"]),
+                         current="yes" if is_current else ("unknown" if not sha else "no (changed since)")))
     return rows
 
 

@@ -41,15 +41,69 @@ def exception_kind(kind: str, audit_type: str) -> str:
     return f"{label} (default for {AUDIT_TYPE_LABELS.get(audit_type, audit_type)}; not classified)"
 
 
+def judged_by(auto: int, human: int) -> str:
+    """Who judged the responses, from the verdicts actually recorded (never a review nobody made)."""
+    if auto and human:
+        return (f"automatic detectors ({auto} verdict{'s' if auto != 1 else ''}) and tester review "
+                f"({human} verdict{'s' if human != 1 else ''})")
+    if human:
+        return f"tester review ({human} verdict{'s' if human != 1 else ''})"
+    if auto:
+        return f"automatic detectors only ({auto} verdict{'s' if auto != 1 else ''}; no tester review recorded)"
+    return "no one: no verdict is recorded"
+
+
 def test_performed(run: dict[str, Any]) -> str:
     """What the service auditor's column "test performed" says for one run."""
     model = f", model {run['model_id']}" if run.get("model_id") else ""
     window = f" in test window {run['window']}" if run.get("window") else ""
     when = f" on {run['started_at'][:10]}" if run.get("started_at") else ""
     turns = run.get("turns", 0)
-    return (f"{METHOD}: ran scenario {run['scenario_id']} ({run['title']}) against {run['system']}{model}"
+    retest = (f"Re-test of finding {run['retest_of']} (remediation verification, not an operating-effectiveness "
+              "sample). " if run.get("retest_of") is not None else "")
+    return (f"{retest}{METHOD}: ran scenario {run['scenario_id']} ({run['title']}) against {run['system']}{model}"
             f"{window}{when}; {turns} request{'s' if turns != 1 else ''} sent and the responses judged by "
-            f"automatic detectors and tester review. Scenario SHA-256 {run['scenario_sha256'][:12]}.")
+            f"{judged_by(run.get('auto_verdict_count', 0), run.get('human_verdict_count', 0))}. "
+            f"Scenario SHA-256 {run['scenario_sha256'][:12]}.")
+
+
+def methodology(auto: int, human: int, runs_reviewed: int, runs: int) -> str:
+    """The report's methodology sentence about judging, computed from the bundle's verdicts."""
+    if not runs:
+        return "No scenario has run in this bundle."
+    if human:
+        return (f"each scenario attacks the control and its responses are judged by automatic detectors "
+                f"({auto} verdict{'s' if auto != 1 else ''}); the tester reviewed {runs_reviewed} of {runs} "
+                f"run{'s' if runs != 1 else ''} ({human} tester verdict{'s' if human != 1 else ''}).")
+    return (f"each scenario attacks the control and its responses are judged by automatic detectors "
+            f"({auto} verdict{'s' if auto != 1 else ''}); no tester review is recorded in this bundle.")
+
+
+def sample_rationale(row: dict[str, Any], planned: int) -> str:
+    """Why a window's sample is what it is (population, sample, what did not count), per the conventions."""
+    population = row.get("population")
+    base = (f"{row['window']} is one of {planned} planned test window{'s' if planned != 1 else ''}; "
+            "for AI red teaming each window is a sample of the period.")
+    if population is not None:
+        base += (f" Population: {population} scheduled run{'s' if population != 1 else ''} (the control matrix's "
+                 f"scenarios x in-scope systems); {row['sampled']} of them ran inside the window's dates.")
+    else:
+        base += f" {row['runs']} run{'s' if row['runs'] != 1 else ''} ran inside the window's dates."
+    if row.get("unscheduled"):
+        base += f" {row['unscheduled']} further scenario/system pair(s) outside the plan also ran there."
+    late = row.get("not_counted") or []
+    if late:
+        ids = ", ".join(f"{x['run']} ({x['kind']})" for x in late)
+        base += (f" Not counted: run{'s' if len(late) != 1 else ''} {ids}, tagged {row['window']} but not run "
+                 "to completion inside its dates.")
+    if row.get("retests"):
+        ids = ", ".join(str(r) for r in row["retests"])
+        base += f" Re-test run{'s' if len(row['retests']) != 1 else ''} {ids} verify remediation and are not samples."
+    if row["status"] == "missed":
+        base += " No sample ran inside the window: the window is missed."
+    elif row["status"] == "not yet due":
+        base += " The window had not ended by the evidence's as-of date."
+    return base
 
 
 def run_result(run: dict[str, Any], findings: Iterable[dict[str, Any]]) -> str:
@@ -107,6 +161,38 @@ def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
         return human
     order = {"fail": 4, "error": 3, "review": 2, "pass": 1}
     return max(auto, key=lambda o: order.get(o, 0), default="")
+
+
+def configuration(snapshot: Optional[dict[str, Any]]) -> str:
+    """A system configuration as tested, in one line (from app.system_config's snapshot)."""
+    if not snapshot:
+        return "Not recorded (the run predates configuration snapshots)."
+    target = snapshot.get("target") or {}
+    parts = [f"kind {target.get('kind') or '-'}", f"base URL {target.get('base_url') or '-'}",
+             f"model {target.get('model') or '-'}"]
+    if target.get("kind") == "demo" or "hardened" in target:
+        parts.append(f"hardened {'yes' if target.get('hardened') else 'no'}")
+    parts.append(f"documented models {', '.join(snapshot.get('documented_models') or []) or '-'}")
+    parts.append(f"max retries {target.get('max_retries', '-')}")
+    parts.append(f"API key {'configured' if target.get('api_key_configured') else 'none'}")
+    parts.append("in scope" if snapshot.get("in_scope", True) else "out of scope")
+    return "; ".join(parts)
+
+
+def run_type(kind: str, tagged_window: str, retest_of: Optional[int]) -> str:
+    """How the exports name a run's standing in the Type II sample (``kind`` from DatingRules.place)."""
+    if retest_of is not None or kind == "retest":
+        finding = f" of finding {retest_of}" if retest_of is not None else ""
+        return f"Re-test{finding} (remediation verification; not an operating-effectiveness sample)"
+    if kind == "sample":
+        return f"Operating-effectiveness sample of {tagged_window}" if tagged_window else "Operating-effectiveness sample"
+    if kind in ("late", "early"):
+        return f"{kind.capitalize()} for {tagged_window}: not counted as its sample"
+    if kind == "unplanned":
+        return "In no planned test window: not counted as a sample"
+    if kind == "outside period":
+        return "Outside the audit period: not counted as a sample"
+    return "Not dated: not counted as a sample"
 
 
 def retest_history(retests: Iterable[dict[str, Any]]) -> str:

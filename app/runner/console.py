@@ -165,6 +165,7 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     from rich.console import Console
 
     from app.runner import plan_runs, recover_interrupted, resume_run, run_scenarios
+    from app.runner.plan import dating_notice
     from app.secrets import SecretResolver
     from app.store import session
 
@@ -177,6 +178,9 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
                                                        extra_paths=extra_paths)
         if resume is not None:
             _check_resumable(db, engagement, resume)
+        notice = dating_notice(db, engagement, plan[0].window) if plan else None
+    if notice:
+        err.print(f"redline: runs made now are {notice}", markup=False, soft_wrap=True)
     for run_id in recovered:
         err.print(f"redline: run {run_id} was interrupted; resume it with --resume {run_id}", markup=False)
     resolver = SecretResolver()

@@ -163,6 +163,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
     """The Run row (``running``) and its ``run.started`` audit event, in one transaction."""
     from app.library import snapshot
     from app.store import session
+    from app.system_config import snapshot_with_hash
 
     window = planned.window
     today = today_utc()
@@ -170,16 +171,18 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         scenario = snapshot(db, planned.scenario)
         metrics: dict[str, Any] = {"window": window.name if window else None,
                                    "outside_window": window is None or not (window.start <= today <= window.end)}
+        config, config_sha = snapshot_with_hash(planned.system)  # the configuration its target was built from
         run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
                   window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
-                  tool_version=__version__, started_at=utcnow(), metrics=metrics)
+                  tool_version=__version__, started_at=utcnow(), metrics=metrics,
+                  system_snapshot=config, system_sha256=config_sha)
         db.add(run)
         db.flush()
         audit.record(db, engagement_id=engagement_id, action="run.started", entity=f"run:{run.id}",
                      payload={"scenario_id": scenario.scenario_id, "scenario_sha256": scenario.sha256,
                               "system": planned.system.name, "window": metrics["window"],
                               "outside_window": metrics["outside_window"], "retest_of": planned.retest_of,
-                              "tool_version": __version__})
+                              "tool_version": __version__, "system_sha256": config_sha})
         assert run.id is not None
         return run.id
 

@@ -111,3 +111,19 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
     tagged = window_for(db, engagement, window)
     return [PlannedRun(system=s, scenario=loaded, window=tagged)
             for loaded in chosen if loaded is not None for s in picked]
+
+
+def dating_notice(db: "Session", engagement: Engagement, window: Optional[TestWindow],
+                  at: Optional[datetime] = None) -> Optional[str]:
+    """What the dating rule will say about runs made now (``at``) in ``window``; None when they count.
+
+    Said before a run starts, so a tester back-filling an ended window learns
+    at once that the runs are recorded as late and are not that window's sample.
+    """
+    from sqlmodel import select
+
+    from app.evidence.dating import rules_for
+
+    windows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement.id)).all())
+    problems = rules_for(engagement, windows).flags(at or datetime.now(timezone.utc), window.id if window else None)
+    return "; ".join(problems) or None

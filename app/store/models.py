@@ -143,6 +143,9 @@ class Run(SQLModel, table=True):
     started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The system as tested (app.system_config): key-free configuration and its SHA-256; None before schema 5.
+    system_snapshot: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    system_sha256: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Turn(SQLModel, table=True):

@@ -53,8 +53,18 @@ def _step_4_finding_occurrences(conn: "Connection") -> None:
     add_column_if_missing(conn, "finding", "regression_of", "INTEGER REFERENCES finding(id)")
 
 
+def _step_5_run_system_snapshot(conn: "Connection") -> None:
+    """Each run keeps the configuration of the system it was tested against, and that snapshot's SHA-256.
+
+    Runs stored before this step have none; the bundle says so rather than
+    showing today's configuration as theirs.
+    """
+    add_column_if_missing(conn, "run", "system_snapshot", "JSON")
+    add_column_if_missing(conn, "run", "system_sha256", "VARCHAR NOT NULL DEFAULT ''")
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
-                                               _step_4_finding_occurrences]
+                                               _step_4_finding_occurrences, _step_5_run_system_snapshot]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -25,7 +25,7 @@ def demo() -> Iterator[Any]:
 @pytest.fixture
 def seeded(demo: Any) -> int:
     """W1: the vulnerable system fails, the finding is confirmed, the hardened system passes its re-test;
-    then one run tagged W2 before W2 starts (a dating flag)."""
+    then one run tagged W2 before W2 starts (a dating flag: early, counted in no window)."""
     from app.retest import retest_findings
     from app.store import dispose_all
     from tests.test_lifecycle_support import confirm_all, make_engagement, run
@@ -60,11 +60,14 @@ async def test_the_grid_shows_each_window_and_the_flags_literally(seeded: int) -
     app = RedlineApp(today=_today())
     async with app.run_test(size=(80, 24)) as pilot:
         table = await _monitoring(pilot, eid)
-        assert [str(c.label) for c in table.columns.values()] == ["CRITERION", "W1", "W2", "W3", "STRIP", "TREND"]
+        assert [str(c.label) for c in table.columns.values()] == ["CRITERION", "W1", "W2", "W3", "other", "STRIP",
+                                                                  "TREND"]
         rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
-        assert rows["CC6.6"] == ["CC6.6", "↻1/1", "✓1/1", "·", "↻✓·", "steady"]
+        # The run tagged W2 ran before W2 began: it sits in "other" and W2 stays untested.
+        assert rows["CC6.6"] == ["CC6.6", "↻1/1", "·", "·", "✓1/1", "↻··✓", "one sample"]
         windows = str(app.screen.query_one("#monitoring-windows", Static).content)
-        assert "W1" in windows and "ran (2 runs)" in windows and "W3" in windows and "upcoming" in windows
+        assert "W1" in windows and "ran (1 run)" in windows and "W3" in windows and "upcoming" in windows
+        assert "(early) tagged W2, not counted" in windows
         flags = str(app.screen.query_one("#monitoring-flags", Static).content)
         assert "outside its test window W2" in flags
         assert "bot[bold red]X[/]" in flags and "\x1b" not in flags  # a hostile name, shown as written
