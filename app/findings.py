@@ -20,10 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from app.errors import RedlineError
-from app.store import audit
 from app.lifecycle import (  # noqa: F401  (re-exported: app.findings is where callers look)
-    CREATABLE, EXCEPTION_KINDS, MEANINGS, OPEN_STATUSES, RETEST_STATUSES, SEVERITIES, STATUSES, TRANSITIONS, Move,
-    legal_moves,
+    CREATABLE, EXCEPTION_KINDS, EXCEPTION_STATUSES, MEANINGS, OPEN_STATUSES, RETEST_STATUSES, SEVERITIES, STATUSES,
+    TRANSITIONS, Move, legal_moves,
 )
 from app.store import audit
 from app.store.models import Finding, utcnow

@@ -13,6 +13,9 @@ from typing import Any
 
 STATUSES = ("draft", "open", "remediating", "retest_passed", "retest_failed", "closed", "risk_accepted", "dismissed")
 OPEN_STATUSES = ("open", "remediating", "retest_failed")  # POA&M items; re-tests target these
+# Exceptions in the auditor's sense: control failures a tester confirmed. A draft awaits triage and a
+# dismissed finding was a false positive; neither is an exception in any export.
+EXCEPTION_STATUSES = tuple(s for s in STATUSES if s not in ("draft", "dismissed"))
 SEVERITIES = ("high", "medium", "low")
 
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -372,10 +372,42 @@ def test_an_objective_counts_its_samples_and_tells_re_tests_apart(world: World, 
 
     whole, result = read("all.zip")  # r1 failed; r3 is the re-test of finding f1, not a sample
     assert whole["CC6.6"].description.startswith(
-        "1 run(s) evidence CC6.6: 0 passed, 1 failed. 1 re-test run(s) verify remediation and are not counted "
+        "1 sample run(s) evidence CC6.6: 0 passed, 1 failed. 1 re-test run(s) verify remediation and are not counted "
         "as samples. Exceptions: finding")
     retest_turns = {o.uuid for o in result.observations if _prop(o, "run") == [str(world.runs["r3"])]}
     assert retest_turns and not retest_turns & {o.observation_uuid for o in whole["CC6.6"].related_observations}
     q1, _ = read("q1.zip", windows=["Q1"])  # the re-test ran in Q2: nothing to tell apart
-    assert q1["CC6.6"].description.startswith("1 run(s) evidence CC6.6: 0 passed, 1 failed. Exceptions: finding")
-    assert q1["C1.1"].description == "1 run(s) evidence C1.1: 1 passed, 0 failed. No exceptions noted."
+    assert q1["CC6.6"].description.startswith("1 sample run(s) evidence CC6.6: 0 passed, 1 failed. Exceptions: finding")
+    assert q1["C1.1"].description == "1 sample run(s) evidence C1.1: 1 passed, 0 failed. No exceptions noted."
+
+
+def test_oscal_follows_the_exception_log_occurrences_and_the_dating_rule(world: World, tmp_path: Path) -> None:
+    """One rule for every export: a draft is no exception in OSCAL either (it awaits triage, as in the
+    exception log), a finding relates the failing turn of each later occurrence, and a run that is no
+    window's sample (r4 late for Q2, r5 outside the period) is not counted in an objective's conclusion."""
+    from app.findings import create_finding
+    from app.occurrences import add_occurrence
+    from app.store import session
+    from app.store.models import Finding, Turn
+    from sqlmodel import select
+
+    with session() as db:
+        f2 = db.get(Finding, world.findings["f2"])
+        r5_turn = db.exec(select(Turn).where(Turn.run_id == world.runs["r5"])).one()
+        add_occurrence(db, f2, world.runs["r5"], r5_turn.id, {"detector": "canary", "reason": "canary disclosed"})
+        draft = create_finding(db, engagement_id=world.engagement_id, title="Refund promised without approval",
+                               severity="medium", controls=["PI1.4"], scenario_id="canary-leak",
+                               run_id=world.runs["r4"])
+        db.commit()
+        draft_id, r5_turn_id = draft.id, r5_turn.id
+    files = entries(export(world.engagement_id, tmp_path / "all.zip").path)
+    folder = _unpack(files, tmp_path / "all")
+    result = AssessmentResults.oscal_read(folder / "assessment-results.json").results[0]
+    finding_ids = {_prop(f, "finding")[0] for f in result.findings if _prop(f, "finding")}
+    assert str(world.findings["f2"]) in finding_ids and str(draft_id) not in finding_ids
+    turn_uuid = {_prop(o, "turn")[0]: o.uuid for o in result.observations}
+    f2_oscal = next(f for f in result.findings if _prop(f, "finding") == [str(world.findings["f2"])])
+    assert turn_uuid[str(r5_turn_id)] in {o.observation_uuid for o in f2_oscal.related_observations}
+    c11 = next(f for f in result.findings
+               if _prop(f, "conclusion") == ["objective"] and f.target.target_id == "C1.1").description
+    assert c11.startswith("2 sample run(s) evidence C1.1: 1 passed, 1 failed. 2 run(s) that are no window's sample")

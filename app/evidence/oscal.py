@@ -130,10 +130,12 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
             exceptions[control].append(f)
     out = []
     for control in _control_ids(ev):
-        # A re-test verifies a remediation; it is no sample of the control operating (its turns are
-        # related by the finding it re-tests).
-        runs = [r for r in runs_for.get(control, []) if not r.get("retest_of")]
-        retests = [r for r in runs_for.get(control, []) if r.get("retest_of")]
+        # Only operating-effectiveness samples speak for the control (the dating rule of app.evidence.dating):
+        # a re-test verifies a remediation (its turns are related by the finding it re-tests), and a late,
+        # early or unplanned run is recorded but counts for no window.
+        runs = [r for r in runs_for.get(control, []) if r["is_sample"]]
+        retests = [r for r in runs_for.get(control, []) if r["placement"] == "retest"]
+        uncounted = [r for r in runs_for.get(control, []) if not r["is_sample"] and r["placement"] != "retest"]
         # A failure dismissed on review as a false positive reads "No exceptions noted." and is no exception.
         failed = [r for r in runs if r["verdict"] == "fail" and not r["result"].startswith(wording.NO_EXCEPTIONS)]
         passed = [r for r in runs if r["verdict"] == "pass"]
@@ -145,11 +147,15 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
         else:
             continue  # nothing concluded about this control: no finding either way
         described = "; ".join(f"finding {f['id']} \"{f['title']}\" ({f['severity']}, {f['status']})" for f in found)
-        description = (f"{len(runs)} run(s) evidence {control}: {len(passed)} passed, {len(failed)} failed. "
+        description = (f"{len(runs)} sample run(s) evidence {control}: {len(passed)} passed, {len(failed)} failed. "
                        + (f"{len(retests)} re-test run(s) verify remediation and are not counted as samples. "
                           if retests else "")
+                       + (f"{len(uncounted)} run(s) that are no window's sample (late, early, unplanned or outside the "
+                          f"period) are recorded but not counted. "
+                          if uncounted else "")
                        + (f"Exceptions: {described}." if described else
-                          wording.NO_EXCEPTIONS if state == "satisfied" else "Exceptions noted in failed runs."))
+                          wording.NO_EXCEPTIONS if state == "satisfied" else
+                          "Failed runs await triage; no exception is confirmed yet."))
         finding: dict[str, Any] = {
             "uuid": stable_uuid(ev, "objective", control),
             "title": title(f"{control} {ev.catalog.name(control)}".strip()),

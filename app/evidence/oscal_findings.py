@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet
 from app.evidence.oscal_common import props, stable_uuid, title
+from app.lifecycle import EXCEPTION_STATUSES
 
 UNMAPPED = "unmapped"  # the target of a finding that names no control
 # Finding status -> OSCAL risk status. A passed re-test still awaits the tester's close.
@@ -25,8 +26,9 @@ REMEDIATED = ("retest_passed", "closed")  # a passing re-test verified the remed
 
 
 def exceptions(ev: EvidenceSet) -> list[dict[str, Any]]:
-    """The findings that are exceptions: all but those dismissed on review as false positives."""
-    return [f for f in ev.findings if f["status"] != "dismissed"]
+    """The findings that are exceptions: those a tester confirmed (the exception log's rule); a draft awaits
+    triage and shows in the results only through its failed run's observations and objective conclusion."""
+    return [f for f in ev.findings if f["status"] in EXCEPTION_STATUSES]
 
 
 def targets(finding: Mapping[str, Any]) -> list[str]:
@@ -43,16 +45,21 @@ def risk_uuid(ev: EvidenceSet, finding_id: int) -> str:
 
 
 def finding_runs(finding: Mapping[str, Any]) -> list[int]:
-    """The runs whose turns a finding relates: the run that showed it, then each re-test run."""
+    """The runs whose turns a finding relates: the run that showed it, each later occurrence, each re-test run."""
     runs = [finding["run_id"]] if finding.get("run_id") else []
+    runs += [o["run"] for o in finding.get("occurrences") or []]
     return list(dict.fromkeys(runs + [rt["run_id"] for rt in finding["retests"]]))
 
 
 def related_turns(finding: Mapping[str, Any], turn_ids: Mapping[int, Sequence[int]]) -> list[int]:
-    """The turn that shows the failure (else every turn of its run), then every turn of each re-test run."""
-    shown = list(turn_ids.get(finding.get("run_id") or 0, []))
-    if finding.get("turn_id") in shown:
-        shown = [finding["turn_id"]]
+    """For the run that showed the failure and each later occurrence, the failing turn (else every turn of
+    that run); then every turn of each re-test run."""
+    shown: list[int] = []
+    seen = [(finding.get("run_id"), finding.get("turn_id"))]
+    seen += [(o["run"], o.get("turn")) for o in finding.get("occurrences") or []]
+    for run_id, turn_id in seen:
+        turns = list(turn_ids.get(run_id or 0, []))
+        shown += [turn_id] if turn_id in turns else turns
     retested = [t for rt in finding["retests"] for t in turn_ids.get(rt["run_id"], [])]
     return list(dict.fromkeys(shown + retested))
 

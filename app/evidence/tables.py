@@ -12,6 +12,7 @@ from typing import Any, Iterator, Optional
 
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet
+from app.lifecycle import EXCEPTION_STATUSES
 
 NO_WINDOW = "(counted in no window)"
 NO_TEST_WINDOWS = "(no test windows planned)"  # e.g. Type I: every dated run is a sample of the as-of date
@@ -111,7 +112,7 @@ def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
     audit_type = ev.engagement["audit_type"]
     rows: list[dict[str, Any]] = []
     for f in ev.findings:
-        if f["status"] in NOT_EXCEPTIONS:
+        if f["status"] not in EXCEPTION_STATUSES:
             continue
         runs = [o["run"] for o in f["occurrences"]]
         base = {"exception": f"finding {f['id']}", "finding_id": f["id"], "title": f["title"],
@@ -127,10 +128,6 @@ def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
         for response in f["responses"] or [None]:
             rows.append(dict(base, **_response_columns(response)))
     return rows
-
-
-# Statuses that make a finding no exception: a draft awaits triage; a dismissed one was a false positive.
-NOT_EXCEPTIONS = ("draft", "dismissed")
 
 
 def awaiting_triage(ev: EvidenceSet) -> list[dict[str, Any]]:
