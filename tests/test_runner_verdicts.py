@@ -202,3 +202,51 @@ def test_the_cli_table_and_the_export_name_the_turn_that_made_a_run_inconclusive
     assert results[inconclusive.run_id].startswith(
         f"Not concluded: turn {turn} (step 2: server_error, HTTP 500) was not answered or judged")
     assert results[clean.run_id] == "No exceptions noted."
+
+
+def test_a_turn_that_errored_feeds_no_model_change_flag(tmp_path: Path, stream_server: LoopbackServer) -> None:
+    """Two runs of a scenario that asks for two models; in the second, the second turn is cut mid-stream.
+    The models that did answer are the same in both runs: nothing changed, so nothing is flagged."""
+    from app.changes import change_flags
+    from app.runner import run_scenarios
+    from app.store import session
+    from tests.servers.fault_server import reset_mid_stream
+
+    staging, old = (openai_stream(["3 to 5 days"], model=m, fingerprint=f"fp_{m}") for m in ("m-staging", "m-old"))
+    stream_server.route(OPENAI_PATH, staging, old, staging, reset_mid_stream(["3 to"]))
+    engagement = _engagement(tmp_path, stream_server, [{
+        "id": "two-models", "controls": ["AI-GOV-02"],
+        "turns": [{"user": "shipping?", "model": "m-staging"}, {"user": "shipping?", "model": "m-old",
+                                                                 "new_session": True}],
+        "detectors": [{"type": "status", "expect": ["4xx"], "verdict_on_match": "pass"}]}])
+    first, second = (asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["two-models"])))[0]
+                     for _ in range(2))
+    assert first.transcript[1].status == "done" and second.transcript[1].error_type == "stream_error"
+    assert _stored_run(first.run_id).model_id == "m-old"
+    assert _stored_run(second.run_id).model_id in ("m-staging", "")  # only a turn that completed names a model
+    with session() as db:
+        assert change_flags(db, engagement.id) == []
+
+
+def test_a_probe_that_errored_gives_no_model_and_no_answer(stream_server: LoopbackServer) -> None:
+    from app.changes.probes import probe_target
+    from app.formats.engagement import TargetSpec
+    from app.store.models import AISystem
+    from app.targets.factory import make_target
+    from tests.servers.fault_server import reset_mid_stream
+
+    answered = openai_stream(["fine"], model="m-1", fingerprint="fp_1")
+    cut = reset_mid_stream(["half an"])  # its chunks name another model: gpt-test-1
+    stream_server.route(OPENAI_PATH, answered, answered, answered, cut)  # the last of the four probes is cut
+
+    async def main() -> Any:
+        target = make_target(TargetSpec(kind="openai", base_url=stream_server.url + "/v1", max_retries=0))
+        try:
+            return await probe_target(target, AISystem(id=1, engagement_id=1, name="bot"))
+        finally:
+            await target.aclose()
+
+    result = asyncio.run(main())
+    assert (result.model_id, result.system_fingerprint) == ("m-1", "fp_1")
+    assert result.answers[3][1] == "" and "probe 4: stream_error" in result.error
+    assert result.behaviour_fingerprint == "" and result.answers[0][1] == "fine"

@@ -224,8 +224,10 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         if live.raw_truncated:
             earlier = set(metrics.get("raw_truncated_turns", []))
             metrics["raw_truncated_turns"] = sorted(earlier | set(live.raw_truncated))
-        models = sorted({t.model_id for t in turns if t.model_id})
-        fingerprints = sorted({t.system_fingerprint for t in turns if t.system_fingerprint})
+        # Only turns that completed say which model answered (a resumed run's first attempt included).
+        answered = [t for t in turns if t.status == "done"]
+        models = sorted({t.model_id for t in answered if t.model_id})
+        fingerprints = sorted({t.system_fingerprint for t in answered if t.system_fingerprint})
         if len(models) > 1:
             metrics["model_ids"] = models
         if len(fingerprints) > 1:

@@ -269,10 +269,11 @@ class LiveRun:
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
         fingerprint = state.meta.get("system_fingerprint") or ""
-        if model_id:
-            self.model_ids.append(model_id)
-        if fingerprint:
-            self.fingerprints.append(fingerprint)
+        if status == "done":  # an errored turn's facts stay on its row but feed no conclusion
+            if model_id:
+                self.model_ids.append(model_id)
+            if fingerprint:
+                self.fingerprints.append(fingerprint)
         if state.end is not None and state.end.raw_truncated:
             self.raw_truncated.append(recorder.turn_id)
         request = self.scrubber.request_dict(state.request)
