@@ -250,3 +250,35 @@ def test_a_probe_that_errored_gives_no_model_and_no_answer(stream_server: Loopba
     assert (result.model_id, result.system_fingerprint) == ("m-1", "fp_1")
     assert result.answers[3][1] == "" and "probe 4: stream_error" in result.error
     assert result.behaviour_fingerprint == "" and result.answers[0][1] == "fine"
+
+
+def test_a_burst_request_never_sent_leaves_no_turn(tmp_path: Path, stream_server: LoopbackServer) -> None:
+    """A burst opens its first wave's turns at once; a request the run was stopped before sending is no turn."""
+    from sqlmodel import select
+
+    from app.events import TurnStarted
+    from app.runner import run_scenarios
+    from app.store import session
+    from app.store.models import Turn
+
+    stream_server.route(OPENAI_PATH, evented_stream(["slow "] * 20, delay=0.05))
+    engagement = _engagement(tmp_path, stream_server, [{
+        "id": "stopped-burst", "category": "availability", "controls": ["A1.1"],
+        "steps": [{"type": "burst", "user": "go", "requests": 4, "concurrency": 4}],
+        "detectors": [{"type": "status", "expect": [200], "verdict_on_match": "pass"}]}])
+
+    async def main() -> Any:
+        cancel = asyncio.Event()
+
+        def on_event(event: Any) -> None:
+            if isinstance(event, TurnStarted):
+                cancel.set()  # stopped as the first request goes out
+
+        return await run_scenarios(engagement.id, plan(engagement, scenario_ids=["stopped-burst"]),
+                                   on_event=on_event, cancel=cancel)
+
+    [outcome] = asyncio.run(main())
+    with session() as db:
+        turns = db.exec(select(Turn).where(Turn.run_id == outcome.run_id)).all()
+    assert [(t.sample, t.status) for t in turns] == [(0, "cancelled")]
+    assert outcome.verdict == "error" and outcome.metrics["bursts"][0]["count"] == 1
