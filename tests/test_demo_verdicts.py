@@ -120,3 +120,43 @@ def test_a_practice_run_on_the_built_in_demo_fails_the_load_drills() -> None:
         turns = db.exec(select(Turn).where(Turn.run_id == burst)).all()
     assert all(t.retries == [] for t in turns)  # a burst is never retried: each answer is evidence as given
     assert {t.http_status for t in turns} == {200, 503}
+
+
+async def _chats(target: Any, count: int, *, measure_raw: bool) -> list[list[Any]]:
+    from app.targets.base import ChatRequest
+
+    async def one(i: int) -> list[Any]:
+        request = ChatRequest(messages=[{"role": "user", "content": "How do I reset my password?"}],
+                              user=f"caller-{i}", measure_raw=measure_raw)
+        return [event async for event in target.stream_chat(request)]
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def test_overload_answers_lower_the_bound_and_are_retried_but_a_burst_is_measured_raw(
+        standalone: DemoServer) -> None:
+    from app.formats.engagement import TargetSpec
+    from app.targets.base import RetryScheduled, TurnCompleted, TurnFailed
+    from app.targets.factory import make_target
+
+    async def main() -> tuple[list[list[Any]], list[list[Any]], Any]:
+        target = make_target(TargetSpec(kind="demo", base_url=standalone.base_url, max_retries=0))
+        try:
+            paced = await _chats(target, 6, measure_raw=False)
+            raw = await _chats(target, 6, measure_raw=True)
+            return paced, raw, target.bound
+        finally:
+            await target.aclose()
+
+    paced, raw, bound = asyncio.run(main())
+    # Six at once against a system that takes three: every chat completes, the 503s were waited out and
+    # recorded, and from then on the system gets at most what it showed it can take.
+    assert all(isinstance(events[-1], TurnCompleted) for events in paced)
+    retried = [e for events in paced for e in events if isinstance(e, RetryScheduled)]
+    assert retried and {e.http_status for e in retried} == {503}
+    assert bound.limit is not None and bound.limit < 4 and bound.in_flight == 0
+    # The same six as a burst: sent together, never retried, and the overload is the evidence.
+    assert not any(isinstance(e, RetryScheduled) for events in raw for e in events)
+    ends = [events[-1] for events in raw]
+    assert sum(isinstance(e, TurnCompleted) for e in ends) == 3
+    assert [(e.error_type, e.http_status) for e in ends if isinstance(e, TurnFailed)] == [("server_error", 503)] * 3
