@@ -97,6 +97,15 @@ def test_an_error_the_status_detector_expects_is_a_judgement(tmp_path: Path, str
         "detectors": [{"type": "status", "expect": [401, 403], "verdict_on_match": "pass"},
                       {"type": "contains", "text": "Sure", "verdict_on_match": "fail"}]})
     assert outcome.verdict == "pass" and not outcome.metrics.get("inconclusive")
+    # The export reads the turn's outcome by the same rule: the status detector's pass, not the text
+    # detector's "nothing to judge".
+    from app.evidence.collect import load_evidence
+    from app.store import session
+
+    with session() as db:
+        [(_record, [turn])] = list(load_evidence(db, _stored_run(outcome.run_id).engagement_id).iter_transcripts())
+    assert turn["outcome"] == "pass"
+    assert sorted(v["outcome"] for v in turn["auto_verdicts"]) == ["error", "pass"]
 
 
 def test_a_scenario_that_tolerates_errors_judges_the_error_rate(tmp_path: Path,

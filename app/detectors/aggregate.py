@@ -15,12 +15,26 @@ leak.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 if TYPE_CHECKING:
     from app.formats.scenario import PassCriteria
 
 OUTCOMES = ("pass", "fail", "review", "error")
+# What a turn's detectors saw, strongest first: a fail outweighs a review, and any judgement outweighs
+# a detector that could not judge (a status detector's pass on an expected 401 stands).
+_STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
+
+
+def combine(outcomes: Iterable[str]) -> Optional[str]:
+    """A turn's outcome from its detectors' outcomes; None when no detector applied.
+
+    The runner judges by it and every export reads a turn's outcome by it."""
+    best: Optional[str] = None
+    for outcome in outcomes:
+        if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
+            best = outcome
+    return best
 
 
 def aggregate(turn_outcomes: list[str], criteria: "PassCriteria") -> tuple[str, dict[str, Any]]:

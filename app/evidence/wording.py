@@ -129,8 +129,10 @@ def retest_result(before: str, after: str) -> str:
 
 
 def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
-    """A turn's effective outcome: the tester's latest word, else the worst automatic verdict."""
+    """A turn's effective outcome: the tester's latest word, else its automatic verdicts combined by
+    the runner's own rule (:func:`app.detectors.aggregate.combine`)."""
     if human:
         return human
-    order = {"fail": 4, "error": 3, "review": 2, "pass": 1}
-    return max(auto, key=lambda o: order.get(o, 0), default="")
+    from app.detectors.aggregate import combine
+
+    return combine(auto) or ""

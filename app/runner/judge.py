@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 from app.detectors import TurnObservation, aggregate, evaluate_all
+from app.detectors.aggregate import combine
 from app.events import VerdictRecorded
 from app.store.models import Turn, Verdict, utcnow
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from app.runner.live import TurnLog
     from app.store.models import AISystem, Run
 
-_STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
 
 
 def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
@@ -55,15 +55,6 @@ def observation(text: str, *, kind: str, http_status: Optional[int], error_type:
         context={"canaries": list(canaries), "documented_models": list(documented),
                  "recall": list(dict.fromkeys(r for r in recall if r)), "identity": identity},
     )
-
-
-def combine(outcomes: Iterable[str]) -> Optional[str]:
-    """A turn's outcome from its detectors' outcomes; None when no detector applied."""
-    best: Optional[str] = None
-    for outcome in outcomes:
-        if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
-            best = outcome
-    return best
 
 
 def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spec: "ScenarioSpec",
