@@ -68,15 +68,16 @@ def _burn_cpu() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 60\nwhile time.time() < end: pass"])
 
 
-def test_the_default_concurrency_gives_the_verdicts_of_one_request_at_a_time(tmp_path: Path,
-                                                                            standalone: DemoServer) -> None:
+def test_the_default_concurrency_gives_the_verdicts_of_one_request_at_a_time(
+        tmp_path: Path, standalone: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.targets.demo import stop_demo_servers
 
     # No client retries: only the server's own "come back later" is honoured, and recorded.
     target = {"kind": "openai", "base_url": standalone.base_url, "model": "acme-support-1",
               "api_key": {"env": "RL_TEST_DEMO_KEY"}, "revoked_key": {"env": "RL_TEST_DEMO_REVOKED"},
               "max_retries": 0}
-    os.environ["RL_TEST_DEMO_KEY"], os.environ["RL_TEST_DEMO_REVOKED"] = "demo-key", "demo-revoked-key"
+    monkeypatch.setenv("RL_TEST_DEMO_KEY", "demo-key")
+    monkeypatch.setenv("RL_TEST_DEMO_REVOKED", "demo-revoked-key")
     try:
         # The exclusive scenarios run alone, after the others, whatever the concurrency: one careful pass
         # over the ordinary ones is the baseline, and the full subset runs idle and loaded.
@@ -97,7 +98,6 @@ def test_the_default_concurrency_gives_the_verdicts_of_one_request_at_a_time(tmp
         assert loaded == EXPECTED
     finally:
         stop_demo_servers()
-        del os.environ["RL_TEST_DEMO_KEY"], os.environ["RL_TEST_DEMO_REVOKED"]
 
 
 def test_a_practice_run_on_the_built_in_demo_fails_the_load_drills() -> None:
