@@ -1,10 +1,11 @@
 """Judging turns and runs: detector verdicts, the run's roll-up, and the draft finding on failure.
 
 Per turn, every applicable detector stores an automatic ``Verdict``. The
-turn's own outcome is the strongest thing a detector saw: ``fail`` over
-``review`` over ``pass``, and ``error`` only when no detector could judge the
-turn at all; a ``status`` detector that expects a 401 judges an errored
-turn explicitly, so its pass stands. The run's verdict is
+turn's own outcome is the strongest thing a detector saw
+(:func:`app.detectors.aggregate.combine`): ``fail`` over ``review`` over
+``pass``, and ``error`` only when no detector could judge the turn at all; a
+``status`` detector that expects a 401 judges an errored turn explicitly, so
+its pass stands. The run's verdict is
 :func:`app.detectors.aggregate` of the turn outcomes under the scenario's
 ``pass_criteria``, read back from the store so a resumed run counts the turns
 of its first attempt too. A turn that ended in a target fault or was cancelled
@@ -17,7 +18,7 @@ turn under ``inconclusive``. A run that did not finish never passes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from app.detectors import TurnObservation, aggregate, evaluate_all
 from app.detectors.aggregate import combine
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from app.formats.scenario import ScenarioSpec
     from app.runner.live import TurnLog
     from app.store.models import AISystem, Run
-
 
 
 def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
