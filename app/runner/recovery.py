@@ -99,6 +99,7 @@ def recover_interrupted(db: "Session") -> list[int]:
     """
     from sqlmodel import select
 
+    from app.runner.judge import settle
     from app.store.streamed import streamed_texts
 
     recovered: list[int] = []
@@ -114,6 +115,7 @@ def recover_interrupted(db: "Session") -> list[int]:
             turn.finished_at = utcnow()
             db.add(turn)
         run.status = "interrupted"
+        run.verdict = settle(run.verdict, run.status)  # e.g. a resumed run keeps its earlier verdict until judged
         db.add(run)
         audit.record(db, engagement_id=run.engagement_id, action="run.interrupted", entity=f"run:{run.id}",
                      payload={"turns_cut": [t.id for t in cut],
