@@ -50,6 +50,8 @@ def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: 
     replays: list[str] = []
     for run in runs:
         run_id = int(run["id"])
+        if run.get("status") == "running":
+            continue  # exported mid-run: its turns were still being written, and the notes say so
         name = f"transcripts/{run_id}.jsonl"
         turns: dict[int, str] = {}
         if name in names:

@@ -185,7 +185,7 @@ def check_run(cov: ChainCoverage, result: CoverageResult, run_id: int, turns: di
 
 def note_uncovered(cov: ChainCoverage, result: CoverageResult, runs: Iterable[tuple[int, str]]) -> None:
     """Say which runs the chain does not cover, and why, rather than implying it checked them."""
-    legacy = [run_id for run_id, status in runs if run_id not in cov.runs]
+    legacy = [run_id for run_id, status in runs if run_id not in cov.runs or status == "running"]
     if legacy:
         shown = ", ".join(str(r) for r in legacy[:10]) + (" …" if len(legacy) > 10 else "")
         result.notes.append(f"{len(legacy)} run(s) have no turn digests in the audit chain (still running, or "
@@ -206,6 +206,8 @@ def check_store(db: "Session", engagement_id: int) -> CoverageResult:
     runs = db.exec(select(Run.id, Run.status).where(Run.engagement_id == engagement_id)  # type: ignore[call-overload]
                    .order_by(Run.id)).all()
     for run_id, status in runs:
+        if status == "running":
+            continue  # its turns are still being written (a resumed run rewrites the ones it redoes)
         evidence = run_evidence(db, run_id) if run_id in cov.runs else {"turns": [], "verdicts": []}
         turns = {t["turn"]: t["sha256"] for t in evidence["turns"]}
         verdicts = [(v["verdict"], "auto", v["sha256"]) for v in evidence["verdicts"]]
