@@ -24,6 +24,7 @@ from app.evidence.verify_evidence import check_bundle_evidence
 from app.store.audit import verify_events
 
 AUDIT_FILE = "audit/events.jsonl"
+SIG_MAX_BYTES = 64 * 1024
 
 
 class UnreadableBundle(RedlineError):
@@ -117,7 +118,12 @@ def _check_provenance(archive: zipfile.ZipFile, names: list[str], data: dict[str
     evidence = check_bundle_evidence(archive, names, data)
     report.problems.extend(f"evidence: {p}" for p in evidence.problems)
     report.notes.extend(evidence.notes)
-    sig_text = archive.read(SIG_NAME).decode("utf-8", "replace") if SIG_NAME in names else None
+    sig_text = None
+    if SIG_NAME in names:
+        if archive.getinfo(SIG_NAME).file_size > SIG_MAX_BYTES:  # an SSH signature is well under 1 KB
+            report.problems.append(f"signature: broken signature: {SIG_NAME} is larger than {SIG_MAX_BYTES} bytes")
+            return
+        sig_text = archive.read(SIG_NAME).decode("utf-8", "replace")
     signed = check_signature(data, archive.read(manifest.NAME), sig_text, trusted_keys)
     report.problems.extend(f"signature: {p}" for p in signed.problems)
     report.notes.extend(signed.notes)
