@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("not signed (`redline export --sign` creates a signing key and signs)")
     if not result.chain_ok:
-        print("warning: the audit chain is broken; the bundle is marked broken and `redline verify` will fail it:",
+        print("warning: the audit chain, or the evidence it covers, is broken; the bundle is marked broken and "
+              "`redline verify` will fail it:",
               file=sys.stderr)
         for problem in result.chain_problems:
             print(f"  - {for_terminal(problem)}", file=sys.stderr)
