@@ -142,16 +142,25 @@ def test_another_testers_key_fails_with_the_first_testers_key(
 def test_forgery_2_a_changed_approver_with_a_rebuilt_chain_fails_the_signature(
         world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The forger edits the approver, rebuilds the chain with Redline's own event hash, and re-hashes the manifest."""
+    from app.findings import transition
+    from app.store import session
     from app.store.audit import event_hash
+    from app.store.models import Finding
 
+    with session() as db:  # management accepts the open finding's risk, through the lifecycle
+        finding = db.get(Finding, world.findings["f2"])
+        transition(db, finding, "risk_accepted", reason="compensating manual review", actor="ana",
+                   approver="Head of Risk")
     out = tmp_path / "signed.zip"
     _export(capsys, out, "--sign")
     alice = _public(tmp_path, capsys, "alice.pub")
     files = entries(out)
     findings = json.loads(files["data/findings.json"])
     events = [json.loads(x) for x in files["audit/events.jsonl"].splitlines()]
-    findings[0]["accepted_by"] = "cfo@acme.example"
-    events[-1]["payload"]["approver"] = "cfo@acme.example"
+    accepted = next(f for f in findings if f["id"] == world.findings["f2"])
+    assert accepted["accepted_by"] == "Head of Risk" and "Head of Risk" in json.dumps(events[-1]["payload"])
+    accepted["accepted_by"] = "CFO"
+    events[-1]["payload"] = json.loads(json.dumps(events[-1]["payload"]).replace("Head of Risk", "CFO"))
     prev = "0" * 64
     for ev in events:
         ev["prev_hash"] = prev
