@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
                               windows=args.windows or None, on_progress=progress)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
-    print(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
-          f"{result.turns} turns, {result.findings} findings")
+    print(for_terminal(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
+                       f"{result.turns} turns, {result.findings} findings"))
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")
     for omitted in result.omitted:
-        print(f"note: left out {omitted}")
+        print(for_terminal(f"note: left out {omitted}"))
     if not result.chain_ok:
         print("warning: the audit chain is broken; the bundle records it and `redline verify` will fail it:",
               file=sys.stderr)

@@ -50,6 +50,20 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.005)
 
 
+def _make_private(path: Path) -> None:
+    """The store's folder 0700, the store 0600 before SQLite first opens it, and its WAL and SHM no looser.
+
+    SQLite creates the WAL and SHM files with the database file's own mode, so
+    a store created 0600 keeps all three owner-only whatever the umask.
+    """
+    from app.private import private_dir, private_file, tighten_existing
+
+    private_dir(path.parent, "the data dir")
+    private_file(path, "the store")
+    for suffix in ("-wal", "-shm"):
+        tighten_existing(path.with_name(path.name + suffix), "the store's journal")
+
+
 def get_engine(path: Path | None = None) -> "Engine":
     """The engine for ``path`` (default: the data dir's database), upgraded to the current schema."""
     from sqlalchemy import event
@@ -61,7 +75,7 @@ def get_engine(path: Path | None = None) -> "Engine":
     path = (path or db_path()).resolve()
     engine = _engines.get(path)
     if engine is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
