@@ -20,7 +20,7 @@ from app.errors import RedlineError
 RECOVER_FIRST = ("export", "findings", "monitor", "retest")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "export", "verify", "demo_target", "secrets", "monitor",
+    "export", "verify", "demo_target", "secrets", "monitor", "backup", "restore",
 )
 
 

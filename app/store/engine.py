@@ -104,6 +104,13 @@ def session(path: Path | None = None) -> Iterator["Session"]:
             raise
 
 
+def dispose(path: Path) -> None:
+    """Close and forget the engine of one store (a staged copy that is about to be deleted)."""
+    engine = _engines.pop(path.resolve(), None)
+    if engine is not None:
+        engine.dispose()
+
+
 def dispose_all() -> None:
     """Close every pooled connection (tests switch data dirs; the CLI exits)."""
     for engine in _engines.values():
