@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from app.evidence.bounds import VerifyLimits
 from app.text import for_terminal
 
 
@@ -22,13 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle written by `redline export`")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    defaults = VerifyLimits()
+    parser.add_argument("--max-manifest-bytes", type=int, default=defaults.manifest_bytes, metavar="N",
+                        help=f"read manifest.json only up to N bytes (default {defaults.manifest_bytes:,})")
+    parser.add_argument("--max-audit-line-bytes", type=int, default=defaults.audit_line_bytes, metavar="N",
+                        help=f"read each audit event line only up to N bytes (default {defaults.audit_line_bytes:,})")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from app.evidence.verify import verify_bundle
 
-    report = verify_bundle(args.file)
+    report = verify_bundle(args.file, VerifyLimits(manifest_bytes=args.max_manifest_bytes,
+                                                   audit_line_bytes=args.max_audit_line_bytes))
     if args.json:
         print(json.dumps({"ok": report.ok, "path": str(report.path), "files_checked": report.files_checked,
                           "problems": report.problems}, indent=2, ensure_ascii=True))

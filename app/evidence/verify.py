@@ -5,6 +5,10 @@ longer matches the manifest), a missing or extra file, a manifest that does not
 parse or lacks fields, and an audit trail that no longer verifies or whose head
 differs from the one the manifest pinned. A file that is not a readable zip at
 all raises :class:`UnreadableBundle` (exit code 2) instead.
+
+Before any of that, the zip itself is treated as hostile (:mod:`app.evidence.bounds`):
+unsafe entry names and symlinks are problems, and the manifest, each audit
+line and JSON nesting are read only up to :class:`VerifyLimits`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 from app.errors import RedlineError
 from app.evidence import manifest
+from app.evidence.bounds import (TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
+                                 size_mismatch, unsafe_entries)
 from app.store.audit import verify_events
 
 AUDIT_FILE = "audit/events.jsonl"
@@ -59,8 +65,8 @@ def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_bundle(path: Path | str) -> VerifyReport:
-    """Check the bundle at ``path`` against its manifest and its audit chain."""
+def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits()) -> VerifyReport:
+    """Check the bundle at ``path`` against its manifest and its audit chain, reading no more than ``limits``."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise UnreadableBundle(f"{path}: no such file")
@@ -74,7 +80,8 @@ def verify_bundle(path: Path | str) -> VerifyReport:
         for name, count in Counter(names).items():
             if count > 1:
                 report.problems.append(f"duplicate entry: {name} appears {count} times")
-        data = _read_manifest(archive, names, report)
+        report.problems.extend(unsafe_entries(archive))
+        data = _read_manifest(archive, names, report, limits)
         if data is None:
             return report
         report.engagement = str(data["engagement"].get("name", ""))
@@ -86,6 +93,9 @@ def verify_bundle(path: Path | str) -> VerifyReport:
             if name not in names:
                 report.problems.append(f"missing file: {name}")
                 continue
+            if size_mismatch(archive.getinfo(name), item["size"]):  # told apart without decompressing it
+                report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
+                continue
             try:
                 digest, size = _digest(archive, name)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupted entry fails its CRC check
@@ -94,16 +104,20 @@ def verify_bundle(path: Path | str) -> VerifyReport:
             if digest != item["sha256"] or size != item["size"]:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
-        _check_chain(archive, names, data["audit_chain"], report)
+        _check_chain(archive, names, data["audit_chain"], report, limits)
     return report
 
 
-def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport) -> dict[str, Any] | None:
+def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport,
+                   limits: VerifyLimits) -> dict[str, Any] | None:
     if manifest.NAME not in names:
         report.problems.append("missing file: manifest.json (the bundle cannot be checked without it)")
         return None
     try:
-        data = json.loads(archive.read(manifest.NAME).decode("utf-8"))
+        data = loads_bounded(read_bounded(archive, manifest.NAME, limits.manifest_bytes), limits.json_depth)
+    except TooLarge as exc:
+        report.problems.append(f"broken manifest: {exc}")
+        return None
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"broken manifest: manifest.json does not parse ({exc})")
         return None
@@ -114,7 +128,8 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     return data
 
 
-def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport) -> None:
+def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport,
+                 limits: VerifyLimits) -> None:
     if not pinned["ok"]:
         listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
         report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
@@ -124,9 +139,12 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     number = 0
     try:
         with archive.open(AUDIT_FILE) as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in bounded_lines(handle, limits.audit_line_bytes):
                 if raw.strip():
-                    events.append(json.loads(raw))
+                    events.append(loads_bounded(raw, limits.json_depth))
+    except TooLarge as exc:
+        report.problems.append(f"audit chain: {AUDIT_FILE} {exc}")
+        return
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
         return
