@@ -131,6 +131,7 @@ def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
 def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
     from sqlmodel import select
 
+    from app.runner.judge import settle
     from app.store.streamed import streamed_lengths, streamed_texts
 
     run = db.get(Run, run_id)
@@ -149,6 +150,7 @@ def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
         turn.finished_at = utcnow()
         db.add(turn)
     run.status = "interrupted"
+    run.verdict = settle(run.verdict, run.status)  # e.g. a resumed run keeps its earlier verdict until judged
     db.add(run)
     audit.record(db, engagement_id=run.engagement_id, action="run.interrupted", entity=f"run:{run.id}",
                  payload={"turns_cut": [t.id for t in cut],
@@ -175,12 +177,16 @@ def mark_unrecoverable(db: "Session", run_id: int, reason: str) -> None:
     """
     from sqlalchemy import text
 
+    from app.runner.judge import settle
+
     try:
         with db.begin_nested():
-            engagement_id = db.execute(text("SELECT engagement_id FROM run WHERE id = :id"),
-                                       {"id": run_id}).scalar_one()
-            db.execute(text("UPDATE run SET status = 'unrecoverable', finished_at = :at WHERE id = :id"),
-                       {"id": run_id, "at": utcnow().isoformat(timespec="microseconds")})
+            engagement_id, verdict = db.execute(text("SELECT engagement_id, verdict FROM run WHERE id = :id"),
+                                                {"id": run_id}).one()
+            db.execute(text("UPDATE run SET status = 'unrecoverable', verdict = :verdict, finished_at = :at "
+                            "WHERE id = :id"),
+                       {"id": run_id, "at": utcnow().isoformat(timespec="microseconds"),
+                        "verdict": settle(verdict, "unrecoverable")})
             db.execute(text("UPDATE turn SET status = 'error', error_type = 'stream_error', error_detail = :detail "
                             "WHERE run_id = :id AND status IN ('pending', 'streaming')"),
                        {"id": run_id, "detail": f"{UNRECOVERABLE}: {reason}"})
