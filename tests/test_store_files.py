@@ -231,3 +231,16 @@ def test_a_turn_too_long_to_join_makes_its_run_unrecoverable_not_a_crash(tmp_pat
                               f"(1,000); its chunks are kept as stored")]
     with session() as db:
         assert db.get(Run, run_id).status == "unrecoverable"  # type: ignore[union-attr]
+
+
+def test_findings_and_monitor_recover_a_crashed_run_before_reading(tmp_path: Path, redline_home: Path) -> None:
+    from tests.test_runner_support import read_db
+
+    run_id, _ = crashed_run(tmp_path, ["kept"])
+    monitored = redline("monitor", "acme-test")
+    assert monitored.returncode == 0, monitored.stderr
+    assert f"run {run_id} was interrupted" in monitored.stderr
+    assert read_db(redline_home, "SELECT status FROM run") == [("interrupted",)]
+    assert read_db(redline_home, "SELECT response_text FROM turn") == [("kept",)]
+    again = redline("findings", "acme-test")
+    assert again.returncode == 0 and "interrupted" not in again.stderr  # recovered once, not on every read
