@@ -40,7 +40,12 @@ def _tighten(path: Path, mode: int, what: str) -> None:
     if path.is_symlink():
         return  # never chmod through a link
     if current & 0o077:
-        os.chmod(path, mode)
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:  # not ours to change (another owner): say so, and carry on
+            _notices.append(f"{what} {path} is readable by other accounts ({current:o}) and cannot be made "
+                            f"{mode:o} ({exc.strerror or exc})")
+            return
         _notices.append(f"{what} {path} was readable by other accounts ({current:o}); it is now {mode:o}")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from io import BytesIO
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings

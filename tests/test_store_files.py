@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,3 +243,20 @@ def test_findings_and_monitor_recover_a_crashed_run_before_reading(tmp_path: Pat
     assert read_db(redline_home, "SELECT response_text FROM turn") == [("kept",)]
     again = redline("findings", "acme-test")
     assert again.returncode == 0 and "interrupted" not in again.stderr  # recovered once, not on every read
+
+
+def test_a_mode_that_cannot_be_changed_is_reported_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import private
+
+    target = tmp_path / "shared"
+    target.mkdir()
+    os.chmod(target, 0o755)
+
+    def refuse(path: object, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(private.os, "chmod", refuse)  # as for a folder another account owns
+    private.take_notices()
+    assert private.private_dir(target, "the data dir") == target
+    assert private.take_notices() == [f"the data dir {target} is readable by other accounts (755) and cannot be "
+                                      "made 700 (Operation not permitted)"]

@@ -1,14 +1,11 @@
-"""The store always opens: concurrent first opens, owner-only files, recovery that never blocks start-up."""
+"""Two real processes opening the same new store at once, twenty times: neither may crash."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import FieldValueError, FileFormatError, Problem
 from app.formats.plainwords import did_you_mean, plain_message  # did_you_mean: re-exported for the loaders
+from app.formats.yamlwrite import dump_yaml  # noqa: F401  (re-exported: the writer lives beside the reader)
 
 DataPath = tuple[typing.Union[str, int], ...]
 # Far beyond any real engagement or scenario file; stops a few nested aliases expanding to billions.
@@ -379,39 +380,3 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[DataPath, Optional[str]
             path.append(part)
             current = None
     return tuple(path), None
-
-
-# ---------------------------------------------------------------- writing
-
-
-class _ReadableDumper(yaml.SafeDumper):
-    """Block style overall; short lists of plain values inline; multi-line text as ``|`` blocks."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as people write them by hand.
-        super().increase_indent(flow, False)
-
-
-def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
-    inline = all(isinstance(v, (str, int, float, bool)) and "\n" not in str(v) for v in value) \
-        and sum(len(str(v)) + 2 for v in value) <= 60
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=inline)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value.strip("\n") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_ReadableDumper.add_representer(list, _represent_list)
-_ReadableDumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(data: Any) -> str:
-    """YAML a person can read and edit, that :func:`parse_yaml` reads back to the same data.
-
-    Keys keep the order they were given in (the models' field order), so an
-    export diffs cleanly against the previous one.
-    """
-    return yaml.dump(data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=10_000, indent=2)
