@@ -319,6 +319,14 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
                  for t in db.exec(select(Turn).where(Turn.run_id == run_id)).all()
                  if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}
         previous, engagement_id = run.status, run.engagement_id
+    from app.system_config import snapshot_with_hash
+
+    _, config_sha = snapshot_with_hash(system)
+    if run.system_sha256 and config_sha != run.system_sha256:
+        # One run, one system as tested: turns redone against an edited system would mix configurations.
+        raise UsageError(f"run {run_id} cannot be resumed: {system.name}'s configuration changed since run "
+                         f"{run_id} started (SHA-256 {run.system_sha256[:12]} then, {config_sha[:12]} now); "
+                         "start a new run instead")
     targets = Targets(secrets)
     writer: Optional[StoreWriter] = None
     try:
@@ -329,7 +337,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
             run.status = "running"
             db.add(run)
             audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
-                         payload={"from": previous, "turns_kept": len(prior)})
+                         payload={"from": previous, "turns_kept": len(prior), "system_sha256": config_sha})
         engine = _engine()
         writer = StoreWriter(engine)
         return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,
