@@ -25,12 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Optional
 
+from app import locks
 from app.private import open_private, private_dir
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no sweep; a re-export still reuses its .partial safely
-    fcntl = None  # type: ignore[assignment]
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _FLUSH_AT = 1 << 16
@@ -156,18 +152,16 @@ def _claims_dir() -> Path:
 
 
 def _claim(partial: Path) -> _Claim:
-    """Name ``partial`` in a lock file held for as long as this export runs."""
+    """Name ``partial`` in a lock file held for as long as this export runs (none without file locks)."""
     absolute = partial.absolute()
     lock = _claims_dir() / (hashlib.sha256(str(absolute).encode()).hexdigest()[:24] + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            from app.errors import RedlineError
+    if not locks.AVAILABLE:  # Windows: no sweep; a re-export still reuses its .partial safely
+        return lock, None
+    fd = locks.acquire(lock)
+    if fd is None:
+        from app.errors import RedlineError
 
-            raise RedlineError(f"{partial.with_suffix('')} is being exported by another Redline process") from None
+        raise RedlineError(f"{partial.with_suffix('')} is being exported by another Redline process")
     os.ftruncate(fd, 0)
     os.write(fd, os.fsencode(str(absolute)))
     return lock, fd
@@ -175,10 +169,8 @@ def _claim(partial: Path) -> _Claim:
 
 def _release(claim: _Claim) -> None:
     lock, fd = claim
-    if fd is None:
-        return
-    lock.unlink(missing_ok=True)
-    os.close(fd)  # closing drops the lock
+    if fd is not None:
+        locks.release(lock, fd)
 
 
 def sweep_unfinished_exports() -> list[str]:
@@ -192,29 +184,26 @@ def sweep_unfinished_exports() -> list[str]:
     from app.paths import home_dir
 
     folder = home_dir(create=False) / "exports"
-    if fcntl is None or not folder.is_dir():
+    if not locks.AVAILABLE or not folder.is_dir():
         return []
     notices: list[str] = []
     for lock in sorted(folder.glob("*.lock")):
-        try:
-            fd = os.open(lock, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = locks.acquire(lock, create=False)
+        if fd is None:
             continue
         try:
             if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                os.close(fd)
                 continue  # released and claimed anew since it was opened: a live export's
             partial = Path(os.fsdecode(os.read(fd, 1 << 16)))
             if partial.name.endswith(".partial") and partial.is_file() and not partial.is_symlink():
                 partial.unlink()
                 notices.append(f"removed {partial}, left half-written by an export that was stopped")
-            lock.unlink(missing_ok=True)
         except FileNotFoundError:
-            continue
-        finally:
             os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        locks.release(lock, fd)
     return notices

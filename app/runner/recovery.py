@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
+from app import locks
 from app.store import audit
 from app.store.models import Run, Turn, utcnow
 
@@ -26,15 +27,8 @@ UNRECOVERABLE = "unrecoverable: the process running it stopped, and its streamed
 # One turn's text joined back by recovery; beyond it the run is unrecoverable, not a crash at start-up.
 MAX_RECOVERED_CHARS = 64 * 1024 * 1024
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-
 def _lock_path(run_id: int) -> Path:
     from app.paths import home_dir
-
     from app.private import private_dir
 
     return private_dir(home_dir() / "runs", "the run locks folder") / f"{run_id}.lock"
@@ -48,48 +42,27 @@ class RunLock:
         self._fd: Optional[int] = None
 
     def acquire(self) -> "RunLock":
-        if fcntl is None:
+        if not locks.AVAILABLE:
             return self
-        fd = os.open(_lock_path(self.run_id), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = locks.acquire(_lock_path(self.run_id))
+        if fd is None:
             from app.errors import RedlineError
 
-            raise RedlineError(f"run {self.run_id} is being run by another Redline process") from None
+            raise RedlineError(f"run {self.run_id} is being run by another Redline process")
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
 
     def release(self) -> None:
-        if self._fd is None or fcntl is None:
+        if self._fd is None:
             return
-        try:
-            _lock_path(self.run_id).unlink(missing_ok=True)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        locks.release(_lock_path(self.run_id), fd)
 
 
 def is_live(run_id: int) -> bool:
     """Whether some process (this one included) holds the run's lock right now."""
-    if fcntl is None:
-        return False
-    path = _lock_path(run_id)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return locks.is_held(_lock_path(run_id))
 
 
 def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
