@@ -56,12 +56,12 @@ def run(args: argparse.Namespace) -> int:
                               sign=args.sign, redact=args.redact)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
-    print(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
-          f"{result.turns} turns, {result.findings} findings")
+    print(for_terminal(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
+                       f"{result.turns} turns, {result.findings} findings"))
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")
     for omitted in result.omitted:
-        print(f"note: left out {omitted}")
+        print(for_terminal(f"note: left out {omitted}"))
     for note in result.notes:
         print(f"note: {for_terminal(note)}")
     if args.redact:
