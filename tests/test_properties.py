@@ -235,7 +235,8 @@ def test_verify_answers_0_1_or_2_with_a_message_on_any_zip_built_from_a_real_one
     path = tmp_path_factory.mktemp("verify") / "bundle.zip"
     path.write_bytes(_mutate(real_bundle, mutations))
     out = io.StringIO()
-    args = argparse.Namespace(file=path, json=False, max_manifest_bytes=16 << 20, max_audit_line_bytes=8 << 20)
+    args = argparse.Namespace(file=path, json=False, max_manifest_bytes=16 << 20, max_audit_line_bytes=8 << 20,
+                              key=None)
     try:
         with contextlib.redirect_stdout(out):
             code = run(args)
