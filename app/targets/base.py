@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal, Optional, Protocol, Union
 
-ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth", "client_error"]
+ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
+                    "client_error", "too_large"]
 ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
 AuthMode = Literal["default", "none", "revoked"]
 
@@ -89,6 +90,9 @@ class TurnCompleted:
 
     http_status: Optional[int] = None
     raw_truncated: bool = False  # the body's bytes were cut at the adapter's cap; the text is complete
+    # The body's bounds as evidence: the limits in force, bytes received, the limit that stopped the
+    # read ("" if none) and the SHA-256 of the bytes as received (app.targets.bounds.BodyMeter.facts).
+    bounds: Optional[dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class TurnFailed:
     detail: str
     http_status: Optional[int] = None
     raw_truncated: bool = False
+    bounds: Optional[dict[str, Any]] = None  # as on TurnCompleted
 
 
 TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
