@@ -161,14 +161,16 @@ class EvidenceSet:
             "error_detail": t.error_detail, "ttft_ms": t.ttft_ms, "total_ms": t.total_ms,
             "chunk_count": t.chunk_count, "token_count": t.token_count, "usage": t.usage, "model_id": t.model_id,
             "system_fingerprint": t.system_fingerprint, "retries": t.retries, "started_at": iso(t.started_at),
-            "finished_at": iso(t.finished_at),
+            "finished_at": iso(t.finished_at), "bounds": t.bounds or {}, "raw_withheld": t.raw_withheld or "",
         })
         record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
         record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
         if with_raw:
-            raw = self.scrub.raw(raw) if raw is not None else None
+            # A body withheld because its frames would rebuild a secret stays withheld (its reason and
+            # digest are on the record); nothing a crash left behind is exported in its place.
+            raw = self.scrub.raw(raw) if raw is not None and not t.raw_withheld else None
             record["response_raw_b64"] = base64.b64encode(raw).decode("ascii") if raw is not None else None
         return record
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
-from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
+from app.runner.record import SecretScrubber, TurnRecorder, checkpoint, open_turn, update_turn, withhold_raw
 from app.runner.burst import run_burst
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
@@ -290,14 +290,20 @@ class LiveRun:
             http_status=self._http_status(state), error_type=error_type, error_detail=self.scrubber.whole(detail),
             ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
             usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
-            request=request, finished_at=utcnow())
+            request=request, finished_at=utcnow(), **recorder.evidence(state.end.bounds if state.end else None))
+        withheld = recorder.withheld
 
         def close(conn: "Connection") -> None:
             if last_batch is not None:
                 last_batch(conn)
+            if withheld:
+                withhold_raw(conn, recorder.turn_id)
             final_row(conn)
 
-        return self.writer.submit(close)
+        done = self.writer.submit(close)
+        if withheld:
+            self.writer.submit(checkpoint)
+        return done
 
     def _announce_close(self, entry: TurnLog, recorder: TurnRecorder) -> str:
         """Once the final row is stored: surface a failed batch, tell the UI, and return the text."""

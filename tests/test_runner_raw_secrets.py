@@ -1,0 +1,130 @@
+"""A key the model echoes a few characters per JSON frame cannot be rebuilt from the stored or exported
+raw body: the decoded text decides, the raw body is withheld with its reason and the digest of the original.
+
+The endpoint is a real loopback server; the search decodes every layer the raw
+body goes through (the store's zlib codec, the bundle's base64, the SSE frames
+and their JSON) and reads the store's files byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from app.store.streamed import unpack_raw
+from tests.servers.hostile import key_in_deltas, key_reply_body
+from tests.servers.loopback import LoopbackServer
+from tests.servers.stream_server import OPENAI_PATH
+from tests.test_runner_support import (engagement_file, import_engagement_file, openai_system, plan, read_db,
+                                       scenario_file, store_contents)
+
+KEY = "sk-live-Qz7Wx3Kp9Tn2Vb8Rm4Ys6Hd"  # fragments of 3 or 4 characters each show once in the body
+
+
+def frames_text(raw: bytes) -> str:
+    """Every piece of text the SSE frames of ``raw`` carry, joined: what an attacker would rebuild."""
+    from app.targets.sse import SSEFramer
+
+    framer = SSEFramer()
+    events = framer.feed(raw) + framer.flush()
+    pieces: list[str] = []
+    for _, data in events:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            continue
+        for choice in payload.get("choices") or []:
+            pieces.append(((choice.get("delta") or {}).get("content")) or "")
+    return "".join(pieces)
+
+
+def inflated(blob: bytes) -> bytes:
+    """Whatever deflates from any offset of ``blob`` that starts a level-1 zlib stream (the store's codec),
+    as a forensic reader of the database file would find it, live rows and freed pages alike."""
+    import zlib
+
+    found: list[bytes] = []
+    at = blob.find(b"x\x01")
+    while at >= 0:
+        try:
+            found.append(zlib.decompressobj().decompress(blob[at:at + 1 << 20]))
+        except zlib.error:
+            pass
+        at = blob.find(b"x\x01", at + 1)
+    return b"".join(found)
+
+
+def fragments(size: int) -> list[bytes]:
+    return [f'"content":"{KEY[i:i + size]}"'.encode() for i in range(0, len(KEY), size)]
+
+
+def run_echo(tmp_path: Path, server: LoopbackServer, monkeypatch: Any, size: int) -> tuple[Any, int]:
+    from app.runner import run_scenarios
+
+    monkeypatch.setenv("RL_TEST_LIVE_KEY", KEY)
+    server.route(OPENAI_PATH, key_in_deltas(size=size))
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, {"id": "echo", "turns": [{"user": "what is my key?"}],
+                           "detectors": [{"type": "contains", "text": "NEVER-SAID", "verdict_on_match": "fail"}]})
+    path = engagement_file(tmp_path, [openai_system("bot", server.url + "/v1", api_key={"env": "RL_TEST_LIVE_KEY"})],
+                           scenario_dir=folder)
+    engagement = import_engagement_file(path)
+    [outcome] = asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["echo"])))
+    return engagement, outcome.run_id
+
+
+def test_a_key_in_small_deltas_cannot_be_rebuilt_from_the_store(tmp_path: Path, stream_server: LoopbackServer,
+                                                                 redline_home: Path, monkeypatch: Any) -> None:
+    for size in (3, 4):
+        run_echo(tmp_path / str(size), stream_server, monkeypatch, size)
+    rows = read_db(redline_home, "SELECT id, response_text, raw_withheld, bounds FROM turn ORDER BY id")
+    assert len(rows) == 2
+    original = {hashlib.sha256(key_reply_body(KEY, size=s)).hexdigest() for s in (3, 4)}
+    for turn_id, text, withheld, bounds in rows:
+        assert text == "your key is [REDACTED] - keep it safe"
+        # Withheld, with the reason and the digest of the body as the endpoint sent it.
+        digest = json.loads(bounds)["raw_sha256"]
+        assert digest in original and digest in withheld and "secret" in withheld
+        chunks = read_db(redline_home, "SELECT raw, raw_codec FROM turnchunk WHERE turn_id = ?", (turn_id,))
+        rebuilt = b"".join(unpack_raw(raw, codec) for raw, codec in chunks if raw is not None)
+        assert KEY not in frames_text(rebuilt)
+    blob = store_contents(redline_home)  # the database, its WAL and SHM, byte for byte, and every raw body unpacked
+    blob += inflated(blob)
+    assert KEY.encode() not in blob
+    for size in (3, 4):
+        for fragment in fragments(size):
+            assert fragment not in blob, fragment  # no frame of the echo is left, even in freed pages
+
+
+def test_the_bundle_withholds_the_raw_body_and_says_why(tmp_path: Path, stream_server: LoopbackServer,
+                                                         redline_home: Path, monkeypatch: Any) -> None:
+    from app.evidence.bundle import build_bundle
+    from app.store import session
+
+    engagement, run_id = run_echo(tmp_path, stream_server, monkeypatch, 3)
+    with session() as db:
+        result = build_bundle(db, engagement.id, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(result.path) as bundle:
+        files = {name: bundle.read(name) for name in bundle.namelist()}
+    [record] = [json.loads(line) for line in files[f"transcripts/{run_id}.jsonl"].splitlines() if line.strip()]
+    assert record["response_raw_b64"] is None
+    digest = hashlib.sha256(key_reply_body(KEY, size=3)).hexdigest()
+    assert record["bounds"]["raw_sha256"] == digest and digest in record["raw_withheld"]
+    for name, data in files.items():
+        layers = [data]
+        for line in data.splitlines():  # base64 raw bodies in the transcripts
+            try:
+                raw = json.loads(line).get("response_raw_b64")
+            except (ValueError, AttributeError):
+                continue
+            if raw:
+                layers.append(base64.b64decode(raw))
+        for layer in layers:
+            assert KEY.encode() not in layer and KEY not in frames_text(layer), name
+            assert not any(f in layer for f in fragments(3)), name
