@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
-from app.runner.record import SecretScrubber, TurnRecorder, checkpoint, open_turn, update_turn, withhold_raw
+from app.runner.record import (SecretScrubber, TurnRecorder, checkpoint, open_turn, token_count, update_turn,
+                               withhold_raw)
 from app.runner.burst import run_burst
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
@@ -389,15 +390,6 @@ class LiveRun:
                                 models=tuple(result.models))
         judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
         return status, result.http_status
-
-
-def token_count(usage: dict[str, Any], chunks: int) -> int:
-    """Completion tokens as the API reported them (OpenAI, Anthropic, Ollama names), else the chunk count."""
-    for key in ("completion_tokens", "output_tokens", "eval_count"):
-        value = usage.get(key)
-        if isinstance(value, int):
-            return value
-    return chunks
 
 
 def _substitute(value: Any, label: str) -> Any:

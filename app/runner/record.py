@@ -187,6 +187,15 @@ def append_batch(conn: "Connection", turn_id: int, seq: int, text: str, raw: Opt
         conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(chunk_count=chunk_count, ttft_ms=ttft_ms))
 
 
+def token_count(usage: dict[str, Any], chunks: int) -> int:
+    """Completion tokens as the API reported them (OpenAI, Anthropic, Ollama names), else the chunk count."""
+    for key in ("completion_tokens", "output_tokens", "eval_count"):
+        value = usage.get(key)
+        if isinstance(value, int):
+            return value
+    return chunks
+
+
 RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw body is withheld because its "
                 "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
 
