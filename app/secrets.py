@@ -219,6 +219,16 @@ class StreamRedactor(Generic[AnyStr]):
             self.found += 1
         return out  # type: ignore[return-value]
 
+    def arriving(self) -> bool:
+        """Whether the text held back ends with the start of a secret (one may be arriving in pieces)."""
+        held = self._held
+        for value in self.values:
+            encoded = value.encode("utf-8") if self._binary else value
+            for size in range(min(len(encoded) - 1, len(held)), 0, -1):
+                if held.endswith(encoded[:size]):  # type: ignore[arg-type]
+                    return True
+        return False
+
     def feed(self, piece: AnyStr) -> AnyStr:
         """The part of the stream so far that can no longer be the start of a secret."""
         if not self.values:

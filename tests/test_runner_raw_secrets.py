@@ -128,3 +128,41 @@ def test_the_bundle_withholds_the_raw_body_and_says_why(tmp_path: Path, stream_s
         for layer in layers:
             assert KEY.encode() not in layer and KEY not in frames_text(layer), name
             assert not any(f in layer for f in fragments(3)), name
+
+
+def test_a_run_killed_after_the_echo_leaves_no_rebuildable_key(tmp_path: Path, stream_server: LoopbackServer,
+                                                               redline_home: Path, monkeypatch: Any) -> None:
+    """While a secret may be arriving in the text, the raw bytes are held back, not stored: a kill
+    before the turn ends (and before its raw body is withheld) leaves nothing to rebuild it from."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_runner_support import PYTHON, REPO
+
+    monkeypatch.setenv("RL_TEST_LIVE_KEY", KEY)
+    stream_server.route(OPENAI_PATH, key_in_deltas(size=3, delay=0.04, stall=60))
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, {"id": "echo", "turns": [{"user": "what is my key?"}],
+                           "detectors": [{"type": "contains", "text": "NEVER-SAID"}]})
+    path = engagement_file(tmp_path, [openai_system("bot", stream_server.url + "/v1",
+                                                    api_key={"env": "RL_TEST_LIVE_KEY"})], scenario_dir=folder)
+    proc = subprocess.Popen([PYTHON, "-m", "app.cli", "run", str(path), "--scenario", "echo"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60  # a bound on waiting for the request, not a performance figure
+        while not stream_server.requests_to(OPENAI_PATH) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert stream_server.requests_to(OPENAI_PATH), "the run never reached the endpoint"
+        time.sleep(0.04 * (len(KEY) // 3 + 4) + 1.0)  # every piece of the key has been sent; the turn still streams
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    [(status,)] = read_db(redline_home, "SELECT status FROM turn")
+    assert status == "streaming"  # killed mid-turn: its raw body was never withheld at the end
+    chunks = read_db(redline_home, "SELECT raw, raw_codec FROM turnchunk")
+    rebuilt = frames_text(b"".join(unpack_raw(raw, codec) for raw, codec in chunks if raw is not None))
+    assert rebuilt.startswith("your key is")  # the raw body before the key was stored as it streamed
+    assert KEY[8:] not in rebuilt and KEY[8:14] not in rebuilt, rebuilt  # nothing past the public prefix

@@ -19,11 +19,13 @@ does the same for the body bytes it passes on.
 
 Redaction of the raw body by bytes is not enough: a model that streams a key
 a few characters per JSON frame never puts it whole in the bytes, yet the
-frames rebuild it. So the decoded text decides. Once a secret is found in a
-turn's text, no more of its raw body is stored, and its final write withholds
-the raw batches already stored (:func:`withhold_raw`): the turn keeps the
-reason, and ``bounds`` keeps the SHA-256 of the body as received, so the body
-can still be matched against the endpoint's own records.
+frames rebuild it. So the decoded text decides. While the text held back ends
+with the start of a secret, the raw bytes wait in memory instead of going to
+the store, so a kill mid-turn leaves at most the frame that began it. Once a
+secret is found in a turn's text, no more of its raw body is stored, and its
+final write withholds the raw batches already stored (:func:`withhold_raw`):
+the turn keeps the reason, and ``bounds`` keeps the SHA-256 of the body as
+received, so the body can still be matched against the endpoint's own records.
 """
 
 from __future__ import annotations
@@ -285,13 +287,17 @@ class TurnRecorder:
         """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
-        if not self.pending and not self.pending_raw:
+        # While the text may be spelling a secret, its raw bytes wait here, not in the store: a kill
+        # before the turn ends must not leave the frames that rebuild it (see the module's notes).
+        keep_raw = bool(self.pending_raw) and self.text is not None and not self.withheld and self.text.arriving()
+        if not self.pending and (keep_raw or not self.pending_raw):
             return None
         text = "".join(self.pending)
-        raw = b"".join(self.pending_raw) if self.pending_raw and not self.withheld else None
+        raw = b"".join(self.pending_raw) if self.pending_raw and not self.withheld and not keep_raw else None
         self.pending.clear()
-        self.pending_raw.clear()
-        self.pending_raw_size = 0
+        if not keep_raw:
+            self.pending_raw.clear()
+            self.pending_raw_size = 0
         if text:
             self.parts.append(text)
         job = partial(append_batch, turn_id=self.turn_id, seq=self.seq, text=text, raw=raw,

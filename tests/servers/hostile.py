@@ -72,14 +72,20 @@ def gzip_bomb(unpacked: int = 1024 * 1024 * 1024) -> tuple[Script, int]:
 
 
 def key_in_deltas(prefix: str = "your key is ", suffix: str = " - keep it safe", size: int = 4,
-                  delay: float = 0.03) -> Script:
+                  delay: float = 0.03, stall: float = 0.0) -> Script:
     """A model that echoes the caller's bearer key, ``size`` characters per JSON frame, one frame
-    per HTTP chunk, ``delay`` apart: the key is never whole in the bytes, only in the decoded text."""
+    per HTTP chunk, ``delay`` apart: the key is never whole in the bytes, only in the decoded text.
+
+    ``stall``: after the key, hold the connection open in silence for that long (the turn is
+    still streaming, e.g. when the process is killed)."""
 
     def reply(request: Received) -> Reply:
         key = request.headers["authorization"].split(" ", 1)[1]
         texts = [prefix] + [key[i:i + size] for i in range(0, len(key), size)] + [suffix]
-        return Reply(chunks=[sse([event]) for event in openai_events(texts, model="acme-support-1")], delay=delay)
+        frames = [sse([event]) for event in openai_events(texts, model="acme-support-1")]
+        if stall:
+            return Reply(chunks=frames[:-4], delay=delay, stall=stall)  # up to the key's last piece
+        return Reply(chunks=frames, delay=delay)
 
     return reply
 
