@@ -166,3 +166,30 @@ def test_a_run_killed_after_the_echo_leaves_no_rebuildable_key(tmp_path: Path, s
     rebuilt = frames_text(b"".join(unpack_raw(raw, codec) for raw, codec in chunks if raw is not None))
     assert rebuilt.startswith("your key is")  # the raw body before the key was stored as it streamed
     assert KEY[8:] not in rebuilt and KEY[8:14] not in rebuilt, rebuilt  # nothing past the public prefix
+
+
+def test_a_key_escaped_in_an_error_body_is_not_kept_in_its_raw_bytes(tmp_path: Path, stream_server: LoopbackServer,
+                                                                     redline_home: Path, monkeypatch: Any) -> None:
+    """JSON may spell the key with \\u escapes: no byte search sees it, its decoded message does."""
+    from tests.servers.loopback import Reply
+
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+    body = ('{"error": {"message": "key ' + escaped + ' is over quota", "type": "server_error"}}').encode()
+    monkeypatch.setenv("RL_TEST_LIVE_KEY", KEY)
+    stream_server.route(OPENAI_PATH, Reply(status=500, chunks=[body], content_type="application/json",
+                                           framing="length"))
+    from app.runner import run_scenarios
+
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, {"id": "echo", "turns": [{"user": "hi"}],
+                           "detectors": [{"type": "contains", "text": "NEVER-SAID"}]})
+    path = engagement_file(tmp_path, [openai_system("bot", stream_server.url + "/v1", api_key={"env": "RL_TEST_LIVE_KEY"},
+                                                    max_retries=0)], scenario_dir=folder)
+    engagement = import_engagement_file(path)
+    asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["echo"])))
+    [(detail, withheld, bounds)] = read_db(redline_home, "SELECT error_detail, raw_withheld, bounds FROM turn")
+    assert detail == "HTTP 500: key [REDACTED] is over quota"
+    assert hashlib.sha256(body).hexdigest() in withheld
+    chunks = read_db(redline_home, "SELECT raw, raw_codec FROM turnchunk")
+    stored = b"".join(unpack_raw(raw, codec) for raw, codec in chunks if raw is not None)
+    assert KEY not in stored.decode("unicode_escape", "replace")

@@ -269,6 +269,7 @@ class LiveRun:
     def _close_turn(self, entry: TurnLog, recorder: TurnRecorder, state: _Stream, t0: float, prompt: str,
                     status: str, error_type: str, detail: str) -> "Future[None]":
         """Queue the turn's final row (assembled text, timings, usage, request, retries) after its batches."""
+        detail = recorder.scrub_detail(detail, isinstance(state.end, TurnFailed) and state.end.secret_found)
         text, last_batch = recorder.final()
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
@@ -288,7 +289,7 @@ class LiveRun:
         entry.tokens = tokens
         final_row = partial(
             update_turn, turn_id=recorder.turn_id, status=status, response_text=text,
-            http_status=self._http_status(state), error_type=error_type, error_detail=self.scrubber.whole(detail),
+            http_status=self._http_status(state), error_type=error_type, error_detail=detail,
             ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
             usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
             request=request, finished_at=utcnow(), **recorder.evidence(state.end.bounds if state.end else None))

@@ -223,7 +223,7 @@ class TurnRecorder:
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
                  "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
-                 "last_at_ms", "batches", "text")
+                 "last_at_ms", "batches", "text", "secret_elsewhere")
 
     def __init__(self, writer: "StoreWriter", *, run_id: int, turn_id: int, t0: float,
                  scrubber: Optional[SecretScrubber], emit: Optional[Callable[["RunnerEvent"], None]]):
@@ -233,6 +233,7 @@ class TurnRecorder:
         self.t0 = t0  # perf_counter() when the turn began
         self.scrubber = scrubber if scrubber else None
         self.text: Optional["StreamRedactor[str]"] = scrubber.stream() if scrubber else None
+        self.secret_elsewhere = False  # a secret was found in another decoded part, e.g. an error message
         self.emit = emit
         self.ttft_ms: Optional[float] = None
         self.chunk_count = 0
@@ -323,7 +324,16 @@ class TurnRecorder:
     @property
     def withheld(self) -> bool:
         """True when the turn's raw body must not be kept: a secret was found in its decoded text."""
-        return self.text is not None and self.text.found > 0
+        return self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+
+    def scrub_detail(self, detail: str, found: bool = False) -> str:
+        """The turn's error detail, redacted. A secret in it (``found``: the adapter already redacted
+        one) was decoded from the body, whose bytes may spell it with escapes no byte search sees,
+        so the raw body is withheld as for a secret in the text."""
+        clean = self.scrubber.whole(detail) if self.scrubber is not None else detail
+        if found or clean != detail:
+            self.secret_elsewhere = True
+        return clean
 
     def evidence(self, bounds: Optional[dict[str, Any]]) -> dict[str, Any]:
         """The turn's bounds and, when withheld, why its raw body is not kept (columns of its final row)."""

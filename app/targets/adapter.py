@@ -172,7 +172,9 @@ class EndpointAdapter(SingleRequests):
             await response.aclose()
         body = raw.value(self._secret_values())
         fault = status_fault(status, body, response.headers.get("location", ""))
-        fault.detail = redact(fault.detail, self._secret_values())
+        decoded = fault.detail
+        fault.detail = redact(decoded, self._secret_values())
+        fault.secret_found = fault.detail != decoded
         fault.raw = body
         fault.headers = response.headers
         fault.bounds = meter.facts()
@@ -242,7 +244,8 @@ class EndpointAdapter(SingleRequests):
                     if fault.raw:
                         yield BodyBytes(fault.raw)
                     yield TurnFailed(fault.error_type, fault.detail, fault.http_status,
-                                     bounds=fault.bounds or BodyMeter(self.limits).facts())
+                                     bounds=fault.bounds or BodyMeter(self.limits).facts(),
+                                     secret_found=fault.secret_found)
                     return
             async for event in self._read(response, deadline):
                 yield event
@@ -303,9 +306,11 @@ class EndpointAdapter(SingleRequests):
             return
         meter.stop(failure)
         detail = redact(failure.detail, secrets)
+        found = detail != failure.detail
         if raw.truncated:
             detail = short(f"{detail}; {raw.note()}")
-        yield TurnFailed(failure.error_type, detail, failure.http_status or status, raw.truncated, meter.facts())
+        yield TurnFailed(failure.error_type, detail, failure.http_status or status, raw.truncated, meter.facts(),
+                         found)
 
     async def _read_stream(self, response: httpx.Response, decoder: Decoder, raw: RawBody,
                            redactor: StreamRedactor[bytes], deadline: float, meter: BodyMeter,

@@ -104,6 +104,9 @@ class TurnFailed:
     http_status: Optional[int] = None
     raw_truncated: bool = False
     bounds: Optional[dict[str, Any]] = None  # as on TurnCompleted
+    # The detail, decoded from the body (an error message), held a secret, now redacted: the raw
+    # body may spell it in a form no byte search sees (JSON escapes), so it must not be kept.
+    secret_found: bool = False
 
 
 TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]

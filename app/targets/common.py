@@ -39,6 +39,7 @@ class TargetFault(Exception):
         self.headers = headers  # for the server's retry-after hint
         self.limit = ""  # for ``too_large``: the Limits field that stopped the read
         self.bounds: Optional[dict[str, Any]] = None  # the body's bounds (app.targets.bounds.BodyMeter.facts)
+        self.secret_found = False  # the detail, decoded from the body, held a secret (now redacted)
 
 
 def short(text: str, limit: int = DETAIL_LIMIT) -> str:
