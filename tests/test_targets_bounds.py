@@ -123,3 +123,40 @@ async def test_every_turn_records_its_limits_bytes_and_digest(fault_server: Loop
     assert end.bounds["raw_sha256"] == hashlib.sha256(body).hexdigest()
     assert end.bounds["stopped_by"] == "" and end.bounds["limits"]["text_bytes"] == 5000
     assert end.bounds["limits"]["line_bytes"] == Limits().line_bytes
+
+
+def test_limits_in_the_engagement_file_are_checked_and_part_of_the_system_as_tested(tmp_path: Any) -> None:
+    import pytest
+    import yaml
+
+    from app.engagements import load_engagement_file
+    from app.errors import FileFormatError
+    from app.resources import assets_dir
+    from app.system_config import system_snapshot
+
+    example = assets_dir() / "examples" / "acme-2026.yaml"
+    data = yaml.safe_load(example.read_text(encoding="utf-8"))
+    data["scenario_paths"] = [str(example.parent / p) for p in data["scenario_paths"]]
+    data["systems"][0]["target"]["limits"] = {"text_bytes": 0, "line_bites": 5}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(FileFormatError) as caught:
+        load_engagement_file(bad)
+    shown = "\n".join(str(p) for p in caught.value.problems)
+    assert "limits.text_bytes" in shown and "limits.line_bites" in shown
+
+    data["systems"][0]["target"]["limits"] = {"text_bytes": 2_000_000}
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(data), encoding="utf-8")
+    spec = load_engagement_file(good)
+    first, second = spec.systems[0], spec.systems[1]
+    assert first.target.limits is not None and first.target.limits.text_bytes == 2_000_000
+    assert second.target.limits is None  # the defaults stay out of a system's stored configuration
+
+    class Row:  # an AISystem row as the importer stores it
+        def __init__(self, system: Any) -> None:
+            self.name, self.in_scope, self.models = system.name, system.in_scope, system.models
+            self.target = system.target.model_dump(mode="json", exclude_none=True)
+
+    assert system_snapshot(Row(first))["target"]["limits"]["text_bytes"] == 2_000_000
+    assert "limits" not in system_snapshot(Row(second))["target"]

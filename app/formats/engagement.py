@@ -59,11 +59,12 @@ class Limits(_Strict):
     and after how many bytes (PI1.2: the evidence says where it is incomplete).
     """
 
-    text_bytes: int = Field(default=10_000_000, ge=1)  # response text per turn, UTF-8 bytes
-    raw_bytes: int = Field(default=16 * 1024 * 1024, ge=1)  # raw body kept as evidence per turn
-    line_bytes: int = Field(default=1024 * 1024, ge=64)  # one SSE event or NDJSON line
-    decompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1)  # a compressed body, once unpacked
-    compression_ratio: int = Field(default=200, ge=1)  # unpacked bytes per byte on the wire
+    # The upper bounds keep a turn within what one SQLite value holds (1 GB) with room to spare.
+    text_bytes: int = Field(default=10_000_000, ge=1, le=256 * 1024 * 1024)  # response text per turn, UTF-8
+    raw_bytes: int = Field(default=16 * 1024 * 1024, ge=1, le=256 * 1024 * 1024)  # raw body kept per turn
+    line_bytes: int = Field(default=1024 * 1024, ge=64, le=64 * 1024 * 1024)  # one SSE event or NDJSON line
+    decompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)  # once unpacked
+    compression_ratio: int = Field(default=200, ge=1, le=100_000)  # unpacked bytes per byte on the wire
 
 
 class HttpShape(_Strict):
