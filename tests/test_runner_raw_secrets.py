@@ -193,3 +193,35 @@ def test_a_key_escaped_in_an_error_body_is_not_kept_in_its_raw_bytes(tmp_path: P
     chunks = read_db(redline_home, "SELECT raw, raw_codec FROM turnchunk")
     stored = b"".join(unpack_raw(raw, codec) for raw, codec in chunks if raw is not None)
     assert KEY not in stored.decode("unicode_escape", "replace")
+
+
+def test_turns_streaming_side_by_side_never_mix_their_held_back_text(
+        tmp_path: Path, stream_server: LoopbackServer, redline_home: Path, monkeypatch: Any) -> None:
+    """The redactor holds back the last characters of each stream; a burst's turns each hold their own."""
+    import itertools
+
+    from app.runner import run_scenarios
+    from tests.servers.loopback import Received, Reply
+    from tests.test_runner_support import evented_stream
+
+    monkeypatch.setenv("RL_TEST_LIVE_KEY", KEY)
+    numbers = itertools.count()
+
+    def answer(request: Received) -> Reply:
+        n = next(numbers)
+        return evented_stream([f"<{n}:{i}>" for i in range(30)], delay=0.01)
+
+    stream_server.route(OPENAI_PATH, answer)
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, {"id": "side", "steps": [{"type": "burst", "user": "hi", "requests": 3, "concurrency": 3,
+                                                    "max_seconds": 30}],
+                           "detectors": [{"type": "status", "expect": [200]}]})
+    path = engagement_file(tmp_path, [openai_system("bot", stream_server.url + "/v1",
+                                                    api_key={"env": "RL_TEST_LIVE_KEY"})], scenario_dir=folder)
+    engagement = import_engagement_file(path)
+    asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["side"])))
+    texts = [text for (text,) in read_db(redline_home, "SELECT response_text FROM turn")]
+    assert len(texts) == 3
+    for text in texts:
+        n = text[1:text.index(":")]
+        assert text == "".join(f"<{n}:{i}>" for i in range(30)), texts
