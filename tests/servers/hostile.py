@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from functools import lru_cache
 from typing import Callable, Iterator
 
 from tests.servers.loopback import Received, Reply
@@ -58,14 +59,19 @@ def endless_line(block: int = 64 * 1024, upto: int = 0, opening: bytes = b'data:
     return lambda request: Reply(chunks=body(), content_type=content_type)
 
 
-def gzip_bomb(unpacked: int = 1024 * 1024 * 1024) -> tuple[Script, int]:
-    """A gzip body that unpacks to ``unpacked`` bytes of SSE (about 1 MB on the wire for 1 GiB),
-    sent with ``Content-Encoding: gzip`` whatever the client asked for; and its size on the wire."""
+@lru_cache(maxsize=4)
+def _bomb(unpacked: int) -> bytes:
     block = content_frame("z" * 4000) * 256  # ~1 MiB of events, repeated
     packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
     parts = [packer.compress(block) for _ in range(max(1, unpacked // len(block)))]
     parts.append(packer.flush())
-    body = b"".join(parts)
+    return b"".join(parts)
+
+
+def gzip_bomb(unpacked: int = 1024 * 1024 * 1024) -> tuple[Script, int]:
+    """A gzip body that unpacks to ``unpacked`` bytes of SSE (about 1 MB on the wire for 1 GiB),
+    sent with ``Content-Encoding: gzip`` whatever the client asked for; and its size on the wire."""
+    body = _bomb(unpacked)
     pieces = [body[i:i + 64 * 1024] for i in range(0, len(body), 64 * 1024)]
     return (lambda request: Reply(chunks=pieces, headers=[("Content-Encoding", "gzip")], framing="length"),
             len(body))
