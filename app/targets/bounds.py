@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMITS = Limits()
 _SLICE = 256 * 1024  # most bytes unpacked per decompress call
+_IN_SLICE = 16 * 1024  # compressed bytes fed at a time, so the ratio is judged finely within one network read
 _RATIO_GRACE = 1024 * 1024  # the ratio is judged once this much has been unpacked (small bodies vary)
 
 
@@ -50,12 +51,13 @@ class BodyMeter:
     the endpoint's own logs.
     """
 
-    __slots__ = ("limits", "received", "unpacked", "_sha", "limit")
+    __slots__ = ("limits", "received", "unpacked", "_fed", "_sha", "limit")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.received = 0
         self.unpacked = 0
+        self._fed = 0  # compressed bytes handed to the unpacker so far
         self._sha = hashlib.sha256()
         self.limit = ""  # the Limits field that stopped the read, or ""
 
@@ -90,23 +92,25 @@ class BodyMeter:
             if unpack is None:
                 yield piece
                 continue
-            try:
-                data = unpack.decompress(piece, _SLICE)
-            except zlib.error:
-                if not raw_deflate:
-                    raise TargetFault("malformed", f"the {encoding} body could not be unpacked") from None
-                unpack = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its zlib header
+            for at in range(0, len(piece), _IN_SLICE):
+                part = piece[at:at + _IN_SLICE]
+                self._fed += len(part)
+                try:
+                    data = unpack.decompress(part, _SLICE)
+                except zlib.error:
+                    if not raw_deflate:
+                        raise TargetFault("malformed", f"the {encoding} body could not be unpacked") from None
+                    unpack = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its zlib header
+                    data = unpack.decompress(part, _SLICE)
                 raw_deflate = False
-                data = unpack.decompress(piece, _SLICE)
-            raw_deflate = False
-            while True:
-                if data:
-                    self._count(len(data))
-                    yield data
-                tail = unpack.unconsumed_tail
-                if not tail:
-                    break
-                data = unpack.decompress(tail, _SLICE)
+                while True:
+                    if data:
+                        self._count(len(data))
+                        yield data
+                    tail = unpack.unconsumed_tail
+                    if not tail:
+                        break
+                    data = unpack.decompress(tail, _SLICE)
 
     def _count(self, size: int) -> None:
         self.unpacked += size
@@ -115,7 +119,7 @@ class BodyMeter:
             raise self.stop(limit_fault("decompressed_bytes", f"the compressed body unpacks to more than "
                                         f"{limits.decompressed_bytes} bytes (limits.decompressed_bytes); "
                                         f"stopped after {self.received} bytes received"))
-        if self.unpacked > _RATIO_GRACE and self.unpacked > limits.compression_ratio * self.received:
+        if self.unpacked > _RATIO_GRACE and self.unpacked > limits.compression_ratio * self._fed:
             raise self.stop(limit_fault("compression_ratio", f"the compressed body unpacks more than "
                                         f"{limits.compression_ratio} times its size (limits.compression_ratio); "
                                         f"stopped after {self.received} bytes received"))
