@@ -160,3 +160,19 @@ def test_limits_in_the_engagement_file_are_checked_and_part_of_the_system_as_tes
 
     assert system_snapshot(Row(first))["target"]["limits"]["text_bytes"] == 2_000_000
     assert "limits" not in system_snapshot(Row(second))["target"]
+
+
+async def test_a_single_request_records_its_bounds_too(fault_server: LoopbackServer) -> None:
+    from tests.servers.loopback import json_reply
+
+    reply = json_reply({"deleted": True})
+    fault_server.route("/v1/forget", reply)
+    spec = TargetSpec(kind="openai", base_url=fault_server.url + "/v1", model="m", limits=Limits(raw_bytes=4096))
+    target = make_target(spec)
+    try:
+        result = await target.request("DELETE", "/forget")
+    finally:
+        await target.aclose()
+    body = b"".join(reply.chunks)
+    assert result.bounds["bytes_received"] == len(body) and result.bounds["limits"]["raw_bytes"] == 4096
+    assert result.bounds["raw_sha256"] == hashlib.sha256(body).hexdigest()

@@ -381,7 +381,7 @@ class LiveRun:
             response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
             http_status=result.http_status, error_type=result.error_type,
             error_detail=self.scrubber.whole(result.detail), total_ms=total_ms, request=request,
-            finished_at=utcnow()))
+            bounds=result.bounds, finished_at=utcnow()))
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, result.error_type, total_ms
         if self.emit is not None:
             self.emit(TurnFinished(self.run_id, turn_id, status, result.error_type, None, total_ms, 0))

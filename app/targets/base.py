@@ -124,6 +124,7 @@ class HttpResult:
     error_type: str = ""
     detail: str = ""
     elapsed_ms: float = 0.0
+    bounds: dict[str, Any] = field(default_factory=dict)  # as on TurnCompleted
 
 
 class Target(Protocol):

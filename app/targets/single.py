@@ -57,6 +57,7 @@ class SingleRequests:
         deadline = loop.time() + self.spec.timeouts.total
         started = time.perf_counter()
         raw = RawBody(self.raw_cap)
+        meter = BodyMeter(self.limits)
         status: Optional[int] = None
         failure: Optional[TargetFault] = None
         try:
@@ -64,13 +65,13 @@ class SingleRequests:
                 response = await self._http().send(http_request, stream=True)
                 status = response.status_code
                 try:
-                    await self._read_body(response, raw, deadline, BodyMeter(self.limits))
+                    await self._read_body(response, raw, deadline, meter)
                 finally:
                     await response.aclose()
         except TimeoutError:
             failure = self._total_fault()
         except TargetFault as fault:  # a limit passed: what arrived is the evidence
-            failure = fault
+            failure = meter.stop(fault)
         except httpx.HTTPError as exc:
             failure = transport_fault(exc, self.spec, streaming=status is not None)
         elapsed = (time.perf_counter() - started) * 1000.0
@@ -88,7 +89,7 @@ class SingleRequests:
             request=sent, http_status=status, body_text=data.decode("utf-8", "replace"), raw=data,
             error_type=failure.error_type if failure else "",
             detail=redact(failure.detail, secrets) if failure else (raw.note()),
-            elapsed_ms=elapsed,
+            elapsed_ms=elapsed, bounds=meter.facts(),
         )
         return result, payload
 
