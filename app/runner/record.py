@@ -265,17 +265,20 @@ class TurnRecorder:
             self.flush(now)
 
     def add_raw(self, data: bytes) -> None:
-        """Body bytes as received (the adapter already redacted them); stored with the next batch,
-        unless a secret has shown in the text: then the raw body is withheld (see the module's notes)."""
+        """Body bytes as received (the adapter already redacted them); stored with a later batch,
+        unless a secret has shown in the text: then the raw body is withheld (see the module's notes).
+
+        A batch that is due goes before these bytes join the buffer: the text they carry comes after
+        them (as the read's delta), so they are stored only once the redactor has seen that text."""
         if self.text is not None and self.text.found:
             self.pending_raw.clear()
             self.pending_raw_size = 0
             return
-        self.pending_raw.append(data)
-        self.pending_raw_size += len(data)
         now = time.perf_counter()
         if self.pending_raw_size >= FLUSH_MAX_RAW_BYTES or now - self.last_flush >= FLUSH_INTERVAL_S:
             self.flush(now)
+        self.pending_raw.append(data)
+        self.pending_raw_size += len(data)
 
     def flush(self, now: Optional[float] = None) -> None:
         """Queue the buffered text and bytes as one batch for the writer."""
