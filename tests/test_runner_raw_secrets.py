@@ -115,7 +115,7 @@ def test_the_bundle_withholds_the_raw_body_and_says_why(tmp_path: Path, stream_s
     [record] = [json.loads(line) for line in files[f"transcripts/{run_id}.jsonl"].splitlines() if line.strip()]
     assert record["response_raw_b64"] is None
     digest = hashlib.sha256(key_reply_body(KEY, size=3)).hexdigest()
-    assert record["bounds"]["raw_sha256"] == digest and digest in record["raw_withheld"]
+    assert record["bounds"]["raw_sha256"] == digest and digest in record["response_raw_withheld"]
     for name, data in files.items():
         layers = [data]
         for line in data.splitlines():  # base64 raw bodies in the transcripts

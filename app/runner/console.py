@@ -225,13 +225,13 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
 
     outcomes = asyncio.run(main())
     for notice in resolver.notices:
-        err.print(f"redline: {notice}", markup=False)
+        err.print(f"redline: {for_terminal(notice)}", markup=False)
     out.print(summary_table(outcomes))
     if junit is not None:
         from app.junit import write_junit
 
         write_junit(junit, outcomes, suite=engagement.name)
-        err.print(f"redline: JUnit report written to {junit}", markup=False)
+        err.print(f"redline: JUnit report written to {for_terminal(str(junit))}", markup=False)
     if cancelled:
         err.print("redline: cancelled; streamed text was kept", markup=False)
         return EXIT_INTERRUPTED

@@ -24,6 +24,7 @@ from app.runner.recovery import INTERRUPTED, RunLock, is_live
 from app.runner.stats import latency_summary
 from app.runner.writer import StoreWriter
 from app.store import audit
+from app.store.coverage import run_evidence
 from app.store.models import AISystem, Run, Scenario, TestWindow, Turn, utcnow
 
 if TYPE_CHECKING:
@@ -250,7 +251,8 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         audit.record(db, engagement_id=run.engagement_id, action="run.finished", entity=f"run:{run_id}",
                      payload={"status": status, "verdict": judgement.verdict, "turns": metrics["turns"],
                               "turn_errors": metrics["turn_errors"], "findings": finding_ids,
-                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint})
+                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint,
+                              "evidence": run_evidence(db, run_id)})
         elapsed = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at else 0.0
         reason = _reason(judgement, status)
     if on_event is not None:
@@ -319,6 +321,14 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
                  for t in db.exec(select(Turn).where(Turn.run_id == run_id)).all()
                  if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}
         previous, engagement_id = run.status, run.engagement_id
+    from app.system_config import snapshot_with_hash
+
+    _, config_sha = snapshot_with_hash(system)
+    if run.system_sha256 and config_sha != run.system_sha256:
+        # One run, one system as tested: turns redone against an edited system would mix configurations.
+        raise UsageError(f"run {run_id} cannot be resumed: {system.name}'s configuration changed since run "
+                         f"{run_id} started (SHA-256 {run.system_sha256[:12]} then, {config_sha[:12]} now); "
+                         "start a new run instead")
     targets = Targets(secrets)
     writer: Optional[StoreWriter] = None
     try:
@@ -329,7 +339,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
             run.status = "running"
             db.add(run)
             audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
-                         payload={"from": previous, "turns_kept": len(prior)})
+                         payload={"from": previous, "turns_kept": len(prior), "system_sha256": config_sha})
         engine = _engine()
         writer = StoreWriter(engine)
         return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,
