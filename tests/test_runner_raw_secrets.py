@@ -227,3 +227,29 @@ def test_turns_streaming_side_by_side_never_mix_their_held_back_text(
     for text in texts:
         n = text[1:text.index(":")]
         assert text == "".join(f"<{n}:{i}>" for i in range(30)), texts
+
+
+def test_a_turn_stopped_at_its_text_limit_still_verifies(tmp_path: Path, stream_server: LoopbackServer,
+                                                         redline_home: Path) -> None:
+    """The raw body of a turn cut at its text limit holds a little more than the text (the rest of the
+    last network read); verify checks the text is what the body decodes to, up to the cut."""
+    from app.evidence.bundle import build_bundle
+    from app.evidence.verify import verify_bundle
+    from app.runner import run_scenarios
+    from app.store import session
+    from tests.servers.hostile import endless_stream
+
+    stream_server.route(OPENAI_PATH, endless_stream(upto=8 * 1024 * 1024))
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, {"id": "long", "turns": [{"user": "go on"}],
+                           "detectors": [{"type": "contains", "text": "NEVER-SAID"}]})
+    path = engagement_file(tmp_path, [openai_system("bot", stream_server.url + "/v1",
+                                                    limits={"text_bytes": 100_000})], scenario_dir=folder)
+    engagement = import_engagement_file(path)
+    [outcome] = asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["long"])))
+    [(error_type, size)] = read_db(redline_home, "SELECT error_type, length(response_text) FROM turn")
+    assert (outcome.verdict, error_type, size) == ("error", "too_large", 100_000)
+    with session() as db:
+        result = build_bundle(db, engagement.id, tmp_path / "bundle.zip")
+    report = verify_bundle(result.path)
+    assert report.ok, report.problems
