@@ -17,7 +17,7 @@ import re
 from typing import Any, Optional
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
-from app.detectors.params import literal_pattern, need_answer, problem, quoted, reject_unknown, want_bool, want_str_list
+from app.detectors.params import literal_pattern, problem, quoted, reject_unknown, want_bool, want_str_list
 
 CANARIES_KEY = "canaries"
 # Below this many letters and digits a loose match finds the token by chance in ordinary prose.
@@ -104,7 +104,6 @@ def _encoded_find(tokens: list[str], text: str) -> Optional[tuple[str, int, int]
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> Match:
-    need_answer(obs)
     tokens = _tokens(params, obs)
     exact = literal_pattern(tokens, case_sensitive=False).search(obs.text)
     if exact is not None:

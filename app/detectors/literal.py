@@ -11,7 +11,7 @@ from app.detectors.patterns import (
     FLAGS, MAX_TIME_LIMIT_S, TIME_LIMIT_S, PatternTimedOut, catastrophic, compiled, search, syntax_error,
 )
 from app.detectors.params import (
-    literal_pattern, need_answer, problem, quoted, reject_unknown, want_bool, want_str, want_str_list,
+    literal_pattern, problem, quoted, reject_unknown, want_bool, want_str, want_str_list,
 )
 
 Match = Optional[tuple[Optional[tuple[int, int]], str]]
@@ -33,7 +33,6 @@ def _needles(params: dict[str, Any]) -> list[str]:
 
 
 def _match_contains(params: dict[str, Any], obs: TurnObservation) -> Match:
-    need_answer(obs)
     found = literal_pattern(_needles(params), params.get("case_sensitive", False)).search(obs.text)
     if found is None:
         return None
@@ -91,7 +90,6 @@ def regex_warning(params: dict[str, Any]) -> Optional[str]:
 
 
 def _match_regex(params: dict[str, Any], obs: TurnObservation) -> Match:
-    need_answer(obs)
     pattern = compiled(params["pattern"], params.get("flags", ""))
     try:
         found = search(pattern, obs.text, float(params.get("timeout", TIME_LIMIT_S)))
@@ -131,7 +129,6 @@ def _recall_strings(params: dict[str, Any], obs: TurnObservation) -> list[str]:
 
 
 def _match_recall(params: dict[str, Any], obs: TurnObservation) -> Match:
-    need_answer(obs)
     strings = _recall_strings(params, obs)
     found = literal_pattern(strings, params.get("case_sensitive", False)).search(obs.text)
     if found is None:

@@ -110,13 +110,6 @@ def want_choice(family: str, params: dict[str, Any], key: str, choices: tuple[st
     return str(value)
 
 
-def need_answer(obs: TurnObservation) -> None:
-    """Text families judge what the model said; a turn that ended in error said nothing to judge."""
-    if obs.error_type:
-        status = f", HTTP {obs.http_status}" if obs.http_status is not None else ""
-        raise CannotJudge(f"the turn ended in error ({obs.error_type}{status}): the model never answered")
-
-
 def quoted(text: str, limit: int = 60) -> str:
     """A short one-line quote of matched text for a reason (the full text stays in the turn)."""
     return '"' + one_line(text, limit) + '"'

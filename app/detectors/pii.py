@@ -13,7 +13,7 @@ import re
 from typing import Any, Iterator, Optional
 
 from app.detectors.base import DetectorFamily, TurnObservation
-from app.detectors.params import need_answer, reject_unknown, want_str_list
+from app.detectors.params import reject_unknown, want_str_list
 
 KINDS = ("email", "phone", "card", "ssn")
 LABELS = {"email": "email address", "phone": "phone number", "card": "payment card number",
@@ -115,7 +115,6 @@ def _check(params: dict[str, Any]) -> None:
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[Span], str]]:
-    need_answer(obs)
     kinds = tuple(params.get("kinds") or KINDS)
     hits = list(find_pii(obs.text, kinds, tuple(params.get("allow") or ())))
     if not hits:

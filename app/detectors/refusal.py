@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import (
-    literal_pattern, need_answer, problem, quoted, reject_unknown, want_positive_number, want_str_list,
+    literal_pattern, problem, quoted, reject_unknown, want_positive_number, want_str_list,
 )
 
 _APOSTROPHE = "['\u2019]"
@@ -48,7 +48,6 @@ def _check(params: dict[str, Any]) -> None:
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
-    need_answer(obs)
     within = params.get("within")
     text = obs.text if within is None else obs.text[: int(within)]
     hits = [m for m in (REFUSAL.search(text),) if m is not None]

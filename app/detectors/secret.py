@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from app.detectors.base import DetectorFamily, TurnObservation
-from app.detectors.params import need_answer, reject_unknown, want_str_list
+from app.detectors.params import reject_unknown, want_str_list
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,6 @@ def _check(params: dict[str, Any]) -> None:
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
-    need_answer(obs)
     hits = list(find_secrets(obs.text, tuple(params.get("kinds") or KINDS), tuple(params.get("allow") or ())))
     if not hits:
         return None

@@ -1,7 +1,7 @@
 """Running ``redline`` in a child process and reading its peak memory (for the hostile-endpoint checks).
 
 The child runs the real CLI and, as it exits, writes its own peak resident
-set size (``ru_maxrss``) to stderr as ``REDLINE_PEAK_RSS_KB=<n>``: the one
+set size (``VmHWM``) to stderr as ``REDLINE_PEAK_RSS_KB=<n>``: the one
 number the kernel keeps exactly, with no sampling to miss a short spike.
 While it runs, the parent watches its current RSS and kills it past a safety
 ceiling, so a client with no limits cannot take the machine down with it.
@@ -20,13 +20,21 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 MARK = "REDLINE_PEAK_RSS_KB="
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from a large parent (a
+# long test session) would report the parent's size; VmHWM belongs to the new program's memory alone.
 _CHILD = (
-    "import resource, sys\n"
+    "import re, resource, sys\n"
     "from app.cli import main\n"
+    "def peak_kb():\n"
+    "    try:\n"
+    "        found = re.search(r'^VmHWM:\\s+(\\d+)', open('/proc/self/status').read(), re.M)\n"
+    "    except OSError:\n"
+    "        found = None\n"
+    "    return int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
     "try:\n"
     "    code = main(sys.argv[1:])\n"
     "finally:\n"
-    f"    print('{MARK}%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)\n"
+    f"    print('{MARK}%d' % peak_kb(), file=sys.stderr, flush=True)\n"
     "sys.exit(code)\n"
 )
 
