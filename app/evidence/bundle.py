@@ -1,6 +1,7 @@
 """``build_bundle``: one engagement's evidence as one zip a CPA firm can read, file and verify.
 
-The zip holds the report (Markdown and HTML), the workpapers (a CSV per
+The zip holds the report (Markdown and HTML; on request a PDF printed from
+the HTML and a Word report from a template), the workpapers (a CSV per
 evidence type and one XLSX), the data as JSON, one JSONL transcript per run,
 the audit trail, OSCAL documents, and last the manifest with every file's
 SHA-256. The same database always exports to the same bytes, except for the
@@ -15,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
-from app.evidence import jsonstream, manifest, oscal, report, workpapers
+from app.evidence import jsonstream, manifest, oscal, pdf, report, word, workpapers
 from app.evidence.archive import BundleArchive
 from app.evidence.collect import EvidenceSet, ExportError, load_evidence
 
@@ -50,6 +51,7 @@ class BundleResult:
     chain_ok: bool
     chain_problems: tuple[str, ...]
     omitted: tuple[str, ...]  # files left out, each with the reason
+    pdf_pages: Optional[int] = None  # report.pdf's page count, when one was asked for
 
 
 def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
@@ -79,23 +81,36 @@ def _transcript_lines(turns: Iterable[dict[str, Any]]) -> Iterable[str]:
 
 def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                  windows: Optional[Sequence[str]] = None,
-                 on_progress: Optional[Callable[[ExportProgress], None]] = None) -> BundleResult:
+                 on_progress: Optional[Callable[[ExportProgress], None]] = None,
+                 pdf_report: bool = False, docx_report: bool = False,
+                 docx_template: Optional[Path] = None) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
     ``windows`` limits the runs (and the findings and re-tests they carry) to
     the named test windows; the audit trail is always the whole chain.
     A broken audit chain does not stop the export: the manifest records it
     (``audit_chain.ok: false``) and ``verify`` will fail the bundle.
+    ``pdf_report`` adds ``report.pdf`` (the HTML report printed; needs the
+    ``pdf`` extra), ``docx_report`` adds ``report.docx`` from ``docx_template``
+    or the default template (needs the ``docx`` extra). A missing engine or a
+    template that does not load is reported before anything is written.
     """
     out = Path(out_path).expanduser()
     if not out.parent.is_dir():
         raise ExportError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if pdf_report:
+        pdf.require_engine()
+    if docx_report or docx_template is not None:
+        docx_report = True
+        word.check_template(docx_template)
     ev = load_evidence(db, engagement_id, windows)
     poam = oscal.poam(ev)
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
     # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = 2 + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3 + int(poam is not None) + 1
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3
+             + int(poam is not None) + 1)
+    pages: Optional[int] = None
     done = 0
 
     def step(path: str) -> None:
@@ -108,18 +123,31 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         archive = BundleArchive(out)
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    tmp = tempfile.TemporaryDirectory(prefix="redline-export-")
     try:
-        for kind in ("md", "html"):
-            archive.write_chunks(f"report.{kind}", report.render(ev, kind))
-            step(f"report.{kind}")
+        archive.write_chunks("report.md", report.render(ev, "md"))
+        step("report.md")
+        html = Path(tmp.name) / "report.html"
+        with html.open("w", encoding="utf-8", newline="") as sink:
+            for chunk in report.render(ev, "html"):
+                sink.write(chunk)
+        archive.write_file("report.html", html)
+        step("report.html")
+        if pdf_report:
+            pages = pdf.write_pdf(html, Path(tmp.name) / "report.pdf")
+            archive.write_file("report.pdf", Path(tmp.name) / "report.pdf")
+            step("report.pdf")
+        if docx_report:
+            word.write_docx(ev, Path(tmp.name) / "report.docx", docx_template)
+            archive.write_file("report.docx", Path(tmp.name) / "report.docx")
+            step("report.docx")
         for sheet in workpapers.SHEETS:
             with archive.text(f"workpapers/{sheet.name}.csv") as sink:
                 workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
         step("workpapers/*.csv")
-        with tempfile.TemporaryDirectory(prefix="redline-export-") as tmp:
-            xlsx = Path(tmp) / "workpapers.xlsx"
-            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
-            archive.write_file("workpapers.xlsx", xlsx)
+        xlsx = Path(tmp.name) / "workpapers.xlsx"
+        workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
+        archive.write_file("workpapers.xlsx", xlsx)
         step("workpapers.xlsx")
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))
@@ -155,10 +183,12 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     except BaseException:
         archive.abort()
         raise
+    finally:
+        tmp.cleanup()
     return BundleResult(path=out, engagement=ev.engagement["name"], files=files, size=out.stat().st_size,
                         runs=len(ev.runs), turns=turns, findings=len(ev.findings), flagged_runs=counts["flagged_runs"],
                         chain_ok=ev.chain.ok, chain_problems=ev.chain.problems,
-                        omitted=tuple(f"{o['path']}: {o['reason']}" for o in omitted))
+                        omitted=tuple(f"{o['path']}: {o['reason']}" for o in omitted), pdf_pages=pages)
 
 
 def _json_file(document: Any) -> Iterable[str]:

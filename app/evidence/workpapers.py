@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, TextIO
 
 from app.evidence import tables
+from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
 from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
 
@@ -253,7 +254,7 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(wb, archive).save()
     try:
-        _repack(raw, path)
+        repack(raw, path)
     finally:
         raw.unlink(missing_ok=True)
 
@@ -276,16 +277,3 @@ def _xlsx_cell(ws: Any, value: Any, column: Column, alignment: Any, font: Any = 
     if font is not None:
         c.font = font
     return c
-
-
-def _repack(src: Path, dst: Path) -> None:
-    """Copy a zip with every entry dated 1980-01-01 and fixed attributes."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
-        for info in zin.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.create_system = 3
-            fixed.external_attr = 0o644 << 16
-            with zin.open(info) as source, zout.open(fixed, "w") as target:
-                while chunk := source.read(1 << 16):
-                    target.write(chunk)
