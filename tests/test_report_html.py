@@ -105,3 +105,18 @@ def test_a_300_kb_answer_is_folded_and_left_whole_in_the_transcript(monkeypatch:
     assert long_answer[:FOLD_CHARS // 2].replace("<", "&lt;").split("\n")[0] in html.replace("&#39;", "'")
     transcript = files[f"transcripts/{w.runs['r1']}.jsonl"].decode()
     assert "word " * 1000 in transcript and transcript.count("word ") >= 60_000
+
+
+def test_the_running_header_cannot_break_out_of_the_style_sheet(world: World, tmp_path: Path) -> None:
+    from app.store import session
+    from app.store.models import Engagement
+
+    with session() as db:
+        engagement = db.get(Engagement, world.engagement_id)
+        engagement.client = 'Acme"; } body { display: none } </style><script>alert(1)</script>'
+        db.add(engagement)
+    html = entries(export(world.engagement_id, tmp_path / "b.zip").path)["report.html"].decode()
+    style = html[html.index("<style>"):html.index("</style>")]
+    assert "<script" not in style and "display: none }" not in style
+    assert "@bottom-left { content: \"Acme\\22 \\3b  \\7d  body" in style  # every other character a CSS escape
+    assert html.count("</style>") == 1 and "<script>" not in html
