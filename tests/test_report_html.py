@@ -120,3 +120,12 @@ def test_the_running_header_cannot_break_out_of_the_style_sheet(world: World, tm
     assert "<script" not in style and "display: none }" not in style
     assert "@bottom-left { content: \"Acme\\22 \\3b  \\7d  body" in style  # every other character a CSS escape
     assert html.count("</style>") == 1 and "<script>" not in html
+
+
+def test_a_signed_bundle_names_its_signing_key_on_the_cover(world: World, tmp_path: Path) -> None:
+    result = export(world.engagement_id, tmp_path / "b.zip", sign=True)
+    assert result.key_fingerprint
+    html = entries(result.path)["report.html"].decode()
+    cover = _section(html, 'id="cover"', "</section>")
+    assert "Signing key" in cover and result.key_fingerprint in cover
+    assert "Manifest SHA-256" not in cover  # the manifest lists report.html, so it cannot be inside it

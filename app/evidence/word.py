@@ -35,7 +35,8 @@ INSTALL = "report.docx needs docxtpl: pip install 'redline[docx]'"
 FIELDS: dict[str, str] = {
     "engagement": "name, client, cpa_firm, audit_type, audit (the type and period or as-of date in words), "
                   "period_start, period_end, as_of, evidence_format",
-    "cover": "testers (list), report_date, version, manifest_sha256 and key_fingerprint (None unless signed)",
+    "cover": "testers (list), report_date, version, key_fingerprint (None unless signed), manifest_sha256 (None "
+             "in a bundle: no file can carry the digest of the manifest that lists it)",
     "tool": "version, python",
     "summary": "runs, turns, findings, open_findings, samples, retests, auto_verdicts, human_verdicts, "
                "flagged_runs, verdicts (outcome -> count)",

@@ -24,6 +24,7 @@ from app.runner.recovery import INTERRUPTED, RunLock, is_live
 from app.runner.stats import latency_summary
 from app.runner.writer import StoreWriter
 from app.store import audit
+from app.store.coverage import run_evidence
 from app.store.models import AISystem, Run, Scenario, TestWindow, Turn, utcnow
 
 if TYPE_CHECKING:
@@ -250,7 +251,8 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         audit.record(db, engagement_id=run.engagement_id, action="run.finished", entity=f"run:{run_id}",
                      payload={"status": status, "verdict": judgement.verdict, "turns": metrics["turns"],
                               "turn_errors": metrics["turn_errors"], "findings": finding_ids,
-                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint})
+                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint,
+                              "evidence": run_evidence(db, run_id)})
         elapsed = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at else 0.0
         reason = _reason(judgement, status)
     if on_event is not None:
