@@ -59,10 +59,20 @@ def _control_picture(match: re.Match[str]) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet program would read this text as a formula (or the start of one) if untyped."""
+    return text.startswith(_FORMULA_START)
+
+
 def for_spreadsheet(value: Any) -> Any:
-    """A cell value that no spreadsheet will evaluate: text starting with = + - @ tab or CR gets a leading quote."""
+    """A CSV cell that no spreadsheet will evaluate: text starting with = + - @ tab or CR gets a leading quote.
+
+    CSV cells carry no type, so the quote is the only defence there. An XLSX
+    cell is typed instead (a string with Excel's quote-prefix style), which
+    keeps the value exactly as recorded; see ``app.evidence.workpapers``.
+    """
     if isinstance(value, str):
-        if value.startswith(_FORMULA_START):
+        if starts_like_formula(value):
             return "'" + value
         return value
     return value

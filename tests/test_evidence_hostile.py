@@ -1,4 +1,4 @@
-"""Hostile model output comes out inert in every sink: HTML, Markdown, CSV and XLSX."""
+"""Hostile model output comes out inert in every sink: HTML, Markdown, CSV and XLSX (PDF and DOCX: test_report_*)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_csv_cells_cannot_become_formulas(files: dict[str, bytes]) -> None:
     assert "\x1b" not in turn_results
 
 
-def test_xlsx_cells_are_text_and_quoted(files: dict[str, bytes]) -> None:
+def test_xlsx_cells_are_typed_text_with_nothing_added(files: dict[str, bytes]) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(files["workpapers.xlsx"]))
@@ -106,11 +106,14 @@ def test_xlsx_cells_are_text_and_quoted(files: dict[str, bytes]) -> None:
             for cell in row:
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
-                    assert not cell.value.startswith(FORMULA_START), (ws.title, cell.coordinate)
+                    # A string cell, marked as typed text when it looks like a formula: never evaluated.
+                    assert cell.data_type == "s", (ws.title, cell.coordinate)
+                    if cell.value.startswith(FORMULA_START):
+                        assert cell.quotePrefix, (ws.title, cell.coordinate)
                     values.append(cell.value)
-    assert "'" + FORMULAS[0] in values
-    assert "'" + "\n".join(FORMULAS) in values  # the multi-line response, quoted once at its start
-    assert any(v.startswith("'=HYPERLINK(\"http://evil.example\")") for v in values)  # the finding title
+    assert FORMULAS[0] in values and "'" + FORMULAS[0] not in values  # the prompt exactly as sent
+    assert "\n".join(FORMULAS) in values  # the multi-line response
+    assert any(v.startswith("=HYPERLINK(\"http://evil.example\")") for v in values)  # the finding title
     header = [c.value for c in wb["test_results"][1]]
     assert header[:5] == ["Criterion / control id", "Client control", "Control activity (client's wording)",
                           "Test performed", "Result"]

@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--allow-broken", action="store_true",
                         help="write the bundle even if the audit chain or the evidence it covers no longer "
                              "verifies; the manifest and the report then mark it broken")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write report.pdf, the HTML report printed (needs: pip install 'redline[pdf]')")
+    parser.add_argument("--docx", action="store_true",
+                        help="also write report.docx from the Word template (needs: pip install 'redline[docx]')")
+    parser.add_argument("--template", type=Path, metavar="FIRM.docx",
+                        help="the firm's own Word template with docxtpl (Jinja) tags; implies --docx")
     parser.set_defaults(func=run)
 
 
@@ -53,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
     with session() as db:
         result = build_bundle(db, find_engagement_id(db, args.engagement), args.out,
                               windows=args.windows or None, on_progress=progress, allow_broken=args.allow_broken,
-                              sign=args.sign, redact=args.redact)
+                              sign=args.sign, redact=args.redact,
+                              pdf_report=args.pdf, docx_report=args.docx, docx_template=args.template)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
     print(for_terminal(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
                        f"{result.turns} turns, {result.findings} findings"))
+    if result.pdf_pages is not None:
+        print(f"report.pdf: {result.pdf_pages} pages")
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")
     for omitted in result.omitted:

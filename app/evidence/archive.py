@@ -207,3 +207,20 @@ def sweep_unfinished_exports() -> list[str]:
             raise
         locks.release(lock, fd)
     return notices
+
+
+def repack(src: Path, dst: Path) -> None:
+    """Copy a zip (an XLSX, a DOCX) with every entry dated 1980-01-01 and fixed attributes.
+
+    Office libraries stamp their zip entries with the current time; this keeps
+    the same evidence exporting to the same bytes.
+    """
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
+        for info in zin.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.create_system = 3
+            fixed.external_attr = 0o644 << 16
+            with zin.open(info) as source, zout.open(fixed, "w") as target:
+                while chunk := source.read(1 << 16):
+                    target.write(chunk)

@@ -1,6 +1,7 @@
 """``build_bundle``: one engagement's evidence as one zip a CPA firm can read, file and verify.
 
-The zip holds the report (Markdown and HTML), the workpapers (a CSV per
+The zip holds the report (Markdown and HTML; on request a PDF printed from
+the HTML and a Word report from a template), the workpapers (a CSV per
 evidence type and one XLSX), the data as JSON, one JSONL transcript per run,
 the audit trail, OSCAL documents, and last the manifest with every file's
 SHA-256. The same database always exports to the same bytes, except for the
@@ -15,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
-from app.evidence import jsonstream, manifest, oscal, report, workpapers
+from app.evidence import jsonstream, manifest, oscal, pdf, report, word, workpapers
 from app.evidence.archive import BundleArchive
 from app.evidence.collect import EvidenceSet, ExportError, load_evidence
 
@@ -55,6 +56,7 @@ class BundleResult:
     key_notice: str = ""  # set when this export created the signing key: where its private half lives
     redacted_turns: int = 0  # turns a redaction or the secret scrubber changed in the bundle
     notes: tuple[str, ...] = ()  # what the chain does not cover
+    pdf_pages: Optional[int] = None  # report.pdf's page count, when one was asked for
 
 
 class BrokenEvidence(ExportError):
@@ -92,7 +94,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                  windows: Optional[Sequence[str]] = None,
                  on_progress: Optional[Callable[[ExportProgress], None]] = None,
                  allow_broken: bool = False, sign: Optional[bool] = None,
-                 redact: Sequence[str] = ()) -> BundleResult:
+                 redact: Sequence[str] = (), pdf_report: bool = False, docx_report: bool = False,
+                 docx_template: Optional[Path] = None) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
     ``windows`` limits the runs (and the findings and re-tests they carry) to
@@ -105,6 +108,11 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     ``sign``: None signs when the tester has a key, True makes one if needed,
     False does not sign. ``redact`` names export-time redactions
     (:mod:`app.evidence.redaction`).
+
+    ``pdf_report`` adds ``report.pdf`` (the HTML report printed; needs the
+    ``pdf`` extra), ``docx_report`` adds ``report.docx`` from ``docx_template``
+    or the default template (needs the ``docx`` extra). A missing engine or a
+    template that does not load is reported before anything is written.
     """
     from app.evidence.redaction import describe
     from app.evidence.signature import SIG_NAME, manifest_digest, signer_for_export
@@ -112,6 +120,11 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     out = Path(out_path).expanduser()
     if not out.parent.is_dir():
         raise ExportError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if pdf_report:
+        pdf.require_engine()
+    if docx_report or docx_template is not None:
+        docx_report = True
+        word.check_template(docx_template)
     ev = load_evidence(db, engagement_id, windows, redact)
     if not ev.chain.ok and not allow_broken:
         listed = "\n".join(f"  - {p}" for p in ev.chain.problems)
@@ -122,7 +135,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
     # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = 2 + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3 + int(poam is not None) + 1
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3
+             + int(poam is not None) + 1)
+    pages: Optional[int] = None
     done = 0
 
     def step(path: str) -> None:
@@ -135,18 +150,33 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         archive = BundleArchive(out)
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    # The cover names the signing key; the manifest's own digest cannot be inside a file the manifest lists.
+    cover = {"key_fingerprint": signer.public.fingerprint} if signer is not None else None
+    tmp = tempfile.TemporaryDirectory(prefix="redline-export-")
     try:
-        for kind in ("md", "html"):
-            archive.write_chunks(f"report.{kind}", report.render(ev, kind))
-            step(f"report.{kind}")
+        archive.write_chunks("report.md", report.render(ev, "md"))
+        step("report.md")
+        html = Path(tmp.name) / "report.html"
+        with html.open("w", encoding="utf-8", newline="") as sink:
+            for chunk in report.render(ev, "html", cover):
+                sink.write(chunk)
+        archive.write_file("report.html", html)
+        step("report.html")
+        if pdf_report:
+            pages = pdf.write_pdf(html, Path(tmp.name) / "report.pdf")
+            archive.write_file("report.pdf", Path(tmp.name) / "report.pdf")
+            step("report.pdf")
+        if docx_report:
+            word.write_docx(ev, Path(tmp.name) / "report.docx", docx_template, cover)
+            archive.write_file("report.docx", Path(tmp.name) / "report.docx")
+            step("report.docx")
         for sheet in workpapers.SHEETS:
             with archive.text(f"workpapers/{sheet.name}.csv") as sink:
                 workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
         step("workpapers/*.csv")
-        with tempfile.TemporaryDirectory(prefix="redline-export-") as tmp:
-            xlsx = Path(tmp) / "workpapers.xlsx"
-            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
-            archive.write_file("workpapers.xlsx", xlsx)
+        xlsx = Path(tmp.name) / "workpapers.xlsx"
+        workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
+        archive.write_file("workpapers.xlsx", xlsx)
         step("workpapers.xlsx")
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))
@@ -189,6 +219,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     except BaseException:
         archive.abort()
         raise
+    finally:
+        tmp.cleanup()
     return BundleResult(path=out, engagement=ev.engagement["name"], files=files, size=out.stat().st_size,
                         runs=len(ev.runs), turns=turns, findings=len(ev.findings), flagged_runs=counts["flagged_runs"],
                         chain_ok=ev.chain.ok, chain_problems=ev.chain.problems,
@@ -196,7 +228,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                         manifest_sha256=manifest_digest(manifest_bytes),
                         key_fingerprint=signer.public.fingerprint if signer else "",
                         key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
-                        notes=ev.chain.notes)
+                        notes=ev.chain.notes, pdf_pages=pages)
 
 
 def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], allow_broken: bool) -> dict[str, Any]:

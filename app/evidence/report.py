@@ -8,6 +8,13 @@ Markdown autoescape in Jinja, so ``finalize`` does it), and puts transcripts
 in fences longer than any backtick run inside them. Both strip terminal
 escapes and make bidi controls visible (``app.text.for_terminal``), since
 reports are also read with ``cat`` and ``less``.
+
+The HTML is also the printed report: a cover, a linked table of contents,
+``@page`` rules (margins, page numbers, a running header), wide tables that
+become stacked records in print and on narrow screens, and long texts folded
+(:func:`fold`) with the full text left in ``transcripts/``. ``app.evidence.pdf``
+prints it to PDF, and ``app.evidence.word`` fills a Word template from the same
+:func:`context`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,24 @@ from app.text import for_terminal, for_xml
 
 TEMPLATES = {"md": "report.md.j2", "html": "report.html.j2"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&~])")
+FOLD_CHARS = 2_000  # a prompt or answer longer than this is cut in the report; transcripts/ keeps it whole
+FOLD_LINES = 40
+_ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# The report's parts, in order, for the table of contents: (id, title, [(id, title) of sub-sections]).
+TOC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("summary", "Summary", ()),
+    ("test-plan", "1. Test plan", (("scope", "Scope: in-scope AI systems"), ("methodology", "Methodology"),
+                                   ("matrix", "Control matrix and coverage"), ("scenarios", "Tools and versions"),
+                                   ("sampling", "Test windows (sampling)"),
+                                   ("systems-as-tested", "The system as tested"))),
+    ("results", "2. Results of tests", ()),
+    ("transcripts", "3. Test results per scenario and turn", ()),
+    ("findings", "4. Findings", ()),
+    ("remediation", "5. Remediation verification", ()),
+    ("monitoring", "6. Continuous monitoring", (("changes", "Model change flags"),)),
+    ("exceptions", "7. Exception log", (("awaiting-triage", "Awaiting triage"),)),
+    ("audit-trail", "8. Audit trail", ()),
+)
 
 
 class MdText(str):
@@ -85,6 +110,46 @@ def ms(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
 
 
+def fold(value: Any, max_lines: int = FOLD_LINES) -> dict[str, Any]:
+    """A long text cut for the report at :data:`FOLD_CHARS` characters or ``max_lines`` lines.
+
+    One 300 KB answer would otherwise be a hundred printed pages. ``note``
+    says how much is left out, counted from the text itself; the template
+    names the transcript file that keeps it whole.
+    """
+    text = "" if value is None else str(value)
+    cut = len(text) if len(text) <= FOLD_CHARS else FOLD_CHARS
+    newline = -1
+    for _ in range(max_lines):
+        newline = text.find("\n", newline + 1)
+        if newline < 0:
+            break
+    if 0 <= newline < cut:
+        cut = newline
+    if cut >= len(text):
+        return {"shown": text, "folded": False, "note": ""}
+    lines = text.count("\n", cut) + (0 if text.endswith("\n") else 1)
+    return {"shown": text[:cut] + " …", "folded": True,
+            "note": f"Folded: {len(text) - cut:,} more characters ({lines:,} more lines) of {len(text):,} not shown"}
+
+
+def anchor(value: Any) -> str:
+    """A fragment id from a data value (a scenario or criterion id): letters, digits, ``_ . -`` only."""
+    return _ANCHOR_UNSAFE.sub("-", str(value)).strip("-") or "x"
+
+
+def css_string(value: Any) -> Any:
+    """Text for a CSS string inside ``<style>`` (the running header): every other character as a CSS escape.
+
+    HTML escaping does not apply inside ``<style>``, so nothing from the data
+    may keep a quote, a backslash or a ``<`` there.
+    """
+    from markupsafe import Markup
+
+    text = _displayable("" if value is None else str(value)).replace("\n", " ")
+    return Markup("".join(c if c.isalnum() or c in " .,_:()" else f"\\{ord(c):x} " for c in text))
+
+
 def environment(kind: str) -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -94,7 +159,8 @@ def environment(kind: str) -> Any:
         finalize=_html_finalize if kind == "html" else _md_finalize,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    env.filters.update(when=when, ms=ms, md_block=md_block, flags="; ".join, configuration=wording.configuration)
+    env.filters.update(when=when, ms=ms, md_block=md_block, flags="; ".join, configuration=wording.configuration,
+                       fold=fold, anchor=anchor, css_string=css_string)
     return env
 
 
@@ -108,8 +174,43 @@ class _Transcripts:
         return self._ev.iter_transcripts()
 
 
-def context(ev: EvidenceSet) -> dict[str, Any]:
+def _links(ev: EvidenceSet, test_plan: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report can link to, so that every cross-link along the audit trail resolves inside it."""
+    runs_by_scenario: dict[str, list[int]] = {}
+    for r in ev.runs:
+        runs_by_scenario.setdefault(r["scenario_id"], []).append(r["id"])
+    retests_by_finding: dict[int, list[int]] = {}
+    for r in ev.retests:
+        retests_by_finding.setdefault(r["finding_id"], []).append(r["run_id"])
+    return {"criteria": {row["criterion"] for row in test_plan}, "scenarios": {s["scenario_id"] for s in ev.scenarios},
+            "runs": {r["id"] for r in ev.runs}, "findings": {f["id"] for f in ev.findings},
+            "runs_by_scenario": runs_by_scenario, "retests_by_finding": retests_by_finding}
+
+
+def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The cover's fields. ``signing`` (when the bundle is signed) adds ``manifest_sha256`` and ``key_fingerprint``.
+
+    The report date is the evidence's own as-of time, not the clock, so the
+    same store gives the same report; the testers are the actors the audit
+    chain records (as in the OSCAL parties).
+    """
+    from app.evidence.oscal_common import assessors
+
+    signing = signing or {}
+    return {"testers": assessors(ev),
+            "report_date": ev.data_as_of.date().isoformat() if ev.data_as_of else "-",
+            "version": (f"Redline {__version__}; audit chain of {ev.chain.length} events, head "
+                        f"{ev.chain.head_hash[:16]}"),
+            "manifest_sha256": signing.get("manifest_sha256"), "key_fingerprint": signing.get("key_fingerprint")}
+
+
+def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     runs = ev.runs
+    plan = tables.test_plan(ev)
+    seen: set[str] = set()
+    for row in plan:  # the first row of each criterion carries its anchor
+        row["anchor"] = row["criterion"] not in seen
+        seen.add(row["criterion"])
     verdicts = Counter(r["verdict"] or "unfinished" for r in runs)
     exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
     auto = sum(r["auto_verdict_count"] for r in runs)
@@ -130,7 +231,10 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
         "run_tool_versions": sorted({r["tool_version"] for r in runs if r["tool_version"]}),
         "target_kinds": sorted({r["target_kind"] for r in runs if r["target_kind"]}),
         "models": sorted({r["model_id"] for r in runs if r["model_id"]}),
-        "test_plan": tables.test_plan(ev),
+        "test_plan": plan,
+        "cover": cover(ev, signing),
+        "toc": [{"id": i, "title": t, "children": [{"id": c, "title": ct} for c, ct in kids]} for i, t, kids in TOC],
+        "links": _links(ev, plan),
         "coverage": ev.coverage,
         "sampling": tables.sampling_rows(ev),
         "spread": ev.spread,
@@ -160,7 +264,7 @@ def context(ev: EvidenceSet) -> dict[str, Any]:
     }
 
 
-def render(ev: EvidenceSet, kind: str) -> Iterator[str]:
+def render(ev: EvidenceSet, kind: str, signing: Optional[dict[str, Any]] = None) -> Iterator[str]:
     """The report as text pieces, produced while the template runs (never whole in memory)."""
     template = environment(kind).get_template(TEMPLATES[kind])
-    return template.generate(**context(ev))
+    return template.generate(**context(ev, signing))

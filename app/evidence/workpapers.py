@@ -2,9 +2,16 @@
 
 The columns follow the results-of-tests layout a CPA firm pastes into its own
 workpapers. Every cell is hostile until proven otherwise: it is stripped of
-control characters (``app.text.for_terminal``) and then made formula-safe
-(``app.text.for_spreadsheet``), so nothing a model said can become a formula,
-a hyperlink or a terminal escape in whoever opens the file.
+control characters (``app.text.for_terminal``), so nothing a model said can
+become a terminal escape in whoever opens the file. Then each format keeps it
+from becoming a formula or a hyperlink in its own way:
+
+- CSV cells have no type, so text that starts like a formula gets a leading
+  quote (``app.text.for_spreadsheet``);
+- XLSX cells are typed: text is a string (with Excel's quote-prefix style when
+  it starts like a formula, so editing it keeps it text), timestamps are real
+  datetimes in UTC, counts and milliseconds are numbers. Nothing is added to
+  the evidence, and an auditor can sort, filter and paste it as data.
 """
 
 from __future__ import annotations
@@ -13,16 +20,22 @@ import csv
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, Optional, TextIO
 
 from app.evidence import tables
+from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
-from app.text import for_spreadsheet, for_terminal, for_xml
+from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
+
+
+WRAP_WIDTH = 30  # columns at least this wide hold prose: their cells wrap
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class Column:
     header: str
     key: str
     width: int = 16
+    kind: str = "value"  # "value" (numbers stay numbers, the rest is text), "datetime" (UTC) or "date"
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,13 @@ class Sheet:
 
 
 def cell(value: Any) -> Any:
-    """One cell, safe for any spreadsheet: plain numbers stay numbers, everything else is inert text."""
+    """One CSV cell, safe for any spreadsheet: plain numbers stay numbers, everything else is inert text."""
+    value = plain(value)
+    return for_spreadsheet(value) if isinstance(value, str) else value
+
+
+def plain(value: Any) -> Any:
+    """A cell's value before any sink's defence: a number, or displayable text cut to what a cell holds."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -56,7 +76,31 @@ def cell(value: Any) -> Any:
     text = for_xml(for_terminal(str(value)))  # the XLSX is XML: no surrogates or non-characters
     if len(text) > MAX_CELL:
         text = text[: MAX_CELL - len(TRUNCATED)] + TRUNCATED
-    return for_spreadsheet(text)
+    return text
+
+
+def moment(value: Any, kind: str) -> Optional[datetime | date]:
+    """A stored ISO timestamp as the naive UTC datetime (or date) a spreadsheet stores; ``None`` if it is not one.
+
+    Excel and LibreOffice have no time zones, so every datetime is converted to
+    UTC and the column's header names the zone.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        return value
+    elif isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if kind == "date" and "T" not in str(value) and parsed.time() == datetime.min.time():
+        return parsed.date()
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
 
 
 def _turn_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
@@ -84,7 +128,7 @@ SHEETS: tuple[Sheet, ...] = (
         C("Scenarios mapped", "scenarios", 36), C("Scenarios run", "scenarios_run", 36), C("Runs", "runs", 8),
         C("Windows tested", "windows_tested", 16), C("Coverage", "coverage", 28)), tables.test_plan),
     Sheet("sampling", (
-        C("Test window", "window", 16), C("Start", "start", 12), C("End", "end", 12),
+        C("Test window", "window", 16), C("Start", "start", 12, "date"), C("End", "end", 12, "date"),
         C("Population (scheduled runs)", "population", 12), C("Sample tested (scheduled runs inside the window)",
                                                               "sampled", 12),
         C("Sample runs (inside the window, not re-tests)", "runs", 10), C("Status", "status", 28),
@@ -94,20 +138,20 @@ SHEETS: tuple[Sheet, ...] = (
     Sheet("systems_as_tested", (
         C("System", "system", 16), C("Configuration SHA-256", "sha256", 66), C("Configuration as tested",
                                                                                 "configuration", 60),
-        C("Runs", "runs", 30), C("Run count", "count", 8), C("First run (UTC)", "first", 22),
-        C("Last run (UTC)", "last", 22), C("Current configuration", "current", 18)), tables.system_configurations),
+        C("Runs", "runs", 30), C("Run count", "count", 8), C("First run (UTC)", "first", 22, "datetime"),
+        C("Last run (UTC)", "last", 22, "datetime"), C("Current configuration", "current", 18)), tables.system_configurations),
     Sheet("test_results", (
         C("Criterion / control id", "criterion", 14), C("Client control", "client_ref", 12),
         C("Control activity (client's wording)", "activity", 40), C("Test performed", "test_performed", 60),
         C("Result", "result", 48), C("Run", "run_id", 8), C("Scenario", "scenario_id", 24),
-        C("System", "system", 16), C("Test window", "window", 12), C("Tested at (UTC)", "tested_at", 22),
+        C("System", "system", 16), C("Test window", "window", 12), C("Tested at (UTC)", "tested_at", 22, "datetime"),
         C("Run type", "run_type", 32), C("System configuration SHA-256", "system_sha256", 20),
         C("Dating flags", "dating_flags", 36), C("Run verdict", "verdict", 10)),
         tables.results_of_tests),
     Sheet("turn_results", (
         C("Run", "run_id", 8), C("Turn", "id", 8), C("Scenario", "scenario_id", 24), C("System", "system", 16),
         C("Test window", "window", 12), C("Step", "step", 6), C("Sample", "sample", 7), C("Kind", "kind", 10),
-        C("Identity", "identity", 12), C("Status", "status", 10), C("Started (UTC)", "started_at", 22),
+        C("Identity", "identity", 12), C("Status", "status", 10), C("Started (UTC)", "started_at", 22, "datetime"),
         C("TTFT ms", "ttft_ms", 9), C("Total ms", "total_ms", 9), C("Model", "model_id", 16),
         C("HTTP status", "http_status", 8), C("Error", "error", 24), C("Retries", "retry_count", 8),
         C("Automatic verdicts", "auto", 40), C("Human verdicts", "human", 40), C("Outcome", "outcome", 10),
@@ -118,14 +162,14 @@ SHEETS: tuple[Sheet, ...] = (
         C("NIST AI RMF", "nist_ai_rmf", 20), C("EU AI Act", "eu_ai_act", 28), C("Scenario", "scenario_id", 24),
         C("Run", "run_id", 8), C("Turn", "turn_id", 8), C("Evidence (quoted)", "quote", 48),
         C("Steps to reproduce", "steps_to_reproduce", 60), C("Exception type", "exception_type", 28),
-        C("Open", "open", 6), C("Created (UTC)", "created_at", 22), C("Created by", "created_by", 14),
+        C("Open", "open", 6), C("Created (UTC)", "created_at", 22, "datetime"), C("Created by", "created_by", 14),
         C("Occurrences", "occurrences_text", 40), C("Regression of finding", "regression_of", 10),
         C("Risk acceptance", "risk_acceptance", 40)),
         tables.findings_rows),
     Sheet("remediation_verification", (
         C("Finding", "finding_id", 8), C("Title", "finding_title", 36), C("Controls", "controls", 20),
         C("Original run", "original_run_id", 10), C("Before", "before", 9), C("Re-test run", "run_id", 10),
-        C("Test window", "window", 12), C("Re-tested at (UTC)", "run_started_at", 22), C("After", "after", 9),
+        C("Test window", "window", 12), C("Re-tested at (UTC)", "run_started_at", 22, "datetime"), C("After", "after", 9),
         C("Result", "result", 40)), lambda ev: ev.retests),
     Sheet("continuous_monitoring", (
         C("Criterion / control id", "criterion", 14), C("Criterion name", "criterion_name", 28),
@@ -134,22 +178,22 @@ SHEETS: tuple[Sheet, ...] = (
     Sheet("exception_log", (
         C("Exception", "exception", 12), C("Finding", "finding_id", 8), C("Title", "title", 36),
         C("Controls", "controls", 20), C("Exception type", "exception_type", 28), C("Severity", "severity", 9),
-        C("Status", "status", 14), C("Observed (UTC)", "observed_at", 22), C("Run", "run_id", 8),
+        C("Status", "status", 14), C("Observed (UTC)", "observed_at", 22, "datetime"), C("Run", "run_id", 8),
         C("Runs that showed it", "runs", 16), C("Occurrences", "occurrences", 40),
         C("Regression of finding", "regression_of", 10),
         C("Description", "description", 40), C("Management response", "response", 40), C("Cause", "cause", 30),
         C("Mitigating controls", "mitigating_controls", 30), C("Remediation", "remediation", 30),
-        C("Owner", "owner", 14), C("Response date", "response_date", 12),
+        C("Owner", "owner", 14), C("Response date", "response_date", 12, "date"),
         C("Risk accepted by", "accepted_by", 16), C("Risk acceptance reason", "accepted_reason", 36)),
         tables.exception_log),
     Sheet("awaiting_triage", (
         C("Item", "item", 12), C("Finding", "finding_id", 8), C("Title", "title", 36), C("Controls", "controls", 20),
-        C("Severity", "severity", 9), C("Status", "status", 18), C("Observed (UTC)", "observed_at", 22),
+        C("Severity", "severity", 9), C("Status", "status", 18), C("Observed (UTC)", "observed_at", 22, "datetime"),
         C("Runs that showed it", "runs", 16), C("Occurrences", "occurrences", 40),
         C("Regression of finding", "regression_of", 10), C("Description", "description", 40)),
         tables.awaiting_triage),
     Sheet("audit_trail", (
-        C("Seq", "seq", 6), C("At (UTC)", "at", 26), C("Actor", "actor", 14), C("Action", "action", 22),
+        C("Seq", "seq", 6), C("At (UTC)", "at", 22, "datetime"), C("Actor", "actor", 14), C("Action", "action", 22),
         C("Entity", "entity", 16), C("Payload", "payload", 60), C("Previous hash", "prev_hash", 20),
         C("Hash", "hash", 20)), _audit_rows),
 )
@@ -170,14 +214,15 @@ def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
 def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
     """Every sheet into one workbook at ``path``, streamed (write-only) and byte-for-byte repeatable.
 
-    openpyxl stamps the workbook and its zip entries with the current time;
-    the document dates are set to ``timestamp`` (the evidence's own as-of time)
-    and the package is rewritten with fixed entry dates, so the same data
-    always gives the same bytes.
+    Each sheet is ready to filter and print as it opens: an autofilter over
+    its rows, the header row frozen and repeated on every printed page,
+    landscape, one page wide. openpyxl stamps the workbook and its zip entries
+    with the current time; the document dates are set to ``timestamp`` (the
+    evidence's own as-of time) and the package is rewritten with fixed entry
+    dates, so the same data always gives the same bytes.
     """
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
@@ -186,37 +231,49 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
     wb.properties.created = naive
     wb.properties.modified = naive
     wb.properties.creator = "redline"
-    bold = Font(bold=True)
+    bold, top, wrap = Font(bold=True), Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.name)
         for index, column in enumerate(sheet.columns, start=1):
             ws.column_dimensions[get_column_letter(index)].width = column.width
         ws.freeze_panes = "A2"
-        header = []
-        for column in sheet.columns:
-            c = WriteOnlyCell(ws, value=cell(column.header))
-            c.font = bold
-            header.append(c)
-        ws.append(header)
+        ws.print_title_rows = "1:1"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        aligns = [wrap if column.width >= WRAP_WIDTH else top for column in sheet.columns]
+        ws.append([_xlsx_cell(ws, column.header, Column(column.header, "", kind="value"), wrap, bold)
+                   for column in sheet.columns])
+        rows = 0
         for row in sheet.rows(ev):
-            ws.append([cell(row.get(c.key)) for c in sheet.columns])
+            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns)])
+            rows += 1
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
     raw = path.with_suffix(".raw.xlsx")
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(wb, archive).save()
     try:
-        _repack(raw, path)
+        repack(raw, path)
     finally:
         raw.unlink(missing_ok=True)
 
 
-def _repack(src: Path, dst: Path) -> None:
-    """Copy a zip with every entry dated 1980-01-01 and fixed attributes."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
-        for info in zin.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.create_system = 3
-            fixed.external_attr = 0o644 << 16
-            with zin.open(info) as source, zout.open(fixed, "w") as target:
-                while chunk := source.read(1 << 16):
-                    target.write(chunk)
+def _xlsx_cell(ws: Any, value: Any, column: Column, alignment: Any, font: Any = None) -> Any:
+    """One typed XLSX cell: a UTC datetime or date, a number, or a string that no spreadsheet evaluates."""
+    from openpyxl.cell import WriteOnlyCell
+
+    when = moment(value, column.kind) if column.kind in ("datetime", "date") else None
+    if when is not None:
+        c = WriteOnlyCell(ws, value=when)
+        c.number_format = DATETIME_FORMAT if isinstance(when, datetime) else DATE_FORMAT
+    else:
+        shown = plain(value)
+        c = WriteOnlyCell(ws, value=shown)
+        if isinstance(shown, str):
+            c.data_type = "s"  # never "f": the value is stored as the text it is
+            c.quotePrefix = starts_like_formula(shown)  # Excel's own "typed as text" mark, not a character
+    c.alignment = alignment
+    if font is not None:
+        c.font = font
+    return c
