@@ -22,7 +22,10 @@ from tests.servers.stream_server import OPENAI_PATH, openai_stream
 from tests.test_runner_support import REPO, engagement_file, openai_system, read_db, scenario_file
 
 MB = 1024 * 1024
-MULTIPLE = 8  # peak over the baseline run, per byte of the limit that stops the attack
+# Peak over the baseline run, per byte of the limit that stops the attack. Measured as the child's own
+# VmHWM: 25-51 MB over a 74 MB baseline for a 4 MB limit (the text, its raw frames, which are several
+# times larger than the text they carry, and the store's batches); 16 leaves room for a busy machine.
+MULTIPLE = 16
 CEILING_MB = 500  # with the default limits
 
 
