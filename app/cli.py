@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redline: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `redline ... | head`: the reader has gone, as it is entitled to
+        from app.terminal import silence_closed_stdout
+
+        return silence_closed_stdout()
     finally:
         from app.store.engine import dispose_all
 

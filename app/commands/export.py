@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                               windows=args.windows or None, on_progress=progress)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
-    print(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
+    print(f"wrote {result.path} ({result.files} files plus manifest.json, {result.size:,} bytes): {result.runs} runs, "
           f"{result.turns} turns, {result.findings} findings")
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")

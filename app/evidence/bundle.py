@@ -41,7 +41,7 @@ class ExportProgress:
 class BundleResult:
     path: Path
     engagement: str
-    files: int
+    files: int  # the files the manifest lists (and `redline verify` checks); the manifest is one more
     size: int  # bytes of the zip
     runs: int
     turns: int
@@ -145,7 +145,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
-        files = len(archive.entries) + 1
+        files = len(archive.entries)
         archive.write_chunks(manifest.NAME, [jsonstream.dumps(document)])
         step(manifest.NAME)
         archive.commit()
