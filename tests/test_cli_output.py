@@ -99,3 +99,32 @@ def test_export_and_verify_count_the_same_files(tmp_path: Path) -> None:
         entries = len(archive.namelist())
     assert wrote == matched == listed == entries - 1  # every file but the manifest, which lists them
     assert "plus manifest.json" in exported.stdout
+
+
+def test_runs_lists_ids_states_and_verdicts_so_resume_has_something_to_point_at(tmp_path: Path) -> None:
+    import sqlite3
+
+    assert redline("run", "demo", "--scenario", "pi-direct-override", "--no-probe").returncode == 1
+    empty = redline("runs", "demo")
+    assert empty.returncode == 0, empty.stderr
+    # A crash leaves a run `running`; the next command marks it interrupted (the runner's rule).
+    db = sqlite3.connect(Path(os.environ["REDLINE_HOME"]) / "redline.db")
+    db.execute("UPDATE run SET status = 'running', verdict = '' WHERE id = 1")
+    db.commit()
+    db.close()
+    listed = redline("runs", "demo", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert row == {"run_id": 1, "scenario_id": "pi-direct-override", "system": "support-bot",
+                   "window": row["window"], "status": "interrupted", "verdict": "", "resumable": True,
+                   "resume": "redline run demo --resume 1"}
+    table = redline("runs", "demo")
+    assert "interrupted" in table.stdout and "--resume 1" in table.stdout
+    resumed = redline("run", "demo", "--resume", "1", "--no-probe")
+    assert resumed.returncode == 1, resumed.stderr
+    [after] = json.loads(redline("runs", "demo", "--json").stdout)
+    assert after["status"] == "finished" and after["verdict"] == "fail" and after["resumable"] is False
+    assert after["resume"] is None
+    assert "--resume" not in redline("runs", "demo").stdout
+    unknown = redline("runs", "no-such-engagement")
+    assert unknown.returncode == 2 and "no-such-engagement" in unknown.stderr

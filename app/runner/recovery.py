@@ -21,6 +21,8 @@ from app.store.models import Run, Turn, utcnow
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+# A run in one of these states can be finished later with ``redline run --resume`` (or from the cockpit).
+RESUMABLE = ("interrupted", "cancelled")
 INTERRUPTED = "interrupted: the process running it stopped before the turn ended"
 
 try:
