@@ -339,16 +339,23 @@ class RunScreen(EngagementScreen):
         if run_id is not None:
             self.redline.push_screen_for("triage", self.engagement_id, run_id=run_id, finding=True)
 
-    def action_back(self) -> None:
-        running = [e for e in self.entries.values() if e.running]
-        if not running:
-            self.app.pop_screen()
-            return
+    def runs_in_flight(self) -> tuple[int, int]:
+        """(in flight, queued): what leaving this screen would cancel or drop."""
+        return self.queue.counts()
 
-        def leave(yes: bool | None) -> None:
-            if yes:
-                self.action_cancel_all()
+    async def stop_runs(self, reason: str) -> None:
+        """Cancel the runs in flight and record the queued ones as not started (see RunQueue.stop)."""
+        await self.queue.stop(reason)
+        self._tick()
+
+    def action_back(self) -> None:
+        from screens.widgets.run_queue import LEFT
+
+        def leave() -> None:
+            async def stop_then_pop() -> None:
+                await self.stop_runs(LEFT)
                 self.app.pop_screen()
 
-        self.app.push_screen(ConfirmScreen(f"{len(running)} run(s) still running. Cancel them and leave? "
-                                           "Their streamed text is kept."), leave)
+            self.run_worker(stop_then_pop(), group="run-leave")
+
+        self.redline.confirm_leaving([self], leave, leaving="this screen")

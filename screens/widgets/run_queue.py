@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from screens.widgets.run_list import RunFeed
 
 CONCURRENCY = 4
+# How long leaving waits for cancelled runs to record themselves as cancelled.
+STOP_WAIT_S = 10.0
+LEFT = "the run screen was left before the run started"
+QUIT = "Redline was quit before the run started"
 
 
 @dataclass
@@ -44,7 +48,43 @@ class RunQueue:
         self.report = report
         self.entries: list[RunEntry] = []
         self._queue: asyncio.Queue[tuple[RunEntry, "PlannedRun", Batch]] = asyncio.Queue()
+        self._next: tuple[RunEntry, "PlannedRun", Batch] | None = None  # taken, waiting for a slot
+        self._tasks: set[asyncio.Task[None]] = set()
         self._serial = 0
+
+    def counts(self) -> tuple[int, int]:
+        """(runs in flight, runs still queued): what leaving now would cancel and drop."""
+        return len(self._tasks), self._queue.qsize() + (1 if self._next is not None else 0)
+
+    def drop_queued(self, reason: str) -> int:
+        """Take every run that has not started off the queue and record it as not started; returns how many.
+
+        A queued run has no Run row yet, so without this it would vanish without
+        a trace; :func:`app.runs.record_not_started` leaves one audit event each.
+        """
+        dropped: list[tuple[RunEntry, "PlannedRun", Batch]] = [self._next] if self._next is not None else []
+        self._next = None
+        while not self._queue.empty():
+            dropped.append(self._queue.get_nowait())
+        if not dropped:
+            return 0
+        from app.runs import record_not_started
+        from screens.base import with_store
+
+        for entry, _planned, _batch in dropped:
+            entry.status, entry.dirty = "not_started", True
+        with_store(lambda db: record_not_started(db, self.engagement_id, [p for _e, p, _b in dropped], reason=reason))
+        return len(dropped)
+
+    async def stop(self, reason: str) -> None:
+        """Drop what is queued (recorded as not started), cancel what runs and wait until the runner has
+        recorded each as cancelled (bounded: a run that will not stop is left to the start-up recovery)."""
+        self.drop_queued(reason)
+        for entry in self.entries:
+            if entry.cancel is not None:
+                entry.cancel.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_S)
 
     def put(self, planned: Sequence["PlannedRun"]) -> list[RunEntry]:
         """Queue a batch; returns its entries (status ``queued``, each with its own cancel event)."""
@@ -66,23 +106,30 @@ class RunQueue:
 
         resolver = SecretResolver()
         gate = asyncio.Semaphore(CONCURRENCY)
-        tasks: set[asyncio.Task[None]] = set()
+        tasks = self._tasks
         try:
             while True:
-                entry, planned, batch = await self._queue.get()
+                self._next = await self._queue.get()
+                entry, planned, batch = self._next
                 permits = CONCURRENCY if EXCLUSIVE_TAG in planned.scenario.spec.tags else 1
                 for _ in range(permits):
                     await gate.acquire()
+                if self._next is None:  # dropped while it waited for a slot: it never starts
+                    for _ in range(permits):
+                        gate.release()
+                    continue
+                self._next = None
                 task = asyncio.create_task(self._one(entry, planned, batch, permits, gate, resolver))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
+            self.drop_queued(LEFT)  # leaving by any way never loses a queued run without a trace
             for entry in self.entries:
                 if entry.cancel is not None:
                     entry.cancel.set()
             if tasks:
-                await asyncio.wait(tasks, timeout=10)
-                for task in tasks:
+                await asyncio.wait(set(tasks), timeout=STOP_WAIT_S)
+                for task in set(tasks):
                     task.cancel()
 
     async def _one(self, entry: RunEntry, planned: "PlannedRun", batch: Batch, permits: int,
