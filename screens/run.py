@@ -62,6 +62,8 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
+        Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
+                tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
 
     def __init__(self, engagement_id: int) -> None:
@@ -321,6 +323,21 @@ class RunScreen(EngagementScreen):
             assert entry.cancel is not None
             entry.cancel.set()
         self.notify(f"cancelling {len(live)} run(s)" if live else "Nothing is running.", markup=False)
+
+    def action_resume(self) -> None:
+        """Finish the highlighted interrupted or cancelled run under its own id (the runner decides what is redone)."""
+        from app.runner.recovery import RESUMABLE
+
+        entry = self.entries.get(self._highlighted_key() or "")
+        if entry is None or entry.live or entry.run_id is None or entry.status not in RESUMABLE:
+            state = entry.status if entry is not None else "nothing"
+            self.notify(f"Only an interrupted or cancelled run can be resumed; the highlighted one is {state}.",
+                        markup=False)
+            return
+        resumed = self.queue.put_resume(entry.run_id, entry.scenario_id, entry.system, entry.window)
+        self.entries.pop(entry.key, None)
+        self.entries[resumed.key] = resumed
+        self._fill_table(select=resumed.key)
 
     def _selected_run(self) -> Optional[int]:
         entry = self.entries.get(self._highlighted_key() or "")

@@ -73,7 +73,10 @@ class RunQueue:
 
         for entry, _planned, _batch in dropped:
             entry.status, entry.dirty = "not_started", True
-        with_store(lambda db: record_not_started(db, self.engagement_id, [p for _e, p, _b in dropped], reason=reason))
+        # A dropped resumption already has its Run row (still interrupted or cancelled): that is its trace.
+        plans = [p for _e, p, _b in dropped if not isinstance(p, int)]
+        if plans:
+            with_store(lambda db: record_not_started(db, self.engagement_id, plans, reason=reason))
         return len(dropped)
 
     async def stop(self, reason: str) -> None:
@@ -99,6 +102,14 @@ class RunQueue:
         self.entries.extend(added)
         return added
 
+    def put_resume(self, run_id: int, scenario_id: str, system: str, window: str) -> RunEntry:
+        """Queue the resumption of a stored interrupted or cancelled run (the runner's ``resume_run``)."""
+        self._serial += 1
+        entry = RunEntry(f"live:{self._serial}", scenario_id, system, window, run_id=run_id, cancel=asyncio.Event())
+        self._queue.put_nowait((entry, run_id, Batch([], left=1)))  # type: ignore[arg-type]
+        self.entries.append(entry)
+        return entry
+
     async def serve(self) -> None:
         """Start queued runs as slots allow, until cancelled; then cancel whatever still runs."""
         from app.runner.execute import EXCLUSIVE_TAG
@@ -111,7 +122,8 @@ class RunQueue:
             while True:
                 self._next = await self._queue.get()
                 entry, planned, batch = self._next
-                permits = CONCURRENCY if EXCLUSIVE_TAG in planned.scenario.spec.tags else 1
+                exclusive = not isinstance(planned, int) and EXCLUSIVE_TAG in planned.scenario.spec.tags
+                permits = CONCURRENCY if exclusive else 1
                 for _ in range(permits):
                     await gate.acquire()
                 if self._next is None:  # dropped while it waited for a slot: it never starts
@@ -135,13 +147,17 @@ class RunQueue:
     async def _one(self, entry: RunEntry, planned: "PlannedRun", batch: Batch, permits: int,
                    gate: asyncio.Semaphore, resolver: Any) -> None:
         from app.errors import RedlineError
-        from app.runner import run_scenarios
+        from app.runner import resume_run, run_scenarios
 
         post = self.feed.post
         try:
-            [outcome] = await run_scenarios(self.engagement_id, [planned], concurrency=1,
-                                            on_event=partial(self.feed.on_event, entry.key), cancel=entry.cancel,
-                                            secrets=resolver)
+            if isinstance(planned, int):  # a stored run, finished in place under its own id
+                outcome = await resume_run(planned, on_event=partial(self.feed.on_event, entry.key),
+                                           cancel=entry.cancel, secrets=resolver)
+            else:
+                [outcome] = await run_scenarios(self.engagement_id, [planned], concurrency=1,
+                                                on_event=partial(self.feed.on_event, entry.key),
+                                                cancel=entry.cancel, secrets=resolver)
             batch.run_ids.extend([outcome.run_id] if outcome.run_id else [])
             batch.whole = batch.whole and outcome.status == "finished"
             post(RunDone(entry.key, "cancelled" if outcome.status == "not_started" else outcome.status,

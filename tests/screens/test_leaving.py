@@ -99,3 +99,38 @@ async def test_quitting_with_nothing_in_flight_does_not_ask() -> None:
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     assert audit(eid, "run.not_started") == []
+
+
+async def test_an_interrupted_run_is_resumed_from_the_run_screen_under_its_own_id() -> None:
+    import sqlite3
+    from pathlib import Path
+
+    from app.alignment import get_engagement
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+    from screens.widgets.run_list import RunList
+
+    eid = demo_engagement()
+    with session() as db:
+        plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override"])
+    [outcome] = await run_scenarios(eid, plan)
+    dispose_all()
+    import os
+
+    db = sqlite3.connect(Path(os.environ["REDLINE_HOME"]) / "redline.db")  # as a crash leaves it
+    db.execute("UPDATE run SET status = 'running', verdict = '' WHERE id = ?", (outcome.run_id,))
+    db.commit()
+    db.close()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        table = screen.query_one(RunList)
+        assert table.highlighted_key() == f"run:{outcome.run_id}"
+        assert "interrupted" in str(table.get_row_at(0)[1])
+        await pilot.press("R")
+        await wait_for(pilot, lambda: live_entries(screen) and live_entries(screen)[0].status == "finished",
+                       "the resumed run to finish")
+        assert live_entries(screen)[0].run_id == outcome.run_id
+        await pilot.press("R")  # a finished run cannot be resumed: the screen says why, nothing starts
+        assert len(live_entries(screen)) == 1
+    assert run_states(eid) == ["finished"]
