@@ -63,6 +63,7 @@ class RedlineApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_now"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",
                 tooltip="Every key of this screen"),
+        Binding("f1", "help", "Help", show=False, id="app.help_f1", tooltip="Every key of this screen"),
         Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True,
                 tooltip="Search every action"),
     ]

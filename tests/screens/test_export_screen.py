@@ -87,3 +87,44 @@ async def test_export_limited_to_a_window_and_a_missing_folder_fails_plainly(tmp
         text = str(result.render())
     assert (tmp_path / "q1.zip").is_file()
     assert "windows: Q1" in text and "0 runs" in text and "OK: q1.zip" in text
+
+
+async def test_global_keys_on_export_never_type_into_the_path(tmp_path: Path, monkeypatch: Any) -> None:
+    """`R`, `?` and `q` keep their meaning on arrival; the default path survives them, and a field entered
+    later is appended to, never wiped by a first key."""
+    monkeypatch.chdir(tmp_path)
+    eid = await demo_with_one_run()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_export(pilot, eid)
+        path = screen.query_one("#export-path", Input)
+        default = path.value
+        assert default == str(tmp_path / f"demo-evidence-{TODAY.isoformat()}.zip")
+        assert not path.has_focus
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HelpScreen", "help")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "ExportScreen", "back to export")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HelpScreen", "help by F1")
+        help_text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "escape" in help_text and "close" in help_text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "ExportScreen", "back to export again")
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "R goes to Run")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "ExportScreen", "back from Run")
+        assert path.value == default
+        # Moving into the field (tab) and typing appends: nothing selected is replaced.
+        while not path.has_focus:
+            await pilot.press("tab")
+        await pilot.press("x")
+        assert path.value == default + "x"
+        await pilot.press("backspace")
+        await pilot.press("shift+tab")
+        assert not path.has_focus
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.report is not None, "the bundle")
+    assert Path(default).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".zip") == [Path(default).name]
