@@ -87,6 +87,8 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
     Transcript > .transcript--note { color: $warning; }
     """
     BINDINGS = SpanSelection.KEYS
+    GUTTER_WIDTH = GUTTER  # for SpanSelection's mouse mapping
+    RESPONSE_PART = RESPONSE
 
     class SelectionChanged(Message):
         """The current turn, the caret or the selection moved (triage redraws its panel)."""
@@ -276,7 +278,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             line.append(f"{self._label(row):<{GUTTER}}", self._style("label"))
             body = Text(self._source(turn, part)[start:end], no_wrap=True, end="",
                         style=self._style("note") if part == NOTE else "")
-            if part == RESPONSE and t_index == self.current and self.selecting:
+            if part == RESPONSE and t_index == self.current:
                 self._paint_selection(body, start, end)
             line.append_text(body)
             if part == RESPONSE and turn.streaming and row == turn.first_row + turn.row_count() - 1:
@@ -284,8 +286,9 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         return Strip(list(line.render(self.app.console)), line.cell_len)
 
     def _paint_selection(self, body: Text, start: int, end: int) -> None:
+        """The selection (if any) and the caret, always shown on the current turn."""
         low, high = self.selection or (self.caret, self.caret)
-        if high > start and low < end:
+        if high > low and high > start and low < end:
             body.stylize(self._style("selection"), max(low, start) - start, min(high, end) - start)
         at_end = self.caret == end and end == len(self._current_turn().shown)
         if start <= self.caret < end or at_end:
