@@ -35,6 +35,24 @@ def test_quarterly_suggestion_puts_a_two_week_window_mid_quarter() -> None:
         assert abs(before - behind) <= 1
 
 
+def test_suggestion_from_today_never_offers_a_window_that_has_already_ended() -> None:
+    """On 2026-12-05 a 2026 period has one quarter left: Q4, moved after today; Q1-Q3 are not offered."""
+    late = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 12, 5))
+    assert late == [WindowPlan("Q4", date(2026, 12, 11), date(2026, 12, 24))]
+    # A window still ahead keeps its mid-quarter place; only the ones behind today change or go.
+    april = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 4, 20))
+    assert [p.name for p in april] == ["Q2", "Q3", "Q4"]
+    assert april == alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31))[1:]
+    # A quarter with fewer days left than a window gets a window as long as what is left.
+    end = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 12, 28))
+    assert end == [WindowPlan("Q4", date(2026, 12, 28), date(2026, 12, 31))]
+    # Before the period, nothing changes; after it, there is nothing left to suggest, and it says so.
+    assert alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2025, 6, 1)) == \
+        alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31))
+    with pytest.raises(ValueError, match="ended on 2026-12-31"):
+        alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2027, 1, 2))
+
+
 def test_suggestion_follows_a_period_that_is_not_a_calendar_year() -> None:
     plans = alignment.suggest_windows(date(2025, 7, 1), date(2026, 6, 30))
     assert [(p.start, p.end) for p in plans][0] == (date(2025, 8, 9), date(2025, 8, 22))

@@ -101,8 +101,9 @@ async def test_the_four_steps_are_completed_and_persist() -> None:
         await wait_for(pilot, lambda: wizard.current == "timing", "the timing step")
         # (c) timing: accept the suggested quarterly windows.
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) == 4, "the suggested windows")
-        assert _table(app, "#windows-table")[1] == ["Q2", "2026-05-09", "2026-05-22", "14"]
+        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) == 3, "the suggested windows")
+        # TODAY is 2026-04-20: Q1 has ended and is not offered; Q2 keeps its mid-quarter place.
+        assert _table(app, "#windows-table")[0] == ["Q2", "2026-05-09", "2026-05-22", "14"]
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: wizard.current == "evidence", "the evidence step")
         # (d) evidence: tick the formats, name the firm.
@@ -129,7 +130,7 @@ async def _assert_persisted(eid: int) -> None:
     assert engagement.evidence_format == ["report", "workpapers", "oscal"] and engagement.cpa_firm == "Example CPA LLP"
     assert systems[0].target["api_key"] == {"env": "ACME_KEY"} and systems[0].models == ["acme-support-1", "acme-support-2"]
     assert rows[0].criterion == "CC6.6" and rows[0].scenarios == ["pi-direct-override"] and len(rows) > 5
-    assert [w.name for w in windows] == ["Q1", "Q2", "Q3", "Q4"]
+    assert [w.name for w in windows] == ["Q2", "Q3", "Q4"]
     assert (engagement.period_start, engagement.period_end) == (date(2026, 1, 1), date(2026, 12, 31))
     # The store answers the same after a restart: reopen in a new app and find every tick.
     app = RedlineApp(today=TODAY)
@@ -271,3 +272,27 @@ def test_wizard_controls_step_snapshot(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=on_controls)
+
+
+async def test_suggested_windows_start_today_or_later() -> None:
+    """On 2026-12-05 (when a tester met this), `g` on a calendar-2026 period offers only Q4, after today."""
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    with session() as db:
+        alignment.save_system(db, eid, alignment.system_spec(name="support-bot", kind="demo"))
+        alignment.set_type2(db, eid, date(2026, 1, 1), date(2026, 12, 31), [])
+    dispose_all()
+    app = RedlineApp(today=date(2026, 12, 5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await _open_wizard(pilot, eid)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: wizard.current == "timing", "the timing step")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) >= 1, "the suggested windows")
+        await pilot.pause()
+        assert _table(app, "#windows-table") == [["Q4", "2026-12-11", "2026-12-24", "14"]]
+    with session() as db:
+        stored = alignment.windows_of(db, eid)
+    assert [(w.name, w.start, w.end) for w in stored] == [("Q4", date(2026, 12, 11), date(2026, 12, 24))]
