@@ -209,12 +209,22 @@ class HomeScreen(Screen[None]):
     def action_new(self) -> None:
         if not self._ready():
             return
+        self._ask_name("")
+
+    def _ask_name(self, value: str) -> None:
         self.app.push_screen(PromptScreen("New engagement", hint="A short name: letters, digits, '.', '_', '-'",
-                                          placeholder="acme-2026"), self._named)
+                                          placeholder="acme-2026", value=value), self._named)
 
     def _named(self, name: Optional[str]) -> None:
+        from app.alignment import check_new_engagement_name
+
         if not name:
             return
+        checked = try_store(self, lambda db: check_new_engagement_name(db, name))
+        if checked is None:  # refused, and said why: ask again with what was typed, to fix in place
+            self._ask_name(name)
+            return
+        name = checked
         self.app.push_screen(PromptScreen(f"Client for {name}", hint="The audited company (optional)"),
                              lambda client: self._create(name, client or ""))
 

@@ -86,7 +86,8 @@ async def test_new_engagement_asks_a_name_and_opens_the_wizard() -> None:
         assert app.screen.current == "systems" and app.screen.engagement_name == "acme-2026"
 
 
-async def test_a_bad_name_is_refused_literally() -> None:
+async def test_a_bad_name_is_refused_literally_before_the_client_is_asked() -> None:
+    """The name is checked when it is given: the tester fixes it in place, and no answer is thrown away."""
     app = RedlineApp(today=TODAY)
     shown = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -94,12 +95,18 @@ async def test_a_bad_name_is_refused_literally() -> None:
         await pilot.press("n")
         await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt")
         await pilot.press(*"[b]x", "enter")
-        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen" and "Client" in app.screen.prompt_title,
-                       "the client prompt")
-        await pilot.press("enter")
         await wait_for(pilot, lambda: shown, "the error")
-        assert screen_name(pilot) == "HomeScreen"
-    assert shown[-1]["markup"] is False and "'[b]x' is not allowed" in shown[-1]["message"]
+        assert shown[-1]["markup"] is False and "'[b]x' is not allowed" in shown[-1]["message"]
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt again")
+        assert "Client" not in app.screen.prompt_title
+        field = app.screen.query_one(Input)
+        assert field.value == "[b]x"  # what was typed comes back to be fixed, not retyped
+        field.value = ""
+        await pilot.press(*"acme-b", "enter")
+        await wait_for(pilot, lambda: "Client" in getattr(app.screen, "prompt_title", ""), "the client prompt")
+        await pilot.press(*"Acme Corp", "enter")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the wizard")
+        assert app.screen.engagement_name == "acme-b"
 
 
 async def test_import_an_engagement_file() -> None:
