@@ -357,6 +357,30 @@ async def test_connection_check_reports_a_dead_endpoint_without_raising() -> Non
     assert not report.ok and report.chat_error.startswith("connect")
 
 
+async def test_a_404_names_the_url_it_tried_and_suggests_the_missing_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.demo import start_demo_server
+
+    monkeypatch.setenv("RL_TEST_KEY", "demo-key")
+    server = start_demo_server(chunk_delay=0, service_time=0)
+    try:
+        root = server.base_url.removesuffix("/v1")
+        spec = alignment.system_spec(name="bot", kind="openai", base_url=root, model="acme-support-1",
+                                     key={"env": "RL_TEST_KEY"}).target.model_copy(update={"max_retries": 0})
+        report = await alignment.check_connection(spec, [])
+        assert not report.ok and "404" in report.chat_error
+        assert f"tried POST {root}/chat/completions" in report.chat_error
+        assert f"did you mean {root}/v1?" in report.chat_error
+        assert f"tried GET {root}/models" in report.list_error and f"{root}/v1?" in report.list_error
+        right = spec.model_copy(update={"base_url": server.base_url})
+        good = await alignment.check_connection(right, [])
+        assert good.ok and good.list_error == "" and "did you mean" not in good.chat_error
+        # A 404 under a base URL that already ends in /v1 names the URL but suggests nothing.
+        wrong_model = await alignment.check_connection(right.model_copy(update={"base_url": server.base_url + "/x"}), [])
+        assert "tried POST" in wrong_model.chat_error and "did you mean" not in wrong_model.chat_error
+    finally:
+        server.stop()
+
+
 def test_connection_check_is_recorded() -> None:
     eid = _new()
     report = alignment.ConnectionReport(models=("m1", "m2"), undocumented=("m2",), ttft_ms=12.345)
