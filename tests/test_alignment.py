@@ -394,3 +394,30 @@ def test_connection_check_is_recorded() -> None:
     assert event.payload["undocumented"] == ["m2"] and event.payload["ttft_ms"] == 12.3
     assert event.entity == f"system:{system.id}"
 
+
+
+def test_scenarios_say_which_system_fields_they_need_and_which_no_system_has() -> None:
+    from app.alignment.needs import needs_note, scenario_needs, unmet_needs
+    from app.library import load_library
+
+    library = load_library([])
+    needs = {s.spec.id: scenario_needs(s.spec) for s in library.all()}
+    assert needs["api-revoked-key"] == ("revoked_key",)
+    assert needs["gov-model-inventory"] == ("models",)
+    assert "canaries" in needs["pi-direct-override"]
+    assert needs["api-unauthenticated-chat"] == ()
+    eid = _new()
+    with session() as db:
+        bare = alignment.save_system(db, eid, alignment.system_spec(
+            name="bare", kind="openai", base_url="http://127.0.0.1:9/v1"))
+        revoked = library.get("api-revoked-key").spec
+        assert unmet_needs(revoked, [bare]) == ("revoked_key",)
+        full = alignment.save_system(db, eid, alignment.system_spec(
+            name="full", kind="openai", base_url="http://127.0.0.1:9/v1", models=["m1"], canaries=["C-1"],
+            extra_target={"revoked_key": {"env": "ACME_REVOKED_KEY"}}))
+        assert unmet_needs(revoked, [bare, full]) == ()
+        full.in_scope = False  # a system outside the scope never runs, so it cannot meet a need
+        assert unmet_needs(revoked, [bare, full]) == ("revoked_key",)
+        assert unmet_needs(library.get("pi-direct-override").spec, [bare]) == ("canaries",)
+    note = needs_note("api-revoked-key", ("revoked_key",))
+    assert note.startswith("api-revoked-key not mapped: it needs a revoked key") and "Revoked key in" in note

@@ -110,8 +110,17 @@ class SystemForm(FormScreen):
                                                compact=True))
         yield from _field("Key name", Input(key.get("env") or key.get("keyring") or "", id="sys-keyname",
                                             compact=True, placeholder="ACME_KEY (the variable, not the key)"))
+        revoked = target.get("revoked_key") or {}
+        revoked_source = "env" if "env" in revoked else "keyring" if "keyring" in revoked else "none"
+        yield from _field("Revoked key", Select(KEY_SOURCES, value=revoked_source, allow_blank=False,
+                                                id="sys-revokedsrc", compact=True))
+        yield from _field("Revoked name", Input(revoked.get("env") or revoked.get("keyring") or "",
+                                                id="sys-revokedname", compact=True,
+                                                placeholder="ACME_REVOKED_KEY: a key the client revoked (CC6.3)"))
         yield from _field("Documented", Input(", ".join(s.models) if s else "", id="sys-models", compact=True,
                                               placeholder="model ids in the inventory, comma separated"))
+        yield from _field("Canaries", Input(", ".join(target.get("canaries", [])), id="sys-canaries",
+                                            compact=True, placeholder="tokens planted in its prompt, comma separated"))
         yield from _field("Owner", Input(s.owner if s else "", id="sys-owner", compact=True))
         yield from _field("In scope", Checkbox("inside the SOC 2 boundary", s.in_scope if s else True,
                                                id="sys-scope", compact=True))
@@ -120,11 +129,18 @@ class SystemForm(FormScreen):
         from app.alignment import key_reference, system_spec
 
         target = dict(self.system.target) if self.system else {}
-        canaries = list(target.pop("canaries", []))
+        target.pop("canaries", None)
+        canaries = [c.strip() for c in self.value_of("sys-canaries").split(",") if c.strip()]
         key = key_reference(str(self.query_one("#sys-keysrc", Select).value), self.value_of("sys-keyname"))
+        # The revoked key is a reference too, checked by the same rule: never the key itself.
+        revoked = key_reference(str(self.query_one("#sys-revokedsrc", Select).value),
+                                self.value_of("sys-revokedname"))
         kind = str(self.query_one("#sys-kind", Select).value)
         if target.get("kind") != kind:
             target = {}  # kind-specific settings of another kind do not carry over
+        target.pop("revoked_key", None)
+        if revoked:
+            target["revoked_key"] = revoked
         return system_spec(name=self.value_of("sys-name"), kind=kind, base_url=self.value_of("sys-url"),
                            model=self.value_of("sys-model"), key=key,
                            in_scope=self.query_one("#sys-scope", Checkbox).value, owner=self.value_of("sys-owner"),

@@ -296,3 +296,85 @@ async def test_suggested_windows_start_today_or_later() -> None:
     with session() as db:
         stored = alignment.windows_of(db, eid)
     assert [(w.name, w.start, w.end) for w in stored] == [("Q4", date(2026, 12, 11), date(2026, 12, 24))]
+
+
+async def test_the_system_form_takes_the_revoked_key_canaries_and_documented_models() -> None:
+    """What the README's example file expresses, a system built in the wizard can express too."""
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_wizard(pilot, eid)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(pilot) == "SystemForm", "the system form")
+        form = app.screen
+        form.query_one("#sys-kind", Select).value = "openai"
+        form.query_one("#sys-keysrc", Select).value = "env"
+        form.query_one("#sys-revokedsrc", Select).value = "env"
+        await _fill(pilot, {"sys-name": "support-bot", "sys-url": "http://127.0.0.1:8750/v1",
+                            "sys-model": "acme-support-1", "sys-keyname": "ACME_KEY",
+                            "sys-revokedname": "sk-live-abcdefghijklmnopqrstuvwxyz0123456789",
+                            "sys-models": "acme-support-1", "sys-canaries": "ACME-CANARY-2c91d4, RL-CANARY-7f3a91"})
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # A pasted key is refused for the revoked key as for the live one.
+        assert screen_name(pilot) == "SystemForm"
+        assert "looks like an API key" in str(form.query_one(".form-error", Static).render())
+        await _fill(pilot, {"sys-revokedname": "ACME_REVOKED_KEY"})
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the form to close")
+    with session() as db:
+        [system] = alignment.systems_of(db, eid)
+        target = dict(system.target)
+    dispose_all()
+    assert target["revoked_key"] == {"env": "ACME_REVOKED_KEY"} and target["api_key"] == {"env": "ACME_KEY"}
+    assert target["canaries"] == ["ACME-CANARY-2c91d4", "RL-CANARY-7f3a91"] and system.models == ["acme-support-1"]
+
+    # Editing it again shows what was stored, and clearing the revoked key removes it.
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_wizard(pilot, eid)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen_name(pilot) == "SystemForm", "the edit form")
+        form = app.screen
+        assert form.query_one("#sys-revokedname", Input).value == "ACME_REVOKED_KEY"
+        assert form.query_one("#sys-canaries", Input).value == "ACME-CANARY-2c91d4, RL-CANARY-7f3a91"
+        form.query_one("#sys-revokedsrc", Select).value = "none"
+        await _fill(pilot, {"sys-revokedname": ""})
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the form to close")
+    with session() as db:
+        [system] = alignment.systems_of(db, eid)
+    assert "revoked_key" not in system.target and system.target["canaries"]
+
+
+async def test_suggest_offers_a_scenario_a_system_cannot_serve_with_a_note_instead_of_mapping_it() -> None:
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    with session() as db:
+        alignment.save_system(db, eid, alignment.system_spec(
+            name="support-bot", kind="openai", base_url="http://127.0.0.1:8750/v1", model="acme-support-1",
+            key={"env": "ACME_KEY"}))
+        alignment.save_row(db, eid, criterion="CC6.3", client_ref="ACME-AC-02", activity="Keys are revoked.",
+                           scenarios=[])
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await _open_wizard(pilot, eid)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: wizard.current == "controls", "the controls step")
+        await wait_for(pilot, lambda: getattr(app.screen.query_one("#step-controls"), "library", None) is not None
+                       if app.screen.query("#step-controls") else True, "the library")
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any("not mapped" in n["message"] for n in shown), "the note")
+    note = next(n for n in shown if "not mapped" in n["message"])
+    assert "api-revoked-key not mapped: it needs a revoked key" in note["message"] and note["markup"] is False
+    with session() as db:
+        [row] = alignment.rows_of(db, eid)
+    assert "api-revoked-key" not in row.scenarios
