@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from app.runner import PlannedRun
 
 
+WIDE = 160  # columns from which the left side takes half the screen
+
+
 class RunScreen(EngagementScreen):
     """Pick scenarios, run them, watch the transcript stream."""
 
@@ -101,6 +104,8 @@ class RunScreen(EngagementScreen):
         self.reload_runs()
 
     def on_resize(self) -> None:
+        # A wide terminal gives the run list room for every column at full width (ids, states, systems).
+        self.set_class(self.size.width >= WIDE, "-wide")
         self.call_after_refresh(self._fill_table)  # after layout, so the table's own width is known
 
     # ------------------------------------------------------------ the picker

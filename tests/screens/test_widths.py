@@ -1,0 +1,64 @@
+"""Output that fits: the run list's columns size to their content and share spare width; states are never cut.
+
+Driven at the two real terminal sizes a tester uses, 80×24 and 200×50.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cockpit_pilot import TODAY
+from test_run import demo_engagement, open_run_screen
+
+from screens.app import RedlineApp
+
+LONG = ["cross-tenant-conversation-leak", "history-isolation-previous-user", "pi-direct-override"]
+
+
+async def stored_runs() -> int:
+    from app.alignment import get_engagement
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+
+    eid = demo_engagement()
+    with session() as db:
+        plan = plan_runs(db, get_engagement(db, eid), scenario_ids=LONG)
+    outcomes = await run_scenarios(eid, plan)
+    dispose_all()
+    db = sqlite3.connect(Path(os.environ["REDLINE_HOME"]) / "redline.db")
+    db.execute("UPDATE run SET status = 'interrupted', verdict = '' WHERE id = ?", (outcomes[0].run_id,))
+    db.execute("UPDATE run SET status = 'cancelled', verdict = '' WHERE id = ?", (outcomes[1].run_id,))
+    db.commit()
+    db.close()
+    return eid
+
+
+def column_widths(table: Any) -> dict[str, int]:
+    return {str(c.label): c.width for c in table.columns.values()}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+async def test_run_list_columns_fit_their_content_and_never_cut_a_state(size: tuple[int, int]) -> None:
+    from screens.widgets.run_list import RunList
+
+    eid = await stored_runs()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        table = screen.query_one(RunList)
+        await pilot.pause()
+        widths = column_widths(table)
+        states = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert "! interrupted" in states and "⊘ cancelled" in states
+        assert widths["STATE"] >= max(len(s) for s in states)  # never "! interru"
+        used = sum(widths.values()) + 2 * len(widths)
+        assert used <= table.size.width  # the table never scrolls sideways
+        if size[0] == 200:
+            # Wide: every column is there, and the ids are whole, so a run and its re-test are told apart.
+            assert list(widths) == ["RUN", "STATE", "TTFT", "TOK/S", "SYSTEM", "DETECTORS"]
+            assert widths["RUN"] >= max(len(s) for s in LONG)
+            assert widths["SYSTEM"] >= len("support-bot")
