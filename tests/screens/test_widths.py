@@ -62,3 +62,21 @@ async def test_run_list_columns_fit_their_content_and_never_cut_a_state(size: tu
             assert list(widths) == ["RUN", "STATE", "TTFT", "TOK/S", "SYSTEM", "DETECTORS"]
             assert widths["RUN"] >= max(len(s) for s in LONG)
             assert widths["SYSTEM"] >= len("support-bot")
+
+
+@pytest.mark.parametrize("width", [40, 76, 196])
+@pytest.mark.parametrize("today", ["2026-01-03", "2026-06-15", "2026-12-05", "2026-12-30"])
+def test_the_today_marker_points_into_the_window_that_holds_today(width: int, today: str) -> None:
+    from datetime import date, timedelta
+
+    from app.alignment import WindowPlan
+    from screens.widgets.calendar import strip_lines
+
+    day = date.fromisoformat(today)
+    window = WindowPlan("W", max(date(2026, 1, 1), day - timedelta(days=3)), min(date(2026, 12, 31), day + timedelta(days=3)))
+    lines = strip_lines(date(2026, 1, 1), date(2026, 12, 31), [window], width, day)
+    bar, marker = lines[1].plain, lines[3].plain
+    block = [i for i, ch in enumerate(bar) if ch == "█"]
+    arrow = marker.index("▲")
+    assert block[0] <= arrow <= block[-1], (bar, marker)
+    assert "today" in marker and len(marker) <= width
