@@ -378,3 +378,45 @@ async def test_suggest_offers_a_scenario_a_system_cannot_serve_with_a_note_inste
     with session() as db:
         [row] = alignment.rows_of(db, eid)
     assert "api-revoked-key" not in row.scenarios
+
+
+async def test_a_missing_key_is_supplied_inside_the_app_and_the_connection_retested(monkeypatch: Any) -> None:
+    """No quitting to export a variable: the cockpit asks for the key, says how to keep it, and tests again."""
+    import os
+
+    from app import alignment
+    from app.demo import start_demo_server
+    from app.store.engine import dispose_all, session
+
+    monkeypatch.setenv("RL_TEST_MISSING_KEY", "x")
+    monkeypatch.delenv("RL_TEST_MISSING_KEY")  # unset now, and unset again after the test
+    server = start_demo_server(chunk_delay=0, service_time=0)
+    try:
+        eid = _new_engagement()
+        with session() as db:
+            alignment.save_system(db, eid, alignment.system_spec(
+                name="support-bot", kind="openai", base_url=server.base_url, model="acme-support-1",
+                key={"env": "RL_TEST_MISSING_KEY"}, models=["acme-support-1"]))
+        dispose_all()
+        app = RedlineApp(today=TODAY)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_wizard(pilot, eid)
+            await pilot.press("t")
+            await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the key prompt")
+            prompt = app.screen
+            assert "RL_TEST_MISSING_KEY" in prompt.prompt_title
+            assert "export RL_TEST_MISSING_KEY=" in prompt.hint
+            field = prompt.query_one(Input)
+            assert field.password  # a key is never drawn on screen
+            await pilot.press(*"demo-key", "enter")
+            result = app.screen.query_one("#systems-result", Static)
+            await wait_for(pilot, lambda: "TTFT" in str(result.content), "the connection re-tested")
+            assert os.environ["RL_TEST_MISSING_KEY"] == "demo-key"  # this process only; nothing was written
+    finally:
+        server.stop()
+    import sqlite3
+
+    data = sqlite3.connect(os.path.join(os.environ["REDLINE_HOME"], "redline.db"))
+    dumped = "\n".join(data.iterdump())
+    data.close()
+    assert "demo-key" not in dumped
