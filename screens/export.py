@@ -26,6 +26,7 @@ from app.resources import assets_dir
 from app.text import for_terminal, one_line
 from screens.base import EngagementScreen, report_error, with_store
 from screens.widgets.literal import literal
+from screens.widgets.toggles import TickList
 
 
 def default_path(name: str, day: Any) -> Path:
@@ -72,7 +73,7 @@ class ExportScreen(EngagementScreen):
             # Entering the field never selects the default path: a first key appends, it cannot wipe it.
             yield Input(id="export-path", compact=True, select_on_focus=False)
             yield Label("Test windows (none picked: every run)", classes="form-label")
-            yield SelectionList[str](id="export-windows", compact=True)
+            yield TickList(id="export-windows", compact=True)
             yield Button("Export and verify (ctrl+s)", id="export-go", variant="success", compact=True)
             yield ProgressBar(id="export-progress", show_eta=False)
             yield Static("", id="export-step")

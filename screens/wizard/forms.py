@@ -20,6 +20,7 @@ from textual.widgets.selection_list import Selection
 
 from app.errors import RedlineError
 from app.text import for_terminal, one_line
+from screens.widgets.toggles import Tick, TickList
 
 KEY_SOURCES = (("no key", "none"), ("env var", "env"), ("keyring", "keyring"))
 
@@ -122,7 +123,7 @@ class SystemForm(FormScreen):
         yield from _field("Canaries", Input(", ".join(target.get("canaries", [])), id="sys-canaries",
                                             compact=True, placeholder="tokens planted in its prompt, comma separated"))
         yield from _field("Owner", Input(s.owner if s else "", id="sys-owner", compact=True))
-        yield from _field("In scope", Checkbox("inside the SOC 2 boundary", s.in_scope if s else True,
+        yield from _field("In scope", Tick("inside the SOC 2 boundary", s.in_scope if s else True,
                                                id="sys-scope", compact=True))
 
     def build(self) -> Any:
@@ -170,7 +171,7 @@ class RowForm(FormScreen):
     def extra(self) -> ComposeResult:
         chosen = set(self.row.scenarios) if self.row else set()
         yield Label("Scenarios that test it (space toggles):", classes="form-label")
-        yield SelectionList[str](*self._selections(chosen), id="row-scenarios")
+        yield TickList(*self._selections(chosen), id="row-scenarios")
 
     def _selections(self, chosen: set[str], criterion: str = "") -> list[Selection[str]]:
         if not criterion and self.row:

@@ -128,3 +128,31 @@ async def test_global_keys_on_export_never_type_into_the_path(tmp_path: Path, mo
         await wait_for(pilot, lambda: screen.report is not None, "the bundle")
     assert Path(default).is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".zip") == [Path(default).name]
+
+
+async def test_checked_and_unchecked_differ_in_shape_not_only_in_colour() -> None:
+    eid = await demo_with_one_run()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_export(pilot, eid)
+        picker = screen.query_one("#export-windows", SelectionList)
+        picker.select(picker.get_option_at_index(1).value)
+        await pilot.pause()
+        first, second = (picker.render_line(i).text for i in (0, 1))
+        assert first[:3] != second[:3], (first, second)  # the glyphs themselves differ
+        assert "✓" in second[:3] and "✓" not in first[:3]
+    from textual.app import App
+
+    from screens.widgets.toggles import Tick
+
+    class Boxes(App[None]):
+        def compose(self) -> Any:
+            yield Tick("off", False, id="off")
+            yield Tick("on", True, id="on")
+
+    boxes = Boxes()
+    async with boxes.run_test(size=(40, 6)) as pilot:
+        off, on = boxes.query_one("#off", Tick), boxes.query_one("#on", Tick)
+        assert (off._button.plain, on._button.plain) == ("▐ ▌", "▐✓▌")
+        await pilot.click("#off")
+        assert off.value and off._button.plain == "▐✓▌"
