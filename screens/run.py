@@ -259,11 +259,14 @@ class RunScreen(EngagementScreen):
     def _tick(self) -> None:
         """Redraw the figures of rows whose run changed since the last tick."""
         table = self.query_one(RunList)
+        refit = False
         for entry in self.entries.values():
             if entry.dirty:
-                table.update(entry)
+                refit = table.update(entry) or refit
                 if entry.key == self.shown_key:
                     self._stats(entry)
+        if refit:
+            self._fill_table()
 
     def _highlighted_key(self) -> Optional[str]:
         return self.query_one(RunList).highlighted_key()

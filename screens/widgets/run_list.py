@@ -269,12 +269,22 @@ class RunList(DataTable[Any]):
         self.move_cursor(row=index)
         return ordered[index].key
 
-    def update(self, entry: RunEntry) -> None:
-        """Redraw one row's cells in place (the table is not rebuilt)."""
+    def update(self, entry: RunEntry) -> bool:
+        """Redraw one row's cells in place (the table is not rebuilt).
+
+        Returns True when the row's state has grown wider than its column
+        (``○ queued`` became ``● running``): the caller then fills the table
+        again, since a state is never cut.
+        """
+        refit = False
         if entry.key in self.rows:
-            for column, value in zip(self._columns, entry.cells(len(self._columns))):
+            cells = entry.cells(len(self._columns))
+            for column, value in zip(self._columns, cells):
                 self.update_cell(entry.key, column, value)
+            if len(self._columns) > 1 and cells[1].cell_len > self.columns[self._columns[1]].width:
+                refit = True
         entry.dirty = False
+        return refit
 
     def highlighted_key(self) -> Optional[str]:
         if self.row_count == 0:

@@ -80,3 +80,28 @@ def test_the_today_marker_points_into_the_window_that_holds_today(width: int, to
     arrow = marker.index("▲")
     assert block[0] <= arrow <= block[-1], (bar, marker)
     assert "today" in marker and len(marker) <= width
+
+
+async def test_a_state_that_grows_while_running_is_not_cut() -> None:
+    """Queued when the table was filled, running a moment later: the column widens rather than cut it."""
+    import asyncio
+
+    from app.events import RunStarted
+    from screens.widgets.run_list import RunEntry, RunList
+
+    eid = demo_engagement()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        screen.entries["live:1"] = RunEntry("live:1", "pi-direct-override", "support-bot", cancel=asyncio.Event())
+        screen._fill_table(select="live:1")
+        await pilot.pause()
+        table = screen.query_one(RunList)
+        assert str(table.get_row_at(0)[1]) == "○ queued"
+        screen.feed.on_event("live:1", RunStarted(7, "pi-direct-override", "support-bot", "Q2"))
+        await pilot.pause()
+        screen._tick()
+        await pilot.pause()
+        state = str(table.get_row_at(0)[1])
+        assert state == "● running"
+        assert column_widths(table)["STATE"] >= len(state)
