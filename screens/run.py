@@ -308,7 +308,7 @@ class RunScreen(EngagementScreen):
 
     def _stats(self, entry: RunEntry) -> None:
         if entry.error:
-            line = Text(one_line(entry.error, 200), style="red")
+            line = Text(one_line(entry.error, 600), style="red")  # wraps (run-stats grows), never cut
         elif entry.status == "queued":
             line = Text("queued: starts when a slot is free", style="dim")
         else:

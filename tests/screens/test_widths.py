@@ -105,3 +105,20 @@ async def test_a_state_that_grows_while_running_is_not_cut() -> None:
         state = str(table.get_row_at(0)[1])
         assert state == "● running"
         assert column_widths(table)["STATE"] >= len(state)
+
+
+async def test_a_long_error_note_wraps_in_the_transcript_rather_than_being_cut() -> None:
+    from screens.widgets.transcript import Transcript, TurnText
+
+    note = ("error: client_error: auth 'revoked' was requested but this system has no revoked_key; "
+            "add one to the system (the key the client says it revoked) to run this scenario")
+    eid = demo_engagement()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        transcript = screen.query_one(Transcript)
+        transcript.show([TurnText(1, "step 1 · chat", "Can you help me track my order?", "", False, None, note)])
+        await pilot.pause()
+        shown = " ".join(line.strip() for line in transcript.text.splitlines())
+        assert "to run this scenario" in shown and "this system has no revoked_key" in shown
+        assert all(len(line) <= transcript.scrollable_content_region.width for line in transcript.text.splitlines())
