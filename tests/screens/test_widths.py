@@ -122,3 +122,31 @@ async def test_a_long_error_note_wraps_in_the_transcript_rather_than_being_cut()
         shown = " ".join(line.strip() for line in transcript.text.splitlines())
         assert "to run this scenario" in shown and "this system has no revoked_key" in shown
         assert all(len(line) <= transcript.scrollable_content_region.width for line in transcript.text.splitlines())
+
+
+async def test_tab_moves_scenarios_runs_transcript_in_order_and_shows_where_focus_is() -> None:
+    eid = demo_engagement()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        seen = [app.focused.id]
+        for _ in range(3):
+            await pilot.press("tab")
+            seen.append(app.focused.id)
+        assert seen == ["picker", "runs", "transcript", "picker"]
+        await pilot.press("shift+tab")
+        assert app.focused.id == "transcript"
+        # The focused pane is marked in the accent colour; focus moving away takes the mark with it.
+        def marks() -> dict[str, tuple[Any, ...]]:
+            return {n: (tuple(screen.query_one(f"#{n}").styles.border_left),
+                        tuple(screen.query_one(f"#{n}").styles.border_top)) for n in ("picker", "runs", "transcript")}
+
+        screen.set_focus(None)
+        await pilot.pause()
+        unfocused = marks()
+        for name in ("picker", "runs", "transcript"):
+            screen.query_one(f"#{name}").focus()
+            await pilot.pause()
+            now = marks()
+            assert now[name] != unfocused[name], name
+            assert all(now[o] == unfocused[o] for o in now if o != name), name
