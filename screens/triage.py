@@ -53,7 +53,9 @@ class TriageScreen(EngagementScreen):
         Binding("p", "verdict('pass')", "Pass", id="triage.pass", tooltip="Your verdict: pass"),
         Binding("x", "verdict('fail')", "Fail", id="triage.fail", tooltip="Your verdict: fail"),
         Binding("u", "verdict('review')", "Unsure", id="triage.review", tooltip="Your verdict: needs review"),
-        Binding("v", "select", "Select", id="triage.select", tooltip="Start selecting a span of the response"),
+        # Hidden from the footer so the row fits 80 columns; the panel under the transcript says "v selects".
+        Binding("v", "select", "Select", show=False, id="triage.select",
+                tooltip="Anchor a selection at the caret (again: drop it)"),
         Binding("a", "select_turn", "Whole turn", show=False, id="triage.select_turn",
                 tooltip="Select the whole response"),
         Binding("f", "finding", "Finding", id="triage.finding",

@@ -150,3 +150,28 @@ async def test_tab_moves_scenarios_runs_transcript_in_order_and_shows_where_focu
             now = marks()
             assert now[name] != unfocused[name], name
             assert all(now[o] == unfocused[o] for o in now if o != name), name
+
+
+async def test_every_footer_fits_80_columns() -> None:
+    """The last key of each footer (^p Palette) is whole at 80 columns, on every screen of an engagement."""
+    from textual.widgets import Footer
+
+    from test_triage import demo_run
+
+    eid, run_id = await demo_run("pi-direct-override")
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        from cockpit_pilot import store_ready, wait_for
+
+        await store_ready(pilot)
+        for name, kwargs in (("run", {}), ("triage", {"run_id": run_id}), ("findings", {}), ("controls", {}),
+                             ("monitoring", {}), ("questions", {}), ("export", {})):
+            app.push_screen_for(name, eid, **kwargs)
+            await wait_for(pilot, lambda: [k for f in app.screen.query(Footer) for k in f.query("FooterKey")],
+                           f"{name}'s footer")
+            await pilot.pause()
+            keys = list(app.screen.query_one(Footer).query("FooterKey"))
+            right = max(k.region.right for k in keys)
+            assert right <= 80, (name, right, [str(k.description) for k in keys])
+            app.pop_screen()
+            await pilot.pause()
