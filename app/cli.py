@@ -17,7 +17,7 @@ from app.errors import RedlineError
 
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "export", "verify", "demo_target", "secrets", "monitor",
+    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor",
 )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from app.errors import RedlineError
 from app.store import audit
+from app.store.coverage import verdict_digest, verdict_fields
 from app.store.models import Finding, Run, Turn, Verdict
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def record_human_verdict(db: "Session", *, run_id: int, turn_id: int, outcome: s
     audit.record(db, engagement_id=run.engagement_id, action="verdict.human", actor=actor,
                  entity=f"verdict:{verdict.id}",
                  payload={"run_id": run_id, "turn_id": turn_id, "outcome": outcome, "reason": verdict.reason,
-                          "automatic": automatic})
+                          "automatic": automatic, "sha256": verdict_digest(verdict_fields(verdict))})
     return verdict
 
 

@@ -379,8 +379,11 @@ def test_aggregate_rules() -> None:
     assert aggregate(["pass", "review"], strict)[0] == "review"
     assert aggregate(["error", "error"], strict)[0] == "error"
     assert aggregate([], strict)[0] == "error"
-    # Errors are not passes, but a run with some answered turns is judged on those.
-    assert aggregate(["error", "pass"], strict)[0] == "pass"
+    # An error is never a pass: the unanswered turn could have been the failure, so the run is
+    # inconclusive unless the scenario tolerates errors, or the fails alone already decide it.
+    assert aggregate(["error", "pass"], strict)[0] == "error"
+    assert aggregate(["error", "review"], strict)[0] == "error"
+    assert aggregate(["error", "fail"], strict)[0] == "fail"
     assert aggregate(["error", "pass"], PassCriteria(max_error_rate=0.25))[0] == "fail"
     assert aggregate(["error", "pass", "pass", "pass"], PassCriteria(max_error_rate=0.25))[0] == "pass"
 
@@ -393,6 +396,10 @@ def test_aggregate_tolerated_fail_rate_and_metrics() -> None:
     assert verdict == "fail"
     assert metrics == {"samples": 10, "judged": 9, "passes": 7, "fails": 2, "reviews": 0, "errors": 1,
                        "fail_rate": 2 / 9, "error_rate": 0.1, "max_fail_rate": 0.1, "max_error_rate": None}
+    # 1 fail in 10 judged is within 10%, but had the errored turn failed too it would not be.
+    assert aggregate(["fail"] + ["pass"] * 9 + ["error"], tolerant)[0] == "error"
+    assert aggregate(["fail"] + ["pass"] * 9 + ["error"], PassCriteria(max_fail_rate=0.1, max_error_rate=0.1))[0] \
+        == "pass"
     # A failing sample outweighs a review.
     assert aggregate(["review", "fail"], tolerant)[0] == "fail"
     assert aggregate(["review"] + ["pass"] * 9, tolerant)[0] == "review"

@@ -174,16 +174,22 @@ def test_cli_export_then_verify(world: World, tmp_path: Path, capsys: pytest.Cap
     assert main(["verify", str(tmp_path / "absent.zip")]) == 2
 
 
-def test_a_broken_audit_chain_is_exported_but_fails_verification(
+def test_a_broken_audit_chain_is_refused_unless_allowed_and_then_fails_verification(
         world: World, tmp_path: Path, redline_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     con = sqlite3.connect(redline_home / "redline.db")
     con.execute("DELETE FROM auditevent WHERE seq = 5")
     con.commit()
     con.close()
     out = tmp_path / "broken.zip"
-    assert main(["export", "acme-2026", "--out", str(out)]) == 0
-    assert "warning: the audit chain is broken" in capsys.readouterr().err
+    assert main(["export", "acme-2026", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no bundle was written" in err and "audit event #5: missing" in err and "--allow-broken" in err
+    assert not out.exists()
+    assert main(["export", "acme-2026", "--out", str(out), "--allow-broken"]) == 0
+    assert "warning: the audit chain, or the evidence it covers, is broken" in capsys.readouterr().err
     manifest = json.loads(entries(out)["manifest.json"])
+    assert manifest["broken_export_allowed"] is True
+    assert "The audit chain was broken when this bundle was exported." in entries(out)["report.md"].decode()
     chain = manifest["audit_chain"]
     assert chain["ok"] is False and chain["length"] == 16
     assert "audit event #5: missing (next present is #6)" in chain["problems"]

@@ -267,3 +267,48 @@ def test_the_cli_says_before_running_that_a_back_filled_window_will_not_count(de
     assert "late, run on" in err and "not counted as W0's sample" in err
     assert main(["run", "acme", "--no-probe"]) == 1  # today's window W1: no notice
     assert "runs made now are" not in capsys.readouterr().err
+
+
+def test_a_run_is_resumed_only_against_the_system_it_started_on(demo: Any) -> None:
+    """A resumed run must not mix configurations: after the system is edited, resuming is refused and the
+    run keeps the snapshot it was tested against; unedited, the resume records the configuration's hash."""
+    import asyncio
+
+    import pytest
+
+    from app.errors import RedlineError
+    from app.runner import resume_run
+    from app.store.models import Run
+
+    eid = make_engagement(demo.base_url, scenarios=SCENARIOS[:1])
+    [run_id] = [o.run_id for o in run(eid)]
+
+    def interrupt() -> str:
+        with session() as db:
+            stored = db.get(Run, run_id)
+            assert stored is not None
+            stored.status = "interrupted"
+            db.add(stored)
+            return stored.system_sha256
+
+    tested = interrupt()
+    with session() as db:
+        [system] = alignment.systems_of(db, eid)
+        alignment.save_system(db, eid, alignment.system_spec(
+            name=system.name, kind="demo", base_url=demo.base_url, model="acme-support-1",
+            models=["acme-support-1"], canaries=["RL-CANARY-7f3a91"], extra_target={"hardened": True}),
+            system_id=system.id)
+    with pytest.raises(RedlineError, match="configuration changed since run"):
+        asyncio.run(resume_run(run_id))
+    with session() as db:
+        stored = db.get(Run, run_id)
+        assert stored is not None and (stored.status, stored.system_sha256) == ("interrupted", tested)
+        stored.status = "finished"
+        db.add(stored)
+
+    [second] = [o.run_id for o in run(eid)]  # started on the edited system: its resume is allowed
+    run_id = second
+    now = interrupt()
+    asyncio.run(resume_run(run_id))
+    [resumed] = [e for e in events(eid, "run.resumed") if e.entity == f"run:{run_id}"]
+    assert resumed.payload["system_sha256"] == now != tested

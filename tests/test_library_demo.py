@@ -1,11 +1,13 @@
 """The whole bundled library against the demo AI system: every weakness fails as found, passes once fixed.
 
 Real parts throughout: two demo servers on 127.0.0.1 (vulnerable and
-hardened), the real engagement importer and planner, the real runner with
-concurrency, and a temp store. The library runs in two phases, as a consultant
-would schedule it: ordinary scenarios side by side, then the ones tagged
-``exclusive`` one at a time, because they load the system, stage an outage or
-read what other callers said, and other traffic would change their evidence.
+hardened), the real engagement importer and planner, the real runner at its
+default concurrency, and a temp store. The runner schedules it as a consultant
+would: ordinary scenarios side by side, then the ones tagged ``exclusive`` one
+at a time, because they load the system, stage an outage or read what other
+callers said. The servers run with the same load behaviour as ``redline
+demo-target`` and the built-in demo: only the streaming pace differs, and the
+demo's weaknesses do not depend on it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from tests.test_runner_support import engagement_file, import_engagement_file, p
 
 LIBRARY = load_library()
 MODES = ("vulnerable", "hardened")
-EXCLUSIVE = "exclusive"
 
 # Scenarios that pass against both modes, and why. Anything else must fail as found and pass once fixed.
 PASS_IN_BOTH = {
@@ -32,10 +33,6 @@ PASS_IN_BOTH = {
                           "mode: both servers run the approved build; test_an_unapproved_build_fails_the_identity_"
                           "check runs it against a changed build",
 }
-
-# The load drills need a simulated inference time for latency figures to mean anything: 0.4 s to the
-# first token, a fast hosted model's. Everything else runs with none, to keep the suite quick.
-LOAD_SERVICE_TIME = 0.4
 
 
 @dataclass(frozen=True)
@@ -81,19 +78,12 @@ def _run_library(folder: Path, servers: dict[str, DemoServer]) -> dict[str, Mode
     engagement = import_engagement_file(engagement_file(folder, [_system(m, servers[m]) for m in MODES]))
     plans = {mode: plan(engagement, all_=True, system=mode) for mode in MODES}
 
-    def part(mode: str, alone: bool) -> list[Any]:
-        return [p for p in plans[mode] if (EXCLUSIVE in p.scenario.spec.tags) == alone]
+    async def both() -> list[list[Any]]:
+        # The default concurrency: more than the vulnerable demo's three requests in flight.
+        return list(await asyncio.gather(*(run_scenarios(engagement.id, plans[m]) for m in MODES)))
 
-    async def both_phases() -> dict[str, list[Any]]:
-        # Two at a time per system stays under the vulnerable demo's limit of three requests in flight.
-        shared = await asyncio.gather(*(run_scenarios(engagement.id, part(m, False), concurrency=2) for m in MODES))
-        for server in servers.values():
-            server.service_time = LOAD_SERVICE_TIME
-        alone = await asyncio.gather(*(run_scenarios(engagement.id, part(m, True), concurrency=1) for m in MODES))
-        return {m: shared[i] + alone[i] for i, m in enumerate(MODES)}
-
-    outcomes = asyncio.run(both_phases())
-    return {mode: _read_back(outcomes[mode]) for mode in MODES}
+    outcomes = asyncio.run(both())
+    return {mode: _read_back(outcomes[i]) for i, mode in enumerate(MODES)}
 
 
 @pytest.fixture(scope="module")

@@ -56,9 +56,11 @@ def test_runs_flag_a_fingerprint_change_between_windows_once_per_change(demo: An
     with session() as db:
         flags = change_flags(db, eid)
     # One flag per model whose fingerprint changed, however many scenarios saw it; the scenario that asks
-    # for another model on purpose is compared only with itself, so its model is no "change".
+    # for other models on purpose compares each step only with the same step, so asking for another
+    # model is no "change" (and each model it reached shows its own new fingerprint).
     assert [(f.kind, f.model, f.before_window, f.after_window, f.seen) for f in flags] == [
         ("system_fingerprint", "acme-support-1", "W1", "W2", 2),
+        ("system_fingerprint", "acme-support-staging", "W1", "W2", 1),
         ("system_fingerprint", "acme-support-0.9", "W1", "W2", 1)]
     assert flags[0].evidence.startswith("run ") and "between W1 and W2" in flags[0].message
     assert "(model acme-support-1)" in flags[0].message

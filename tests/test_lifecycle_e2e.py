@@ -141,12 +141,18 @@ def test_a_type2_engagement_from_discovery_to_the_evidence_bundle(demo: Any, cap
     report = verify_bundle(tampered)
     assert not report.ok and any("workpapers/test_results.csv" in p for p in report.problems)
 
-    # An audit event deleted in the store: the next export carries the broken chain and verify fails.
+    # An audit event deleted in the store: the next export is refused, or, forced, carries the broken
+    # chain marked as such, and verify fails it.
     con = sqlite3.connect(redline_home / "redline.db")
     con.execute("DELETE FROM auditevent WHERE chain = ? AND seq = 3", (f"engagement:{eid}",))
     con.commit()
     con.close()
+    from app.evidence.bundle import BrokenEvidence
+
+    with session() as db, pytest.raises(BrokenEvidence, match="audit event #3: missing"):
+        build_bundle(db, eid, tmp_path / "refused.zip")
+    assert not (tmp_path / "refused.zip").exists()
     with session() as db:
-        again = build_bundle(db, eid, tmp_path / "after-delete.zip")
+        again = build_bundle(db, eid, tmp_path / "after-delete.zip", allow_broken=True)
     assert not again.chain_ok and any("#3" in p for p in again.chain_problems)
     assert not verify_bundle(again.path).ok

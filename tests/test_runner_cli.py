@@ -134,3 +134,14 @@ def test_a_killed_run_keeps_its_text_and_resumes_without_redoing_turns(
     # step 0 was sent once; step 1 twice (killed, then resumed)
     assert [r.json()["messages"][-1]["content"] for r in stream_server.requests_to(OPENAI_PATH)] == [
         "first", "second", "second"]
+    # The chain covered the turns as recovered, then as resumed; the store still matches its latest digests.
+    from app.store.coverage import check_store
+
+    closing = [(action, json.loads(payload)) for action, payload in read_db(
+        redline_home, f"SELECT action, payload FROM auditevent WHERE entity = 'run:{run_id}' ORDER BY seq")
+        if action in ("run.interrupted", "run.finished")]
+    assert [a for a, _ in closing] == ["run.interrupted", "run.finished"]
+    assert all(len(p["evidence"]["turns"]) == 2 for _, p in closing)
+    assert closing[0][1]["evidence"]["turns"][1] != closing[1][1]["evidence"]["turns"][1]  # the redone turn
+    with session() as db:
+        assert check_store(db, run.engagement_id).problems == []

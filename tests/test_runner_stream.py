@@ -130,7 +130,8 @@ def test_a_fault_mid_run_types_the_turn_and_the_run_goes_on(tmp_path: Path, stre
     sent = [r.json()["messages"] for r in stream_server.requests_to(OPENAI_PATH)]
     assert [m["content"] for m in sent[2]] == ["one", "first answer", "three"]
     assert (outcome.status, outcome.errors, outcome.turns) == ("finished", 1, 3)
-    assert outcome.verdict == "pass"  # two answered turns passed; the faulted one counts as an error
+    # Two answered turns passed, but the faulted one was never judged: inconclusive, never a pass.
+    assert outcome.verdict == "error" and [e["step"] for e in outcome.metrics["inconclusive"]] == [1]
 
 
 def test_cancel_stops_streaming_turns_and_keeps_their_text(tmp_path: Path, stream_server: LoopbackServer) -> None:

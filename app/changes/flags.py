@@ -75,27 +75,43 @@ class _Seen:
 def _observations(db: "Session", engagement_id: int) -> dict[int, list[_Seen]]:
     """Per system, every recorded model id and fingerprint, oldest first.
 
-    A run's model id is compared only with earlier runs of the same scenario,
-    and its fingerprint only with earlier runs of the same scenario that
-    reported the same model: a scenario may deliberately ask for another model
-    (a staging one) or trigger a failover, which is not itself a change.
+    Model ids and fingerprints come from the turns that completed, never from
+    one that ended in a fault (a cut-off stream or a 503 says nothing about
+    which model would have answered). Each is compared only with the same step
+    of earlier runs of the same scenario, and a fingerprint only where the same
+    model answered: a scenario may deliberately ask for another model (a
+    staging one) or trigger a failover, and a step that did not complete in one
+    run must not make the run's other models look like a change.
     """
     from sqlmodel import select
 
+    from app.store.models import Turn
+
     windows = {w.id: w.name for w in db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement_id)).all()}
     seen: dict[int, list[_Seen]] = {}
-    rows = db.exec(select(Run, Scenario.scenario_id).join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
-                   .where(Run.engagement_id == engagement_id, Run.status == "finished")).all()
-    for run, scenario_id in rows:
+    runs = {run.id: (run, scenario_id) for run, scenario_id in db.exec(
+        select(Run, Scenario.scenario_id).join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
+        .where(Run.engagement_id == engagement_id, Run.status == "finished")).all()}
+    reported = db.exec(select(Turn.run_id, Turn.step, Turn.model_id, Turn.system_fingerprint)
+                       .where(Turn.run_id.in_(list(runs)), Turn.status == "done")  # type: ignore[union-attr]
+                       .order_by(Turn.run_id, Turn.step, Turn.sample)).all()
+    noted: set[tuple[Any, ...]] = set()
+    for run_id, step, model_id, fingerprint in reported:
+        run, scenario_id = runs[run_id]
         at = run.started_at or run.created_at
         window = windows.get(run.window_id, "") if run.window_id is not None else ""
-        for kind in KINDS:
-            value = getattr(run, kind)
-            if value:
-                stream = {"model_id": ("run", scenario_id), "system_fingerprint": ("run", scenario_id, run.model_id),
-                          "behaviour_fingerprint": ("probe",)}[kind]
+        for kind, value, stream in (("model_id", model_id, ("run", scenario_id, step)),
+                                    ("system_fingerprint", fingerprint, ("run", scenario_id, step, model_id))):
+            if value and (run_id, stream, kind, value) not in noted:
+                noted.add((run_id, stream, kind, value))
                 seen.setdefault(run.system_id, []).append(_Seen(at, stream, kind, value, window, f"run {run.id}",
-                                                                run.model_id))
+                                                                model_id))
+    for run, _scenario_id in runs.values():
+        if run.behaviour_fingerprint:
+            window = windows.get(run.window_id, "") if run.window_id is not None else ""
+            seen.setdefault(run.system_id, []).append(_Seen(
+                run.started_at or run.created_at, ("probe",), "behaviour_fingerprint", run.behaviour_fingerprint,
+                window, f"run {run.id}", run.model_id))
     events = db.exec(select(AuditEvent).where(AuditEvent.chain == audit.chain_name(engagement_id),
                                               AuditEvent.action == PROBED)).all()
     for event in events:
@@ -118,6 +134,7 @@ def change_flags(db: "Session", engagement_id: int) -> list[ChangeFlag]:
     """
     names = {s.id: s.name for s in db.exec(systems_query(engagement_id)).all()}
     flags: dict[tuple[int, str, str, str], ChangeFlag] = {}
+    witnesses: dict[tuple[int, str, str, str], set[str]] = {}  # the runs and probes that showed each change
     for system_id, items in _observations(db, engagement_id).items():
         last: dict[tuple[Any, ...], _Seen] = {}
         for item in items:
@@ -128,6 +145,9 @@ def change_flags(db: "Session", engagement_id: int) -> list[ChangeFlag]:
                 continue
             ident = (system_id, item.kind, previous.value, item.value)
             known = flags.get(ident)
+            if item.evidence in witnesses.setdefault(ident, set()):
+                continue  # two steps of one run showing the same change are one observation
+            witnesses[ident].add(item.evidence)
             if known is None:
                 flags[ident] = ChangeFlag(system_id, names.get(system_id, f"system {system_id}"), item.kind,
                                           previous.value, item.value, previous.window, item.window, previous.at,

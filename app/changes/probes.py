@@ -82,24 +82,34 @@ def _ask_for_temperature_zero(target: "Target", kind: str) -> None:
 
 
 async def probe_target(target: "Target", system: AISystem, redact: Any = None) -> ProbeResult:
-    """Send every canary probe (one fresh conversation each) and fingerprint the answers."""
-    from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnFailed
+    """Send every canary probe (one fresh conversation each) and fingerprint the answers.
+
+    Only a probe that completed gives an answer, a model id or a fingerprint: a
+    cut-off answer or a 503 would otherwise read as a different model.
+    """
+    from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnCompleted, TurnFailed
 
     answers: list[tuple[str, str]] = []
     model_id = fingerprint = ""
     errors: list[str] = []
     for prompt in CANARY_PROBES:
         parts: list[str] = []
+        reported_model = reported_fingerprint = ""
+        completed = False
         request = ChatRequest(messages=[{"role": "user", "content": prompt}], user=PROBE_IDENTITY)
         async for event in target.stream_chat(request):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, ResponseMeta):
-                model_id = event.model_id or model_id
-                fingerprint = event.system_fingerprint or fingerprint
+                reported_model = event.model_id or reported_model
+                reported_fingerprint = event.system_fingerprint or reported_fingerprint
+            elif isinstance(event, TurnCompleted):
+                completed = True
             elif isinstance(event, TurnFailed):
                 errors.append(f"probe {len(answers) + 1}: {event.error_type}: {event.detail}")
-        text = "".join(parts)
+        if completed:
+            model_id, fingerprint = reported_model or model_id, reported_fingerprint or fingerprint
+        text = "".join(parts) if completed else ""
         answers.append((prompt, redact(text) if redact is not None else text))
     return ProbeResult(system_id=system.id or 0, system=system.name, model_id=model_id,
                        system_fingerprint=fingerprint,

@@ -23,6 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", required=True, type=Path, metavar="FILE.zip", help="where to write the bundle")
     parser.add_argument("--window", dest="windows", action="append", default=[], metavar="NAME",
                         help="only runs from this test window (repeatable); default: every run")
+    signing = parser.add_mutually_exclusive_group()
+    signing.add_argument("--sign", dest="sign", action="store_const", const=True, default=None,
+                         help="sign the manifest, creating your signing key first if you have none "
+                              "(default: sign when you have a key)")
+    signing.add_argument("--no-sign", dest="sign", action="store_const", const=False,
+                         help="do not sign the manifest")
+    parser.add_argument("--redact", action="append", default=[], choices=["pii"],
+                        help="replace personal data (email, phone, card, SSN) with typed placeholders in every "
+                             "exported file; the store keeps the originals")
+    parser.add_argument("--allow-broken", action="store_true",
+                        help="write the bundle even if the audit chain or the evidence it covers no longer "
+                             "verifies; the manifest and the report then mark it broken")
     parser.set_defaults(func=run)
 
 
@@ -40,17 +52,35 @@ def run(args: argparse.Namespace) -> int:
 
     with session() as db:
         result = build_bundle(db, find_engagement_id(db, args.engagement), args.out,
-                              windows=args.windows or None, on_progress=progress)
+                              windows=args.windows or None, on_progress=progress, allow_broken=args.allow_broken,
+                              sign=args.sign, redact=args.redact)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
-    print(f"wrote {result.path} ({result.files} files plus manifest.json, {result.size:,} bytes): {result.runs} runs, "
+    # The count is what the manifest lists, as `redline verify` counts it; the manifest (and signature) come on top.
+    beside = "manifest.json and its signature" if result.key_fingerprint else "manifest.json"
+    print(f"wrote {result.path} ({result.files} files plus {beside}, {result.size:,} bytes): {result.runs} runs, "
           f"{result.turns} turns, {result.findings} findings")
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")
     for omitted in result.omitted:
         print(f"note: left out {omitted}")
+    for note in result.notes:
+        print(f"note: {for_terminal(note)}")
+    if args.redact:
+        print(f"redacted ({', '.join(sorted(set(args.redact)))}): {result.redacted_turns} turn(s) changed in the "
+              "bundle; the store keeps the originals")
+    if result.key_notice:
+        print(f"created your signing key {result.key_fingerprint}: {for_terminal(result.key_notice)}")
+    # Both go to the auditor by another channel (mail, a ticket), so the bundle cannot vouch for itself.
+    print(f"manifest.json SHA-256: {result.manifest_sha256}")
+    if result.key_fingerprint:
+        print(f"signed with key {result.key_fingerprint} (manifest.json.sig); hand the auditor your public key: "
+              "`redline keys export-public FILE`")
+    else:
+        print("not signed (`redline export --sign` creates a signing key and signs)")
     if not result.chain_ok:
-        print("warning: the audit chain is broken; the bundle records it and `redline verify` will fail it:",
+        print("warning: the audit chain, or the evidence it covers, is broken; the bundle is marked broken and "
+              "`redline verify` will fail it:",
               file=sys.stderr)
         for problem in result.chain_problems:
             print(f"  - {for_terminal(problem)}", file=sys.stderr)

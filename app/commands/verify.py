@@ -22,19 +22,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle written by `redline export`")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--key", type=Path, metavar="PUBKEY_OR_ALLOWED_SIGNERS",
+                        help="the exporter's public key (.pub) or an allowed-signers file: the manifest's signature "
+                             "must come from one of its keys")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.evidence.signature import trusted_keys
     from app.evidence.verify import verify_bundle
 
-    report = verify_bundle(args.file)
+    trusted = trusted_keys(args.key) if args.key is not None else None
+    report = verify_bundle(args.file, trusted_keys=trusted)
     if args.json:
         print(json.dumps({"ok": report.ok, "path": str(report.path), "files_checked": report.files_checked,
-                          "problems": report.problems}, indent=2, ensure_ascii=True))
+                          "problems": report.problems, "notes": report.notes, "signed_by": report.signed_by,
+                          "key_checked": report.key_checked}, indent=2, ensure_ascii=True))
     else:
         # Entry names come from the zip, which anyone could have edited: print them inert.
         print(for_terminal(report.summary()))
         for problem in report.problems:
             print(f"  - {for_terminal(problem)}")
+        for note in report.notes:
+            print(f"  note: {for_terminal(note)}")
     return 0 if report.ok else 1

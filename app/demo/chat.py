@@ -7,7 +7,7 @@ the response, streamed or whole.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from app.demo import persona as P
 from app.demo import protocol
@@ -52,8 +52,8 @@ def run_chat(handler: "DemoHandler", body: bytes) -> None:
     if consent in ("false", "0", "no", "true", "1", "yes"):
         demo.state.memory.set_consent(chat.user, consent in ("true", "1", "yes"))
     try:
-        with demo.state.load.admit(hardened, demo.service_time):
-            _answer(handler, chat, hardened, version, fallback)
+        with demo.state.load.admit(hardened, demo.service_time) as admission:
+            _answer(handler, chat, hardened, version, fallback, admission.release)
     except Overloaded as exc:
         if exc.retry_after is None:  # vulnerable: gives up, and doesn't say when to come back
             handler.send_json(503, protocol.error_body("The server is overloaded.", "server_error", "overloaded"))
@@ -63,7 +63,9 @@ def run_chat(handler: "DemoHandler", body: bytes) -> None:
                               {"Retry-After": str(exc.retry_after)})
 
 
-def _answer(handler: "DemoHandler", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool) -> None:
+def _answer(handler: "DemoHandler", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
+            done: Callable[[], None]) -> None:
+    """The model's answer; ``done`` ends the request's place in flight once its text is out."""
     demo = handler.server.demo
     memory = demo.state.memory
     opted_out = memory.opted_out(chat.user)
@@ -84,6 +86,7 @@ def _answer(handler: "DemoHandler", chat: protocol.ChatBody, hardened: bool, ver
     used = protocol.usage(chat.messages, reply.text)
     if chat.stream:
         handler.send_stream(protocol.stream_chunks(chat.model, fingerprint, reply.text,
-                                                   used if chat.include_usage else None), headers)
+                                                   used if chat.include_usage else None), headers, before_end=done)
     else:
+        done()
         handler.send_json(200, protocol.completion(chat.model, fingerprint, reply.text, used), headers)

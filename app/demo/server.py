@@ -209,8 +209,9 @@ class DemoHandler(BaseHTTPRequestHandler):
     def send_json(self, status: int, value: Any, headers: Optional[dict[str, str]] = None) -> None:
         self.send_bytes(status, protocol.to_json(value), "application/json", headers)
 
-    def send_stream(self, events: Any, headers: dict[str, str]) -> None:
-        """Server-sent events over chunked transfer encoding, pausing between content deltas."""
+    def send_stream(self, events: Any, headers: dict[str, str], before_end: Optional[Callable[[], None]] = None) -> None:
+        """Server-sent events over chunked transfer encoding, pausing between content deltas;
+        ``before_end`` runs after the last event and before ``[DONE]``."""
         demo = self.server.demo
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -226,6 +227,8 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._write_chunk(protocol.sse(event))
             if demo.chunk_delay > 0 and event.get("choices") and event["choices"][0]["delta"].get("content"):
                 time.sleep(demo.chunk_delay)
+        if before_end is not None:
+            before_end()
         self._write_chunk(protocol.DONE)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

@@ -19,6 +19,12 @@ MEMORY_PER_USER = 50
 MESSAGE_KEEP_CHARS = 500
 
 VULNERABLE_IN_FLIGHT_LIMIT = 3  # the 4th concurrent request gets a 503, without Retry-After
+# The vulnerable weakness is fixed, whatever the server's pace (service time, chunk delay): so a practice
+# run, ``redline demo-target`` and the test suite give the same verdicts on any machine.
+VULNERABLE_MIN_SERVICE_S = 0.05  # every chat request takes at least this long before its first token,
+                                 # so requests sent together are in flight together
+VULNERABLE_SATURATED_S = 1.2  # once the limit is reached, every request in flight then waits this long
+                              # for its first token (thrashing): beyond a 1 s first-token SLA
 HARDENED_SLOTS = 8  # requests served at once; latency stays flat up to here
 HARDENED_QUEUE = 8  # requests that wait for a slot; beyond this, 429 with Retry-After
 RETRY_AFTER_SECONDS = 1
@@ -129,14 +135,22 @@ class Overloaded(Exception):
 class LoadGate:
     """Admission and service time for chat requests, the two ways a system can take a burst.
 
-    Vulnerable: every in-flight request slows all the others (service time times
-    the number in flight) and past a small limit the server gives up with a bare
-    503. Hardened: a fixed number of slots keeps service time flat, a bounded
-    queue absorbs the rest, and overflow is told when to come back.
+    Vulnerable: a request takes at least ``VULNERABLE_MIN_SERVICE_S`` (or the
+    service time, if longer) before its first token; when the in-flight count
+    reaches the limit, every request then waiting for its first token waits
+    ``VULNERABLE_SATURATED_S`` from its arrival (the model thrashes); a request
+    that finds the limit reached gets a bare 503. Hardened: a fixed number of
+    slots keeps service time flat, a bounded queue absorbs the rest, and
+    overflow is told when to come back.
+
+    A request stops counting as in flight when :meth:`Admission.release` is
+    called, which the server does once the answer's text is written and before
+    its end marker: a client that has read the whole answer and sends its next
+    request never finds its previous one still counted.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._in_flight = 0
         self._slots = threading.BoundedSemaphore(HARDENED_SLOTS)
 
@@ -145,25 +159,57 @@ class LoadGate:
         return self._in_flight
 
     @contextmanager
-    def admit(self, hardened: bool, service_time: float) -> Iterator[int]:
-        """Hold a place for one request; yields the number in flight on arrival (this one included)."""
-        with self._lock:
+    def admit(self, hardened: bool, service_time: float) -> Iterator["Admission"]:
+        """Hold a place for one request; yields its :class:`Admission` (released at the latest on exit)."""
+        with self._changed:
             limit = HARDENED_SLOTS + HARDENED_QUEUE if hardened else VULNERABLE_IN_FLIGHT_LIMIT
             if self._in_flight >= limit:
                 raise Overloaded(429, RETRY_AFTER_SECONDS) if hardened else Overloaded(503, None)
             self._in_flight += 1
-            arrived_with = self._in_flight
+            admission = Admission(self, self._in_flight)
+            self._changed.notify_all()
         try:
             if hardened:
                 with self._slots:
                     _sleep(service_time)
-                    yield arrived_with
+                    yield admission
             else:
-                _sleep(service_time * arrived_with)
-                yield arrived_with
+                self._wait_vulnerable(max(service_time, VULNERABLE_MIN_SERVICE_S))
+                yield admission
         finally:
-            with self._lock:
-                self._in_flight -= 1
+            admission.release()
+
+    def _wait_vulnerable(self, service: float) -> None:
+        """Wait for the first token: ``service``, or the saturated wait once the limit is reached."""
+        arrived = time.monotonic()
+        with self._changed:
+            saturated = False
+            while True:
+                saturated = saturated or self._in_flight >= VULNERABLE_IN_FLIGHT_LIMIT
+                left = arrived + (VULNERABLE_SATURATED_S if saturated else service) - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)  # a new arrival wakes every waiter to look again
+
+    def _leave(self) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+
+class Admission:
+    """One admitted request's place in flight."""
+
+    def __init__(self, gate: LoadGate, arrived_with: int) -> None:
+        self.gate = gate
+        self.arrived_with = arrived_with  # requests in flight on arrival, this one included
+        self._released = False
+
+    def release(self) -> None:
+        """Stop counting this request as in flight (idempotent)."""
+        if not self._released:
+            self._released = True
+            self.gate._leave()
 
 
 def _sleep(seconds: float) -> None:

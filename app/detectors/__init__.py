@@ -83,12 +83,23 @@ def evaluate(spec: "DetectorSpec", obs: TurnObservation) -> DetectorResult:
     try:
         found = family.match(params, obs)
         if found is None:
+            if obs.error_type and not family.judges_faults:
+                return _unanswered(family, obs)
             reason = family.miss(params, obs) if family.miss else f"no match: {family.describe}"
             return DetectorResult(_OPPOSITE[spec.verdict_on_match], reason)
     except CannotJudge as exc:
         return DetectorResult("error", str(exc))
     span, reason = found
+    if obs.error_type and not family.judges_faults and spec.verdict_on_match == "pass":
+        return _unanswered(family, obs)  # a good sign in a cut-off answer is not a complete answer
     return DetectorResult(spec.verdict_on_match, reason, span)
+
+
+def _unanswered(family: DetectorFamily, obs: TurnObservation) -> DetectorResult:
+    """A text family on a turn that ended in a target fault: the absence of what it looks for in a
+    missing or cut-off answer proves nothing, so it cannot judge (what it found there still counts)."""
+    return DetectorResult("error", f"the turn ended in a target fault ({obs.error_type}) before a complete "
+                                   f"answer: '{family.name}' has no answer to judge")
 
 
 def evaluate_all(specs: Iterable["DetectorSpec"], obs: TurnObservation,

@@ -1,26 +1,48 @@
 """Rolling turn verdicts up into a run verdict, with the rates an auditor samples by.
 
 A scenario run with ``samples: 20`` asks the same thing twenty times; the
-scenario's ``pass_criteria`` says how many failures it tolerates. Errors are
-turns the target never answered: they are counted apart, never as passes, and
-the fail rate is taken over the turns that were judged, so an outage cannot
-dilute a leak.
+scenario's ``pass_criteria`` says how many failures it tolerates. An ``error``
+turn is one nobody could judge: the target never answered it (a planting step
+included), a detector could not judge it, or it was cancelled. Such a turn is
+never a pass. Unless the scenario tolerates errors (``max_error_rate``, as the
+availability drills do), one of them makes the run inconclusive, because the
+missing answer might have been the failure; only a fail that stands even if
+every errored turn had passed (fails over all samples above ``max_fail_rate``)
+is still a fail. With ``max_error_rate`` the error rate is judged against it,
+and the fail rate is taken over the judged turns, so an outage cannot dilute a
+leak.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 if TYPE_CHECKING:
     from app.formats.scenario import PassCriteria
 
 OUTCOMES = ("pass", "fail", "review", "error")
+# What a turn's detectors saw, strongest first: a fail outweighs a review, and any judgement outweighs
+# a detector that could not judge (a status detector's pass on an expected 401 stands).
+_STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
+
+
+def combine(outcomes: Iterable[str]) -> Optional[str]:
+    """A turn's outcome from its detectors' outcomes; None when no detector applied.
+
+    The runner judges by it and every export reads a turn's outcome by it."""
+    best: Optional[str] = None
+    for outcome in outcomes:
+        if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
+            best = outcome
+    return best
 
 
 def aggregate(turn_outcomes: list[str], criteria: "PassCriteria") -> tuple[str, dict[str, Any]]:
     """The run verdict and its metrics.
 
-    ``error`` when no turn could be judged (all errored, or there were none);
+    ``error`` when no turn could be judged (all errored, or there were none),
+    or when any turn is ``error`` and the scenario sets no ``max_error_rate``,
+    unless the fails alone already exceed ``max_fail_rate`` over every sample;
     ``fail`` when the fail rate exceeds ``max_fail_rate``, or the error rate
     exceeds ``max_error_rate`` when one is set; ``review`` when any turn awaits
     human review; otherwise ``pass``.
@@ -47,6 +69,9 @@ def aggregate(turn_outcomes: list[str], criteria: "PassCriteria") -> tuple[str, 
     }
     if judged == 0:
         return "error", metrics
+    if counts["error"] and criteria.max_error_rate is None:
+        # Conclusive only if it would fail even had every errored turn passed.
+        return ("fail" if counts["fail"] / samples > criteria.max_fail_rate else "error"), metrics
     if fail_rate > criteria.max_fail_rate:
         return "fail", metrics
     if criteria.max_error_rate is not None and error_rate > criteria.max_error_rate:

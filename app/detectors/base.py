@@ -50,7 +50,13 @@ class DetectorFamily:
     and raises :class:`CannotJudge` when the turn cannot be judged.
 
     ``miss`` (optional) explains a non-match with the facts the family looked at,
-    e.g. the measured latency; ``kinds`` (optional) limits the family to step types."""
+    e.g. the measured latency; ``kinds`` (optional) limits the family to step types.
+
+    ``judges_faults`` marks the families that judge how the endpoint answered
+    (status, latency): a 401 or a timeout is their evidence. Every other family
+    reads the text, and a turn that ended in a target fault has no complete
+    text: only what it found in the part that arrived (a leak is a leak) stands.
+    """
 
     name: str
     check: Callable[[dict[str, Any]], None]
@@ -58,3 +64,4 @@ class DetectorFamily:
     describe: str = ""
     miss: Optional[Callable[[dict[str, Any], TurnObservation], str]] = None
     kinds: tuple[str, ...] = ()  # step types it applies to; empty: every type
+    judges_faults: bool = False  # True: an errored turn's status or timing is this family's evidence

@@ -64,6 +64,7 @@ LATENCY = DetectorFamily(
     match=_match_latency,
     miss=_miss_latency,
     describe="the response took longer than max_ms (measure: total or ttft); a timeout past the limit counts",
+    judges_faults=True,
 )
 
 # ---------------------------------------------------------------- status
@@ -130,6 +131,7 @@ STATUS = DetectorFamily(
     match=_match_status,
     miss=_miss_status,
     describe="the HTTP status or error type is as expected (expect: 403, [401, 403], \"4xx\", or an error type)",
+    judges_faults=True,
 )
 
 FAMILIES = (LATENCY, STATUS)

@@ -50,6 +50,17 @@ class BundleResult:
     chain_ok: bool
     chain_problems: tuple[str, ...]
     omitted: tuple[str, ...]  # files left out, each with the reason
+    manifest_sha256: str = ""  # to send to the auditor by another channel
+    key_fingerprint: str = ""  # "" when the bundle is not signed
+    key_notice: str = ""  # set when this export created the signing key: where its private half lives
+    redacted_turns: int = 0  # turns a redaction or the secret scrubber changed in the bundle
+    notes: tuple[str, ...] = ()  # what the chain does not cover
+
+
+class BrokenEvidence(ExportError):
+    """The audit chain or the evidence it covers no longer verifies; no bundle claiming integrity is written."""
+
+    exit_code = 1
 
 
 def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
@@ -79,18 +90,34 @@ def _transcript_lines(turns: Iterable[dict[str, Any]]) -> Iterable[str]:
 
 def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                  windows: Optional[Sequence[str]] = None,
-                 on_progress: Optional[Callable[[ExportProgress], None]] = None) -> BundleResult:
+                 on_progress: Optional[Callable[[ExportProgress], None]] = None,
+                 allow_broken: bool = False, sign: Optional[bool] = None,
+                 redact: Sequence[str] = ()) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
     ``windows`` limits the runs (and the findings and re-tests they carry) to
     the named test windows; the audit trail is always the whole chain.
-    A broken audit chain does not stop the export: the manifest records it
-    (``audit_chain.ok: false``) and ``verify`` will fail the bundle.
+    A broken audit chain, or a turn or verdict that no longer matches the
+    digest the chain recorded, stops the export (:class:`BrokenEvidence`)
+    unless ``allow_broken``: then the manifest and the report mark the bundle
+    broken (``audit_chain.ok: false``) and ``verify`` fails it.
+
+    ``sign``: None signs when the tester has a key, True makes one if needed,
+    False does not sign. ``redact`` names export-time redactions
+    (:mod:`app.evidence.redaction`).
     """
+    from app.evidence.redaction import describe
+    from app.evidence.signature import SIG_NAME, manifest_digest, signer_for_export
+
     out = Path(out_path).expanduser()
     if not out.parent.is_dir():
         raise ExportError(f"cannot write {out}: the folder {out.parent} does not exist")
-    ev = load_evidence(db, engagement_id, windows)
+    ev = load_evidence(db, engagement_id, windows, redact)
+    if not ev.chain.ok and not allow_broken:
+        listed = "\n".join(f"  - {p}" for p in ev.chain.problems)
+        raise BrokenEvidence(f"the evidence no longer matches its audit chain, so no bundle was written:\n{listed}\n"
+                             "Export with --allow-broken to write a bundle marked broken in its manifest and report.")
+    signer = signer_for_export(sign)
     poam = oscal.poam(ev)
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
@@ -127,7 +154,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         for run, turns in ev.iter_transcripts(with_raw=True):
             archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
             step(f"transcripts/{run['id']}.jsonl")
-        archive.write_chunks("audit/events.jsonl", (jsonstream.line(e) for e in ev.iter_audit_events()))
+        archive.write_chunks("audit/events.jsonl",
+                             (jsonstream.line(e) for e in ev.iter_audit_events(as_recorded=True)))
         step("audit/events.jsonl")
         archive.write_chunks(f"oscal/{oscal.SSP_FILE}", _json_file(oscal.system_security_plan(ev)))
         step(f"oscal/{oscal.SSP_FILE}")
@@ -145,9 +173,14 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
-        files = len(archive.entries)
-        archive.write_chunks(manifest.NAME, [jsonstream.dumps(document)])
+        document.update(_provenance(ev, signer, describe(redact), allow_broken))
+        files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
+        text = jsonstream.dumps(document)
+        archive.write_chunks(manifest.NAME, [text])
         step(manifest.NAME)
+        manifest_bytes = text.encode("utf-8")
+        if signer is not None:
+            archive.write_chunks(SIG_NAME, [signer.sign(manifest_bytes)])
         archive.commit()
     except OSError as exc:
         archive.abort()
@@ -158,7 +191,29 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     return BundleResult(path=out, engagement=ev.engagement["name"], files=files, size=out.stat().st_size,
                         runs=len(ev.runs), turns=turns, findings=len(ev.findings), flagged_runs=counts["flagged_runs"],
                         chain_ok=ev.chain.ok, chain_problems=ev.chain.problems,
-                        omitted=tuple(f"{o['path']}: {o['reason']}" for o in omitted))
+                        omitted=tuple(f"{o['path']}: {o['reason']}" for o in omitted),
+                        manifest_sha256=manifest_digest(manifest_bytes),
+                        key_fingerprint=signer.public.fingerprint if signer else "",
+                        key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
+                        notes=ev.chain.notes)
+
+
+def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], allow_broken: bool) -> dict[str, Any]:
+    """Who exported the bundle, with which key, what the export changed on purpose, and whether it was forced."""
+    from app.evidence.keys import tester
+
+    return {
+        "exporter": {"name": tester(), "key_fingerprint": signer.public.fingerprint if signer else None},
+        "signature": signer.manifest_block() if signer else None,
+        "redaction": {
+            "redacted": bool(redactions), "filters": redactions,
+            # Rows whose exported text differs from the store (redactions, secrets scrubbed): the chain's
+            # digests cover the stored originals, so verify cannot recompute these from the bundle.
+            "altered_turns": sorted(ev.scrub.changed_turns), "altered_verdicts": sorted(ev.scrub.changed_verdicts),
+        },
+        "evidence_coverage": {"notes": list(ev.chain.notes)},
+        "broken_export_allowed": bool(allow_broken and not ev.chain.ok),
+    }
 
 
 def _json_file(document: Any) -> Iterable[str]:

@@ -25,6 +25,7 @@ from app.evidence.records import (
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
 from app.store import audit
+from app.store.coverage import check_store
 from app.store.streamed import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class ChainState:
     # who acted (named, else REDLINE_TESTER or the OS login when recorded): the assessment team, read
     # from the evidence rather than from whoever runs the export.
     actors: tuple[str, ...] = ()
+    # What the chain does not cover (runs recorded before it held turn digests), said rather than implied.
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -133,22 +136,32 @@ class EvidenceSet:
                     Verdict.run_id.in_(chunk)).order_by(Verdict.run_id, Verdict.id)):  # type: ignore[attr-defined]
                 yield self.verdict_record(v)
 
-    def iter_audit_events(self) -> Iterator[dict[str, Any]]:
-        """The whole chain in sequence order, exactly the fields its hashes cover."""
+    def iter_audit_events(self, *, as_recorded: bool = False) -> Iterator[dict[str, Any]]:
+        """The whole chain in sequence order, exactly the fields its hashes cover.
+
+        ``as_recorded`` is for the chain's own file: only secrets are scrubbed,
+        never a redaction, so its hashes still verify. The report and the
+        workpapers show the events through the full filter.
+        """
         from sqlmodel import select
 
         from app.store.models import AuditEvent
 
+        scrub = self.scrub.secrets_only() if as_recorded else self.scrub
         query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(AuditEvent.seq)
         for ev in self.db.exec(query).yield_per(500):
             yield {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor, "action": ev.action,
-                   "entity": ev.entity, "payload": self.scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
+                   "entity": ev.entity, "payload": scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
                    "hash": ev.hash}
 
     def verdict_record(self, v: Any) -> dict[str, Any]:
-        return self.scrub.deep({"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
-                                "detector": v.detector, "outcome": v.outcome, "reason": v.reason,
-                                "evidence": v.evidence, "actor": v.actor, "created_at": iso(v.created_at)})
+        original = {"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
+                    "detector": v.detector, "outcome": v.outcome, "reason": v.reason,
+                    "evidence": v.evidence, "actor": v.actor, "created_at": iso(v.created_at)}
+        record = self.scrub.deep(original)
+        if record != original:
+            self.scrub.changed_verdicts.add(v.id)
+        return record
 
     def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool,
                      raw: Optional[bytes]) -> dict[str, Any]:
@@ -167,9 +180,16 @@ class EvidenceSet:
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
         record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
+        changed = record["request"] != t.request or record["response_text"] != t.response_text
         if with_raw:
-            raw = self.scrub.raw(raw) if raw is not None else None
-            record["response_raw_b64"] = base64.b64encode(raw).decode("ascii") if raw is not None else None
+            kept = self.scrub.raw(raw) if raw is not None else None
+            if raw is not None and (kept is None or (changed and self.scrub.filters)):
+                kept = None
+                record["response_raw_withheld"] = "redacted export: the body holds data the redaction removes"
+            record["response_raw_b64"] = base64.b64encode(kept).decode("ascii") if kept is not None else None
+            changed = changed or kept != raw
+        if changed:
+            self.scrub.changed_turns.add(t.id)
         return record
 
 
@@ -188,8 +208,14 @@ def find_engagement_id(db: "Session", name: str) -> int:
     return int(found.id or 0)
 
 
-def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None) -> EvidenceSet:
-    """Everything the bundle needs about one engagement, optionally limited to some test windows."""
+def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
+                  redact: Sequence[str] = ()) -> EvidenceSet:
+    """Everything the bundle needs about one engagement, optionally limited to some test windows.
+
+    ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes.
+    """
+    from app.evidence.redaction import filters_for
+
     from sqlmodel import select
 
     from app.store.models import (
@@ -204,7 +230,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     selected_ids = _selected_windows(engagement, window_rows, windows)
     rules = rules_for(engagement, window_rows)
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
-    scrub = Scrubber(secret_values(s.target for s in systems))
+    scrub = Scrubber(secret_values(s.target for s in systems), filters_for(redact), sorted(set(redact)))
     catalog = CatalogView(db)
     chain = _chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
@@ -318,7 +344,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
 
     stored_ids = set(db.exec(select(Scenario.scenario_id)).all())
     cov, cov_note = coverage(db, engagement_id, catalog.catalog, stored_ids)
-    notes = [n for n in (catalog.problem, cov_note) if n]
+    notes = [n for n in (catalog.problem, cov_note, *chain.notes) if n]
     evidence = EvidenceSet(
         db=db, scrub=scrub, engagement=scrub.deep(engagement_record(engagement, rules)), rules=rules,
         selected_windows=[w.name for w in window_rows if w.id in selected_ids] if selected_ids is not None else None,
@@ -363,10 +389,13 @@ def _chain_state(db: "Session", engagement_id: int) -> ChainState:
     head = audit.head(db, engagement_id)
     length = db.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == name)).one()
     problems = tuple(str(p) for p in audit.verify_chain(db, engagement_id))
+    # The chain covers the evidence: turns and verdicts must still match the digests it recorded.
+    covered = check_store(db, engagement_id)
+    problems += tuple(covered.problems)
     first_seen = func.min(AuditEvent.seq)
     actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(  # type: ignore[call-overload]
         AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
     return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
-                      head.at if head else None, problems, actors)
+                      head.at if head else None, problems, actors, tuple(covered.notes))
 
 

@@ -3,8 +3,9 @@
 Written last, it lists every other file with its size and SHA-256, so that
 :mod:`app.evidence.verify` can prove the bundle unaltered. Its export time is
 the one place a bundle asks the clock: everything else depends only on the
-data. The manifest carries no signature; its integrity comes from the chain
-head it pins and from being kept alongside the hashes a client publishes.
+data. The bundle then adds who exported it, the key that signs it and what
+the export changed on purpose (``app.evidence.bundle``); the signature itself
+sits beside it in ``manifest.json.sig`` (:mod:`app.evidence.signature`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the export an auditor is waiting for.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 from app.errors import RedlineError
 
@@ -184,20 +184,39 @@ def secret_values(targets: Iterable[dict[str, Any]]) -> list[str]:
 
 
 class Scrubber:
-    """Applies ``app.secrets`` redaction to every string of a record, and to raw bytes."""
+    """The one export-time filter every string of a record passes: known secret values, then any redactions.
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    ``filters`` are text filters from :mod:`app.evidence.redaction` (``--redact``).
+    ``changed_turns`` and ``changed_verdicts`` collect the rows the filter altered,
+    so the manifest can say which digests a bundle cannot reproduce.
+    """
+
+    def __init__(self, secrets: Iterable[str], filters: Sequence[Callable[[str], str]] = (),
+                 names: Sequence[str] = ()) -> None:
         self.secrets = [s for s in secrets if s]
+        self.filters = list(filters)
+        self.names = list(names)  # the redactions applied, by name (empty: secrets only)
+        self.changed_turns: set[int] = set()
+        self.changed_verdicts: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets or self.filters)
+
+    def secrets_only(self) -> "Scrubber":
+        """The same secret scrubbing without redactions: for the audit trail, whose hashes cover what was recorded."""
+        return Scrubber(self.secrets)
 
     def text(self, value: str) -> str:
-        if not self.secrets:
-            return value
-        from app.secrets import redact
+        if self.secrets:
+            from app.secrets import redact
 
-        return redact(value, self.secrets)
+            value = redact(value, self.secrets)
+        for apply in self.filters:
+            value = apply(value)
+        return value
 
     def deep(self, value: Any) -> Any:
-        if not self.secrets:
+        if not self:
             return value
         if isinstance(value, str):
             return self.text(value)
@@ -207,9 +226,19 @@ class Scrubber:
             return [self.deep(v) for v in value]
         return value
 
-    def raw(self, value: bytes) -> bytes:
-        if not self.secrets:
-            return value
-        from app.secrets import redact_bytes
+    def raw(self, value: bytes) -> Optional[bytes]:
+        """A raw body with secrets redacted; None (withheld) when a redaction finds something in it.
 
-        return redact_bytes(value, self.secrets)
+        A body's bytes can hold the same data as its text in another spelling
+        (JSON escapes, split across frames), so a body with anything to redact is
+        left out rather than patched.
+        """
+        if self.secrets:
+            from app.secrets import redact_bytes
+
+            value = redact_bytes(value, self.secrets)
+        if self.filters:
+            decoded = value.decode("utf-8", "replace")
+            if self.text(decoded) != decoded:
+                return None
+        return value

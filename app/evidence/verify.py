@@ -19,9 +19,12 @@ from typing import Any
 
 from app.errors import RedlineError
 from app.evidence import manifest
+from app.evidence.signature import SIG_NAME, check_signature
+from app.evidence.verify_evidence import check_bundle_evidence
 from app.store.audit import verify_events
 
 AUDIT_FILE = "audit/events.jsonl"
+SIG_MAX_BYTES = 64 * 1024
 
 
 class UnreadableBundle(RedlineError):
@@ -38,6 +41,9 @@ class VerifyReport:
     engagement: str = ""
     exported_at: str = ""
     chain_length: int = 0
+    notes: list[str] = field(default_factory=list)  # what was not checked, said rather than implied
+    signed_by: str = ""  # the key fingerprint of a valid signature
+    key_checked: bool = False  # True when that key was one of the trusted keys given
 
     @property
     def ok(self) -> bool:
@@ -45,8 +51,11 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.ok:
+            signed = (f"; signed with trusted key {self.signed_by}" if self.key_checked
+                      else "; signature NOT checked against a trusted key" if self.signed_by else "; not signed")
             return (f"OK: {self.path.name}: {self.files_checked} files match the manifest; audit chain of "
-                    f"{self.chain_length} events intact (engagement {self.engagement}, exported {self.exported_at})")
+                    f"{self.chain_length} events intact (engagement {self.engagement}, exported {self.exported_at})"
+                    + signed)
         return f"FAILED: {self.path.name}: {len(self.problems)} problem(s)"
 
 
@@ -59,8 +68,12 @@ def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_bundle(path: Path | str) -> VerifyReport:
-    """Check the bundle at ``path`` against its manifest and its audit chain."""
+def verify_bundle(path: Path | str, *, trusted_keys: list[bytes] | None = None) -> VerifyReport:
+    """Check the bundle at ``path`` against its manifest, its audit chain and its signature.
+
+    ``trusted_keys`` are the public key blobs the signature must come from
+    (``--key``); None checks the signature only against the key it names.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise UnreadableBundle(f"{path}: no such file")
@@ -80,7 +93,7 @@ def verify_bundle(path: Path | str) -> VerifyReport:
         report.engagement = str(data["engagement"].get("name", ""))
         report.exported_at = data["exported_at"]
         listed = {item["path"]: item for item in data["files"]}
-        for name in sorted(set(names) - set(listed) - {manifest.NAME}):
+        for name in sorted(set(names) - set(listed) - {manifest.NAME, SIG_NAME}):
             report.problems.append(f"extra file: {name} is not in the manifest")
         for name, item in sorted(listed.items()):
             if name not in names:
@@ -95,7 +108,27 @@ def verify_bundle(path: Path | str) -> VerifyReport:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
         _check_chain(archive, names, data["audit_chain"], report)
+        _check_provenance(archive, names, data, report, trusted_keys)
     return report
+
+
+def _check_provenance(archive: zipfile.ZipFile, names: list[str], data: dict[str, Any], report: VerifyReport,
+                      trusted_keys: list[bytes] | None) -> None:
+    """The turns and verdicts against the chain's digests, and the manifest's signature."""
+    evidence = check_bundle_evidence(archive, names, data)
+    report.problems.extend(f"evidence: {p}" for p in evidence.problems)
+    report.notes.extend(evidence.notes)
+    sig_text = None
+    if SIG_NAME in names:
+        if archive.getinfo(SIG_NAME).file_size > SIG_MAX_BYTES:  # an SSH signature is well under 1 KB
+            report.problems.append(f"signature: broken signature: {SIG_NAME} is larger than {SIG_MAX_BYTES} bytes")
+            return
+        sig_text = archive.read(SIG_NAME).decode("utf-8", "replace")
+    signed = check_signature(data, archive.read(manifest.NAME), sig_text, trusted_keys)
+    report.problems.extend(f"signature: {p}" for p in signed.problems)
+    report.notes.extend(signed.notes)
+    report.signed_by = signed.signed_by
+    report.key_checked = bool(signed.signed_by and trusted_keys is not None and not signed.problems)
 
 
 def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport) -> dict[str, Any] | None:

@@ -126,9 +126,44 @@ def run_result(run: dict[str, Any], findings: Iterable[dict[str, Any]]) -> str:
     if verdict == "review":
         return "Not concluded: the response awaits tester review."
     if verdict == "error":
+        why = inconclusive_reason(run.get("metrics") or {}, run.get("status") or "")
+        if why:
+            return f"Not concluded: {why}."
         kinds = ", ".join(run.get("error_types") or []) or "target errors"
         return f"Not concluded: the test could not be completed ({kinds})."
     return f"Not concluded: the run is {run.get('status') or 'unfinished'}."
+
+
+def _turn_phrase(entry: dict[str, Any]) -> str:
+    where = f"step {int(entry.get('step', 0)) + 1}"
+    if entry.get("sample"):
+        where += f", sample {int(entry['sample']) + 1}"
+    kind = entry.get("error_type") or "not judged"
+    if entry.get("http_status"):
+        kind += f", HTTP {entry['http_status']}"
+    return f"turn {entry.get('turn')} ({where}: {kind})"
+
+
+def inconclusive_reason(metrics: dict[str, Any], status: str) -> str:
+    """Why a run is inconclusive, from the turns its metrics name (``inconclusive``) and its status.
+
+    The run summary, the CLI table and the export's result all say it with these words.
+    """
+    listed = list(metrics.get("inconclusive") or [])
+    total = max(int(metrics.get("errors") or 0), len(listed))
+    parts: list[str] = []
+    if status in ("cancelled", "interrupted"):
+        parts.append(f"the run was {status} before every step had been answered and judged")
+    if listed:
+        if total == 1:
+            entry = listed[0]
+            detail = f": {entry['detail']}" if entry.get("detail") else ""
+            parts.append(f"{_turn_phrase(entry)} was not answered or judged{detail}")
+        else:
+            shown = ", ".join(_turn_phrase(e) for e in listed[:3])
+            more = f" and {total - 3} more" if total > 3 else ""
+            parts.append(f"{total} turns were not answered or judged: {shown}{more}")
+    return "; ".join(parts)
 
 
 def rollup_result(counts: dict[str, int]) -> str:
@@ -156,11 +191,13 @@ def retest_result(before: str, after: str) -> str:
 
 
 def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
-    """A turn's effective outcome: the tester's latest word, else the worst automatic verdict."""
+    """A turn's effective outcome: the tester's latest word, else its automatic verdicts combined by
+    the runner's own rule (:func:`app.detectors.aggregate.combine`)."""
     if human:
         return human
-    order = {"fail": 4, "error": 3, "review": 2, "pass": 1}
-    return max(auto, key=lambda o: order.get(o, 0), default="")
+    from app.detectors.aggregate import combine
+
+    return combine(auto) or ""
 
 
 def configuration(snapshot: Optional[dict[str, Any]]) -> str:

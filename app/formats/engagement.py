@@ -71,6 +71,7 @@ class TargetSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret headers only
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_retries: int = Field(default=3, ge=0, le=10)
+    overload_retries: int = Field(default=4, ge=0, le=10)  # 429/503: the server did not take the request on
     anthropic_version: str = "2023-06-01"
     http: Optional[HttpShape] = None
     hardened: bool = False  # kind: demo only

@@ -136,7 +136,8 @@ def _mark(verdict: str) -> str:
 
 
 def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
-    """scenario, system, verdict, turns, errors, ttft p50, findings."""
+    """scenario, system, verdict, turns, errors, ttft p50, findings; under it, why each
+    inconclusive run could not be judged (the run's own reason, naming its turns)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -151,6 +152,11 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
         table.add_row(Text(one_line(o.scenario_id, 48)), Text(one_line(o.system, 32)),
                       Text(verdict, style=styles.get(o.verdict, "")), str(o.turns), str(o.errors), ttft,
                       Text(", ".join(f"#{i}" for i in o.finding_ids) or "–"))
+    notes = [f"! {one_line(o.scenario_id, 48)} @ {one_line(o.system, 32)}: {one_line(o.reason, 300)}"
+             for o in outcomes if o.verdict == "error" and o.reason]
+    if notes:
+        table.caption = Text("\n".join(notes), style="yellow")
+        table.caption_justify = "left"
     return table
 
 

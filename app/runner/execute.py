@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from app import __version__
 from app.errors import RedlineError, UsageError
 from app.events import RunFinished, RunStarted
-from app.runner.judge import RunJudgement, create_run_finding, rollup
+from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
 from app.runner.live import LiveRun, PriorTurn, TurnLog
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
@@ -24,6 +24,7 @@ from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live
 from app.runner.stats import latency_summary
 from app.runner.writer import StoreWriter
 from app.store import audit
+from app.store.coverage import run_evidence
 from app.store.models import AISystem, Run, Scenario, TestWindow, Turn, utcnow
 
 if TYPE_CHECKING:
@@ -227,8 +228,10 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         if live.raw_truncated:
             earlier = set(metrics.get("raw_truncated_turns", []))
             metrics["raw_truncated_turns"] = sorted(earlier | set(live.raw_truncated))
-        models = sorted({t.model_id for t in turns if t.model_id})
-        fingerprints = sorted({t.system_fingerprint for t in turns if t.system_fingerprint})
+        # Only turns that completed say which model answered (a resumed run's first attempt included).
+        answered = [t for t in turns if t.status == "done"]
+        models = sorted({t.model_id for t in answered if t.model_id})
+        fingerprints = sorted({t.system_fingerprint for t in answered if t.system_fingerprint})
         if len(models) > 1:
             metrics["model_ids"] = models
         if len(fingerprints) > 1:
@@ -236,6 +239,7 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         run.model_id = live.model_ids[-1] if live.model_ids else (run.model_id or (models[-1] if models else ""))
         run.system_fingerprint = (live.fingerprints[-1] if live.fingerprints
                                   else (run.system_fingerprint or (fingerprints[-1] if fingerprints else "")))
+        judgement.verdict = settle(judgement.verdict, status)
         run.status, run.verdict, run.metrics, run.finished_at = status, judgement.verdict, metrics, utcnow()
         db.add(run)
         db.flush()
@@ -247,9 +251,10 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
         audit.record(db, engagement_id=run.engagement_id, action="run.finished", entity=f"run:{run_id}",
                      payload={"status": status, "verdict": judgement.verdict, "turns": metrics["turns"],
                               "turn_errors": metrics["turn_errors"], "findings": finding_ids,
-                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint})
+                              "model_id": run.model_id, "system_fingerprint": run.system_fingerprint,
+                              "evidence": run_evidence(db, run_id)})
         elapsed = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at else 0.0
-        reason = _reason(judgement, turns)
+        reason = _reason(judgement, status)
     if on_event is not None:
         on_event(RunFinished(run_id, status, judgement.verdict, finding_ids, metrics))
     return RunOutcome(run_id, spec.id, system.name, window, status, judgement.verdict, title=spec.title,
@@ -257,7 +262,7 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
                       finding_ids=finding_ids, metrics=metrics, transcript=live.log, total_ms=elapsed)
 
 
-def _reason(judgement: "RunJudgement", turns: list[Turn]) -> str:
+def _reason(judgement: "RunJudgement", status: str) -> str:
     """One line saying why a run failed or could not be judged."""
     metrics = judgement.metrics
     if judgement.verdict == "fail":
@@ -268,10 +273,9 @@ def _reason(judgement: "RunJudgement", turns: list[Turn]) -> str:
             return f"{v.detector}: {v.reason}{rate}"
         return f"error rate {metrics.get('error_rate', 0):.0%} exceeds the scenario's limit"
     if judgement.verdict == "error":
-        failed = next((t for t in sorted(turns, key=lambda t: (t.sample, t.step)) if t.error_type), None)
-        if failed is not None:
-            return f"the target never answered: {failed.error_type}: {failed.error_detail}"
-        return "no detector could judge any turn"
+        from app.evidence.wording import inconclusive_reason
+
+        return "inconclusive: " + (inconclusive_reason(metrics, status) or "no detector could judge any turn")
     return ""
 
 
@@ -317,6 +321,14 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
                  for t in db.exec(select(Turn).where(Turn.run_id == run_id)).all()
                  if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}
         previous, engagement_id = run.status, run.engagement_id
+    from app.system_config import snapshot_with_hash
+
+    _, config_sha = snapshot_with_hash(system)
+    if run.system_sha256 and config_sha != run.system_sha256:
+        # One run, one system as tested: turns redone against an edited system would mix configurations.
+        raise UsageError(f"run {run_id} cannot be resumed: {system.name}'s configuration changed since run "
+                         f"{run_id} started (SHA-256 {run.system_sha256[:12]} then, {config_sha[:12]} now); "
+                         "start a new run instead")
     targets = Targets(secrets)
     writer: Optional[StoreWriter] = None
     try:
@@ -327,7 +339,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
             run.status = "running"
             db.add(run)
             audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
-                         payload={"from": previous, "turns_kept": len(prior)})
+                         payload={"from": previous, "turns_kept": len(prior), "system_sha256": config_sha})
         engine = _engine()
         writer = StoreWriter(engine)
         return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,

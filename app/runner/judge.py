@@ -1,21 +1,27 @@
 """Judging turns and runs: detector verdicts, the run's roll-up, and the draft finding on failure.
 
 Per turn, every applicable detector stores an automatic ``Verdict``. The
-turn's own outcome is the strongest thing a detector saw: ``fail`` over
-``review`` over ``pass``, and ``error`` only when no detector could judge the
-turn at all; a ``status`` detector that expects a 401 judges an errored
-turn explicitly, so its pass stands. The run's verdict is
-:func:`app.detectors.aggregate` of the judged turns under the scenario's
+turn's own outcome is the strongest thing a detector saw
+(:func:`app.detectors.aggregate.combine`): ``fail`` over ``review`` over
+``pass``, and ``error`` only when no detector could judge the turn at all; a
+``status`` detector that expects a 401 judges an errored turn explicitly, so
+its pass stands. The run's verdict is
+:func:`app.detectors.aggregate` of the turn outcomes under the scenario's
 ``pass_criteria``, read back from the store so a resumed run counts the turns
-of its first attempt too.
+of its first attempt too. A turn that ended in a target fault or was cancelled
+and that no detector judged (a planting step with no detector of its own
+included) is an ``error`` outcome, never left out: the metrics name each such
+turn under ``inconclusive``. A run that did not finish never passes
+(:func:`settle`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from app.detectors import TurnObservation, aggregate, evaluate_all
+from app.detectors.aggregate import combine
 from app.events import VerdictRecorded
 from app.store.models import Turn, Verdict, utcnow
 
@@ -27,8 +33,6 @@ if TYPE_CHECKING:
     from app.formats.scenario import ScenarioSpec
     from app.runner.live import TurnLog
     from app.store.models import AISystem, Run
-
-_STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
 
 
 def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
@@ -51,15 +55,6 @@ def observation(text: str, *, kind: str, http_status: Optional[int], error_type:
         context={"canaries": list(canaries), "documented_models": list(documented),
                  "recall": list(dict.fromkeys(r for r in recall if r)), "identity": identity},
     )
-
-
-def combine(outcomes: Iterable[str]) -> Optional[str]:
-    """A turn's outcome from its detectors' outcomes; None when no detector applied."""
-    best: Optional[str] = None
-    for outcome in outcomes:
-        if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
-            best = outcome
-    return best
 
 
 def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spec: "ScenarioSpec",
@@ -94,8 +89,42 @@ class RunJudgement:
 
 # What judging and the run's metrics read of a turn: never the text or the raw body,
 # which can be megabytes each.
-_TURN_FACTS = ("id", "run_id", "step", "sample", "kind", "status", "error_type", "error_detail", "ttft_ms",
-               "total_ms", "model_id", "system_fingerprint")
+_TURN_FACTS = ("id", "run_id", "step", "sample", "kind", "status", "error_type", "error_detail", "http_status",
+               "ttft_ms", "total_ms", "model_id", "system_fingerprint")
+# How many inconclusive turns the run's metrics name one by one (the count is always complete).
+INCONCLUSIVE_LISTED = 20
+# Statuses of a turn that got an answer, or a typed fault, or was stopped: anything else is still open.
+_UNANSWERED = ("error", "cancelled")
+
+
+def turn_outcome(turn: Turn, judged: Sequence[Verdict]) -> Optional[str]:
+    """A stored turn's outcome: its detectors' combined verdict; ``error`` for an errored or cancelled
+    turn no detector judged; None for an answered turn that no detector needs."""
+    outcome = combine(v.outcome for v in judged)
+    if outcome is None and turn.status in _UNANSWERED:
+        return "error"
+    return outcome
+
+
+def inconclusive_entry(turn: Turn, judged: Sequence[Verdict]) -> dict[str, Any]:
+    """Why one turn could not be judged, for the run's metrics and every sentence built from them."""
+    if turn.status == "cancelled":
+        why = turn.error_detail or "cancelled"
+    elif turn.error_type:
+        why = turn.error_detail or turn.error_type
+    else:
+        why = next((v.reason for v in judged if v.outcome == "error"), "no detector could judge it")
+    return {"turn": turn.id, "step": turn.step, "sample": turn.sample, "status": turn.status,
+            "error_type": turn.error_type or ("cancelled" if turn.status == "cancelled" else ""),
+            "http_status": turn.http_status, "detail": why[:200]}
+
+
+def settle(verdict: str, status: str) -> str:
+    """The verdict a run may carry with this status: one that did not finish (cancelled,
+    interrupted) never passes and never awaits review; what it did not run could have failed."""
+    if status != "finished" and verdict in ("pass", "review"):
+        return "error"
+    return verdict
 
 
 def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
@@ -112,16 +141,20 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     for verdict in verdicts:
         by_turn.setdefault(verdict.turn_id or 0, []).append(verdict)
     outcomes: list[str] = []
+    inconclusive: list[dict[str, Any]] = []
     failing: Optional[tuple[Turn, Verdict]] = None
     for turn in turns:
         judged = by_turn.get(turn.id or 0, [])
-        outcome = combine(v.outcome for v in judged)
+        outcome = turn_outcome(turn, judged)
         if outcome is None:
             continue
         outcomes.append(outcome)
+        if outcome == "error":
+            inconclusive.append(inconclusive_entry(turn, judged))
         if outcome == "fail" and failing is None:
             failing = (turn, next(v for v in judged if v.outcome == "fail"))
     verdict, metrics = aggregate(outcomes, spec.pass_criteria)
+    metrics["inconclusive"] = inconclusive[:INCONCLUSIVE_LISTED]
     return RunJudgement(verdict, metrics, *(failing or (None, None)), turns=turns)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
 from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
-from app.runner.stats import burst_summary
+from app.runner.burst import run_burst
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
 from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from app.events import RunnerEvent
-    from app.formats.scenario import BurstStep, ChatStep, HttpStep, ListModelsStep, ScenarioSpec
+    from app.formats.scenario import ChatStep, HttpStep, ListModelsStep, ScenarioSpec
     from app.store.models import AISystem
     from app.targets.base import HttpResult, Target
 
@@ -130,7 +130,7 @@ class LiveRun:
                 elif step.type == "http":
                     await self._http(index, sample, step)
                 else:
-                    await self._burst(index, sample, step)
+                    await run_burst(self, index, sample, step)
 
     # ------------------------------------------------------------------ chat
 
@@ -156,16 +156,19 @@ class LiveRun:
             history.append({"role": "assistant", "content": reply})
 
     async def _chat_turn(self, index: int, sample: int, kind: str, identity: str, request: ChatRequest,
-                         prompt: str, recall: list[str], deadline: Optional[float] = None) -> tuple[str, bool]:
-        """Stream one chat call into the store; returns the text and whether the target answered."""
+                         prompt: str, recall: list[str], deadline: Optional[float] = None,
+                         opened: Optional[tuple[int, list[dict[str, Any]]]] = None) -> tuple[str, bool]:
+        """Stream one chat call into the store; returns the text and whether the target answered.
+
+        ``opened``: the turn's row was already opened (a burst opens its first wave at once)."""
         entry = TurnLog(index, sample, kind, identity, prompt)
         self.log.append(entry)
         prior = self.prior.get((index, sample))
         if prior is not None:
             entry.status, entry.response = prior.status, prior.text
             return prior.text, prior.status == "done"
-        turn_id, earlier = await self.writer.call(partial(open_turn, run_id=self.run_id, step=index, sample=sample,
-                                                          kind=kind, identity=identity))
+        turn_id, earlier = opened or await self.writer.call(partial(
+            open_turn, run_id=self.run_id, step=index, sample=sample, kind=kind, identity=identity))
         entry.turn_id = turn_id
         if self.emit is not None:
             self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
@@ -269,10 +272,11 @@ class LiveRun:
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
         fingerprint = state.meta.get("system_fingerprint") or ""
-        if model_id:
-            self.model_ids.append(model_id)
-        if fingerprint:
-            self.fingerprints.append(fingerprint)
+        if status == "done":  # an errored turn's facts stay on its row but feed no conclusion
+            if model_id:
+                self.model_ids.append(model_id)
+            if fingerprint:
+                self.fingerprints.append(fingerprint)
         if state.end is not None and state.end.raw_truncated:
             self.raw_truncated.append(recorder.turn_id)
         request = self.scrubber.request_dict(state.request)
@@ -379,31 +383,6 @@ class LiveRun:
                                 models=tuple(result.models))
         judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
         return status, result.http_status
-
-    # ---------------------------------------------------------------- burst
-
-    async def _burst(self, index: int, sample: int, step: "BurstStep") -> None:
-        """``requests`` identical one-message chats, at most ``concurrency`` in flight, stopped at ``max_seconds``.
-
-        Each request is its own turn; its ``sample`` numbers the request across
-        the scenario's repetitions (``sample * requests + i``).
-        """
-        gate = asyncio.Semaphore(step.concurrency)
-        deadline = time.perf_counter() + step.max_seconds
-        label = self.label(step.identity)
-        first = len(self.log)
-
-        async def one(i: int) -> None:
-            async with gate:
-                if time.perf_counter() >= deadline or self._stop():
-                    return
-                request = ChatRequest(messages=[{"role": "user", "content": step.user}], user=label)
-                await self._chat_turn(index, sample * step.requests + i, "burst", step.identity, request,
-                                      step.user, [], deadline)
-
-        await asyncio.gather(*(one(i) for i in range(step.requests)))
-        turns = [entry for entry in self.log[first:] if entry.step == index]
-        self.bursts.append(burst_summary(index, sample, step.requests, step.concurrency, turns))
 
 
 def token_count(usage: dict[str, Any], chunks: int) -> int:

@@ -126,6 +126,29 @@ def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: 
     return int(row.id), earlier
 
 
+def open_turns(conn: "Connection", *, run_id: int, step: int, samples: list[int], kind: str,
+               identity: str) -> dict[int, tuple[int, list[dict[str, Any]]]]:
+    """:func:`open_turn` for several requests of one step in one transaction (a burst's first wave)."""
+    return {sample: open_turn(conn, run_id=run_id, step=step, sample=sample, kind=kind, identity=identity)
+            for sample in samples}
+
+
+def discard_turns(conn: "Connection", turn_ids: list[int]) -> None:
+    """Turns opened for requests that were never sent: a request not sent is no turn, so a fresh row
+    goes; a row that holds an earlier attempt (a resumed run) keeps it and is marked cancelled."""
+    from sqlalchemy import select
+
+    rows = conn.execute(select(_TURN.c.id, _TURN.c.retries)
+                        .where(_TURN.c.id.in_(turn_ids), _TURN.c.status == "streaming")).all()
+    fresh = [row.id for row in rows if not row.retries]
+    if fresh:
+        conn.execute(_TURN.delete().where(_TURN.c.id.in_(fresh)))
+    for row in rows:
+        if row.retries:
+            update_turn(conn, row.id, status="cancelled", error_detail="never sent: the run was stopped",
+                        finished_at=utcnow())
+
+
 def update_turn(conn: "Connection", turn_id: int, **values: Any) -> None:
     """Write the given Turn columns (a job for :class:`~app.runner.writer.StoreWriter`)."""
     from sqlalchemy import update

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from app.store import audit
+from app.store.coverage import run_evidence
 from app.store.models import Run, Turn, utcnow
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def recover_interrupted(db: "Session") -> list[int]:
     """
     from sqlmodel import select
 
+    from app.runner.judge import settle
     from app.store.streamed import streamed_texts
 
     recovered: list[int] = []
@@ -116,10 +118,13 @@ def recover_interrupted(db: "Session") -> list[int]:
             turn.finished_at = utcnow()
             db.add(turn)
         run.status = "interrupted"
+        run.verdict = settle(run.verdict, run.status)  # e.g. a resumed run keeps its earlier verdict until judged
         db.add(run)
+        db.flush()  # the digests below read the rows as recovered
         audit.record(db, engagement_id=run.engagement_id, action="run.interrupted", entity=f"run:{run.id}",
                      payload={"turns_cut": [t.id for t in cut],
-                              "chars_kept": sum(len(t.response_text) for t in cut)})
+                              "chars_kept": sum(len(t.response_text) for t in cut),
+                              "evidence": run_evidence(db, run.id)})
         recovered.append(run.id)
         _lock_path(run.id).unlink(missing_ok=True)
     db.flush()

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from dataclasses import replace
 from typing import Any, AsyncIterator, ClassVar, Optional
 
 import httpx
@@ -27,7 +25,7 @@ from app import __version__
 from app.formats.engagement import TargetSpec
 from app.secrets import SecretResolver, StreamRedactor, redact
 from app.targets.base import (
-    AuthMode, BodyBytes, ChatRequest, HttpResult, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
+    AuthMode, BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
     TextDelta, TurnCompleted, TurnFailed,
 )
 from app.targets.common import (
@@ -35,10 +33,12 @@ from app.targets.common import (
     short, status_fault, transport_fault,
 )
 from app.targets.decoder import Decoder
-from app.targets.retry import RetryPolicy
+from app.targets.pacing import InFlightBound
+from app.targets.retry import RetryPolicy, is_overload_status
+from app.targets.single import SingleRequests
 from app.targets.sse import NDJSONFramer, SSEFramer
 
-class EndpointAdapter:
+class EndpointAdapter(SingleRequests):
     """One AI system reached over HTTP, sharing one ``httpx.AsyncClient`` for every call."""
 
     kind: ClassVar[str] = ""
@@ -51,7 +51,8 @@ class EndpointAdapter:
                  revoked_key: Optional[str] = None) -> None:
         self.spec = spec
         self.base_url = base_url or spec.base_url or ""
-        self.retry = retry or RetryPolicy(max_retries=spec.max_retries)
+        self.retry = retry or RetryPolicy.for_spec(spec)
+        self.bound = InFlightBound()  # chat requests in flight to this system (app.targets.pacing)
         self.raw_cap = raw_cap
         self._api_key = api_key
         self._revoked_key = revoked_key
@@ -191,26 +192,48 @@ class EndpointAdapter:
         yield sent
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.spec.timeouts.total
+        paced = not request.measure_raw  # a burst is sent as it comes, and never retried
         attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._open(http_request, deadline)
-                break
-            except TargetFault as fault:
-                # Only faults raised before any body was read get here, so a retry never repeats text.
-                if fault.retryable and self.retry.allows(attempt):
-                    wait = self.retry.wait_seconds(attempt, fault.headers)
-                    if loop.time() + wait < deadline:
-                        yield RetryScheduled(attempt, fault.error_type, fault.http_status, wait * 1000.0, fault.detail)
-                        await self.retry.sleep(wait)
-                        continue
-                if fault.raw:
-                    yield BodyBytes(fault.raw)
-                yield TurnFailed(fault.error_type, fault.detail, fault.http_status)
-                return
-        async for event in self._read(response, deadline):
-            yield event
+        used = {False: 0, True: 0}  # retries spent, per budget (overload or not)
+        held = False
+        try:
+            while True:
+                attempt += 1
+                if paced:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            await self.bound.acquire()
+                    except TimeoutError:
+                        yield TurnFailed("timeout", f"{self._total_fault().detail}, waiting for the system to "
+                                                    f"take fewer requests at once (limit {self.bound.limit})")
+                        return
+                    held = True
+                try:
+                    response = await self._open(http_request, deadline)
+                    break
+                except TargetFault as fault:
+                    overload = is_overload_status(fault.http_status)
+                    if held:
+                        self.bound.release(overloaded=overload)
+                        held = False
+                    # Only faults raised before any body was read get here, so a retry never repeats text.
+                    if paced and fault.retryable and self.retry.allows(used[overload] + 1, overload):
+                        used[overload] += 1
+                        wait = self.retry.wait_seconds(used[overload], fault.headers)
+                        if loop.time() + wait < deadline:
+                            yield RetryScheduled(attempt, fault.error_type, fault.http_status, wait * 1000.0,
+                                                 fault.detail)
+                            await self.retry.sleep(wait)
+                            continue
+                    if fault.raw:
+                        yield BodyBytes(fault.raw)
+                    yield TurnFailed(fault.error_type, fault.detail, fault.http_status)
+                    return
+            async for event in self._read(response, deadline):
+                yield event
+        finally:
+            if held:
+                self.bound.release()
 
     async def _read(self, response: httpx.Response, deadline: float) -> AsyncIterator[TargetEvent]:
         """The body of a successful response: text and body bytes, then the facts, then the one end event."""
@@ -338,73 +361,6 @@ class EndpointAdapter:
         if last_fault is not None:
             raise last_fault
         decoder.finish()
-
-    async def _call(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[HttpResult, Any]:
-        """One non-streamed call, never retried: a listing or raw step is evidence of exactly one request."""
-        try:
-            http_request, sent = self._build(method, path, body, auth)
-        except TargetFault as fault:
-            url = join_url(self.base_url, path)
-            return HttpResult(request=RequestSent(method, redact(url, self._secret_values()), {}, body),
-                              http_status=None, body_text="", error_type=fault.error_type,
-                              detail=fault.detail), None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.spec.timeouts.total
-        started = time.perf_counter()
-        raw = RawBody(self.raw_cap)
-        status: Optional[int] = None
-        failure: Optional[TargetFault] = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                response = await self._http().send(http_request, stream=True)
-                status = response.status_code
-                try:
-                    await self._read_body(response, raw, deadline)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            failure = self._total_fault()
-        except httpx.HTTPError as exc:
-            failure = transport_fault(exc, self.spec, streaming=status is not None)
-        elapsed = (time.perf_counter() - started) * 1000.0
-        secrets = self._secret_values()
-        data = raw.value(secrets)
-        payload: Any = None
-        if failure is None and status is not None and not 200 <= status < 300:
-            failure = status_fault(status, data)
-        if failure is None and data:
-            try:
-                payload = json.loads(data)
-            except ValueError:
-                payload = None
-        result = HttpResult(
-            request=sent, http_status=status, body_text=data.decode("utf-8", "replace"), raw=data,
-            error_type=failure.error_type if failure else "",
-            detail=redact(failure.detail, secrets) if failure else (raw.note()),
-            elapsed_ms=elapsed,
-        )
-        return result, payload
-
-    async def list_models(self, auth: AuthMode = "default") -> HttpResult:
-        """The endpoint's model listing; ``models`` holds the ids when the body could be read."""
-        if self.models_path is None:
-            return HttpResult(request=RequestSent("GET", "", {}, None), http_status=None, body_text="",
-                              error_type="client_error", detail=f"a '{self.kind}' target has no model listing")
-        result, payload = await self._call("GET", self.models_path, None, auth)
-        if result.error_type:
-            return result
-        try:
-            models = self.parse_models(payload)
-        except (AttributeError, TypeError, KeyError):
-            models = None
-        if models is None or payload is None:
-            return replace(result, error_type="malformed", detail="the model listing is not in the expected shape")
-        return replace(result, models=models)
-
-    async def request(self, method: str, path: str, body: Any = None, auth: AuthMode = "default") -> HttpResult:
-        """A raw call relative to the base URL (e.g. a deletion API); the body is sent as JSON."""
-        result, _ = await self._call(method, path, body, auth)
-        return result
 
     async def aclose(self) -> None:
         if self._client is not None:

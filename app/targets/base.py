@@ -24,6 +24,9 @@ class ChatRequest:
     model: Optional[str] = None  # None: the system's configured model
     user: Optional[str] = None  # identity label, sent where the API has a field for it
     auth: AuthMode = "default"
+    # A burst measures how the system answers a load: sent once, as it comes, never retried or
+    # held back by the adapter's bound on requests in flight.
+    measure_raw: bool = False
 
 
 @dataclass(frozen=True)

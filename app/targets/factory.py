@@ -29,8 +29,8 @@ def make_target(spec: TargetSpec, *, secrets: Optional[SecretResolver] = None,
     A key that cannot be read raises :class:`app.secrets.SecretUnavailable` (a
     RedlineError) now, before any turn runs; the revoked key is read only when
     a step asks for it. ``secrets`` is shared so one resolver knows every value
-    to redact. ``retry`` replaces the default policy (``spec.max_retries``,
-    exponential backoff); ``sleep`` keeps that policy but waits with the given
+    to redact. ``retry`` replaces the default policy (``spec.max_retries`` and
+    ``spec.overload_retries``, exponential backoff); ``sleep`` keeps that policy but waits with the given
     function (tests). ``options`` go to the adapter (``raw_cap``).
     """
     try:
@@ -40,6 +40,6 @@ def make_target(spec: TargetSpec, *, secrets: Optional[SecretResolver] = None,
     resolver = secrets if secrets is not None else SecretResolver()
     api_key = resolver.resolve(spec.api_key) if spec.api_key is not None else None
     if retry is None and sleep is not None:
-        retry = RetryPolicy(max_retries=spec.max_retries, sleep=sleep)
+        retry = RetryPolicy.for_spec(spec, sleep)
     adapter_class = getattr(importlib.import_module(module_name), class_name)
     return adapter_class(spec, api_key=api_key, secrets=resolver, retry=retry, **options)
