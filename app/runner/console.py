@@ -160,20 +160,6 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
     return table
 
 
-def error_reasons(outcomes: Sequence["RunOutcome"]) -> list[Any]:
-    """One line per run whose verdict is ``error``: the table says *that* it errored, this says *why*.
-
-    The reason is the runner's own (``RunOutcome.reason``), e.g. which fault the
-    target returned; it may quote the target, so it is made inert here.
-    """
-    from rich.text import Text
-
-    from app.text import for_terminal
-
-    return [Text(f"error: {o.scenario_id} @ {o.system}: {for_terminal(o.reason or 'no reason was recorded')}",
-                 style="yellow") for o in outcomes if o.verdict == "error"]
-
-
 def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
                  window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
                  junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True) -> int:
@@ -238,8 +224,6 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     for notice in resolver.notices:
         err.print(f"redline: {notice}", markup=False)
     out.print(summary_table(outcomes))
-    for line in error_reasons(outcomes):
-        out.print(line, soft_wrap=True)
     if junit is not None:
         from app.junit import write_junit
 
