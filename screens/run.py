@@ -73,6 +73,7 @@ class RunScreen(EngagementScreen):
         super().__init__(engagement_id)
         self.entries: dict[str, RunEntry] = {}
         self.shown_key: Optional[str] = None
+        self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
@@ -231,6 +232,12 @@ class RunScreen(EngagementScreen):
 
             entry.error = message.error
             report_error(self, RedlineError(message.error), f"{entry.scenario_id} did not run")
+        elif message.key in self.resumed:
+            # A resumed run streamed only the turns it redid: its row is read back whole from the store.
+            self.resumed.discard(message.key)
+            self.entries.pop(message.key, None)
+            self.reload_runs()
+            return
         entry.dirty = True
         self._tick()
 
@@ -343,6 +350,7 @@ class RunScreen(EngagementScreen):
                         markup=False)
             return
         resumed = self.queue.put_resume(entry.run_id, entry.scenario_id, entry.system, entry.window)
+        self.resumed.add(resumed.key)
         self.entries.pop(entry.key, None)
         self.entries[resumed.key] = resumed
         self._fill_table(select=resumed.key)

@@ -127,10 +127,14 @@ async def test_an_interrupted_run_is_resumed_from_the_run_screen_under_its_own_i
         table = screen.query_one(RunList)
         assert table.highlighted_key() == f"run:{outcome.run_id}"
         assert "interrupted" in str(table.get_row_at(0)[1])
+        ttft_before = str(table.get_row_at(0)[2])
         await pilot.press("R")
-        await wait_for(pilot, lambda: live_entries(screen) and live_entries(screen)[0].status == "finished",
-                       "the resumed run to finish")
-        assert live_entries(screen)[0].run_id == outcome.run_id
+        # Finished in place, under its own id, and read back whole (figures included) from the store.
+        await wait_for(pilot, lambda: not live_entries(screen) and table.row_count == 1
+                       and "FAIL" in str(table.get_row_at(0)[1]), "the resumed run to finish")
+        assert table.highlighted_key() == f"run:{outcome.run_id}"
+        assert str(table.get_row_at(0)[2]) == ttft_before != "–"
         await pilot.press("R")  # a finished run cannot be resumed: the screen says why, nothing starts
-        assert len(live_entries(screen)) == 1
+        await pilot.pause()
+        assert not live_entries(screen) and table.row_count == 1
     assert run_states(eid) == ["finished"]
