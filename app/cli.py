@@ -15,9 +15,12 @@ from typing import Sequence
 from app import __version__
 from app.errors import RedlineError
 
+# Commands that read the evidence: a crash's leftovers are recovered first (app.startup).
+# ``run`` and the cockpit recover on their own, with their own words.
+RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor",
+    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
 )
 
 
@@ -52,9 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return _open_cockpit(demo=args.demo)
+        if args.command in RECOVER_FIRST:
+            _prepare_store()
         return int(args.func(args) or 0)
     except RedlineError as exc:
-        print(f"redline: {exc}", file=sys.stderr)
+        from app.text import for_terminal
+
+        # Messages quote names, paths and file contents the user (or a hostile file) chose.
+        print(f"redline: {for_terminal(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("redline: interrupted", file=sys.stderr)
@@ -64,9 +72,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return silence_closed_stdout()
     finally:
+        from app.private import take_notices
         from app.store.engine import dispose_all
+        from app.text import for_terminal
 
         dispose_all()
+        for notice in take_notices():
+            print(f"redline: {for_terminal(notice)}", file=sys.stderr)
+
+
+def _prepare_store() -> None:
+    from app.startup import prepare_store
+    from app.text import for_terminal
+
+    for notice in prepare_store():
+        print(f"redline: {for_terminal(notice)}", file=sys.stderr)
 
 
 def _open_cockpit(demo: bool) -> int:

@@ -18,7 +18,8 @@ def home_dir(create: bool = True) -> Path:
     """The folder that holds the store; created on first use, not on import.
 
     ``create=False`` only names it, for readers that look for optional files
-    (``catalog.d``) and must not leave an empty data dir behind.
+    (``catalog.d``) and must not leave an empty data dir behind. Created, it
+    is owner-only (0700, :mod:`app.private`): it holds every transcript.
     """
     override = os.environ.get(ENV_HOME)
     if override:
@@ -28,7 +29,9 @@ def home_dir(create: bool = True) -> Path:
 
         path = Path(user_data_dir("redline", appauthor=False))
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        from app.private import private_dir
+
+        private_dir(path, "the data dir")
     return path
 
 

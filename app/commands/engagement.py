@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from app.errors import UsageError
-from app.text import one_line
+from app.text import for_terminal, one_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -56,7 +56,7 @@ def run_export(args: argparse.Namespace) -> int:
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
-    print(f"Wrote {args.out}")
+    print(for_terminal(f"Wrote {args.out}"))
     return 0
 
 

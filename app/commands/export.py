@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("\r\x1b[2K")
     # The count is what the manifest lists, as `redline verify` counts it; the manifest (and signature) come on top.
     beside = "manifest.json and its signature" if result.key_fingerprint else "manifest.json"
-    print(f"wrote {result.path} ({result.files} files plus {beside}, {result.size:,} bytes): {result.runs} runs, "
-          f"{result.turns} turns, {result.findings} findings")
+    print(for_terminal(f"wrote {result.path} ({result.files} files plus {beside}, {result.size:,} bytes): "
+                       f"{result.runs} runs, {result.turns} turns, {result.findings} findings"))
     if result.flagged_runs:
         print(f"note: {result.flagged_runs} run(s) break a Type I/II dating rule; see the report's dating flags")
     for omitted in result.omitted:
-        print(f"note: left out {omitted}")
+        print(for_terminal(f"note: left out {omitted}"))
     for note in result.notes:
         print(f"note: {for_terminal(note)}")
     if args.redact:

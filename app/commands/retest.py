@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.text import for_terminal
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -56,7 +58,7 @@ def _retest(args: argparse.Namespace) -> int:
 
     outcomes = asyncio.run(main())
     for notice in resolver.notices:
-        err.print(f"redline: {notice}", markup=False)
+        err.print(f"redline: {for_terminal(notice)}", markup=False)
     if args.json:
         print(json.dumps([o.to_json() for o in outcomes], indent=2, ensure_ascii=False))
     else:
@@ -65,7 +67,7 @@ def _retest(args: argparse.Namespace) -> int:
         from app.junit import write_junit
 
         write_junit(args.junit, [o.run for o in outcomes if o.run is not None], suite=f"{engagement.name} re-tests")
-        err.print(f"redline: JUnit report written to {args.junit}", markup=False)
+        err.print(f"redline: JUnit report written to {for_terminal(str(args.junit))}", markup=False)
     return exit_code(outcomes)
 
 

@@ -1,6 +1,7 @@
 """``redline runs ENGAGEMENT [--json]``: run ids, states and verdicts, and which runs can be resumed.
 
-Parsing and printing only; the rows are :func:`app.runs.list_runs`.
+Parsing and printing only; the rows are :func:`app.runs.list_runs`. Runs a dead process left
+``running`` are recovered first (``RECOVER_FIRST`` in :mod:`app.cli`), so they show as interrupted.
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.engagements import find_engagement
-    from app.runner import recover_interrupted
     from app.runs import DEFAULT_LIMIT, list_runs
     from app.store import session
 
     with session() as db:
         engagement = find_engagement(db, args.engagement)
-        recover_interrupted(db)  # a run a dead process left `running` is shown as what it is: interrupted
         runs = list_runs(db, engagement.id or 0, limit=args.limit or DEFAULT_LIMIT)
     if args.json:
         print(json.dumps([r.to_json() for r in runs], indent=2, ensure_ascii=False))

@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from app.evidence.bounds import VerifyLimits
 from app.text import for_terminal
 
 
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--key", type=Path, metavar="PUBKEY_OR_ALLOWED_SIGNERS",
                         help="the exporter's public key (.pub) or an allowed-signers file: the manifest's signature "
                              "must come from one of its keys")
+    defaults = VerifyLimits()
+    parser.add_argument("--max-manifest-bytes", type=int, default=defaults.manifest_bytes, metavar="N",
+                        help=f"read manifest.json only up to N bytes (default {defaults.manifest_bytes:,})")
+    parser.add_argument("--max-audit-line-bytes", type=int, default=defaults.audit_line_bytes, metavar="N",
+                        help=f"read each audit event line only up to N bytes (default {defaults.audit_line_bytes:,})")
     parser.set_defaults(func=run)
 
 
@@ -33,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from app.evidence.verify import verify_bundle
 
     trusted = trusted_keys(args.key) if args.key is not None else None
-    report = verify_bundle(args.file, trusted_keys=trusted)
+    report = verify_bundle(args.file, VerifyLimits(manifest_bytes=args.max_manifest_bytes,
+                                                   audit_line_bytes=args.max_audit_line_bytes),
+                           trusted_keys=trusted)
     if args.json:
         print(json.dumps({"ok": report.ok, "path": str(report.path), "files_checked": report.files_checked,
                           "problems": report.problems, "notes": report.notes, "signed_by": report.signed_by,

@@ -6,6 +6,13 @@ or report never sits in memory whole. Every entry carries the same date
 exports of the same data give the same bytes. The archive is built under a
 temporary name and moved into place only when complete: a failed export
 leaves nothing behind that could be mistaken for evidence.
+
+Both the ``.partial`` file and the bundle are owner-only (0600,
+:mod:`app.private`). While an export runs, it holds a lock file in the data
+dir's ``exports/`` folder naming its ``.partial``; a process killed mid-export
+leaves that lock free, and :func:`sweep_unfinished_exports` (run at the next
+start) deletes the half-written file it names. A ``.partial`` found at the
+same path by the next export is truncated and reused, never appended to.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Optional
+
+from app import locks
+from app.private import open_private, private_dir
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _FLUSH_AT = 1 << 16
@@ -73,7 +83,13 @@ class BundleArchive:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._partial = path.with_name(path.name + ".partial")
-        self._zip = zipfile.ZipFile(self._partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._claim = _claim(self._partial)
+        try:
+            self._handle = open_private(self._partial)
+        except BaseException:
+            _release(self._claim)
+            raise
+        self._zip = zipfile.ZipFile(self._handle, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self.entries: list[Entry] = []
 
     def _info(self, name: str) -> zipfile.ZipInfo:
@@ -111,8 +127,83 @@ class BundleArchive:
 
     def commit(self) -> None:
         self._zip.close()
+        self._handle.close()
         os.replace(self._partial, self.path)
+        _release(self._claim)
 
     def abort(self) -> None:
-        self._zip.close()
-        self._partial.unlink(missing_ok=True)
+        try:
+            self._zip.close()
+            self._handle.close()
+        finally:
+            self._partial.unlink(missing_ok=True)
+            _release(self._claim)
+
+
+# ------------------------------------------------------------ unfinished exports
+
+_Claim = tuple[Path, Optional[int]]
+
+
+def _claims_dir() -> Path:
+    from app.paths import home_dir
+
+    return private_dir(home_dir() / "exports", "the exports folder")
+
+
+def _claim(partial: Path) -> _Claim:
+    """Name ``partial`` in a lock file held for as long as this export runs (none without file locks)."""
+    absolute = partial.absolute()
+    lock = _claims_dir() / (hashlib.sha256(str(absolute).encode()).hexdigest()[:24] + ".lock")
+    if not locks.AVAILABLE:  # Windows: no sweep; a re-export still reuses its .partial safely
+        return lock, None
+    fd = locks.acquire(lock)
+    if fd is None:
+        from app.errors import RedlineError
+
+        raise RedlineError(f"{partial.with_suffix('')} is being exported by another Redline process")
+    os.ftruncate(fd, 0)
+    os.write(fd, os.fsencode(str(absolute)))
+    return lock, fd
+
+
+def _release(claim: _Claim) -> None:
+    lock, fd = claim
+    if fd is not None:
+        locks.release(lock, fd)
+
+
+def sweep_unfinished_exports() -> list[str]:
+    """Delete the ``.partial`` files of exports whose process died; one notice per file removed.
+
+    A lock still held belongs to an export in progress (this process's or
+    another's) and is left alone. Only a regular file whose name ends in
+    ``.partial`` is ever deleted: the lock file's content is not trusted to
+    point anywhere else.
+    """
+    from app.paths import home_dir
+
+    folder = home_dir(create=False) / "exports"
+    if not locks.AVAILABLE or not folder.is_dir():
+        return []
+    notices: list[str] = []
+    for lock in sorted(folder.glob("*.lock")):
+        fd = locks.acquire(lock, create=False)
+        if fd is None:
+            continue
+        try:
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                os.close(fd)
+                continue  # released and claimed anew since it was opened: a live export's
+            partial = Path(os.fsdecode(os.read(fd, 1 << 16)))
+            if partial.name.endswith(".partial") and partial.is_file() and not partial.is_symlink():
+                partial.unlink()
+                notices.append(f"removed {partial}, left half-written by an export that was stopped")
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        locks.release(lock, fd)
+    return notices

@@ -5,12 +5,15 @@ longer matches the manifest), a missing or extra file, a manifest that does not
 parse or lacks fields, and an audit trail that no longer verifies or whose head
 differs from the one the manifest pinned. A file that is not a readable zip at
 all raises :class:`UnreadableBundle` (exit code 2) instead.
+
+Before any of that, the zip itself is treated as hostile (:mod:`app.evidence.bounds`):
+unsafe entry names and symlinks are problems, and the manifest, each audit
+line and JSON nesting are read only up to :class:`VerifyLimits`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +24,8 @@ from app.errors import RedlineError
 from app.evidence import manifest
 from app.evidence.signature import SIG_NAME, check_signature
 from app.evidence.verify_evidence import check_bundle_evidence
+from app.evidence.bounds import (TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
+                                 size_mismatch, unsafe_entries)
 from app.store.audit import verify_events
 
 AUDIT_FILE = "audit/events.jsonl"
@@ -68,8 +73,10 @@ def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_bundle(path: Path | str, *, trusted_keys: list[bytes] | None = None) -> VerifyReport:
-    """Check the bundle at ``path`` against its manifest, its audit chain and its signature.
+def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits(), *,
+                  trusted_keys: list[bytes] | None = None) -> VerifyReport:
+    """Check the bundle at ``path`` against its manifest, its audit chain and its signature, reading no
+    more than ``limits``.
 
     ``trusted_keys`` are the public key blobs the signature must come from
     (``--key``); None checks the signature only against the key it names.
@@ -87,7 +94,8 @@ def verify_bundle(path: Path | str, *, trusted_keys: list[bytes] | None = None) 
         for name, count in Counter(names).items():
             if count > 1:
                 report.problems.append(f"duplicate entry: {name} appears {count} times")
-        data = _read_manifest(archive, names, report)
+        report.problems.extend(unsafe_entries(archive))
+        data = _read_manifest(archive, names, report, limits)
         if data is None:
             return report
         report.engagement = str(data["engagement"].get("name", ""))
@@ -99,6 +107,9 @@ def verify_bundle(path: Path | str, *, trusted_keys: list[bytes] | None = None) 
             if name not in names:
                 report.problems.append(f"missing file: {name}")
                 continue
+            if size_mismatch(archive.getinfo(name), item["size"]):  # told apart without decompressing it
+                report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
+                continue
             try:
                 digest, size = _digest(archive, name)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupted entry fails its CRC check
@@ -107,15 +118,15 @@ def verify_bundle(path: Path | str, *, trusted_keys: list[bytes] | None = None) 
             if digest != item["sha256"] or size != item["size"]:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
-        _check_chain(archive, names, data["audit_chain"], report)
-        _check_provenance(archive, names, data, report, trusted_keys)
+        _check_chain(archive, names, data["audit_chain"], report, limits)
+        _check_provenance(archive, names, data, report, trusted_keys, limits)
     return report
 
 
 def _check_provenance(archive: zipfile.ZipFile, names: list[str], data: dict[str, Any], report: VerifyReport,
-                      trusted_keys: list[bytes] | None) -> None:
+                      trusted_keys: list[bytes] | None, limits: VerifyLimits) -> None:
     """The turns and verdicts against the chain's digests, and the manifest's signature."""
-    evidence = check_bundle_evidence(archive, names, data)
+    evidence = check_bundle_evidence(archive, names, data, limits)
     report.problems.extend(f"evidence: {p}" for p in evidence.problems)
     report.notes.extend(evidence.notes)
     sig_text = None
@@ -131,12 +142,16 @@ def _check_provenance(archive: zipfile.ZipFile, names: list[str], data: dict[str
     report.key_checked = bool(signed.signed_by and trusted_keys is not None and not signed.problems)
 
 
-def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport) -> dict[str, Any] | None:
+def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyReport,
+                   limits: VerifyLimits) -> dict[str, Any] | None:
     if manifest.NAME not in names:
         report.problems.append("missing file: manifest.json (the bundle cannot be checked without it)")
         return None
     try:
-        data = json.loads(archive.read(manifest.NAME).decode("utf-8"))
+        data = loads_bounded(read_bounded(archive, manifest.NAME, limits.manifest_bytes), limits.json_depth)
+    except TooLarge as exc:
+        report.problems.append(f"broken manifest: {exc}")
+        return None
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"broken manifest: manifest.json does not parse ({exc})")
         return None
@@ -147,7 +162,8 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     return data
 
 
-def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport) -> None:
+def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport,
+                 limits: VerifyLimits) -> None:
     if not pinned["ok"]:
         listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
         report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
@@ -157,9 +173,12 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     number = 0
     try:
         with archive.open(AUDIT_FILE) as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in bounded_lines(handle, limits.audit_line_bytes):
                 if raw.strip():
-                    events.append(json.loads(raw))
+                    events.append(loads_bounded(raw, limits.json_depth))
+    except TooLarge as exc:
+        report.problems.append(f"audit chain: {AUDIT_FILE} {exc}")
+        return
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
         return

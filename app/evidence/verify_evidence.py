@@ -12,32 +12,38 @@ endpoint sent is named.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from typing import Any, Iterator
 
+from app.evidence.bounds import VerifyLimits, bounded_lines, loads_bounded, read_bounded
 from app.store.coverage import CoverageResult, bundle_turn_digest, check_run, index_events, note_uncovered, verdict_digest
 
 AUDIT_FILE = "audit/events.jsonl"
 
 
-def _jsonl(archive: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
+def _jsonl(archive: zipfile.ZipFile, name: str, line_bytes: int, depth: int) -> Iterator[dict[str, Any]]:
+    """Each line's JSON, every line and its nesting bounded (a hostile bundle is read like any other file)."""
     with archive.open(name) as handle:
-        for raw in handle:
+        for _, raw in bounded_lines(handle, line_bytes):
             if raw.strip():
-                yield json.loads(raw)
+                yield loads_bounded(raw, depth)
 
 
-def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: dict[str, Any]) -> CoverageResult:
+def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: dict[str, Any],
+                          limits: VerifyLimits = VerifyLimits()) -> CoverageResult:
     """Compare every transcript turn and verdict in the bundle with the digests its chain recorded."""
     result = CoverageResult()
     needed = [AUDIT_FILE, "data/runs.json", "data/verdicts.json"]
     if any(n not in names for n in needed):
         return result  # each missing file is already a problem of its own
     try:
-        cov = index_events(_jsonl(archive, AUDIT_FILE))
-        runs = json.loads(archive.read("data/runs.json"))
-        verdicts = json.loads(archive.read("data/verdicts.json"))
+        cov = index_events(_jsonl(archive, AUDIT_FILE, limits.audit_line_bytes, limits.json_depth))
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError, EOFError):
+        return result  # the chain check already names what is wrong with the audit file
+    try:
+        runs = loads_bounded(read_bounded(archive, "data/runs.json", limits.data_file_bytes), limits.json_depth)
+        verdicts = loads_bounded(read_bounded(archive, "data/verdicts.json", limits.data_file_bytes),
+                                 limits.json_depth)
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         result.problems.append(f"the chain, runs or verdicts could not be read to check turns ({exc})")
         return result
@@ -56,7 +62,7 @@ def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: 
         turns: dict[int, str] = {}
         if name in names:
             try:
-                for line in _jsonl(archive, name):
+                for line in _jsonl(archive, name, limits.transcript_line_bytes, limits.json_depth):
                     turns[int(line["id"])] = bundle_turn_digest(line)
                     if int(line["id"]) not in skip_turns:
                         replays += _replay_problem(run, line)

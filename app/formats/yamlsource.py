@@ -12,6 +12,7 @@ resolves to the last one, are errors too: in an engagement file the first
 
 from __future__ import annotations
 
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,15 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import FieldValueError, FileFormatError, Problem
 from app.formats.plainwords import did_you_mean, plain_message  # did_you_mean: re-exported for the loaders
+from app.formats.yamlwrite import dump_yaml  # noqa: F401  (re-exported: the writer lives beside the reader)
 
 DataPath = tuple[typing.Union[str, int], ...]
 # Far beyond any real engagement or scenario file; stops a few nested aliases expanding to billions.
 MAX_EXPANDED_NODES = 200_000
+# The bundled files are under 10 KB; a file past this is refused before it is read, not parsed for a minute.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+# Nesting past this is refused while composing: PyYAML's composer recurses once per level.
+MAX_YAML_DEPTH = 64
 Position = tuple[int, int]  # (line, column), both 1-based
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,7 +87,24 @@ class LocationIndex:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose impossible dates stay text, so the model reports them with their field."""
+    """SafeLoader whose impossible dates stay text, and that refuses nesting deeper than ``MAX_YAML_DEPTH``.
+
+    The depth is counted as nodes are composed, so a hostile file stops at the
+    first level past the limit, with that level's line and column, before any
+    recursive step (composing, walking, constructing) can exhaust the stack.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -105,15 +128,26 @@ def field_name(path: Iterable[str | int]) -> str:
     return out
 
 
-def read_text(path: Path) -> str:
-    """A user file's text, exactly as written (newlines untranslated), or a located error."""
+def read_text(path: Path, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """A user file's text, exactly as written (newlines untranslated), or a located error.
+
+    The size is checked before reading, and the read itself stops past
+    ``max_bytes`` (the file may grow, or not be a regular file).
+    """
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            raw = handle.read(max_bytes + 1) if size <= max_bytes else b""
+        if size > max_bytes or len(raw) > max_bytes:
+            raise FileFormatError([Problem(str(path), None, None, "", f"is {max(size, len(raw)):,} bytes, more "
+                                           f"than the {max_bytes:,}-byte limit for a YAML file")])
+        return raw.decode("utf-8")
     except FileNotFoundError:
         raise FileFormatError([Problem(str(path), None, None, "", "no such file")]) from None
     except IsADirectoryError:
         raise FileFormatError([Problem(str(path), None, None, "", "is a folder, not a file")]) from None
+    except PermissionError:
+        raise FileFormatError([Problem(str(path), None, None, "", "cannot be read (permission denied)")]) from None
     except UnicodeDecodeError as exc:
         raise FileFormatError(
             [Problem(str(path), None, None, "", f"is not UTF-8 text (byte {exc.start})")]
@@ -127,7 +161,10 @@ def load_yaml(path: Path) -> tuple[Any, LocationIndex]:
 
 def parse_yaml(text: str, path: Path | str) -> tuple[Any, LocationIndex]:
     """As :func:`load_yaml`, for text already read (``path`` only names it in errors)."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader rejects control characters here, before any parsing
+    except yaml.reader.ReaderError as exc:
+        raise FileFormatError([_reader_problem(exc, text, str(path))]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -138,8 +175,7 @@ def parse_yaml(text: str, path: Path | str) -> tuple[Any, LocationIndex]:
         if problems:
             raise FileFormatError(problems)
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-            raise FileFormatError([Problem(str(path), *_pos(node.start_mark), "",
-                                           "too large once its aliases (*name) are expanded")])
+            raise FileFormatError([Problem(str(path), *_pos(node.start_mark), "", _too_large(node))])
         data = loader.construct_document(node)
         return data, index
     except yaml.MarkedYAMLError as exc:
@@ -148,6 +184,43 @@ def parse_yaml(text: str, path: Path | str) -> tuple[Any, LocationIndex]:
         raise FileFormatError([Problem(str(path), None, None, "", f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
+
+
+def _too_large(node: yaml.Node) -> str:
+    """Why the document is too large: its own values, or what its aliases expand to."""
+    if _distinct_nodes(node) > MAX_EXPANDED_NODES:
+        return f"has more than {MAX_EXPANDED_NODES:,} values; split it into several files"
+    return "too large once its aliases (*name) are expanded"
+
+
+def _distinct_nodes(node: yaml.Node) -> int:
+    """How many nodes the file itself holds, each alias target counted once (no recursion)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(part for pair in current.value for part in pair)
+    return len(seen)
+
+
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x1b: "ESC", 0x7f: "DEL"}
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, path: str) -> Problem:
+    """A character YAML forbids (a raw control character), named and located without echoing it."""
+    position = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    name = _CONTROL_NAMES.get(code, "character")
+    return Problem(path, line, column, "", f"invalid YAML: the control character {name} (U+{code:04X}) cannot "
+                   "appear in a YAML file; write it as an escape in a double-quoted string (e.g. \\x1b)")
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, path: str) -> Problem:
@@ -307,39 +380,3 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[DataPath, Optional[str]
             path.append(part)
             current = None
     return tuple(path), None
-
-
-# ---------------------------------------------------------------- writing
-
-
-class _ReadableDumper(yaml.SafeDumper):
-    """Block style overall; short lists of plain values inline; multi-line text as ``|`` blocks."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as people write them by hand.
-        super().increase_indent(flow, False)
-
-
-def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
-    inline = all(isinstance(v, (str, int, float, bool)) and "\n" not in str(v) for v in value) \
-        and sum(len(str(v)) + 2 for v in value) <= 60
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=inline)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value.strip("\n") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_ReadableDumper.add_representer(list, _represent_list)
-_ReadableDumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(data: Any) -> str:
-    """YAML a person can read and edit, that :func:`parse_yaml` reads back to the same data.
-
-    Keys keep the order they were given in (the models' field order), so an
-    export diffs cleanly against the previous one.
-    """
-    return yaml.dump(data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=10_000, indent=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from app.events import ChunkReceived, RunFinished, RunStarted, TurnFinished, TurnStarted
-from app.text import one_line
+from app.text import for_terminal, one_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -222,13 +222,13 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
 
     outcomes = asyncio.run(main())
     for notice in resolver.notices:
-        err.print(f"redline: {notice}", markup=False)
+        err.print(f"redline: {for_terminal(notice)}", markup=False)
     out.print(summary_table(outcomes))
     if junit is not None:
         from app.junit import write_junit
 
         write_junit(junit, outcomes, suite=engagement.name)
-        err.print(f"redline: JUnit report written to {junit}", markup=False)
+        err.print(f"redline: JUnit report written to {for_terminal(str(junit))}", markup=False)
     if cancelled:
         err.print("redline: cancelled; streamed text was kept", markup=False)
         return EXIT_INTERRUPTED

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
+from app import locks
 from app.store import audit
 from app.store.coverage import run_evidence
 from app.store.models import Run, Turn, utcnow
@@ -25,19 +26,15 @@ if TYPE_CHECKING:
 # A run in one of these states can be finished later with ``redline run --resume`` (or from the cockpit).
 RESUMABLE = ("interrupted", "cancelled")
 INTERRUPTED = "interrupted: the process running it stopped before the turn ended"
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
+UNRECOVERABLE = "unrecoverable: the process running it stopped, and its streamed text could not be joined"
+# One turn's text joined back by recovery; beyond it the run is unrecoverable, not a crash at start-up.
+MAX_RECOVERED_CHARS = 64 * 1024 * 1024
 
 def _lock_path(run_id: int) -> Path:
     from app.paths import home_dir
+    from app.private import private_dir
 
-    folder = home_dir() / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{run_id}.lock"
+    return private_dir(home_dir() / "runs", "the run locks folder") / f"{run_id}.lock"
 
 
 class RunLock:
@@ -48,84 +45,131 @@ class RunLock:
         self._fd: Optional[int] = None
 
     def acquire(self) -> "RunLock":
-        if fcntl is None:
+        if not locks.AVAILABLE:
             return self
-        fd = os.open(_lock_path(self.run_id), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = locks.acquire(_lock_path(self.run_id))
+        if fd is None:
             from app.errors import RedlineError
 
-            raise RedlineError(f"run {self.run_id} is being run by another Redline process") from None
+            raise RedlineError(f"run {self.run_id} is being run by another Redline process")
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
 
     def release(self) -> None:
-        if self._fd is None or fcntl is None:
+        if self._fd is None:
             return
-        try:
-            _lock_path(self.run_id).unlink(missing_ok=True)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        locks.release(_lock_path(self.run_id), fd)
 
 
 def is_live(run_id: int) -> bool:
     """Whether some process (this one included) holds the run's lock right now."""
-    if fcntl is None:
-        return False
-    path = _lock_path(run_id)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return locks.is_held(_lock_path(run_id))
 
 
-def recover_interrupted(db: "Session") -> list[int]:
+def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
+                        on_unrecoverable: Optional[Callable[[int, str], None]] = None) -> list[int]:
     """Mark every abandoned ``running`` Run as ``interrupted``; returns their ids.
 
     The text each turn had streamed is kept: a turn caught mid-stream gets its
     stored chunks' text on its row (where a finished turn has it) and becomes
     an ``error`` of type ``stream_error`` saying it was interrupted, so a
     resume knows to redo it. Each recovery is an audit event.
+
+    A run that cannot be recovered (its streamed text is longer than
+    ``max_chars`` for one turn, or its rows cannot be read or written) must
+    not stop the store from opening: its work is rolled back, it is marked
+    ``unrecoverable`` with the reason (:func:`mark_unrecoverable`), and its
+    chunks stay in the store as they were. Its id is not returned, since it
+    cannot be resumed; ``on_unrecoverable`` hears its id and the reason.
     """
     from sqlmodel import select
 
-    from app.runner.judge import settle
-    from app.store.streamed import streamed_texts
-
     recovered: list[int] = []
-    for run in db.exec(select(Run).where(Run.status == "running").order_by(Run.id)).all():  # type: ignore[arg-type]
-        if run.id is None or is_live(run.id):
+    runs = db.exec(select(Run.id).where(Run.status == "running").order_by(Run.id)).all()  # type: ignore[arg-type]
+    for run_id in runs:
+        if run_id is None or is_live(run_id):
             continue
-        cut = db.exec(select(Turn).where(Turn.run_id == run.id,
-                                         Turn.status.in_(("pending", "streaming")))).all()  # type: ignore[attr-defined]
-        texts = streamed_texts(db, [t.id for t in cut if t.id is not None])
-        for turn in cut:
-            turn.response_text = texts.get(turn.id, turn.response_text)  # type: ignore[arg-type]
-            turn.status, turn.error_type, turn.error_detail = "error", "stream_error", INTERRUPTED
-            turn.finished_at = utcnow()
-            db.add(turn)
-        run.status = "interrupted"
-        run.verdict = settle(run.verdict, run.status)  # e.g. a resumed run keeps its earlier verdict until judged
-        db.add(run)
-        db.flush()  # the digests below read the rows as recovered
-        audit.record(db, engagement_id=run.engagement_id, action="run.interrupted", entity=f"run:{run.id}",
-                     payload={"turns_cut": [t.id for t in cut],
-                              "chars_kept": sum(len(t.response_text) for t in cut),
-                              "evidence": run_evidence(db, run.id)})
-        recovered.append(run.id)
-        _lock_path(run.id).unlink(missing_ok=True)
+        try:
+            with db.begin_nested():
+                _recover_one(db, run_id, max_chars)
+            recovered.append(run_id)
+        except Exception as exc:  # noqa: BLE001 - whatever broke this run, the store must still open
+            mark_unrecoverable(db, run_id, _reason(exc))
+            if on_unrecoverable is not None:
+                on_unrecoverable(run_id, _reason(exc))
+        _lock_path(run_id).unlink(missing_ok=True)
     db.flush()
     return recovered
+
+
+def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
+    from sqlmodel import select
+
+    from app.runner.judge import settle
+    from app.store.streamed import streamed_lengths, streamed_texts
+
+    run = db.get(Run, run_id)
+    assert run is not None
+    cut = db.exec(select(Turn).where(Turn.run_id == run_id,
+                                     Turn.status.in_(("pending", "streaming")))).all()  # type: ignore[attr-defined]
+    ids = [t.id for t in cut if t.id is not None]
+    for turn_id, length in streamed_lengths(db, ids).items():
+        if length > max_chars:
+            raise Unrecoverable(f"turn {turn_id} streamed {length:,} characters, more than recovery joins "
+                                f"into one turn ({max_chars:,}); its chunks are kept as stored")
+    texts = streamed_texts(db, ids)
+    for turn in cut:
+        turn.response_text = texts.get(turn.id, turn.response_text)  # type: ignore[arg-type]
+        turn.status, turn.error_type, turn.error_detail = "error", "stream_error", INTERRUPTED
+        turn.finished_at = utcnow()
+        db.add(turn)
+    run.status = "interrupted"
+    run.verdict = settle(run.verdict, run.status)  # e.g. a resumed run keeps its earlier verdict until judged
+    db.add(run)
+    db.flush()  # the digests below read the rows as recovered
+    audit.record(db, engagement_id=run.engagement_id, action="run.interrupted", entity=f"run:{run.id}",
+                 payload={"turns_cut": [t.id for t in cut],
+                          "chars_kept": sum(len(t.response_text) for t in cut),
+                          "evidence": run_evidence(db, run_id)})
+    db.flush()
+
+
+class Unrecoverable(Exception):
+    """A run whose interrupted turns cannot be joined back onto their rows."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Unrecoverable):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'no detail'}"
+
+
+def mark_unrecoverable(db: "Session", run_id: int, reason: str) -> None:
+    """Set the run ``unrecoverable`` and audit why, touching nothing else of it.
+
+    Plain ``UPDATE`` statements, not ORM objects: the run's own rows may be
+    what could not be read. If even that fails, the run is left as it was and
+    the store still opens; the next start tries again.
+    """
+    from sqlalchemy import text
+
+    from app.runner.judge import settle
+
+    try:
+        with db.begin_nested():
+            engagement_id, verdict = db.execute(text("SELECT engagement_id, verdict FROM run WHERE id = :id"),
+                                                {"id": run_id}).one()
+            db.execute(text("UPDATE run SET status = 'unrecoverable', verdict = :verdict, finished_at = :at "
+                            "WHERE id = :id"),
+                       {"id": run_id, "at": utcnow().isoformat(timespec="microseconds"),
+                        "verdict": settle(verdict, "unrecoverable")})
+            db.execute(text("UPDATE turn SET status = 'error', error_type = 'stream_error', error_detail = :detail "
+                            "WHERE run_id = :id AND status IN ('pending', 'streaming')"),
+                       {"id": run_id, "detail": f"{UNRECOVERABLE}: {reason}"})
+            audit.record(db, engagement_id=engagement_id, action="run.unrecoverable", entity=f"run:{run_id}",
+                         payload={"reason": reason})
+            db.flush()
+    except Exception:  # noqa: BLE001
+        return

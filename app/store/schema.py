@@ -1,7 +1,7 @@
 """Schema versions, upgraded forward in numbered steps.
 
-The version lives in ``PRAGMA user_version``. Each step runs once, in order, in
-its own transaction, and a database newer than this code is refused rather than
+The version lives in ``PRAGMA user_version``. Each step runs once, in order,
+all of them in one ``BEGIN IMMEDIATE`` transaction with the version check, and a database newer than this code is refused rather than
 silently misread. Add a step by appending a function to ``STEPS``; never edit a
 released one.
 """
@@ -75,18 +75,45 @@ def current_version(conn: "Connection") -> int:
 
 
 def upgrade(engine: "Engine") -> int:
-    """Bring the database to ``CURRENT_VERSION``; returns the version found before."""
-    from sqlalchemy import text
+    """Bring the database to ``CURRENT_VERSION``; returns the version found before.
 
+    The version is read again, and every step run, inside one ``BEGIN IMMEDIATE``
+    transaction: two processes that open a new store at once queue on SQLite's
+    write lock, and the second finds the work done instead of creating the same
+    tables again. The driver's own transaction handling (which leaves DDL in
+    autocommit) is switched off for that one transaction so the DDL is inside it.
+    """
     with engine.connect() as conn:
         found = current_version(conn)
+        if found == CURRENT_VERSION:
+            return found
+        _refuse_newer(found)
+        driver = conn.connection.driver_connection
+        saved = driver.isolation_level  # type: ignore[union-attr]
+        conn.rollback()  # leave the read above; the check that counts is the one under the lock
+        driver.isolation_level = None  # type: ignore[union-attr]
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            found = current_version(conn)
+            _refuse_newer(found)
+            for number in range(found + 1, CURRENT_VERSION + 1):
+                STEPS[number - 1](conn)
+                conn.exec_driver_sql(f"PRAGMA user_version={number}")
+            conn.exec_driver_sql("COMMIT")
+        except BaseException:
+            if not driver.in_transaction:  # type: ignore[union-attr]
+                raise
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        finally:
+            conn.rollback()
+            driver.isolation_level = saved  # type: ignore[union-attr]
+    return found
+
+
+def _refuse_newer(found: int) -> None:
     if found > CURRENT_VERSION:
         raise SchemaTooNew(
             f"this database is at schema version {found}, newer than this Redline "
             f"(version {CURRENT_VERSION}); upgrade Redline to open it"
         )
-    for number in range(found + 1, CURRENT_VERSION + 1):
-        with engine.begin() as conn:
-            STEPS[number - 1](conn)
-            conn.execute(text(f"PRAGMA user_version={number}"))
-    return found

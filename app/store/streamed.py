@@ -78,6 +78,22 @@ def streamed_texts(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[
     return {turn_id: "".join(pieces) for turn_id, pieces in parts.items()}
 
 
+def streamed_lengths(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[int, int]:
+    """How many characters each turn's chunks hold, counted by SQLite without reading the text."""
+    from sqlalchemy import func, select
+
+    from app.store.models import TurnChunk
+
+    chunk = TurnChunk.__table__  # type: ignore[attr-defined]
+    ids = list(turn_ids)
+    lengths: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        query = (select(chunk.c.turn_id, func.sum(func.length(chunk.c.text)))
+                 .where(chunk.c.turn_id.in_(ids[start:start + 500])).group_by(chunk.c.turn_id))
+        lengths.update({turn_id: int(total or 0) for turn_id, total in db.execute(query)})
+    return lengths
+
+
 def streamed_bodies(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[int, bytes]:
     """The raw bytes stored with each turn's chunks, unpacked and joined in order; turns with none are left out."""
     parts: dict[int, list[bytes]] = {}

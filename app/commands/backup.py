@@ -1,0 +1,31 @@
+"""``redline backup --out FILE``: a consistent copy of the store, taken while it is in use.
+
+Parsing only; the copy is :func:`app.store.backup.backup_store`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.text import for_terminal
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "backup", help="copy the store consistently, even while a run or the cockpit uses it",
+        description="Write a consistent copy of the store with SQLite's online backup API: safe while a run "
+                    "or the cockpit is writing. The copy is owner-only and passes an integrity check. "
+                    "Put it back with `redline restore FILE`.",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write the copy")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.store.backup import backup_store
+
+    copy = backup_store(args.out)
+    print(for_terminal(f"wrote {copy.path} ({copy.size:,} bytes, schema {copy.schema_version}): "
+                       f"{copy.engagements} engagements, {copy.runs} runs; SHA-256 {copy.sha256}"))
+    return 0
