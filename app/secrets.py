@@ -249,6 +249,9 @@ class StreamRedactor(Generic[AnyStr]):
         self.hold = max((len(s.encode("utf-8") if self._binary else s) for s in self.values), default=1) - 1
         self._held: AnyStr = empty
         self._empty: AnyStr = empty
+        # Pieces in which a secret was found and replaced: on decoded text, the sign that the raw
+        # bytes it came from may hold the secret in pieces no byte search can see.
+        self.found = 0
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -257,7 +260,20 @@ class StreamRedactor(Generic[AnyStr]):
         """``piece`` redacted as a complete value."""
         if not self.values:
             return piece
-        return redact_bytes(piece, self.values) if self._binary else redact(piece, self.values)  # type: ignore
+        out = redact_bytes(piece, self.values) if self._binary else redact(piece, self.values)  # type: ignore
+        if out is not piece:
+            self.found += 1
+        return out  # type: ignore[return-value]
+
+    def arriving(self) -> bool:
+        """Whether the text held back ends with the start of a secret (one may be arriving in pieces)."""
+        held = self._held
+        for value in self.values:
+            encoded = value.encode("utf-8") if self._binary else value
+            for size in range(min(len(encoded) - 1, len(held)), 0, -1):
+                if held.endswith(encoded[:size]):  # type: ignore[arg-type]
+                    return True
+        return False
 
     def feed(self, piece: AnyStr) -> AnyStr:
         """The part of the stream so far that can no longer be the start of a secret."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -34,7 +36,8 @@ def _wait_for_chunks(home: Path, proc: subprocess.Popen[bytes], at_least: int) -
 def test_backup_and_restore_while_a_run_streams_and_a_reader_is_open(
         tmp_path: Path, stream_server: LoopbackServer, redline_home: Path) -> None:
     slow = [f"part{i:03d} " for i in range(400)]
-    stream_server.route(OPENAI_PATH, evented_stream(slow, delay=0.01))
+    release = threading.Event()  # the stream stays open until the restore has been refused
+    stream_server.route(OPENAI_PATH, dataclasses.replace(evented_stream(slow, delay=0.01), hold_last=release))
     folder = tmp_path / "scenarios"
     scenario_file(folder, {"id": "long-answer", "turns": [{"user": "talk"}],
                            "detectors": [{"type": "contains", "text": "NEVER-SAID"}]})
@@ -64,8 +67,10 @@ def test_backup_and_restore_while_a_run_streams_and_a_reader_is_open(
         refused = redline("restore", str(out))
         assert refused.returncode == 2
         assert "being run by another Redline process" in refused.stderr and "Traceback" not in refused.stderr
+        release.set()
         assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
     finally:
+        release.set()
         if run.poll() is None:
             run.kill()
             run.wait()

@@ -53,6 +53,10 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"{count} problem{'s' if count != 1 else ''} in {len(files)} file{'s' if len(files) != 1 else ''}",
               file=sys.stderr)
         return 2
+    import sys
+
+    for note in (w for s in loaded for w in s.warnings):
+        print(for_terminal(f"warning: {note}"), file=sys.stderr)
     print(f"OK: {len(loaded)} scenario{'s' if len(loaded) != 1 else ''} in "
           f"{len(files)} file{'s' if len(files) != 1 else ''}")
     return 0

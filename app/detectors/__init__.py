@@ -12,7 +12,7 @@ Context keys the runner supplies in ``TurnObservation.context`` are listed in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from app.detectors import canary, inventory, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT_KEYS", "FAMILIES", "OUTCOMES", "DetectorFamily", "DetectorResult", "TurnObservation",
-    "aggregate", "applies_to", "check_detector", "evaluate", "evaluate_all",
+    "aggregate", "applies_to", "check_detector", "detector_warning", "evaluate", "evaluate_all",
 ]
 
 FAMILIES: dict[str, DetectorFamily] = {
@@ -55,6 +55,14 @@ def check_detector(spec: "DetectorSpec") -> None:
     if family is None:
         raise ValueError(f"unknown detector type '{spec.type}' (known: {', '.join(FAMILIES)})")
     family.check(spec.params)
+
+
+def detector_warning(spec: "DetectorSpec") -> Optional[str]:
+    """A note for the scenario author about a valid spec that may misbehave (today: a regex that may
+    backtrack without end), or None."""
+    if spec.type == "regex":
+        return literal.regex_warning(spec.params)
+    return None
 
 
 def applies_to(spec: "DetectorSpec", step_index: int, kind: str) -> bool:

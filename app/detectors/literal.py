@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any, Optional
 
+import regex
+
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
+from app.detectors.patterns import (
+    FLAGS, MAX_TIME_LIMIT_S, TIME_LIMIT_S, PatternTimedOut, catastrophic, compiled, search, syntax_error,
+)
 from app.detectors.params import (
     literal_pattern, need_answer, problem, quoted, reject_unknown, want_bool, want_str, want_str_list,
 )
@@ -52,39 +55,48 @@ CONTAINS = DetectorFamily(
 )
 
 # ---------------------------------------------------------------- regex
-
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-
-
-@lru_cache(maxsize=512)
-def compiled(pattern: str, flags: str = "") -> "re.Pattern[str]":
-    """Compile once per (pattern, flags): export re-runs detectors over every stored turn."""
-    value = 0
-    for letter in flags:
-        value |= _FLAGS[letter]
-    return re.compile(pattern, value)
+# Compiled with the ``regex`` module and matched with a time limit (app.detectors.patterns).
 
 
 def _check_regex(params: dict[str, Any]) -> None:
-    reject_unknown("regex", params, ("pattern", "flags"))
+    reject_unknown("regex", params, ("pattern", "flags", "timeout"))
     pattern = want_str("regex", params, "pattern", required=True)
     flags = params.get("flags", "")
     if not isinstance(flags, str):
         raise problem("regex", "parameter 'flags' must be a string of letters such as \"im\"")
     for letter in flags:
-        if letter not in _FLAGS:
-            raise problem("regex", f"parameter 'flags' has unknown flag '{letter}' (known: {', '.join(_FLAGS)})")
+        if letter not in FLAGS:
+            raise problem("regex", f"parameter 'flags' has unknown flag '{letter}' (known: {', '.join(FLAGS)})")
+    limit = params.get("timeout", TIME_LIMIT_S)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= MAX_TIME_LIMIT_S:
+        raise problem("regex", f"parameter 'timeout' must be a number of seconds above 0 and at most "
+                               f"{MAX_TIME_LIMIT_S:g} (default {TIME_LIMIT_S:g})")
     try:
-        regex = compiled(pattern or "", flags)
-    except re.error as exc:
-        raise problem("regex", f"parameter 'pattern' is not a valid regular expression: {exc}") from None
-    if regex.search("") is not None:
+        pattern_ = compiled(pattern or "", flags)
+    except regex.error as exc:
+        raise problem("regex", f"parameter 'pattern' is not a valid regular expression: "
+                               f"{syntax_error(pattern or '', flags) or exc}") from None
+    if pattern_.search("") is not None:
         raise problem("regex", "parameter 'pattern' matches empty text, so it would match every response")
+
+
+def regex_warning(params: dict[str, Any]) -> Optional[str]:
+    """For the scenario loader: why this detector's pattern may backtrack without end, or None."""
+    why = catastrophic(str(params.get("pattern") or ""), str(params.get("flags") or ""))
+    if why is None:
+        return None
+    return (f"detector 'regex': parameter 'pattern' may take exponential time on some answers ({why}); "
+            f"each match stops after {params.get('timeout', TIME_LIMIT_S):g}s and the turn is then "
+            "inconclusive, so rewrite it without nested or overlapping repeats")
 
 
 def _match_regex(params: dict[str, Any], obs: TurnObservation) -> Match:
     need_answer(obs)
-    found = compiled(params["pattern"], params.get("flags", "")).search(obs.text)
+    pattern = compiled(params["pattern"], params.get("flags", ""))
+    try:
+        found = search(pattern, obs.text, float(params.get("timeout", TIME_LIMIT_S)))
+    except PatternTimedOut as exc:
+        raise CannotJudge(f"detector timed out: {exc}") from None
     if found is None:
         return None
     return found.span(), f"pattern matched {quoted(found.group())}"
@@ -95,7 +107,8 @@ REGEX = DetectorFamily(
     check=_check_regex,
     match=_match_regex,
     miss=lambda params, obs: f"pattern {quoted(params['pattern'], 50)} did not match",
-    describe="the response matches a regular expression (pattern, flags: i m s x)",
+    describe=f"the response matches a regular expression (pattern, flags: i m s x, timeout: seconds, "
+             f"default {TIME_LIMIT_S:g})",
 )
 
 # ---------------------------------------------------------------- recall

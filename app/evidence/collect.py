@@ -174,7 +174,7 @@ class EvidenceSet:
             "error_detail": t.error_detail, "ttft_ms": t.ttft_ms, "total_ms": t.total_ms,
             "chunk_count": t.chunk_count, "token_count": t.token_count, "usage": t.usage, "model_id": t.model_id,
             "system_fingerprint": t.system_fingerprint, "retries": t.retries, "started_at": iso(t.started_at),
-            "finished_at": iso(t.finished_at),
+            "finished_at": iso(t.finished_at), "bounds": t.bounds or {},
         })
         record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
         record["auto_verdicts"] = auto
@@ -183,11 +183,16 @@ class EvidenceSet:
         changed = record["request"] != t.request or record["response_text"] != t.response_text
         if with_raw:
             kept = self.scrub.raw(raw) if raw is not None else None
-            if raw is not None and (kept is None or (changed and self.scrub.filters)):
+            if t.raw_withheld:
+                # Withheld when the turn ran, because its frames would rebuild a secret: the reason and
+                # the digest of the original are on the record; nothing a crash left behind takes its place.
+                kept = None
+                record["response_raw_withheld"] = t.raw_withheld
+            elif raw is not None and (kept is None or (changed and self.scrub.filters)):
                 kept = None
                 record["response_raw_withheld"] = "redacted export: the body holds data the redaction removes"
             record["response_raw_b64"] = base64.b64encode(kept).decode("ascii") if kept is not None else None
-            changed = changed or kept != raw
+            changed = changed or (kept != raw and not t.raw_withheld)
         if changed:
             self.scrub.changed_turns.add(t.id)
         return record

@@ -52,6 +52,21 @@ class Timeouts(_Strict):
     total: float = Field(default=300.0, gt=0)  # whole turn
 
 
+class Limits(_Strict):
+    """Bounds on what one turn reads from the target, so a hostile endpoint cannot exhaust the machine.
+
+    Each turn records the limits it ran under, and a turn cut by one says which
+    and after how many bytes (PI1.2: the evidence says where it is incomplete).
+    """
+
+    # The upper bounds keep a turn within what one SQLite value holds (1 GB) with room to spare.
+    text_bytes: int = Field(default=10_000_000, ge=1, le=256 * 1024 * 1024)  # response text per turn, UTF-8
+    raw_bytes: int = Field(default=16 * 1024 * 1024, ge=1, le=256 * 1024 * 1024)  # raw body kept per turn
+    line_bytes: int = Field(default=1024 * 1024, ge=64, le=64 * 1024 * 1024)  # one SSE event or NDJSON line
+    decompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)  # once unpacked
+    compression_ratio: int = Field(default=200, ge=1, le=100_000)  # unpacked bytes per byte on the wire
+
+
 class HttpShape(_Strict):
     """For ``kind: http``: a generic JSON endpoint."""
 
@@ -70,6 +85,9 @@ class TargetSpec(_Strict):
     revoked_key: Optional[KeyRef] = None  # a key the client says was revoked (CC6.3)
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret headers only
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # None: the defaults (kept out of the stored configuration, so systems stored before limits
+    # existed keep their snapshot); every turn records the limits in force either way.
+    limits: Optional[Limits] = None
     max_retries: int = Field(default=3, ge=0, le=10)
     overload_retries: int = Field(default=4, ge=0, le=10)  # 429/503: the server did not take the request on
     anthropic_version: str = "2023-06-01"

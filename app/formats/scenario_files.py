@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -35,6 +35,8 @@ class LoadedScenario:
     line: int  # 1-based line where the scenario starts
     text: str  # the scenario's YAML as written; for a list file, that item's slice
     sha256: str  # of ``text`` (UTF-8)
+    # Located notes that do not stop a run, e.g. a regex that may backtrack without end (file:line:column: ...).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,7 +88,22 @@ def load_scenarios(paths: Iterable[Path], *, catalog: Any = None) -> list[Loaded
     problems.extend(_check(items, catalog))
     if problems:
         raise FileFormatError(sorted(problems, key=lambda p: (p.path, p.line or 0, p.column or 0)))
-    return [item.loaded for item in items if item.loaded is not None]
+    return [replace(item.loaded, warnings=_warnings(item)) for item in items if item.loaded is not None]
+
+
+def _warnings(item: _Item) -> tuple[str, ...]:
+    """What a detector's own check flags as risky but allowed, located in the file."""
+    from app.detectors import detector_warning
+
+    assert item.loaded is not None
+    found: list[str] = []
+    for d, det in enumerate(item.loaded.spec.detectors):
+        message = detector_warning(det)
+        if message:
+            named = _PARAMETER.search(message)
+            param = named.group(1) if named and named.group(1) in det.params else "type"
+            found.append(str(item.problem(("detectors", d, param), message)))
+    return tuple(found)
 
 
 def _read_file(path: Path, problems: list[Problem]) -> list[_Item]:

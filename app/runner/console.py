@@ -186,6 +186,8 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         notice = dating_notice(db, engagement, plan[0].window) if plan else None
     if notice:
         err.print(f"redline: runs made now are {notice}", markup=False, soft_wrap=True)
+    for note in dict.fromkeys(w for planned in plan for w in planned.scenario.warnings):
+        err.print(f"redline: warning: {for_terminal(note)}", markup=False, soft_wrap=True)
     for run_id in recovered:
         err.print(f"redline: run {run_id} was interrupted; resume it with --resume {run_id}", markup=False)
     resolver = SecretResolver()

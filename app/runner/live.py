@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
-from app.runner.record import SecretScrubber, TurnRecorder, open_turn, update_turn
+from app.runner.record import (SecretScrubber, TurnRecorder, checkpoint, open_turn, token_count, update_turn,
+                               withhold_raw)
 from app.runner.burst import run_burst
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
@@ -268,6 +269,7 @@ class LiveRun:
     def _close_turn(self, entry: TurnLog, recorder: TurnRecorder, state: _Stream, t0: float, prompt: str,
                     status: str, error_type: str, detail: str) -> "Future[None]":
         """Queue the turn's final row (assembled text, timings, usage, request, retries) after its batches."""
+        detail = recorder.scrub_detail(detail, isinstance(state.end, TurnFailed) and state.end.secret_found)
         text, last_batch = recorder.final()
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
@@ -287,17 +289,23 @@ class LiveRun:
         entry.tokens = tokens
         final_row = partial(
             update_turn, turn_id=recorder.turn_id, status=status, response_text=text,
-            http_status=self._http_status(state), error_type=error_type, error_detail=self.scrubber.whole(detail),
+            http_status=self._http_status(state), error_type=error_type, error_detail=detail,
             ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
             usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
-            request=request, finished_at=utcnow())
+            request=request, finished_at=utcnow(), **recorder.evidence(state.end.bounds if state.end else None))
+        withheld = recorder.withheld
 
         def close(conn: "Connection") -> None:
             if last_batch is not None:
                 last_batch(conn)
+            if withheld:
+                withhold_raw(conn, recorder.turn_id)
             final_row(conn)
 
-        return self.writer.submit(close)
+        done = self.writer.submit(close)
+        if withheld:
+            self.writer.submit(checkpoint)
+        return done
 
     def _announce_close(self, entry: TurnLog, recorder: TurnRecorder) -> str:
         """Once the final row is stored: surface a failed batch, tell the UI, and return the text."""
@@ -373,7 +381,7 @@ class LiveRun:
             response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
             http_status=result.http_status, error_type=result.error_type,
             error_detail=self.scrubber.whole(result.detail), total_ms=total_ms, request=request,
-            finished_at=utcnow()))
+            bounds=result.bounds, finished_at=utcnow()))
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, result.error_type, total_ms
         if self.emit is not None:
             self.emit(TurnFinished(self.run_id, turn_id, status, result.error_type, None, total_ms, 0))
@@ -383,15 +391,6 @@ class LiveRun:
                                 models=tuple(result.models))
         judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
         return status, result.http_status
-
-
-def token_count(usage: dict[str, Any], chunks: int) -> int:
-    """Completion tokens as the API reported them (OpenAI, Anthropic, Ollama names), else the chunk count."""
-    for key in ("completion_tokens", "output_tokens", "eval_count"):
-        value = usage.get(key)
-        if isinstance(value, int):
-            return value
-    return chunks
 
 
 def _substitute(value: Any, label: str) -> Any:

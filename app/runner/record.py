@@ -12,10 +12,20 @@ the turn's row with its final write. Nothing else happens per delta: no query,
 no JSON, one event for the UI.
 
 Resolved secret values are scrubbed before anything is stored or shown. A
-secret may straddle two deltas, so the scrubber holds back the last
+secret may straddle two deltas, so each turn's scrubber holds back the last
 ``len(longest secret) - 1`` characters until the next delta proves they are
 not the start of one (see :class:`app.secrets.StreamRedactor`); the adapter
 does the same for the body bytes it passes on.
+
+Redaction of the raw body by bytes is not enough: a model that streams a key
+a few characters per JSON frame never puts it whole in the bytes, yet the
+frames rebuild it. So the decoded text decides. While the text held back ends
+with the start of a secret, the raw bytes wait in memory instead of going to
+the store, so a kill mid-turn leaves at most the frame that began it. Once a
+secret is found in a turn's text, no more of its raw body is stored, and its
+final write withholds the raw batches already stored (:func:`withhold_raw`):
+the turn keeps the reason, and ``bounds`` keeps the SHA-256 of the body as
+received, so the body can still be matched against the endpoint's own records.
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ from app.store.models import Turn, TurnChunk, utcnow
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from app.secrets import StreamRedactor
 
     from sqlalchemy.engine import Connection
 
@@ -60,6 +72,12 @@ class SecretScrubber:
 
         self._text = StreamRedactor(secrets, "")
         self.secrets = self._text.values
+
+    def stream(self) -> "StreamRedactor[str]":
+        """A redactor for one turn's text: turns stream side by side (a burst), so each holds back its own."""
+        from app.secrets import StreamRedactor
+
+        return StreamRedactor(self.secrets, "")
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -107,7 +125,7 @@ def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: 
              "response_text": "", "response_raw": None, "http_status": None, "error_type": "",
              "error_detail": "", "ttft_ms": None, "total_ms": None, "chunk_count": 0,
              "token_count": 0, "usage": {}, "model_id": "", "system_fingerprint": "",
-             "finished_at": None}
+             "finished_at": None, "bounds": {}, "raw_withheld": ""}
     if row is None:
         result = conn.execute(insert(_TURN).values(run_id=run_id, step=step, sample=sample,
                                                    request={}, retries=[], **fresh))
@@ -171,12 +189,41 @@ def append_batch(conn: "Connection", turn_id: int, seq: int, text: str, raw: Opt
         conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(chunk_count=chunk_count, ttft_ms=ttft_ms))
 
 
+def token_count(usage: dict[str, Any], chunks: int) -> int:
+    """Completion tokens as the API reported them (OpenAI, Anthropic, Ollama names), else the chunk count."""
+    for key in ("completion_tokens", "output_tokens", "eval_count"):
+        value = usage.get(key)
+        if isinstance(value, int):
+            return value
+    return chunks
+
+
+RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw body is withheld because its "
+                "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
+
+
+def withhold_raw(conn: "Connection", turn_id: int) -> None:
+    """Drop the raw bytes stored with a turn's chunks, overwriting them in the file (``secure_delete``)."""
+    from sqlalchemy import update
+
+    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+    conn.execute(update(_CHUNK).where(_CHUNK.c.turn_id == turn_id, _CHUNK.c.raw.is_not(None))
+                 .values(raw=None, raw_codec=""))
+
+
+def checkpoint(conn: "Connection") -> None:
+    """Fold the write-ahead log into the store and empty it, so withheld bytes leave its older frames too.
+
+    Best effort: while another process reads, SQLite leaves the log as it is."""
+    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 class TurnRecorder:
     """Buffers one turn's deltas and body bytes and hands them to the writer in small batches."""
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
                  "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
-                 "last_at_ms", "batches")
+                 "last_at_ms", "batches", "text", "secret_elsewhere")
 
     def __init__(self, writer: "StoreWriter", *, run_id: int, turn_id: int, t0: float,
                  scrubber: Optional[SecretScrubber], emit: Optional[Callable[["RunnerEvent"], None]]):
@@ -185,6 +232,8 @@ class TurnRecorder:
         self.turn_id = turn_id
         self.t0 = t0  # perf_counter() when the turn began
         self.scrubber = scrubber if scrubber else None
+        self.text: Optional["StreamRedactor[str]"] = scrubber.stream() if scrubber else None
+        self.secret_elsewhere = False  # a secret was found in another decoded part, e.g. an error message
         self.emit = emit
         self.ttft_ms: Optional[float] = None
         self.chunk_count = 0
@@ -204,8 +253,8 @@ class TurnRecorder:
         if self.ttft_ms is None:
             self.ttft_ms = round((now - self.t0) * 1000.0, 3)
         self.chunk_count += chunks
-        if self.scrubber is not None:
-            text = self.scrubber.feed(text)
+        if self.text is not None:
+            text = self.text.feed(text)
         if text:
             self.pending.append(text)
             if self.emit is not None:
@@ -216,12 +265,20 @@ class TurnRecorder:
             self.flush(now)
 
     def add_raw(self, data: bytes) -> None:
-        """Body bytes as received (the adapter already redacted them); stored with the next batch."""
-        self.pending_raw.append(data)
-        self.pending_raw_size += len(data)
+        """Body bytes as received (the adapter already redacted them); stored with a later batch,
+        unless a secret has shown in the text: then the raw body is withheld (see the module's notes).
+
+        A batch that is due goes before these bytes join the buffer: the text they carry comes after
+        them (as the read's delta), so they are stored only once the redactor has seen that text."""
+        if self.text is not None and self.text.found:
+            self.pending_raw.clear()
+            self.pending_raw_size = 0
+            return
         now = time.perf_counter()
         if self.pending_raw_size >= FLUSH_MAX_RAW_BYTES or now - self.last_flush >= FLUSH_INTERVAL_S:
             self.flush(now)
+        self.pending_raw.append(data)
+        self.pending_raw_size += len(data)
 
     def flush(self, now: Optional[float] = None) -> None:
         """Queue the buffered text and bytes as one batch for the writer."""
@@ -234,13 +291,17 @@ class TurnRecorder:
         """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
-        if not self.pending and not self.pending_raw:
+        # While the text may be spelling a secret, its raw bytes wait here, not in the store: a kill
+        # before the turn ends must not leave the frames that rebuild it (see the module's notes).
+        keep_raw = bool(self.pending_raw) and self.text is not None and not self.withheld and self.text.arriving()
+        if not self.pending and (keep_raw or not self.pending_raw):
             return None
         text = "".join(self.pending)
-        raw = b"".join(self.pending_raw) if self.pending_raw else None
+        raw = b"".join(self.pending_raw) if self.pending_raw and not self.withheld and not keep_raw else None
         self.pending.clear()
-        self.pending_raw.clear()
-        self.pending_raw_size = 0
+        if not keep_raw:
+            self.pending_raw.clear()
+            self.pending_raw_size = 0
         if text:
             self.parts.append(text)
         job = partial(append_batch, turn_id=self.turn_id, seq=self.seq, text=text, raw=raw,
@@ -254,14 +315,34 @@ class TurnRecorder:
         The caller writes that batch in the same transaction as the turn's final
         row, so no reader ever sees the whole text on a turn still marked streaming.
         """
-        if self.scrubber is not None:
-            rest = self.scrubber.finish()
+        if self.text is not None:
+            rest = self.text.finish()
             if rest:
                 self.pending.append(rest)
                 if self.emit is not None:
                     self.emit(ChunkReceived(self.run_id, self.turn_id, rest, self.ttft_ms))
         batch = self._take_batch()
         return "".join(self.parts), batch
+
+    @property
+    def withheld(self) -> bool:
+        """True when the turn's raw body must not be kept: a secret was found in its decoded text."""
+        return self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+
+    def scrub_detail(self, detail: str, found: bool = False) -> str:
+        """The turn's error detail, redacted. A secret in it (``found``: the adapter already redacted
+        one) was decoded from the body, whose bytes may spell it with escapes no byte search sees,
+        so the raw body is withheld as for a secret in the text."""
+        clean = self.scrubber.whole(detail) if self.scrubber is not None else detail
+        if found or clean != detail:
+            self.secret_elsewhere = True
+        return clean
+
+    def evidence(self, bounds: Optional[dict[str, Any]]) -> dict[str, Any]:
+        """The turn's bounds and, when withheld, why its raw body is not kept (columns of its final row)."""
+        facts = dict(bounds or {})
+        reason = RAW_WITHHELD.format(sha256=facts.get("raw_sha256") or "not known") if self.withheld else ""
+        return {"bounds": facts, "raw_withheld": reason}
 
     def raise_failed(self) -> None:
         """Raise what a batch raised, once the writer has run them all (the turn's final write comes after)."""

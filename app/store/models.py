@@ -176,6 +176,10 @@ class Turn(SQLModel, table=True):
     model_id: str = ""
     system_fingerprint: str = ""
     retries: list[dict[str, Any]] = _json([])  # each retry: attempt, status, error, wait_ms
+    # The read limits in force, bytes received, the limit that stopped the read (if any) and the
+    # SHA-256 of the body as received (app.targets.bounds.BodyMeter.facts); {} before they were kept.
+    bounds: dict[str, Any] = _json({})
+    raw_withheld: str = ""  # why the raw body is not kept (it would let a secret be rebuilt), or ""
     started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 

@@ -63,8 +63,16 @@ def _step_5_run_system_snapshot(conn: "Connection") -> None:
     add_column_if_missing(conn, "run", "system_sha256", "VARCHAR NOT NULL DEFAULT ''")
 
 
+def _step_6_turn_bounds(conn: "Connection") -> None:
+    """Each turn records the read limits it ran under and what its body cost (PI1.2), and a raw body
+    withheld because it would let a secret be rebuilt says so (the reason; the digest is in ``bounds``)."""
+    add_column_if_missing(conn, "turn", "bounds", "JSON NOT NULL DEFAULT '{}'")
+    add_column_if_missing(conn, "turn", "raw_withheld", "VARCHAR NOT NULL DEFAULT ''")
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
-                                               _step_4_finding_occurrences, _step_5_run_system_snapshot]
+                                               _step_4_finding_occurrences, _step_5_run_system_snapshot,
+                                               _step_6_turn_bounds]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -11,6 +11,12 @@ it streams; it frames them without decoding (:mod:`app.targets.sse`) and
 yields one ``TextDelta`` per read holding all the text that read carried. The turn's total deadline is checked
 between reads, and an ``asyncio`` timeout guards a read only when the deadline
 is nearer than the read timeout, so ordinary streaming pays for no timer per read.
+
+Every read is bounded (:mod:`app.targets.bounds`): the text per turn, the raw
+body kept, one line or event, and a compressed body once unpacked. A turn that
+reaches a limit stops reading, closes the connection, keeps what arrived, and
+ends ``too_large``; every end event carries the limits in force and the bytes
+received, as evidence.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from app.targets.base import (
     AuthMode, BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TargetEvent,
     TextDelta, TurnCompleted, TurnFailed,
 )
+from app.targets.bounds import BodyMeter, TextBudget, limits_for
 from app.targets.common import (
-    RAW_CAP_BYTES, RawBody, TargetFault, is_loopback, join_url, redacted_request,
+    RawBody, TargetFault, is_loopback, join_url, redacted_request,
     short, status_fault, transport_fault,
 )
 from app.targets.decoder import Decoder
@@ -47,13 +54,14 @@ class EndpointAdapter(SingleRequests):
 
     def __init__(self, spec: TargetSpec, *, api_key: Optional[str] = None,
                  secrets: Optional[SecretResolver] = None, retry: Optional[RetryPolicy] = None,
-                 raw_cap: int = RAW_CAP_BYTES, base_url: Optional[str] = None,
+                 raw_cap: Optional[int] = None, base_url: Optional[str] = None,
                  revoked_key: Optional[str] = None) -> None:
         self.spec = spec
         self.base_url = base_url or spec.base_url or ""
         self.retry = retry or RetryPolicy.for_spec(spec)
         self.bound = InFlightBound()  # chat requests in flight to this system (app.targets.pacing)
-        self.raw_cap = raw_cap
+        self.limits = limits_for(spec)
+        self.raw_cap = raw_cap or self.limits.raw_bytes
         self._api_key = api_key
         self._revoked_key = revoked_key
         self._resolver = secrets or SecretResolver()
@@ -92,7 +100,10 @@ class EndpointAdapter(SingleRequests):
             local = is_loopback(self.base_url)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
-                headers={"User-Agent": f"redline/{__version__}"},  # testers' traffic is identifiable
+                # Testers' traffic is identifiable; and no compression is offered, so a body is never
+                # bigger in memory than on the wire (a server that compresses anyway is unpacked within
+                # limits by app.targets.bounds, never by httpx).
+                headers={"User-Agent": f"redline/{__version__}", "Accept-Encoding": "identity"},
                 follow_redirects=False,
                 trust_env=not local,  # local targets never go through a proxy
                 # Plain HTTP on loopback never does TLS (every URL is joined to the base
@@ -152,26 +163,31 @@ class EndpointAdapter(SingleRequests):
         if 200 <= status < 300:
             return response
         raw = RawBody(min(self.raw_cap, 1024 * 1024))
+        meter = BodyMeter(self.limits)
         try:
-            await self._read_body(response, raw, deadline)
-        except (TimeoutError, httpx.HTTPError):
+            await self._read_body(response, raw, deadline, meter)
+        except (TimeoutError, httpx.HTTPError, TargetFault):
             pass  # the status is the fault; a body cut short is still recorded
         finally:
             await response.aclose()
         body = raw.value(self._secret_values())
         fault = status_fault(status, body, response.headers.get("location", ""))
-        fault.detail = redact(fault.detail, self._secret_values())
+        decoded = fault.detail
+        fault.detail = redact(decoded, self._secret_values())
+        fault.secret_found = fault.detail != decoded
         fault.raw = body
         fault.headers = response.headers
+        fault.bounds = meter.facts()
         raise fault
 
     def _total_fault(self) -> TargetFault:
         return TargetFault("timeout", f"the turn exceeded its total time limit of {self.spec.timeouts.total:g}s")
 
     @staticmethod
-    async def _read_body(response: httpx.Response, raw: RawBody, deadline: float) -> None:
+    async def _read_body(response: httpx.Response, raw: RawBody, deadline: float, meter: BodyMeter) -> None:
+        """A whole body, up to the raw cap (then the read stops and the connection closes)."""
         async with asyncio.timeout_at(deadline):
-            async for chunk in response.aiter_bytes():
+            async for chunk in meter.chunks(response):
                 raw.add(chunk)
                 if raw.truncated:
                     break
@@ -227,7 +243,9 @@ class EndpointAdapter(SingleRequests):
                             continue
                     if fault.raw:
                         yield BodyBytes(fault.raw)
-                    yield TurnFailed(fault.error_type, fault.detail, fault.http_status)
+                    yield TurnFailed(fault.error_type, fault.detail, fault.http_status,
+                                     bounds=fault.bounds or BodyMeter(self.limits).facts(),
+                                     secret_found=fault.secret_found)
                     return
             async for event in self._read(response, deadline):
                 yield event
@@ -242,6 +260,8 @@ class EndpointAdapter(SingleRequests):
         decoder = self.decoder()
         secrets = self._secret_values()
         raw = RawBody(self.raw_cap)
+        meter = BodyMeter(self.limits)
+        budget = TextBudget(self.limits.text_bytes)
         redactor = StreamRedactor(secrets, b"")
         failure: Optional[TargetFault] = None
         try:
@@ -249,8 +269,8 @@ class EndpointAdapter(SingleRequests):
                     "content-type", "").startswith("application/json")):
                 cut_short: Optional[BaseException] = None
                 try:
-                    await self._read_body(response, raw, deadline)
-                except (TimeoutError, httpx.HTTPError) as exc:
+                    await self._read_body(response, raw, deadline, meter)
+                except (TimeoutError, httpx.HTTPError, TargetFault) as exc:
                     cut_short = exc
                 if raw.parts:  # what arrived is evidence even when the body was cut short
                     yield BodyBytes(raw.value(secrets))
@@ -258,11 +278,13 @@ class EndpointAdapter(SingleRequests):
                     raise cut_short
                 if raw.truncated:
                     raise TargetFault("malformed", "JSON body larger than the raw cap")
-                text = decoder.whole(b"".join(raw.parts))
+                text, over = budget.take(decoder.whole(b"".join(raw.parts)) or "")
                 if text:
                     yield TextDelta(text)
+                if over:
+                    raise budget.fault(meter)
             else:
-                async for event in self._read_stream(response, decoder, raw, redactor, deadline):
+                async for event in self._read_stream(response, decoder, raw, redactor, deadline, meter, budget):
                     yield event
         except TargetFault as fault:
             failure = fault
@@ -280,24 +302,32 @@ class EndpointAdapter(SingleRequests):
         if meta is not None:
             yield meta
         if failure is None:
-            yield TurnCompleted(http_status=status, raw_truncated=raw.truncated)
+            yield TurnCompleted(http_status=status, raw_truncated=raw.truncated, bounds=meter.facts())
             return
+        meter.stop(failure)
         detail = redact(failure.detail, secrets)
+        found = detail != failure.detail
         if raw.truncated:
             detail = short(f"{detail}; {raw.note()}")
-        yield TurnFailed(failure.error_type, detail, failure.http_status or status, raw.truncated)
+        yield TurnFailed(failure.error_type, detail, failure.http_status or status, raw.truncated, meter.facts(),
+                         found)
 
     async def _read_stream(self, response: httpx.Response, decoder: Decoder, raw: RawBody,
-                           redactor: StreamRedactor[bytes], deadline: float) -> AsyncIterator[TargetEvent]:
+                           redactor: StreamRedactor[bytes], deadline: float, meter: BodyMeter,
+                           budget: TextBudget) -> AsyncIterator[TargetEvent]:
         """The hot path: per network read, its bytes, then one TextDelta for whatever text it completed.
 
         Raises TargetFault, TimeoutError or httpx errors; bytes and text read
-        before the fault have been yielded first, so they always stand.
+        before the fault have been yielded first, so they always stand. Text
+        past ``budget`` is not yielded: the read stops there with ``too_large``.
         """
-        framer = SSEFramer(cut_runs=decoder.reads_runs) if decoder.framing == "sse" else NDJSONFramer()
+        line_limit = self.limits.line_bytes
+        framer = (SSEFramer(cut_runs=decoder.reads_runs, limit=line_limit) if decoder.framing == "sse"
+                  else NDJSONFramer(limit=line_limit))
         split, feed, on_event, read_run, admit = framer.split, framer.feed, decoder.event, decoder.run, raw.admit
         scrub = redactor.feed if redactor else None
-        chunks = response.aiter_bytes().__aiter__()
+        take = budget.take
+        chunks = meter.chunks(response).__aiter__()
         read_timeout = self.spec.timeouts.read
         now = asyncio.get_running_loop().time
         pending: list[str] = []
@@ -334,10 +364,16 @@ class EndpointAdapter(SingleRequests):
                         break
             except TargetFault:
                 if pending:  # what came before the bad chunk in this read stands
-                    yield TextDelta("".join(pending), carried)
+                    text, over = take("".join(pending))
+                    if text:
+                        yield TextDelta(text, carried)
                 raise
             if pending:
-                yield TextDelta(pending[0] if len(pending) == 1 else "".join(pending), carried)
+                text, over = take(pending[0] if len(pending) == 1 else "".join(pending))
+                if text:
+                    yield TextDelta(text, carried)
+                if over:
+                    raise budget.fault(meter)
                 pending.clear()
                 carried = 0
             if now() >= deadline:
@@ -357,7 +393,11 @@ class EndpointAdapter(SingleRequests):
             last_fault = fault if fault.error_type != "malformed" else TargetFault(
                 "stream_error", "stream ended in the middle of a chunk")
         if pending:
-            yield TextDelta("".join(pending), carried)
+            text, over = take("".join(pending))
+            if text:
+                yield TextDelta(text, carried)
+            if over:
+                raise budget.fault(meter)
         if last_fault is not None:
             raise last_fault
         decoder.finish()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal, Optional, Protocol, Union
 
-ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth", "client_error"]
+ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
+                    "client_error", "too_large"]
 ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
 AuthMode = Literal["default", "none", "revoked"]
 
@@ -89,6 +90,9 @@ class TurnCompleted:
 
     http_status: Optional[int] = None
     raw_truncated: bool = False  # the body's bytes were cut at the adapter's cap; the text is complete
+    # The body's bounds as evidence: the limits in force, bytes received, the limit that stopped the
+    # read ("" if none) and the SHA-256 of the bytes as received (app.targets.bounds.BodyMeter.facts).
+    bounds: Optional[dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ class TurnFailed:
     detail: str
     http_status: Optional[int] = None
     raw_truncated: bool = False
+    bounds: Optional[dict[str, Any]] = None  # as on TurnCompleted
+    # The detail, decoded from the body (an error message), held a secret, now redacted: the raw
+    # body may spell it in a form no byte search sees (JSON escapes), so it must not be kept.
+    secret_found: bool = False
 
 
 TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
@@ -116,6 +124,7 @@ class HttpResult:
     error_type: str = ""
     detail: str = ""
     elapsed_ms: float = 0.0
+    bounds: dict[str, Any] = field(default_factory=dict)  # as on TurnCompleted
 
 
 class Target(Protocol):

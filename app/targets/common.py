@@ -18,7 +18,8 @@ from app.targets.retry import is_retryable_status
 if TYPE_CHECKING:
     from app.formats.engagement import TargetSpec
 
-# Raw bodies are evidence, but a runaway stream must not exhaust memory or the store.
+# Raw bodies are evidence, but a runaway stream must not exhaust memory or the store
+# (the default of ``limits.raw_bytes``, app.formats.engagement.Limits).
 RAW_CAP_BYTES = 16 * 1024 * 1024
 DETAIL_LIMIT = 300
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
@@ -36,6 +37,9 @@ class TargetFault(Exception):
         self.retryable = retryable  # nothing reached the model, or the server asked us to come back
         self.raw = raw
         self.headers = headers  # for the server's retry-after hint
+        self.limit = ""  # for ``too_large``: the Limits field that stopped the read
+        self.bounds: Optional[dict[str, Any]] = None  # the body's bounds (app.targets.bounds.BodyMeter.facts)
+        self.secret_found = False  # the detail, decoded from the body, held a secret (now redacted)
 
 
 def short(text: str, limit: int = DETAIL_LIMIT) -> str:

@@ -18,10 +18,11 @@ import httpx
 
 from app.secrets import redact
 from app.targets.base import AuthMode, HttpResult, RequestSent
+from app.targets.bounds import BodyMeter
 from app.targets.common import RawBody, TargetFault, join_url, status_fault, transport_fault
 
 if TYPE_CHECKING:
-    from app.formats.engagement import TargetSpec
+    from app.formats.engagement import Limits, TargetSpec
 
 
 class SingleRequests:
@@ -32,6 +33,7 @@ class SingleRequests:
     spec: "TargetSpec"
     base_url: str
     raw_cap: int
+    limits: "Limits"
 
     if TYPE_CHECKING:  # supplied by EndpointAdapter
         def _build(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[httpx.Request, RequestSent]: ...
@@ -40,7 +42,7 @@ class SingleRequests:
         def _total_fault(self) -> TargetFault: ...
         def parse_models(self, payload: Any) -> list[str]: ...
         @staticmethod
-        async def _read_body(response: httpx.Response, raw: RawBody, deadline: float) -> None: ...
+        async def _read_body(response: httpx.Response, raw: RawBody, deadline: float, meter: BodyMeter) -> None: ...
 
     async def _call(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[HttpResult, Any]:
         """One non-streamed call, never retried: a listing or raw step is evidence of exactly one request."""
@@ -55,6 +57,7 @@ class SingleRequests:
         deadline = loop.time() + self.spec.timeouts.total
         started = time.perf_counter()
         raw = RawBody(self.raw_cap)
+        meter = BodyMeter(self.limits)
         status: Optional[int] = None
         failure: Optional[TargetFault] = None
         try:
@@ -62,11 +65,13 @@ class SingleRequests:
                 response = await self._http().send(http_request, stream=True)
                 status = response.status_code
                 try:
-                    await self._read_body(response, raw, deadline)
+                    await self._read_body(response, raw, deadline, meter)
                 finally:
                     await response.aclose()
         except TimeoutError:
             failure = self._total_fault()
+        except TargetFault as fault:  # a limit passed: what arrived is the evidence
+            failure = meter.stop(fault)
         except httpx.HTTPError as exc:
             failure = transport_fault(exc, self.spec, streaming=status is not None)
         elapsed = (time.perf_counter() - started) * 1000.0
@@ -84,7 +89,7 @@ class SingleRequests:
             request=sent, http_status=status, body_text=data.decode("utf-8", "replace"), raw=data,
             error_type=failure.error_type if failure else "",
             detail=redact(failure.detail, secrets) if failure else (raw.note()),
-            elapsed_ms=elapsed,
+            elapsed_ms=elapsed, bounds=meter.facts(),
         )
         return result, payload
 

@@ -7,33 +7,52 @@ a trailing ``\\r`` until the next chunk keeps CRLF one line ending.
 
 Each ``feed`` takes one network read and returns every complete unit in it, so
 the per-read cost is one call and the per-line cost is a few byte operations.
+
+A line, and an event's data, are held only up to ``limit`` bytes: a line that
+never ends raises a ``too_large`` fault (:func:`app.targets.bounds.limit_fault`)
+instead of growing until the machine runs out of memory.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from app.targets.bounds import limit_fault
+
 Event = tuple[Optional[bytes], bytes]  # (event name or None, data)
 RUN_LIMIT = 1024 * 1024  # an unfinished event held back for a run longer than this goes to the line framer
+
+
+def line_fault(limit: int) -> Exception:
+    return limit_fault("line_bytes", f"a line or event of the stream passed {limit} bytes without ending "
+                                     "(limits.line_bytes)")
 
 
 class LineSplitter:
     """Complete lines from arbitrarily split bytes; CRLF, LF and a lone CR each end a line."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "_size", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0) -> None:
         self._pending: list[bytes] = []  # an unfinished line, in pieces (avoids quadratic joins)
+        self._size = 0  # bytes in _pending
+        self.limit = limit  # longest unfinished line held, in bytes; 0: no limit
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if self.limit and self._size > self.limit:
+            raise line_fault(self.limit)
         if b"\n" not in chunk and b"\r" not in chunk:
             if chunk:
                 self._pending.append(chunk)
+                self._size += len(chunk)
+                if self.limit and self._size > self.limit:
+                    raise line_fault(self.limit)
             return []
         if self._pending:
             self._pending.append(chunk)
             data = b"".join(self._pending)
             self._pending = []
+            self._size = 0
         else:
             data = chunk
         held = b""
@@ -43,16 +62,20 @@ class LineSplitter:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         tail = lines.pop() + held
-        if tail:
+        if tail:  # one longer than the limit is refused at the next read, after this read's lines
             self._pending.append(tail)
+            self._size = len(tail)
         return lines
 
     def flush(self) -> list[bytes]:
         """The last line when the stream ended without a line ending."""
         if not self._pending:
             return []
+        if self.limit and self._size > self.limit:
+            raise line_fault(self.limit)
         data = b"".join(self._pending)
         self._pending = []
+        self._size = 0
         if data.endswith(b"\r"):
             data = data[:-1]
         return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
@@ -66,14 +89,16 @@ class SSEFramer:
     because it is part of what the endpoint said.
     """
 
-    __slots__ = ("_lines", "_name", "_data", "_cutting", "_held")
+    __slots__ = ("_lines", "_name", "_data", "_size", "_cutting", "_held", "_run_limit")
 
-    def __init__(self, *, cut_runs: bool = False) -> None:
-        self._lines = LineSplitter()
+    def __init__(self, *, cut_runs: bool = False, limit: int = 0) -> None:
+        self._lines = LineSplitter(limit)
         self._name: Optional[bytes] = None
         self._data: list[bytes] = []
+        self._size = 0  # bytes in _data: an event's data is held only up to the limit too
         self._cutting = cut_runs  # see split()
         self._held = b""  # while cutting: the unfinished event after the last blank line
+        self._run_limit = min(RUN_LIMIT, limit) if limit else RUN_LIMIT
 
     def feed(self, chunk: bytes) -> list[Event]:
         return self._frame(self._lines.feed(chunk))
@@ -96,7 +121,7 @@ class SSEFramer:
             return b"", self._stop_cutting(data)
         end = data.rfind(b"\n\n")
         if end < 0:
-            if len(data) > RUN_LIMIT:
+            if len(data) > self._run_limit:
                 return b"", self._stop_cutting(data)
             self._held = data
             return b"", []
@@ -121,14 +146,19 @@ class SSEFramer:
         data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
         event = (self._name, data)
         self._data = []
+        self._size = 0
         self._name = None
         return event
 
     def _frame(self, lines: list[bytes]) -> list[Event]:
+        limit = self._lines.limit
+        if limit and self._size > limit:  # an event's data lines past the limit, with no blank line to end it
+            raise line_fault(limit)
         events: list[Event] = []
         for line in lines:
             if line.startswith(b"data: "):  # the common case first
                 self._data.append(line[6:])
+                self._size += len(line)
             elif not line:
                 if self._data:
                     events.append(self._dispatch())
@@ -142,6 +172,7 @@ class SSEFramer:
                     value = value[1:]
                 if name == b"data":
                     self._data.append(value)
+                    self._size += len(value)
                 elif name == b"event":
                     self._name = value
                 # "id", "retry" and unknown fields carry nothing a turn needs
@@ -153,8 +184,8 @@ class NDJSONFramer:
 
     __slots__ = ("_lines",)
 
-    def __init__(self) -> None:
-        self._lines = LineSplitter()
+    def __init__(self, *, limit: int = 0) -> None:
+        self._lines = LineSplitter(limit)
 
     def feed(self, chunk: bytes) -> list[Event]:
         return [(None, line) for line in self._lines.feed(chunk) if line.strip()]

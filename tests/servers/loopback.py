@@ -53,6 +53,9 @@ class Reply:
     delay: float = 0.0  # seconds before every chunk after the first
     reset: bool = False
     stall: float = 0.0
+    # The last chunk waits until this is set (60 s at most): the test, not the machine's speed, decides
+    # how long the stream stays open.
+    hold_last: Optional[threading.Event] = None
 
 
 Script = Union[Reply, Callable[[Received], Reply]]
@@ -221,6 +224,8 @@ class LoopbackServer:
         for index, chunk in enumerate(reply.chunks):
             if reply.delay and index:
                 await asyncio.sleep(reply.delay)
+            if reply.hold_last is not None and index == len(reply.chunks) - 1:
+                await asyncio.to_thread(reply.hold_last.wait, 60)
             if reply.framing == "chunked":
                 if chunk:
                     writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
