@@ -17,10 +17,10 @@ from app.errors import RedlineError
 
 # Commands that read the evidence: a crash's leftovers are recovered first (app.startup).
 # ``run`` and the cockpit recover on their own, with their own words.
-RECOVER_FIRST = ("export", "findings", "monitor", "retest")
+RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
+    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
 )
 
 
@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redline: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `redline ... | head`: the reader has gone, as it is entitled to
+        from app.terminal import silence_closed_stdout
+
+        return silence_closed_stdout()
     finally:
         from app.private import take_notices
         from app.store.engine import dispose_all

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, AnyStr, Generic, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, AnyStr, Generic, Iterable, Mapping, MutableMapping, Optional
 
 from app.errors import RedlineError
 from app.formats.engagement import KeyRef
@@ -151,6 +151,52 @@ def store_in_keyring(name: str, value: str) -> None:
         except Exception as exc:  # KeyringError, PasswordSetError, D-Bus failures ...
             problem = f"the keyring refused to store the key ({type(exc).__name__})"
     raise cannot_store(name, problem)
+
+
+def missing_refs(refs: Iterable[Optional[KeyRef]], resolver: Optional["SecretResolver"] = None) -> list[KeyRef]:
+    """The references among ``refs`` whose key cannot be read now (None entries are skipped)."""
+    resolver = resolver or SecretResolver()
+    missing = []
+    for ref in refs:
+        if ref is None:
+            continue
+        try:
+            resolver.resolve(ref)
+        except SecretUnavailable:
+            missing.append(ref)
+    return missing
+
+
+def how_to_keep(ref: KeyRef) -> str:
+    """The shell command that makes a key available to every later run, for a tester to copy."""
+    if ref.env is not None:
+        return f"export {ref.env}=..."
+    assert ref.keyring is not None
+    return f"redline secrets set {ref.keyring}"
+
+
+def supply_key(ref: KeyRef, value: str, env: Optional[MutableMapping[str, str]] = None) -> str:
+    """Make a missing key readable now, without a restart; returns what was done, in words.
+
+    A keyring reference is stored in the keyring (it lasts); without a keyring,
+    or for an ``{env: VAR}`` reference, the value is set in this process's
+    environment only: it is never written anywhere, and the message says how
+    to keep it for the next session.
+    """
+    if not value:
+        raise RedlineError("an empty key was not used")
+    env = env if env is not None else os.environ
+    if ref.keyring is not None:
+        try:
+            store_in_keyring(ref.keyring, value)
+            return f"stored in the keyring as '{ref.keyring}'"
+        except SecretUnavailable:
+            env[env_fallback_name(ref.keyring)] = value
+            return (f"no keyring here: set {env_fallback_name(ref.keyring)} for this session only; "
+                    f"export it in your shell to keep it")
+    assert ref.env is not None
+    env[ref.env] = value
+    return f"set {ref.env} for this session only (not saved); `{how_to_keep(ref)}` keeps it"
 
 
 def cannot_store(name: str, problem: str) -> SecretUnavailable:

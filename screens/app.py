@@ -63,6 +63,7 @@ class RedlineApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_now"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",
                 tooltip="Every key of this screen"),
+        Binding("f1", "help", "Help", show=False, id="app.help_f1", tooltip="Every key of this screen"),
         Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True,
                 tooltip="Search every action"),
     ]
@@ -139,8 +140,59 @@ class RedlineApp(App[int]):
             self.push_screen_for(self.ENGAGEMENT_HOME, engagement_id)
 
     def go_home(self) -> None:
-        while len(self.screen_stack) > 2:  # the default screen, then Home
-            self.pop_screen()
+        from screens.widgets.run_queue import LEFT
+
+        leaving = self.screen_stack[2:]
+
+        def pop_all() -> None:
+            async def stop_then_pop() -> None:
+                for screen in leaving:
+                    if hasattr(screen, "stop_runs"):
+                        await screen.stop_runs(LEFT)
+                while len(self.screen_stack) > 2:  # the default screen, then Home
+                    self.pop_screen()
+
+            self.run_worker(stop_then_pop(), group="app-leave")
+
+        self.confirm_leaving(leaving, pop_all, leaving="these screens")
+
+    # --- leaving with runs in flight -----------------------------------------------------------
+    def confirm_leaving(self, screens: list[Screen[Any]], then: Callable[[], Any], *, leaving: str) -> None:
+        """Call ``then`` at once if no run is in flight or queued on ``screens``; else ask first.
+
+        The question says what leaving does: runs in flight are cancelled (the
+        runner keeps their text and records them cancelled) and queued runs are
+        recorded as not started. Declining changes nothing.
+        """
+        in_flight = queued = 0
+        for screen in screens:
+            counts = getattr(screen, "runs_in_flight", None)
+            if counts is not None:
+                running, waiting = counts()
+                in_flight, queued = in_flight + running, queued + waiting
+        if not in_flight and not queued:
+            then()
+            return
+        from screens.widgets.prompt import ConfirmScreen
+
+        question = (f"{in_flight} run(s) in flight and {queued} queued. Leave {leaving} anyway? Runs in flight "
+                    "are cancelled (their streamed text is kept); queued runs are recorded as not started.")
+        self.push_screen(ConfirmScreen(question), lambda yes: then() if yes else None)
+
+    async def action_quit(self) -> None:
+        """``q``: quit, but never drop runs in flight or queued without asking and leaving a trace."""
+        from screens.widgets.run_queue import QUIT
+
+        def quit_now() -> None:
+            async def stop_then_exit() -> None:
+                for screen in list(self.screen_stack):
+                    if hasattr(screen, "stop_runs"):
+                        await screen.stop_runs(QUIT)
+                self.exit()
+
+            self.run_worker(stop_then_exit(), group="app-quit")
+
+        self.confirm_leaving(list(self.screen_stack), quit_now, leaving="Redline")
 
     # --- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:

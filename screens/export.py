@@ -26,6 +26,7 @@ from app.resources import assets_dir
 from app.text import for_terminal, one_line
 from screens.base import EngagementScreen, report_error, with_store
 from screens.widgets.literal import literal
+from screens.widgets.toggles import TickList
 
 
 def default_path(name: str, day: Any) -> Path:
@@ -69,9 +70,10 @@ class ExportScreen(EngagementScreen):
         yield Header(icon="◆")
         with VerticalScroll(id="export-form"):
             yield Label("Write the bundle to", classes="form-label")
-            yield Input(id="export-path", compact=True)
+            # Entering the field never selects the default path: a first key appends, it cannot wipe it.
+            yield Input(id="export-path", compact=True, select_on_focus=False)
             yield Label("Test windows (none picked: every run)", classes="form-label")
-            yield SelectionList[str](id="export-windows", compact=True)
+            yield TickList(id="export-windows", compact=True)
             yield Button("Export and verify (ctrl+s)", id="export-go", variant="success", compact=True)
             yield ProgressBar(id="export-progress", show_eta=False)
             yield Static("", id="export-step")
@@ -92,7 +94,9 @@ class ExportScreen(EngagementScreen):
                                         window.name))
         picker.display = bool(windows)
         self.query_one("#export-progress", ProgressBar).display = False
-        self.query_one("#export-path", Input).focus()
+        # Focus starts on the button, not the path: R, ? and q keep their global meaning on arrival,
+        # and the path is typed into only after the tester moves into it (tab).
+        self.query_one("#export-go", Button).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

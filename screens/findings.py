@@ -55,8 +55,9 @@ class FindingsScreen(EngagementScreen):
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
 
-    def __init__(self, engagement_id: int) -> None:
+    def __init__(self, engagement_id: int, status: Optional[str] = None) -> None:
         super().__init__(engagement_id)
+        self.start_status = status  # opened on one status (Home's "drafts to triage")
         self.all: list[Any] = []
         self.shown: list[Any] = []
         self.catalog: Any = None
@@ -71,7 +72,8 @@ class FindingsScreen(EngagementScreen):
             yield Select([(Text("any severity"), ALL)] + [(Text(s), s) for s in SEVERITIES], value=ALL,
                          allow_blank=False, id="filter-severity", compact=True)
             yield Select([(Text("any status"), ALL)] + [(Text(s.replace("_", " ")), s) for s in STATUSES],
-                         value=ALL, allow_blank=False, id="filter-status", compact=True)
+                         value=self.start_status if self.start_status in STATUSES else ALL, allow_blank=False,
+                         id="filter-status", compact=True)
         yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="finding-detail")
         yield Footer(show_command_palette=False, compact=True)

@@ -76,12 +76,13 @@ def keys_of(screen: Screen[Any]) -> list[KeyHelp]:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Modal list of keys; escape, q or ? closes it."""
+    """Modal list of keys; escape, q, ? or F1 closes it."""
 
     BINDINGS = [
         Binding("escape", "dismiss", "Close", id="help.close"),
         Binding("question_mark", "dismiss", "Close", key_display="?", show=False, id="help.close_again"),
         Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
+        Binding("f1", "dismiss", "Close", show=False, id="help.close_f1"),
     ]
 
     def __init__(self, title: str, keys: list[KeyHelp], about: str = "") -> None:
@@ -106,4 +107,4 @@ class HelpScreen(ModalScreen[None]):
             for row in self.keys:
                 table.add_row(Text(row.key, style="bold"), Text(row.description), Text(row.scope, style="dim"))
             yield table
-            yield Static(Text("escape closes · ctrl+p searches every action", style="dim"), id="help-hint")
+            yield Static(Text("escape, ? or F1 closes this help · ctrl+p searches every action", style="dim"), id="help-hint")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import work
@@ -55,6 +55,11 @@ class HomeRow:
     aligned: str  # "4/4" when the wizard is done
     systems: int
     windows: int
+    waiting: Any = None  # app.waiting.Waiting: drafts to triage, findings in progress, interrupted runs
+
+
+# Each count of what waits, and the key that goes to it.
+WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"))
 
 
 def home_rows(db: "Session", today: date) -> list[HomeRow]:
@@ -64,6 +69,7 @@ def home_rows(db: "Session", today: date) -> list[HomeRow]:
     from app.alignment import STEPS, period_label, steps_done, window_countdown
     from app.engagements import list_engagements
     from app.store.models import Engagement
+    from app.waiting import waiting_work
 
     by_name = {e.name: e for e in db.exec(select(Engagement)).all()}
     rows = []
@@ -84,7 +90,7 @@ def home_rows(db: "Session", today: date) -> list[HomeRow]:
         rows.append(HomeRow(engagement.id or 0, summary.name, summary.client,
                             "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
                             f"{len(steps_done(engagement))}/{len(STEPS)}", summary.systems_in_scope,
-                            summary.windows))
+                            summary.windows, waiting_work(db, engagement.id or 0)))
     return rows
 
 
@@ -104,6 +110,12 @@ class HomeScreen(Screen[None]):
         Binding("c", "controls", "Controls", show=False, id="home.controls",
                 tooltip="Controls and results of the highlighted engagement"),
         Binding("r", "reload", "Reload", show=False, id="home.reload"),
+        Binding("t", "waiting('drafts')", "Triage drafts", show=False, id="home.drafts",
+                tooltip="The highlighted engagement's draft findings, to triage"),
+        Binding("f", "waiting('in_progress')", "Findings", show=False, id="home.findings",
+                tooltip="The highlighted engagement's findings register"),
+        Binding("u", "waiting('interrupted')", "Interrupted runs", show=False, id="home.interrupted",
+                tooltip="The highlighted engagement's runs, where R resumes an interrupted one"),
     ]
 
     def __init__(self) -> None:
@@ -165,8 +177,6 @@ class HomeScreen(Screen[None]):
                 cells += [cell(row.systems), cell(row.windows)]
             table.add_row(*cells, key=str(row.engagement_id))
         table.display = bool(rows)
-        panel.update(Text(FIRST_STEPS) if not rows else
-                     Text("n new  i import  d demo  enter open  w alignment  c controls  ? help", style="dim"))
         panel.set_class(not rows, "first-steps")
         if current is not None:
             for index, row in enumerate(rows):
@@ -174,6 +184,41 @@ class HomeScreen(Screen[None]):
                     table.move_cursor(row=index)
         if rows:
             table.focus()
+        self._panel()
+
+    def _panel(self) -> None:
+        """Under the list: what waits in the highlighted engagement (each with its key), then the keys."""
+        panel = self.query_one("#home-panel", Static)
+        if not self.rows:
+            panel.update(Text(FIRST_STEPS))
+            return
+        out = Text()
+        row = next((r for r in self.rows if r.engagement_id == self.selected_id()), None)
+        waiting = row.waiting if row is not None else None
+        if waiting is not None and waiting.anything:
+            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind()))
+            parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
+            out.append(cell(row.name, 32).plain + ": ", style="bold")
+            out.append(" · ".join(parts) + "\n", style="yellow")
+        elif row is not None:
+            out.append(cell(row.name, 32).plain + ": nothing waits for triage or re-test\n", style="dim")
+        out.append("n new  i import  d demo  enter open  w alignment  c controls  ? help", style="dim")
+        panel.update(out)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._panel()
+
+    def action_waiting(self, kind: str) -> None:
+        """Go to what waits: drafts in the register (filtered), the register, or the runs (R resumes)."""
+        engagement_id = self.selected_id()
+        if engagement_id is None or not self._ready():
+            return
+        if kind == "drafts":
+            self.redline.push_screen_for("findings", engagement_id, status="draft")
+        elif kind == "in_progress":
+            self.redline.push_screen_for("findings", engagement_id)
+        else:
+            self.redline.push_screen_for("run", engagement_id)
 
     def selected_id(self) -> Optional[int]:
         table = self.query_one("#engagements", DataTable)
@@ -209,12 +254,22 @@ class HomeScreen(Screen[None]):
     def action_new(self) -> None:
         if not self._ready():
             return
+        self._ask_name("")
+
+    def _ask_name(self, value: str) -> None:
         self.app.push_screen(PromptScreen("New engagement", hint="A short name: letters, digits, '.', '_', '-'",
-                                          placeholder="acme-2026"), self._named)
+                                          placeholder="acme-2026", value=value), self._named)
 
     def _named(self, name: Optional[str]) -> None:
+        from app.alignment import check_new_engagement_name
+
         if not name:
             return
+        checked = try_store(self, lambda db: check_new_engagement_name(db, name))
+        if checked is None:  # refused, and said why: ask again with what was typed, to fix in place
+            self._ask_name(name)
+            return
+        name = checked
         self.app.push_screen(PromptScreen(f"Client for {name}", hint="The audited company (optional)"),
                              lambda client: self._create(name, client or ""))
 

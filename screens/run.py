@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from app.runner import PlannedRun
 
 
+WIDE = 160  # columns from which the left side takes half the screen
+
+
 class RunScreen(EngagementScreen):
     """Pick scenarios, run them, watch the transcript stream."""
 
@@ -62,12 +65,15 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
+        Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
+                tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
 
     def __init__(self, engagement_id: int) -> None:
         super().__init__(engagement_id)
         self.entries: dict[str, RunEntry] = {}
         self.shown_key: Optional[str] = None
+        self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
@@ -99,6 +105,8 @@ class RunScreen(EngagementScreen):
         self.reload_runs()
 
     def on_resize(self) -> None:
+        # A wide terminal gives the run list room for every column at full width (ids, states, systems).
+        self.set_class(self.size.width >= WIDE, "-wide")
         self.call_after_refresh(self._fill_table)  # after layout, so the table's own width is known
 
     # ------------------------------------------------------------ the picker
@@ -224,6 +232,12 @@ class RunScreen(EngagementScreen):
 
             entry.error = message.error
             report_error(self, RedlineError(message.error), f"{entry.scenario_id} did not run")
+        elif message.key in self.resumed:
+            # A resumed run streamed only the turns it redid: its row is read back whole from the store.
+            self.resumed.discard(message.key)
+            self.entries.pop(message.key, None)
+            self.reload_runs()
+            return
         entry.dirty = True
         self._tick()
 
@@ -252,11 +266,14 @@ class RunScreen(EngagementScreen):
     def _tick(self) -> None:
         """Redraw the figures of rows whose run changed since the last tick."""
         table = self.query_one(RunList)
+        refit = False
         for entry in self.entries.values():
             if entry.dirty:
-                table.update(entry)
+                refit = table.update(entry) or refit
                 if entry.key == self.shown_key:
                     self._stats(entry)
+        if refit:
+            self._fill_table()
 
     def _highlighted_key(self) -> Optional[str]:
         return self.query_one(RunList).highlighted_key()
@@ -298,7 +315,7 @@ class RunScreen(EngagementScreen):
 
     def _stats(self, entry: RunEntry) -> None:
         if entry.error:
-            line = Text(one_line(entry.error, 200), style="red")
+            line = Text(one_line(entry.error, 600), style="red")  # wraps (run-stats grows), never cut
         elif entry.status == "queued":
             line = Text("queued: starts when a slot is free", style="dim")
         else:
@@ -322,6 +339,22 @@ class RunScreen(EngagementScreen):
             entry.cancel.set()
         self.notify(f"cancelling {len(live)} run(s)" if live else "Nothing is running.", markup=False)
 
+    def action_resume(self) -> None:
+        """Finish the highlighted interrupted or cancelled run under its own id (the runner decides what is redone)."""
+        from app.runner.recovery import RESUMABLE
+
+        entry = self.entries.get(self._highlighted_key() or "")
+        if entry is None or entry.live or entry.run_id is None or entry.status not in RESUMABLE:
+            state = entry.status if entry is not None else "nothing"
+            self.notify(f"Only an interrupted or cancelled run can be resumed; the highlighted one is {state}.",
+                        markup=False)
+            return
+        resumed = self.queue.put_resume(entry.run_id, entry.scenario_id, entry.system, entry.window)
+        self.resumed.add(resumed.key)
+        self.entries.pop(entry.key, None)
+        self.entries[resumed.key] = resumed
+        self._fill_table(select=resumed.key)
+
     def _selected_run(self) -> Optional[int]:
         entry = self.entries.get(self._highlighted_key() or "")
         if entry is None or entry.run_id is None:
@@ -339,16 +372,23 @@ class RunScreen(EngagementScreen):
         if run_id is not None:
             self.redline.push_screen_for("triage", self.engagement_id, run_id=run_id, finding=True)
 
-    def action_back(self) -> None:
-        running = [e for e in self.entries.values() if e.running]
-        if not running:
-            self.app.pop_screen()
-            return
+    def runs_in_flight(self) -> tuple[int, int]:
+        """(in flight, queued): what leaving this screen would cancel or drop."""
+        return self.queue.counts()
 
-        def leave(yes: bool | None) -> None:
-            if yes:
-                self.action_cancel_all()
+    async def stop_runs(self, reason: str) -> None:
+        """Cancel the runs in flight and record the queued ones as not started (see RunQueue.stop)."""
+        await self.queue.stop(reason)
+        self._tick()
+
+    def action_back(self) -> None:
+        from screens.widgets.run_queue import LEFT
+
+        def leave() -> None:
+            async def stop_then_pop() -> None:
+                await self.stop_runs(LEFT)
                 self.app.pop_screen()
 
-        self.app.push_screen(ConfirmScreen(f"{len(running)} run(s) still running. Cancel them and leave? "
-                                           "Their streamed text is kept."), leave)
+            self.run_worker(stop_then_pop(), group="run-leave")
+
+        self.redline.confirm_leaving([self], leave, leaving="this screen")

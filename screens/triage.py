@@ -41,8 +41,9 @@ class TriageScreen(EngagementScreen):
 
     HELP_TITLE = "triage"
     HELP = ("] and [ move between turns. p, x and u record your verdict (pass, fail, needs review) with a "
-            "reason, beside the detectors' verdicts. v starts selecting the response (arrows; w and b by "
-            "word; a selects the whole response); f files a finding from the selection or adds it to one.")
+            "reason, beside the detectors' verdicts. The caret moves through the response (arrows; w and b by "
+            "word); v anchors a selection where it is, as in vim, and shift+arrows or a mouse drag select too; "
+            "a selects the whole response; f files a finding from the selection or adds it to one.")
     BINDINGS = [
         Binding("right_square_bracket", "turn(1)", "Next", key_display="]", id="triage.next",
                 tooltip="The next turn"),
@@ -52,7 +53,9 @@ class TriageScreen(EngagementScreen):
         Binding("p", "verdict('pass')", "Pass", id="triage.pass", tooltip="Your verdict: pass"),
         Binding("x", "verdict('fail')", "Fail", id="triage.fail", tooltip="Your verdict: fail"),
         Binding("u", "verdict('review')", "Unsure", id="triage.review", tooltip="Your verdict: needs review"),
-        Binding("v", "select", "Select", id="triage.select", tooltip="Start selecting a span of the response"),
+        # Hidden from the footer so the row fits 80 columns; the panel under the transcript says "v selects".
+        Binding("v", "select", "Select", show=False, id="triage.select",
+                tooltip="Anchor a selection at the caret (again: drop it)"),
         Binding("a", "select_turn", "Whole turn", show=False, id="triage.select_turn",
                 tooltip="Select the whole response"),
         Binding("f", "finding", "Finding", id="triage.finding",
@@ -169,7 +172,12 @@ class TriageScreen(EngagementScreen):
 
     def action_turn(self, step: int) -> None:
         transcript = self.query_one(Transcript)
-        transcript.go_to_turn((transcript.current or 0) + step)
+        target = (transcript.current or 0) + step
+        if not 0 <= target < len(transcript.turn_keys):
+            # Nowhere to go: stay, keep the selection, and say why nothing moved.
+            self.notify("This is the last turn." if step > 0 else "This is the first turn.", markup=False)
+            return
+        transcript.go_to_turn(target)
         self._panel()
 
     def action_select(self) -> None:

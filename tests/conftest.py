@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -22,3 +22,12 @@ def redline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 # Real loopback servers (tests/servers/), available to every test module by fixture name.
 from tests.servers.fixtures import fault_server, stream_server  # noqa: E402,F401
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say why the seed tests skipped, even under ``-q`` (which hides skip reasons): a newcomer should know."""
+    seed = [r for r in terminalreporter.stats.get("skipped", []) if "seed guidance not found" in str(r.longrepr)]
+    if seed:
+        terminalreporter.write_line(
+            f"note: {len(seed)} catalog test(s) skipped because the SOC 2 for AI seed guidance "
+            "(../shared/seed/soc2-for-ai-systems.txt) is absent; they check the catalog against it.", yellow=True)

@@ -35,6 +35,24 @@ def test_quarterly_suggestion_puts_a_two_week_window_mid_quarter() -> None:
         assert abs(before - behind) <= 1
 
 
+def test_suggestion_from_today_never_offers_a_window_that_has_already_ended() -> None:
+    """On 2026-12-05 a 2026 period has one quarter left: Q4, moved after today; Q1-Q3 are not offered."""
+    late = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 12, 5))
+    assert late == [WindowPlan("Q4", date(2026, 12, 11), date(2026, 12, 24))]
+    # A window still ahead keeps its mid-quarter place; only the ones behind today change or go.
+    april = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 4, 20))
+    assert [p.name for p in april] == ["Q2", "Q3", "Q4"]
+    assert april == alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31))[1:]
+    # A quarter with fewer days left than a window gets a window as long as what is left.
+    end = alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2026, 12, 28))
+    assert end == [WindowPlan("Q4", date(2026, 12, 28), date(2026, 12, 31))]
+    # Before the period, nothing changes; after it, there is nothing left to suggest, and it says so.
+    assert alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2025, 6, 1)) == \
+        alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31))
+    with pytest.raises(ValueError, match="ended on 2026-12-31"):
+        alignment.suggest_windows(date(2026, 1, 1), date(2026, 12, 31), today=date(2027, 1, 2))
+
+
 def test_suggestion_follows_a_period_that_is_not_a_calendar_year() -> None:
     plans = alignment.suggest_windows(date(2025, 7, 1), date(2026, 6, 30))
     assert [(p.start, p.end) for p in plans][0] == (date(2025, 8, 9), date(2025, 8, 22))
@@ -339,6 +357,30 @@ async def test_connection_check_reports_a_dead_endpoint_without_raising() -> Non
     assert not report.ok and report.chat_error.startswith("connect")
 
 
+async def test_a_404_names_the_url_it_tried_and_suggests_the_missing_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.demo import start_demo_server
+
+    monkeypatch.setenv("RL_TEST_KEY", "demo-key")
+    server = start_demo_server(chunk_delay=0, service_time=0)
+    try:
+        root = server.base_url.removesuffix("/v1")
+        spec = alignment.system_spec(name="bot", kind="openai", base_url=root, model="acme-support-1",
+                                     key={"env": "RL_TEST_KEY"}).target.model_copy(update={"max_retries": 0})
+        report = await alignment.check_connection(spec, [])
+        assert not report.ok and "404" in report.chat_error
+        assert f"tried POST {root}/chat/completions" in report.chat_error
+        assert f"did you mean {root}/v1?" in report.chat_error
+        assert f"tried GET {root}/models" in report.list_error and f"{root}/v1?" in report.list_error
+        right = spec.model_copy(update={"base_url": server.base_url})
+        good = await alignment.check_connection(right, [])
+        assert good.ok and good.list_error == "" and "did you mean" not in good.chat_error
+        # A 404 under a base URL that already ends in /v1 names the URL but suggests nothing.
+        wrong_model = await alignment.check_connection(right.model_copy(update={"base_url": server.base_url + "/x"}), [])
+        assert "tried POST" in wrong_model.chat_error and "did you mean" not in wrong_model.chat_error
+    finally:
+        server.stop()
+
+
 def test_connection_check_is_recorded() -> None:
     eid = _new()
     report = alignment.ConnectionReport(models=("m1", "m2"), undocumented=("m2",), ttft_ms=12.345)
@@ -352,3 +394,30 @@ def test_connection_check_is_recorded() -> None:
     assert event.payload["undocumented"] == ["m2"] and event.payload["ttft_ms"] == 12.3
     assert event.entity == f"system:{system.id}"
 
+
+
+def test_scenarios_say_which_system_fields_they_need_and_which_no_system_has() -> None:
+    from app.alignment.needs import needs_note, scenario_needs, unmet_needs
+    from app.library import load_library
+
+    library = load_library([])
+    needs = {s.spec.id: scenario_needs(s.spec) for s in library.all()}
+    assert needs["api-revoked-key"] == ("revoked_key",)
+    assert needs["gov-model-inventory"] == ("models",)
+    assert "canaries" in needs["pi-direct-override"]
+    assert needs["api-unauthenticated-chat"] == ()
+    eid = _new()
+    with session() as db:
+        bare = alignment.save_system(db, eid, alignment.system_spec(
+            name="bare", kind="openai", base_url="http://127.0.0.1:9/v1"))
+        revoked = library.get("api-revoked-key").spec
+        assert unmet_needs(revoked, [bare]) == ("revoked_key",)
+        full = alignment.save_system(db, eid, alignment.system_spec(
+            name="full", kind="openai", base_url="http://127.0.0.1:9/v1", models=["m1"], canaries=["C-1"],
+            extra_target={"revoked_key": {"env": "ACME_REVOKED_KEY"}}))
+        assert unmet_needs(revoked, [bare, full]) == ()
+        full.in_scope = False  # a system outside the scope never runs, so it cannot meet a need
+        assert unmet_needs(revoked, [bare, full]) == ("revoked_key",)
+        assert unmet_needs(library.get("pi-direct-override").spec, [bare]) == ("canaries",)
+    note = needs_note("api-revoked-key", ("revoked_key",))
+    assert note.startswith("api-revoked-key not mapped: it needs a revoked key") and "Revoked key in" in note

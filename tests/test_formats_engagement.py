@@ -48,7 +48,7 @@ def test_example_loads_with_every_part() -> None:
     assert spec.name == "acme-2026" and spec.audit.type == "type2"
     assert [w.name for w in spec.windows] == ["Q1", "Q2", "Q3", "Q4"]
     bot, demo = spec.systems
-    assert (bot.target.kind, bot.target.base_url) == ("openai", "http://127.0.0.1:8700/v1")
+    assert (bot.target.kind, bot.target.base_url) == ("openai", "http://127.0.0.1:8750/v1")
     assert bot.target.api_key is not None and bot.target.api_key.env == "ACME_KEY"
     assert demo.target.kind == "demo"
     assert {"CC6.1", "CC6.6", "AI-SEC-01", "PI1.4"} <= {c.criterion for c in spec.controls}

@@ -312,3 +312,17 @@ async def test_a_key_in_streamed_body_bytes_is_redacted_across_reads(stream_serv
     await target.aclose()
     assert turn.text == "fine"
     assert turn.raw == body.replace(CANARY_KEY.encode(), REDACTED.encode())
+
+
+def test_a_missing_key_can_be_supplied_without_a_restart_and_is_never_written() -> None:
+    from app.formats.engagement import KeyRef
+    from app.secrets import SecretResolver, how_to_keep, missing_refs, supply_key
+
+    env: dict[str, str] = {}
+    ref = KeyRef(env="RL_SUPPLIED_KEY")
+    assert missing_refs([ref, None], SecretResolver(env)) == [ref]
+    said = supply_key(ref, "sk-supplied-value-0123456789", env)
+    assert env == {"RL_SUPPLIED_KEY": "sk-supplied-value-0123456789"}
+    assert "this session only" in said and "export RL_SUPPLIED_KEY=..." in said
+    assert missing_refs([ref], SecretResolver(env)) == []
+    assert how_to_keep(KeyRef(keyring="acme")) == "redline secrets set acme"

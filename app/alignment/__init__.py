@@ -20,8 +20,9 @@ from app.alignment.matrix import (
 )
 from app.alignment.status import NOT_TESTED, ControlStatus, CriterionStatus, WindowResult, control_status, worst
 from app.alignment.steps import (
-    STEP_TITLES, STEPS, AlignmentError, complete_step, create_engagement, find_engagement, get_engagement,
-    is_aligned, next_step, set_evidence, set_type1, set_type2, step_problems, steps_done, touch, windows_of,
+    STEP_TITLES, STEPS, AlignmentError, check_new_engagement_name, complete_step, create_engagement,
+    find_engagement, get_engagement, is_aligned, next_step, set_evidence, set_type1, set_type2, step_problems,
+    steps_done, touch, windows_of,
 )
 from app.alignment.systems import key_reference, remove_system, save_system, system_spec, systems_of, target_spec_of
 from app.alignment.windows import (
@@ -39,8 +40,8 @@ __all__ = [
     "get_engagement", "import_matrix", "is_aligned", "key_reference", "next_step", "next_window_label",
     "period_label", "record_connection_check", "remove_row", "remove_system", "rows_of", "save_row",
     "save_system", "set_evidence", "set_type1", "set_type2", "step_problems", "steps_done",
-    "suggest_windows", "suggested_scenarios", "system_spec", "systems_of", "target_spec_of", "touch",
-    "undocumented_models", "window_at", "window_countdown", "window_problems", "windows_of", "worst", "write_engagement_file",
+    "check_new_engagement_name", "suggest_windows", "suggested_scenarios", "system_spec", "systems_of",
+    "target_spec_of", "touch", "undocumented_models", "window_at", "window_countdown", "window_problems", "windows_of", "worst", "write_engagement_file",
 ]
 
 

@@ -63,6 +63,8 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
             list_error = f"{listing.error_type}: {listing.detail}".strip(": ")
         elif listing.http_status and listing.http_status >= 400:
             list_error = f"HTTP {listing.http_status}"
+        if listing.http_status == 404 and getattr(target, "models_path", None):
+            list_error += not_found_note(spec.kind, getattr(target, "base_url", ""), "GET", target.models_path)
         started = time.perf_counter()
         ttft: Optional[float] = None
         reply, chat_error, model_id = [], "", ""
@@ -75,12 +77,32 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
                 model_id = event.model_id
             elif isinstance(event, TurnFailed):
                 chat_error = f"{event.error_type}: {event.detail}"
+                if event.http_status == 404 and hasattr(target, "chat_call"):
+                    method, path, _body = target.chat_call(ChatRequest(messages=[]))
+                    chat_error += not_found_note(spec.kind, getattr(target, "base_url", ""), method, path)
         total = (time.perf_counter() - started) * 1000
     finally:
         await target.aclose()
     return ConnectionReport(models=models, undocumented=undocumented_models(models, documented),
                             list_error=list_error, ttft_ms=ttft, total_ms=total,
                             reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id)
+
+
+def not_found_note(kind: str, base_url: str, method: str, path: str) -> str:
+    """What to add to an HTTP 404: the URL that was tried and, when likely, the missing ``/v1``.
+
+    OpenAI-compatible and Anthropic APIs live under ``/v1``; a base URL with no
+    ``/v1`` segment at all is the usual cause of "Unknown endpoint".
+    """
+    from urllib.parse import urlsplit
+
+    from app.targets.common import join_url
+
+    note = f" (tried {method} {join_url(base_url, path)}"
+    segments = urlsplit(base_url).path.strip("/").split("/")
+    if kind in ("openai", "anthropic") and "v1" not in segments:
+        note += f"; did you mean {base_url.rstrip('/')}/v1?"
+    return note + ")"
 
 
 def record_connection_check(db: "Session", engagement_id: int, system_id: int, report: ConnectionReport) -> None:

@@ -64,8 +64,12 @@ def touch(db: "Session", engagement: Engagement, action: str, payload: dict[str,
                  entity=entity or f"engagement:{engagement.id}", payload=payload)
 
 
-def create_engagement(db: "Session", name: str, client: str = "") -> Engagement:
-    """A new, empty engagement (Type II, no period yet) ready for the wizard."""
+def check_new_engagement_name(db: "Session", name: str) -> str:
+    """The name, stripped, if a new engagement may take it; else AlignmentError saying why.
+
+    The cockpit asks this as soon as the name is typed, before it asks anything
+    else, so a refused name is fixed in place rather than discovered at the end.
+    """
     name = name.strip()
     if not _name_pattern().match(name):
         raise AlignmentError(
@@ -73,6 +77,12 @@ def create_engagement(db: "Session", name: str, client: str = "") -> Engagement:
             "starting with a letter or digit")
     if find_engagement(db, name) is not None:
         raise AlignmentError(f"an engagement named '{name}' already exists")
+    return name
+
+
+def create_engagement(db: "Session", name: str, client: str = "") -> Engagement:
+    """A new, empty engagement (Type II, no period yet) ready for the wizard."""
+    name = check_new_engagement_name(db, name)
     engagement = Engagement(name=name, client=client.strip(), audit_type="type2",
                             evidence_format=["report"])
     db.add(engagement)

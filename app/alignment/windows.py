@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Optional, Sequence
 
 Every = Literal["month", "quarter", "half"]
 _MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "half": 6}
@@ -60,22 +60,39 @@ def period_slices(start: date, end: date, every: Every = "quarter") -> list[tupl
 
 
 def suggest_windows(period_start: date, period_end: date, every: Every = "quarter",
-                    *, length_days: int = DEFAULT_WINDOW_DAYS) -> list[WindowPlan]:
+                    *, length_days: int = DEFAULT_WINDOW_DAYS, today: Optional[date] = None) -> list[WindowPlan]:
     """One window of ``length_days`` centred in each slice of the period, named Q1, Q2… (or M1…, H1…).
 
     A slice shorter than the window gets a window as long as the slice, so every
     suggestion lies inside the period (the engagement file requires it).
+
+    With ``today``, nothing is suggested that can no longer be run: a window
+    that would start before today is centred instead in what is left of its
+    slice, and a slice that has ended gets no window (it keeps its number, so
+    Q4 is still Q4). A period that has ended leaves nothing to suggest, and
+    that is an error the caller can show, not an empty plan.
     """
     if length_days < 1:
         raise ValueError("a window lasts at least one day")
+    if today is not None and today > period_end:
+        raise ValueError(f"the audit period ended on {period_end.isoformat()}; no window can still be run in it")
     plans: list[WindowPlan] = []
     for index, (first, last) in enumerate(period_slices(period_start, period_end, every), start=1):
-        span = (last - first).days + 1
-        days = min(length_days, span)
-        offset = (span - days) // 2
-        start = first + timedelta(days=offset)
-        plans.append(WindowPlan(f"{_PREFIX[every]}{index}", start, start + timedelta(days=days - 1)))
+        plan = _centred(f"{_PREFIX[every]}{index}", first, last, length_days)
+        if today is not None and plan.start < today:
+            if last < today:
+                continue  # this slice is over
+            plan = _centred(plan.name, today, last, length_days)
+        plans.append(plan)
     return plans
+
+
+def _centred(name: str, first: date, last: date, length_days: int) -> WindowPlan:
+    """A window of ``length_days`` (or all of ``first``..``last`` if shorter) in the middle of that span."""
+    span = (last - first).days + 1
+    days = min(length_days, span)
+    start = first + timedelta(days=(span - days) // 2)
+    return WindowPlan(name, start, start + timedelta(days=days - 1))
 
 
 def window_problems(windows: Sequence[WindowPlan], period_start: date | None,

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(catalog.to_dict(sections), indent=2, ensure_ascii=False))
         return 0
-    from rich.console import Console
+    from app.terminal import console as make_console
 
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     for name in sections:
         console.print(_RENDERERS[name](catalog))
     return 0

@@ -69,7 +69,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
         return 0
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -87,5 +87,5 @@ def run_list(args: argparse.Namespace) -> int:
         table.add_row(*(Text(one_line(str(v), 120)) for v in (
             row.name, row.client, "II" if row.audit_type == "type2" else "I", period,
             row.systems_in_scope, window, opened)))
-    Console(highlight=False).print(table)
+    make_console(highlight=False).print(table)
     return 0

@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
                               pdf_report=args.pdf, docx_report=args.docx, docx_template=args.template)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
-    print(for_terminal(f"wrote {result.path} ({result.files} files, {result.size:,} bytes): {result.runs} runs, "
-                       f"{result.turns} turns, {result.findings} findings"))
+    # The count is what the manifest lists, as `redline verify` counts it; the manifest (and signature) come on top.
+    beside = "manifest.json and its signature" if result.key_fingerprint else "manifest.json"
+    print(for_terminal(f"wrote {result.path} ({result.files} files plus {beside}, {result.size:,} bytes): "
+                       f"{result.runs} runs, {result.turns} turns, {result.findings} findings"))
     if result.pdf_pages is not None:
         print(f"report.pdf: {result.pdf_pages} pages")
     if result.flagged_runs:

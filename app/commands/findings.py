@@ -101,7 +101,7 @@ def _chosen(db: Any, engagement_id: int, ids: list[int]) -> list[Any]:
 
 def move_findings(args: argparse.Namespace) -> int:
     """All or nothing: one refused move leaves every finding as it was."""
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
@@ -121,13 +121,13 @@ def move_findings(args: argparse.Namespace) -> int:
             transition(db, finding, to, reason=args.reason, actor=args.by, approver=args.approver)
             moved.append(f"finding {finding.id}: {before} → {finding.status}")
     for line in moved:
-        Console().print(Text(line))
+        make_console().print(Text(line))
     return 0
 
 
 def classify_findings(args: argparse.Namespace) -> int:
     """All or nothing, like a move: one refused classification leaves every finding as it was."""
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
@@ -142,12 +142,12 @@ def classify_findings(args: argparse.Namespace) -> int:
             classify(db, finding, args.kind, reason=args.reason, actor=args.by)
             done.append(f"finding {finding.id}: exception type {before} → {args.kind}")
     for line in done:
-        Console().print(Text(line))
+        make_console().print(Text(line))
     return 0
 
 
 def respond_to_finding(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
@@ -160,14 +160,14 @@ def respond_to_finding(args: argparse.Namespace) -> int:
         row = record_response(db, finding, response=args.response, owner=args.owner, response_date=args.date,
                               cause=args.cause, mitigating_controls=args.mitigating, remediation=args.remediation,
                               actor=args.by)
-    Console().print(Text(f"finding {finding.id}: management response {row.id} recorded "
+    make_console().print(Text(f"finding {finding.id}: management response {row.id} recorded "
                          f"(owner {args.owner}, {row.response_date})"))
     return 0
 
 
 def list_exceptions(args: argparse.Namespace) -> int:
     """The exception log, then the failures awaiting triage (drafts are not exceptions yet)."""
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -182,7 +182,7 @@ def list_exceptions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(register, indent=2, ensure_ascii=False, default=str))
         return 0
-    console = Console()
+    console = make_console()
     console.print(Text(f"Exception log · {one_line(engagement.name)}: {register['summary']}", style="bold"))
     if register["exceptions"]:
         table = Table(show_lines=True)
@@ -239,7 +239,7 @@ def finding_record(finding: Any, seen: Sequence[Any] = ()) -> dict[str, Any]:
 
 
 def list_findings(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -254,7 +254,7 @@ def list_findings(args: argparse.Namespace) -> int:
         found = find(db, engagement.id or 0)
         seen = occurrences(db, found)
         records = [finding_record(f, seen.get(f.id or 0, ())) for f in found]
-    console = Console()
+    console = make_console()
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
         return 0

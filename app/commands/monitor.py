@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from app.terminal import console as make_console
 
     from app.engagements import find_engagement
     from app.store import session
@@ -41,7 +41,7 @@ def _monitor(args: argparse.Namespace) -> int:
     with session() as db:
         engagement_id = find_engagement(db, args.engagement).id or 0
     out: dict[str, Any] = {}
-    console = Console()
+    console = make_console()
     if args.inventory:
         from app.changes import check_inventory
 

@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def _retest(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from app.terminal import console as make_console
 
     from app.findings import OPEN_STATUSES, find
     from app.retest import exit_code, retest_findings_async
@@ -44,7 +44,7 @@ def _retest(args: argparse.Namespace) -> int:
     from app.secrets import SecretResolver
     from app.store import session
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with session() as db:
         engagement = open_engagement(db, args.engagement)
         total = len(args.findings) or len(find(db, engagement.id or 0, statuses=OPEN_STATUSES))
@@ -62,7 +62,7 @@ def _retest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([o.to_json() for o in outcomes], indent=2, ensure_ascii=False))
     else:
-        Console().print(summary_table(engagement.name, outcomes))
+        make_console().print(summary_table(engagement.name, outcomes))
     if args.junit is not None:
         from app.junit import write_junit
 

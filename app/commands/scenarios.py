@@ -74,7 +74,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([scenario_json(s) for s in chosen], indent=2, ensure_ascii=False))
         return 0
-    from rich.console import Console
+    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -87,7 +87,7 @@ def run_list(args: argparse.Namespace) -> int:
         spec = s.spec
         table.add_row(*(Text(one_line(value, 200)) for value in (
             spec.id, spec.category, spec.severity, ", ".join(spec.controls), spec.methodology or "", spec.title)))
-    Console(highlight=False).print(table)
+    make_console(highlight=False).print(table)
     return 0
 
 

@@ -42,7 +42,7 @@ class ExportProgress:
 class BundleResult:
     path: Path
     engagement: str
-    files: int
+    files: int  # the files the manifest lists (and `redline verify` checks); the manifest is one more
     size: int  # bytes of the zip
     runs: int
     turns: int
@@ -204,14 +204,13 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
         document.update(_provenance(ev, signer, describe(redact), allow_broken))
-        files = len(archive.entries) + 1
+        files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])
         step(manifest.NAME)
         manifest_bytes = text.encode("utf-8")
         if signer is not None:
             archive.write_chunks(SIG_NAME, [signer.sign(manifest_bytes)])
-            files += 1
         archive.commit()
     except OSError as exc:
         archive.abort()

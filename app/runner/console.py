@@ -168,14 +168,13 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     With ``probe``, each system run against is also sent the canary probes once
     (:mod:`app.changes`), so a model swapped between windows raises a change flag.
     """
-    from rich.console import Console
-
     from app.runner import plan_runs, recover_interrupted, resume_run, run_scenarios
     from app.runner.plan import dating_notice
     from app.secrets import SecretResolver
     from app.store import session
+    from app.terminal import console as make_console
 
-    err, out = Console(stderr=True), Console()
+    err, out = make_console(stderr=True), make_console()
     with session() as db:
         engagement = open_engagement(db, ref)
         recovered = recover_interrupted(db)

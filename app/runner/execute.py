@@ -20,7 +20,7 @@ from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
 from app.runner.live import LiveRun, PriorTurn, TurnLog
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
-from app.runner.recovery import INTERRUPTED, RunLock, is_live
+from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live
 from app.runner.stats import latency_summary
 from app.runner.writer import StoreWriter
 from app.store import audit
@@ -308,7 +308,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
         run = db.get(Run, run_id)
         if run is None:
             raise UsageError(f"there is no run {run_id}")
-        if run.status not in ("interrupted", "cancelled"):
+        if run.status not in RESUMABLE:
             raise UsageError(f"run {run_id} is {run.status}; only an interrupted or cancelled run can be resumed")
         if is_live(run_id):
             raise RedlineError(f"run {run_id} is being run by another Redline process")

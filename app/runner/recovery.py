@@ -23,6 +23,8 @@ from app.store.models import Run, Turn, utcnow
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+# A run in one of these states can be finished later with ``redline run --resume`` (or from the cockpit).
+RESUMABLE = ("interrupted", "cancelled")
 INTERRUPTED = "interrupted: the process running it stopped before the turn ended"
 UNRECOVERABLE = "unrecoverable: the process running it stopped, and its streamed text could not be joined"
 # One turn's text joined back by recovery; beyond it the run is unrecoverable, not a crash at start-up.

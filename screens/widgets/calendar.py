@@ -37,6 +37,22 @@ def _place(line: list[str], label: str, at: int) -> bool:
     return True
 
 
+def today_marker(column: int, width: int) -> str:
+    """``▲ today`` with the arrow exactly at ``column``; the word goes left of it near the right edge.
+
+    Shifting the whole label to fit (as names are) would move the arrow off the
+    day it points at, into the wrong window.
+    """
+    line = [" "] * width
+    label = "▲ today" if column + len("▲ today") <= width else "today ▲"
+    at = column if label.startswith("▲") else column - len("today ")
+    if at < 0:  # narrower than the label: the arrow alone
+        line[column] = "▲"
+        return "".join(line)
+    line[at:at + len(label)] = list(label)
+    return "".join(line)
+
+
 def strip_lines(start: date, end: date, windows: Sequence[WindowPlan], width: int,
                 today: date | None = None) -> list[Text]:
     """Month ruler, the period bar with windows as blocks, window names, and a today marker."""
@@ -61,9 +77,7 @@ def strip_lines(start: date, end: date, windows: Sequence[WindowPlan], width: in
         _place(names, window.name, (lo + hi) // 2 - len(window.name) // 2)
     lines = [Text("".join(months), style="dim"), bar, Text("".join(names))]
     if today is not None and start <= today <= end:
-        marker = [" "] * width
-        _place(marker, "▲ today", _column(today, start, end, width))
-        lines.append(Text("".join(marker), style="cyan"))
+        lines.append(Text(today_marker(_column(today, start, end, width), width), style="cyan"))
     else:
         lines.append(Text(""))
     return lines

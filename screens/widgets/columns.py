@@ -22,6 +22,25 @@ def fit_columns(available: int, wanted: Sequence[int], flex: int, minimum: int =
     return widths
 
 
+def share_width(available: int, content: Sequence[int], minimum: Sequence[int]) -> list[int] | None:
+    """Content widths that fit ``available`` cells: each column gets its ``minimum``, then spare width goes
+    to the columns whose ``content`` is wider, in column order (the first column is the one a tester reads
+    first, the run's id), until each shows all of it.
+
+    None when even the minimums do not fit (the caller shows fewer columns). A
+    column whose minimum is its content (a state) is therefore never cut.
+    """
+    widths = list(minimum)
+    spare = available - SCROLLBAR - PADDING * len(widths) - sum(widths)
+    if spare < 0:
+        return None
+    for i, wanted in enumerate(content):
+        give = min(max(0, wanted - widths[i]), spare)
+        widths[i] += give
+        spare -= give
+    return widths
+
+
 def set_columns(table: Any, labels: Sequence[str], widths: Sequence[int]) -> None:
     """Replace the table's columns (and rows) with fixed-width ones."""
     table.clear(columns=True)

@@ -22,16 +22,18 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, *, hint: str = "", value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, *, hint: str = "", value: str = "", placeholder: str = "",
+                 password: bool = False) -> None:
         super().__init__()
         self.prompt_title, self.hint, self.value, self.placeholder = title, hint, value, placeholder
+        self.password = password  # a secret is typed blind and never drawn
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(for_terminal(self.prompt_title), style="bold"), classes="dialog-title")
             if self.hint:
                 yield Static(Text(for_terminal(self.hint)), classes="dialog-hint")
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input", password=self.password)
             yield Static(Text("enter to confirm · escape to cancel", style="dim"), classes="dialog-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

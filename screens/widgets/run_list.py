@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from app.events import ChunkReceived, RunFinished, RunStarted, TurnFinished, TurnStarted, VerdictRecorded
-from screens.widgets.columns import fit_columns, set_columns
+from screens.widgets.columns import PADDING, SCROLLBAR, set_columns, share_width
 from screens.widgets.literal import RESULT_MARKS, RESULT_STYLES, cell
 from screens.widgets.verdicts import verdict_marks
 
@@ -148,10 +148,11 @@ class RunEntry:
         else:
             mark, style = ("⊘", "yellow") if self.status == "cancelled" else ("!", "magenta")
             state = self.status
-        cells = [cell(self.scenario_id, 40), Text(f"{mark} {state}", style=style, no_wrap=True),
+        # Ids whole (the table crops to its column): a run and its re-test must not look the same.
+        cells = [cell(self.scenario_id, 120), Text(f"{mark} {state}", style=style, no_wrap=True),
                  Text(f"{self.ttft_ms:.0f}" if self.ttft_ms is not None else "–", no_wrap=True),
                  Text(f"{self.tokens_per_s:.0f}" if self.tokens_per_s is not None else "–", no_wrap=True),
-                 cell(self.system, 20), verdict_marks(self.verdicts, limit=2)]
+                 cell(self.system, 64), verdict_marks(self.verdicts, limit=2)]
         return cells[:columns]
 
 
@@ -231,18 +232,36 @@ class RunList(DataTable[Any]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._columns: list[Any] = []
 
+    LABELS = ("RUN", "STATE", "TTFT", "TOK/S", "SYSTEM", "DETECTORS")
+    # Below these a column is not worth showing; STATE's minimum is its content, so a state is never cut.
+    MINIMUM = (12, 0, 4, 5, 8, 10)
+
     def fill(self, entries: Iterable[RunEntry], select: Optional[str] = None) -> Optional[str]:
-        """Redraw every row; returns the key now under the cursor."""
+        """Redraw every row; returns the key now under the cursor.
+
+        Columns size to their content: the widest cell of each, with every
+        state whole. The leading columns come first; a trailing one is shown
+        only if its minimum fits, and spare width goes to whatever is cut.
+        """
         keep = select or self.highlighted_key()
         width = self.size.width or 36
-        speed, wide = width >= 56, width >= 86
-        labels = ["RUN", "STATE", "TTFT"] + (["TOK/S"] if speed else []) + (["SYSTEM", "DETECTORS"] if wide else [])
-        wanted = [40, 9, 4] + ([5] if speed else []) + ([14, 22] if wide else [])
-        set_columns(self, labels, fit_columns(width, wanted, flex=0))
-        self._columns = list(self.columns.keys())
         ordered = list(entries)
-        for entry in ordered:
-            self.add_row(*entry.cells(len(labels)), key=entry.key)
+        cells = [e.cells(len(self.LABELS)) for e in ordered]
+        content = [max([len(label)] + [row[i].cell_len for row in cells]) for i, label in enumerate(self.LABELS)]
+        minimum = [content[1] if i == 1 else m for i, m in enumerate(self.MINIMUM)]
+        labels: list[str] = list(self.LABELS[:3])
+        # Narrow: STATE and TTFT whole, RUN takes what is left (it is cut, with an ellipsis, before a state is).
+        narrow_run = max(4, width - SCROLLBAR - 3 * PADDING - content[1] - 4)
+        widths = share_width(width, content[:3], minimum[:3]) or [min(content[0], narrow_run), content[1], 4]
+        for count in range(4, len(self.LABELS) + 1):
+            wider = share_width(width, content[:count], minimum[:count])
+            if wider is None:
+                break
+            labels, widths = list(self.LABELS[:count]), wider
+        set_columns(self, labels, widths)
+        self._columns = list(self.columns.keys())
+        for entry, row in zip(ordered, cells):
+            self.add_row(*row[:len(labels)], key=entry.key)
             entry.dirty = False
         index = next((i for i, e in enumerate(ordered) if e.key == keep), 0 if ordered else None)
         if index is None:
@@ -250,12 +269,22 @@ class RunList(DataTable[Any]):
         self.move_cursor(row=index)
         return ordered[index].key
 
-    def update(self, entry: RunEntry) -> None:
-        """Redraw one row's cells in place (the table is not rebuilt)."""
+    def update(self, entry: RunEntry) -> bool:
+        """Redraw one row's cells in place (the table is not rebuilt).
+
+        Returns True when the row's state has grown wider than its column
+        (``○ queued`` became ``● running``): the caller then fills the table
+        again, since a state is never cut.
+        """
+        refit = False
         if entry.key in self.rows:
-            for column, value in zip(self._columns, entry.cells(len(self._columns))):
+            cells = entry.cells(len(self._columns))
+            for column, value in zip(self._columns, cells):
                 self.update_cell(entry.key, column, value)
+            if len(self._columns) > 1 and cells[1].cell_len > self.columns[self._columns[1]].width:
+                refit = True
         entry.dirty = False
+        return refit
 
     def highlighted_key(self) -> Optional[str]:
         if self.row_count == 0:

@@ -4,8 +4,14 @@ A mixin for :class:`screens.widgets.transcript.Transcript`, kept apart so the
 streaming widget reads in one sitting. The selection lives in shown offsets of
 the current turn's response (what the terminal draws); :meth:`raw_selection`
 maps it back to offsets of the raw text the model sent, which is what evidence
-quotes. Arrows move by character and row, ``w``/``b`` (or ctrl+arrows) by
-word; without a selection the same keys scroll.
+quotes.
+
+Selection works as vim's visual mode: once a turn is current, a caret sits in
+its response and the arrows move it by character and row, ``w``/``b`` (or
+ctrl+arrows) by word. ``v`` drops an anchor where the caret is, so any span can
+be selected, not only one that starts the answer; shift+arrows anchor and
+extend in one go, and a mouse drag selects what it crosses. With no current
+turn (the Run screen's live view) the same keys scroll.
 """
 
 from __future__ import annotations
@@ -32,6 +38,14 @@ class SpanSelection:
         Binding("right", "caret(1)", "Right", show=False, id="transcript.right"),
         Binding("ctrl+left,b", "caret_word(-1)", "Word back", show=False, id="transcript.word_back"),
         Binding("ctrl+right,w", "caret_word(1)", "Word on", show=False, id="transcript.word_on"),
+        Binding("shift+left", "extend('caret', -1)", "Select left", show=False, id="transcript.select_left"),
+        Binding("shift+right", "extend('caret', 1)", "Select right", show=False, id="transcript.select_right"),
+        Binding("shift+up", "extend('caret_row', -1)", "Select up", show=False, id="transcript.select_up"),
+        Binding("shift+down", "extend('caret_row', 1)", "Select down", show=False, id="transcript.select_down"),
+        Binding("ctrl+shift+left", "extend('caret_word', -1)", "Select word back", show=False,
+                id="transcript.select_word_back"),
+        Binding("ctrl+shift+right", "extend('caret_word', 1)", "Select word on", show=False,
+                id="transcript.select_word_on"),
     ]
 
     _turns: list["_Turn"]
@@ -46,6 +60,8 @@ class SpanSelection:
     scroll_relative: Any
     post_message: Any
     SelectionChanged: Any  # the host's message class: the current turn, caret or selection moved
+    GUTTER_WIDTH: int  # cells before the text on each row (the USER / MODEL label)
+    RESPONSE_PART: int  # the row kind of a response row in the host's ``_rows``
 
     def _redraw(self) -> None:
         raise NotImplementedError
@@ -78,14 +94,27 @@ class SpanSelection:
             return None
         return min(self.select_from, self.caret), max(self.select_from, self.caret)
 
+    @property
+    def has_caret(self) -> bool:
+        """A caret is shown and moved only on a current turn (triage); otherwise the keys scroll."""
+        return self.current is not None
+
     def start_selection(self) -> None:
-        """Anchor a selection at the start of the current response; arrows and words extend it."""
+        """Anchor a selection at the caret (vim's ``v``); arrows and words extend it. Again: drop it."""
         if self.current is None:
             self.go_to_turn(0)
         if self.current is None:
             return
-        self.select_from = self.caret = 0
+        self.select_from = None if self.selecting else self.caret
         self._changed()
+
+    def action_extend(self, how: str, delta: int) -> None:
+        """Shift+movement: anchor at the caret if nothing is selected yet, then move the caret."""
+        if self.current is None:
+            return
+        if not self.selecting:
+            self.select_from = self.caret
+        getattr(self, f"action_{how}")(delta)
 
     def select_turn(self) -> None:
         """Select the whole current response."""
@@ -97,8 +126,59 @@ class SpanSelection:
         self._changed()
 
     def clear_selection(self) -> None:
+        """Drop the anchor; the caret stays where it is."""
         self.select_from = None
         self._changed()
+
+    # ------------------------------------------------------------------ the mouse
+
+    def offset_at(self, x: int, y: int) -> Optional[tuple[int, int]]:
+        """(turn index, shown offset in its response) under widget cell (x, y), or None off a response."""
+        rows = self._rows  # type: ignore[attr-defined]
+        row = self.scroll_offset.y + y
+        if not 0 <= row < len(rows):
+            return None
+        t_index, part, start, end = rows[row]
+        if part != self.RESPONSE_PART:
+            return None
+        from rich.cells import get_character_cell_size
+
+        column, text, offset = self.scroll_offset.x + x - self.GUTTER_WIDTH, self._turns[t_index].shown, start
+        while offset < end and column > 0:
+            column -= get_character_cell_size(text[offset])
+            offset += 1
+        return t_index, max(start, min(offset, end))
+
+    _dragging: bool = False
+
+    def on_mouse_down(self, event: Any) -> None:
+        spot = self.offset_at(event.x, event.y)
+        if spot is None or not self.has_caret:
+            return
+        t_index, offset = spot
+        if t_index != self.current:
+            self.current = t_index
+        self.select_from, self.caret, self._dragging = offset, offset, True
+        self.capture_mouse()  # type: ignore[attr-defined]
+        self._changed()
+
+    def on_mouse_move(self, event: Any) -> None:
+        if not self._dragging:
+            return
+        spot = self.offset_at(event.x, event.y)
+        if spot is not None and spot[0] == self.current:
+            self._move(spot[1])
+
+    def on_mouse_up(self, event: Any) -> None:
+        if not self._dragging:
+            return
+        self._dragging = False
+        self.release_mouse()  # type: ignore[attr-defined]
+        spot = self.offset_at(event.x, event.y)
+        if spot is not None and spot[0] == self.current:
+            self._move(spot[1])
+        if self.select_from == self.caret:  # a click, not a drag: it only places the caret
+            self.clear_selection()
 
     def _where(self) -> list[int]:
         turn = self._current_turn()
@@ -139,13 +219,13 @@ class SpanSelection:
         self._changed()
 
     def action_caret(self, delta: int) -> None:
-        if not self.selecting:
+        if not self.has_caret:
             self.scroll_relative(x=delta, animate=False)
             return
         self._move(self.caret + delta)
 
     def action_caret_word(self, direction: int) -> None:
-        if not self.selecting:
+        if not self.has_caret:
             return
         shown, i = self._current_turn().shown, self.caret
         if direction > 0:  # to the end of the next word, so a selection never ends in a space
@@ -161,7 +241,7 @@ class SpanSelection:
         self._move(i)
 
     def action_caret_row(self, direction: int) -> None:
-        if not self.selecting:
+        if not self.has_caret:
             self.scroll_relative(y=direction, animate=False)
             return
         turn = self._current_turn()

@@ -62,6 +62,7 @@ class _Turn:
     note: str = ""
     prompt_rows: list[tuple[int, int]] = field(default_factory=list)
     response_rows: list[tuple[int, int]] = field(default_factory=list)
+    note_rows: list[tuple[int, int]] = field(default_factory=list)  # a long note wraps, never cut
     first_row: int = 0
 
     @property
@@ -69,7 +70,7 @@ class _Turn:
         return "".join(self.raw_parts)
 
     def row_count(self) -> int:
-        return 1 + len(self.prompt_rows) + len(self.response_rows) + (1 if self.note else 0)
+        return 1 + len(self.prompt_rows) + len(self.response_rows) + len(self.note_rows)
 
 
 class Transcript(SpanSelection, ScrollView, can_focus=True):
@@ -87,6 +88,8 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
     Transcript > .transcript--note { color: $warning; }
     """
     BINDINGS = SpanSelection.KEYS
+    GUTTER_WIDTH = GUTTER  # for SpanSelection's mouse mapping
+    RESPONSE_PART = RESPONSE
 
     class SelectionChanged(Message):
         """The current turn, the caret or the selection moved (triage redraws its panel)."""
@@ -123,7 +126,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
 
     def _make(self, turn: TurnText) -> _Turn:
         entry = _Turn(turn.key, for_terminal(turn.header), turn.marks, safe_chunk(turn.prompt).rstrip(), "",
-                      [turn.response], streaming=turn.streaming, note=one_line(turn.note, 200))
+                      [turn.response], streaming=turn.streaming, note=one_line(turn.note, 600))
         if turn.streaming:
             entry.shown = safe_chunk(turn.response)
         else:
@@ -175,7 +178,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         turn.raw_parts = [turn.raw if response is None else response]
         turn.shown, turn.where = display_text(turn.raw_parts[0])
         turn.streaming = False
-        turn.note = one_line(note, 200) if note else turn.note
+        turn.note = one_line(note, 600) if note else turn.note
         if marks is not None:
             turn.marks = marks
         follow = self.is_vertical_scroll_end
@@ -209,8 +212,8 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             self._rows.append((t_index, HEADER, 0, 0))
             self._rows.extend((t_index, PROMPT, s, e) for s, e in turn.prompt_rows)
             self._rows.extend((t_index, RESPONSE, s, e) for s, e in turn.response_rows)
-            if turn.note:
-                self._rows.append((t_index, NOTE, 0, len(turn.note)))
+            turn.note_rows = wrap_spans(turn.note, width) if turn.note else []
+            self._rows.extend((t_index, NOTE, s, e) for s, e in turn.note_rows)
         self._redraw()
         self.virtual_size = Size(self._width, len(self._rows))
 
@@ -276,7 +279,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             line.append(f"{self._label(row):<{GUTTER}}", self._style("label"))
             body = Text(self._source(turn, part)[start:end], no_wrap=True, end="",
                         style=self._style("note") if part == NOTE else "")
-            if part == RESPONSE and t_index == self.current and self.selecting:
+            if part == RESPONSE and t_index == self.current:
                 self._paint_selection(body, start, end)
             line.append_text(body)
             if part == RESPONSE and turn.streaming and row == turn.first_row + turn.row_count() - 1:
@@ -284,8 +287,9 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         return Strip(list(line.render(self.app.console)), line.cell_len)
 
     def _paint_selection(self, body: Text, start: int, end: int) -> None:
+        """The selection (if any) and the caret, always shown on the current turn."""
         low, high = self.selection or (self.caret, self.caret)
-        if high > start and low < end:
+        if high > low and high > start and low < end:
             body.stylize(self._style("selection"), max(low, start) - start, min(high, end) - start)
         at_end = self.caret == end and end == len(self._current_turn().shown)
         if start <= self.caret < end or at_end:

@@ -189,9 +189,20 @@ class ControlsStep(WizardStep):
         row = self._row()
         if row is None or not self._ready():
             return
-        found = [s for s in suggested_scenarios(row.criterion, self.library) if s not in row.scenarios]
-        if not found:
+        from app.alignment import systems_of
+        from app.alignment.needs import needs_note, unmet_needs
+
+        candidates = [s for s in suggested_scenarios(row.criterion, self.library) if s not in row.scenarios]
+        if not candidates:
             self.notify(f"no other scenario declares {row.criterion}", markup=False)
+            return
+        unmet = with_store(lambda db: {s: unmet_needs(self.library.get(s).spec, systems_of(db, self.engagement_id))
+                                       for s in candidates})
+        found = [s for s in candidates if not unmet[s]]
+        notes = [needs_note(s, needs) for s, needs in unmet.items() if needs]
+        if notes:  # offered, with what they need, rather than mapped to fail as "client_error" or "!"
+            self.notify("\n".join(notes), title="not mapped yet", markup=False, timeout=20)
+        if not found:
             return
         if self.store(lambda db: save_row(db, self.engagement_id, row_id=row.id, criterion=row.criterion,
                                           client_ref=row.client_ref, activity=row.activity,

@@ -20,6 +20,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 from screens.base import with_store
 from screens.widgets.literal import literal
 from screens.widgets.prompt import PromptScreen
+from screens.widgets.toggles import Tick
 from screens.wizard.common import WizardStep
 
 FORMATS = (
@@ -39,7 +40,7 @@ class EvidenceStep(WizardStep):
 
     def body(self) -> ComposeResult:
         for key, label in FORMATS:
-            yield Checkbox(label, id=f"fmt-{key}", compact=True)
+            yield Tick(label, id=f"fmt-{key}", compact=True)
         with Horizontal(classes="field-row"):
             yield Label("CPA firm")
             yield Input(id="cpa-firm", placeholder="the service auditor's firm", compact=True)

@@ -20,6 +20,7 @@ from textual.widgets.selection_list import Selection
 
 from app.errors import RedlineError
 from app.text import for_terminal, one_line
+from screens.widgets.toggles import Tick, TickList
 
 KEY_SOURCES = (("no key", "none"), ("env var", "env"), ("keyring", "keyring"))
 
@@ -110,21 +111,37 @@ class SystemForm(FormScreen):
                                                compact=True))
         yield from _field("Key name", Input(key.get("env") or key.get("keyring") or "", id="sys-keyname",
                                             compact=True, placeholder="ACME_KEY (the variable, not the key)"))
+        revoked = target.get("revoked_key") or {}
+        revoked_source = "env" if "env" in revoked else "keyring" if "keyring" in revoked else "none"
+        yield from _field("Revoked key", Select(KEY_SOURCES, value=revoked_source, allow_blank=False,
+                                                id="sys-revokedsrc", compact=True))
+        yield from _field("Revoked name", Input(revoked.get("env") or revoked.get("keyring") or "",
+                                                id="sys-revokedname", compact=True,
+                                                placeholder="ACME_REVOKED_KEY: a key the client revoked (CC6.3)"))
         yield from _field("Documented", Input(", ".join(s.models) if s else "", id="sys-models", compact=True,
                                               placeholder="model ids in the inventory, comma separated"))
+        yield from _field("Canaries", Input(", ".join(target.get("canaries", [])), id="sys-canaries",
+                                            compact=True, placeholder="tokens planted in its prompt, comma separated"))
         yield from _field("Owner", Input(s.owner if s else "", id="sys-owner", compact=True))
-        yield from _field("In scope", Checkbox("inside the SOC 2 boundary", s.in_scope if s else True,
+        yield from _field("In scope", Tick("inside the SOC 2 boundary", s.in_scope if s else True,
                                                id="sys-scope", compact=True))
 
     def build(self) -> Any:
         from app.alignment import key_reference, system_spec
 
         target = dict(self.system.target) if self.system else {}
-        canaries = list(target.pop("canaries", []))
+        target.pop("canaries", None)
+        canaries = [c.strip() for c in self.value_of("sys-canaries").split(",") if c.strip()]
         key = key_reference(str(self.query_one("#sys-keysrc", Select).value), self.value_of("sys-keyname"))
+        # The revoked key is a reference too, checked by the same rule: never the key itself.
+        revoked = key_reference(str(self.query_one("#sys-revokedsrc", Select).value),
+                                self.value_of("sys-revokedname"))
         kind = str(self.query_one("#sys-kind", Select).value)
         if target.get("kind") != kind:
             target = {}  # kind-specific settings of another kind do not carry over
+        target.pop("revoked_key", None)
+        if revoked:
+            target["revoked_key"] = revoked
         return system_spec(name=self.value_of("sys-name"), kind=kind, base_url=self.value_of("sys-url"),
                            model=self.value_of("sys-model"), key=key,
                            in_scope=self.query_one("#sys-scope", Checkbox).value, owner=self.value_of("sys-owner"),
@@ -154,7 +171,7 @@ class RowForm(FormScreen):
     def extra(self) -> ComposeResult:
         chosen = set(self.row.scenarios) if self.row else set()
         yield Label("Scenarios that test it (space toggles):", classes="form-label")
-        yield SelectionList[str](*self._selections(chosen), id="row-scenarios")
+        yield TickList(*self._selections(chosen), id="row-scenarios")
 
     def _selections(self, chosen: set[str], criterion: str = "") -> list[Selection[str]]:
         if not criterion and self.row:

@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from app.errors import RedlineError
 from app.text import one_line
-from screens.base import with_store
+from screens.base import report_error, with_store
 from screens.widgets.columns import fit_columns, set_columns
 from screens.widgets.literal import cell, literal
-from screens.widgets.prompt import ConfirmScreen
+from screens.widgets.prompt import ConfirmScreen, PromptScreen
 from screens.wizard.common import WizardStep
 from screens.wizard.forms import SystemForm
 
@@ -138,16 +139,51 @@ class SystemsStep(WizardStep):
     async def test_connection(self, system: Any) -> None:
         """Network I/O in an async worker: the screen stays live while the endpoint answers."""
         from app.alignment import check_connection, record_connection_check, target_spec_of
-        from app.errors import RedlineError
+        from app.secrets import SecretUnavailable
 
         result = self.query_one("#systems-result", Static)
         try:
             report = await check_connection(target_spec_of(system), system.models)
+        except SecretUnavailable as exc:
+            result.update(literal(f"{system.name}: cannot test: {exc}", style="red"))
+            self.ask_for_key(system)
+            return
         except (RedlineError, ValueError, OSError) as exc:
             result.update(literal(f"{system.name}: cannot test: {exc}", style="red"))
             return
         self.store(lambda db: record_connection_check(db, self.engagement_id, system.id, report))
         result.update(connection_text(system.name, report))
+
+
+    def ask_for_key(self, system: Any) -> None:
+        """Offer to supply a missing key now (keyring, or this session), then test again: no restart."""
+        from app.alignment import target_spec_of
+        from app.secrets import how_to_keep, missing_refs, supply_key
+
+        spec = target_spec_of(system)
+        missing = missing_refs([spec.api_key, getattr(spec, "revoked_key", None)])
+        if not missing:
+            return
+        ref = missing[0]
+        where = f"{{env: {ref.env}}}" if ref.env else f"{{keyring: {ref.keyring}}}"
+        hint = (f"Paste the key for {system.name} ({where}). "
+                + ("It is stored in the keyring. " if ref.keyring else
+                   "It is set for this session only and never written anywhere. ")
+                + f"To keep it for later sessions, run: {how_to_keep(ref)}")
+
+        def supplied(value: Optional[str]) -> None:
+            if not value:
+                return
+            try:
+                done = supply_key(ref, value)
+            except RedlineError as exc:
+                report_error(self, exc)
+                return
+            self.notify(f"key {done}; testing {system.name} again", markup=False)
+            self.test_connection(system)
+
+        self.app.push_screen(PromptScreen(f"API key missing: {ref.env or ref.keyring}", hint=hint,
+                                          password=True), supplied)
 
 
 def connection_text(name: str, report: Any) -> Text:

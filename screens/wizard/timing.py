@@ -158,12 +158,13 @@ class TimingStep(WizardStep):
         if period is None:
             return
         try:
-            plans = suggest_windows(period[0], period[1], "quarter")
+            plans = suggest_windows(period[0], period[1], "quarter", today=self.app.today())  # type: ignore[attr-defined]
         except ValueError as exc:
             report_error(self, RedlineError(str(exc)))
             return
         self._save_windows(plans)
-        self.notify(f"suggested {len(plans)} two-week windows, one mid-quarter; edit any with e", markup=False)
+        self.notify(f"suggested {len(plans)} window(s), one per quarter still ahead, none before today; "
+                    "edit any with e", markup=False)
 
     def _selected_index(self) -> Optional[int]:
         index = self.selected_key(self.query_one("#windows-table", DataTable))

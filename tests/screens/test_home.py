@@ -86,7 +86,8 @@ async def test_new_engagement_asks_a_name_and_opens_the_wizard() -> None:
         assert app.screen.current == "systems" and app.screen.engagement_name == "acme-2026"
 
 
-async def test_a_bad_name_is_refused_literally() -> None:
+async def test_a_bad_name_is_refused_literally_before_the_client_is_asked() -> None:
+    """The name is checked when it is given: the tester fixes it in place, and no answer is thrown away."""
     app = RedlineApp(today=TODAY)
     shown = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -94,12 +95,18 @@ async def test_a_bad_name_is_refused_literally() -> None:
         await pilot.press("n")
         await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt")
         await pilot.press(*"[b]x", "enter")
-        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen" and "Client" in app.screen.prompt_title,
-                       "the client prompt")
-        await pilot.press("enter")
         await wait_for(pilot, lambda: shown, "the error")
-        assert screen_name(pilot) == "HomeScreen"
-    assert shown[-1]["markup"] is False and "'[b]x' is not allowed" in shown[-1]["message"]
+        assert shown[-1]["markup"] is False and "'[b]x' is not allowed" in shown[-1]["message"]
+        await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the name prompt again")
+        assert "Client" not in app.screen.prompt_title
+        field = app.screen.query_one(Input)
+        assert field.value == "[b]x"  # what was typed comes back to be fixed, not retyped
+        field.value = ""
+        await pilot.press(*"acme-b", "enter")
+        await wait_for(pilot, lambda: "Client" in getattr(app.screen, "prompt_title", ""), "the client prompt")
+        await pilot.press(*"Acme Corp", "enter")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the wizard")
+        assert app.screen.engagement_name == "acme-b"
 
 
 async def test_import_an_engagement_file() -> None:
@@ -142,3 +149,64 @@ def test_home_snapshot(snap_compare: Any) -> None:
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#engagements", DataTable).row_count == 2, "rows")
 
     assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=loaded)
+
+
+async def test_home_counts_what_waits_and_each_is_one_key_away() -> None:
+    """Drafts are not "open", but they are work: Home says how many, and t, f and u go to them."""
+    import os
+    import sqlite3
+
+    from app.alignment import get_engagement
+    from app.findings import find, transition
+    from app.runner import plan_runs, run_scenarios
+    from app.store.engine import dispose_all, session
+
+    seed_home()  # demo (nothing run yet) and acme-2026 (one open high finding)
+    with session() as db:
+        demo = next(e for e in find_all(db) if e.is_demo)
+        eid = demo.id or 0
+        plan = plan_runs(db, get_engagement(db, eid), scenario_ids=["pi-direct-override", "api-unauthenticated-chat",
+                                                                    "sysprompt-summary-request"])
+    outcomes = await run_scenarios(eid, plan)
+    with session() as db:
+        drafts = find(db, eid, statuses=["draft"])
+        transition(db, drafts[0], "open", reason="reproduced", actor="ana")
+        expected_drafts = len(drafts) - 1
+    dispose_all()
+    store = sqlite3.connect(os.path.join(os.environ["REDLINE_HOME"], "redline.db"))
+    store.execute("UPDATE run SET status = 'running' WHERE id = ?", (outcomes[0].run_id,))  # a crash
+    store.commit()
+    store.close()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(_rows(app)) == 2, "the list")
+        table = app.screen.query_one("#engagements", DataTable)
+        demo_index = next(i for i, r in enumerate(_rows(app)) if r[0] == "demo")
+        table.move_cursor(row=demo_index)
+        await pilot.pause()
+        panel = str(app.screen.query_one("#home-panel", Static).render())
+        assert f"{expected_drafts} draft{'s' if expected_drafts != 1 else ''} to triage (t)" in panel
+        assert "1 finding in progress (f)" in panel and "1 run interrupted (u)" in panel
+        await pilot.press("t")
+        await wait_for(pilot, lambda: screen_name(pilot) == "FindingsScreen", "the findings register")
+        assert app.screen.query_one("#filter-status").value == "draft"
+        assert app.screen.query_one("#findings-table", DataTable).row_count == expected_drafts
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "home")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "the run screen, where R resumes")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(pilot) == "HomeScreen", "home again")
+        # The other engagement: one open finding, nothing else; the sentence says only that.
+        table.move_cursor(row=1 - demo_index)
+        await pilot.pause()
+        panel = str(app.screen.query_one("#home-panel", Static).render())
+        assert "1 finding in progress (f)" in panel and "draft" not in panel and "interrupted" not in panel
+
+
+def find_all(db: Any) -> list[Any]:
+    from sqlmodel import select
+
+    from app.store.models import Engagement
+
+    return list(db.exec(select(Engagement)).all())

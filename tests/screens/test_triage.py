@@ -271,3 +271,59 @@ async def test_on_a_repeat_failure_the_form_offers_the_finding_it_is_an_occurren
         offered = [str(prompt) for prompt, _value in target._options]
         values = [value for _prompt, value in target._options]
     assert values[:2] == [0, filed.id] and "this run" in offered[1]
+
+
+async def test_any_span_in_the_middle_of_an_answer_can_be_quoted_by_caret_shift_or_mouse() -> None:
+    """The canary alone, from the middle of the reply: caret then v (as in vim), shift+arrows, or a drag."""
+    from screens.widgets.transcript import Transcript
+
+    canary = "RL-CANARY-7f3a91"
+    eid, run_id = await demo_run("pi-direct-override")
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_triage(pilot, eid, run_id=run_id)
+        transcript = screen.query_one(Transcript)
+        response = screen.run.turns[0].response
+        at = response.index(canary)
+        assert at > 0 and response[at + len(canary):].strip(), "the canary must sit mid-answer for this test"
+        shown = transcript._current_turn().shown
+        shown_at = shown.index(canary)
+
+        # 1. The caret moves with no selection; v anchors where it is.
+        await pilot.press(*["right"] * shown_at)
+        assert transcript.caret == shown_at and not transcript.selecting
+        await pilot.press("v", *["right"] * len(canary))
+        start, end = transcript.raw_selection()
+        assert response[start:end] == canary
+        assert canary in str(screen.query_one("#triage-panel").render())
+        # `]` on the last (only) turn keeps the selection and says why it did not move.
+        shown_notes = []
+        original = app.notify
+        app.notify = lambda message, **kw: (shown_notes.append(message), original(message, **kw))  # type: ignore
+        await pilot.press("right_square_bracket")
+        assert transcript.raw_selection() == (start, end)
+        assert any("last turn" in n for n in shown_notes)
+        await pilot.press("escape")  # drops the selection, keeps the caret
+        assert not transcript.selecting and transcript.caret == shown_at + len(canary)
+
+        # 2. Shift+arrows select from the caret without v.
+        await pilot.press(*["shift+left"] * len(canary))
+        start, end = transcript.raw_selection()
+        assert response[start:end] == canary
+        await pilot.press("escape")
+
+        # 3. A mouse drag from the first character of the canary to just past its last.
+        row = next(i for i, (s, e) in enumerate(transcript._current_turn().response_rows) if s <= shown_at < e)
+        row_start = transcript._current_turn().response_rows[row][0]
+        y = transcript._current_turn().first_row + 1 + len(transcript._current_turn().prompt_rows) + row
+        y -= transcript.scroll_offset.y
+        from screens.widgets.transcript import GUTTER
+
+        x0 = GUTTER + shown_at - row_start
+        x1 = x0 + len(canary)
+        assert x1 <= transcript.scrollable_content_region.width, "the canary wraps; the drag would cross rows"
+        await pilot.mouse_down(transcript, offset=(x0, y))
+        await pilot.hover(transcript, offset=(x1, y))
+        await pilot.mouse_up(transcript, offset=(x1, y))
+        start, end = transcript.raw_selection()
+        assert response[start:end] == canary

@@ -101,8 +101,9 @@ async def test_the_four_steps_are_completed_and_persist() -> None:
         await wait_for(pilot, lambda: wizard.current == "timing", "the timing step")
         # (c) timing: accept the suggested quarterly windows.
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) == 4, "the suggested windows")
-        assert _table(app, "#windows-table")[1] == ["Q2", "2026-05-09", "2026-05-22", "14"]
+        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) == 3, "the suggested windows")
+        # TODAY is 2026-04-20: Q1 has ended and is not offered; Q2 keeps its mid-quarter place.
+        assert _table(app, "#windows-table")[0] == ["Q2", "2026-05-09", "2026-05-22", "14"]
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: wizard.current == "evidence", "the evidence step")
         # (d) evidence: tick the formats, name the firm.
@@ -129,7 +130,7 @@ async def _assert_persisted(eid: int) -> None:
     assert engagement.evidence_format == ["report", "workpapers", "oscal"] and engagement.cpa_firm == "Example CPA LLP"
     assert systems[0].target["api_key"] == {"env": "ACME_KEY"} and systems[0].models == ["acme-support-1", "acme-support-2"]
     assert rows[0].criterion == "CC6.6" and rows[0].scenarios == ["pi-direct-override"] and len(rows) > 5
-    assert [w.name for w in windows] == ["Q1", "Q2", "Q3", "Q4"]
+    assert [w.name for w in windows] == ["Q2", "Q3", "Q4"]
     assert (engagement.period_start, engagement.period_end) == (date(2026, 1, 1), date(2026, 12, 31))
     # The store answers the same after a restart: reopen in a new app and find every tick.
     app = RedlineApp(today=TODAY)
@@ -271,3 +272,151 @@ def test_wizard_controls_step_snapshot(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=on_controls)
+
+
+async def test_suggested_windows_start_today_or_later() -> None:
+    """On 2026-12-05 (when a tester met this), `g` on a calendar-2026 period offers only Q4, after today."""
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    with session() as db:
+        alignment.save_system(db, eid, alignment.system_spec(name="support-bot", kind="demo"))
+        alignment.set_type2(db, eid, date(2026, 1, 1), date(2026, 12, 31), [])
+    dispose_all()
+    app = RedlineApp(today=date(2026, 12, 5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await _open_wizard(pilot, eid)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: wizard.current == "timing", "the timing step")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(_table(app, "#windows-table")) >= 1, "the suggested windows")
+        await pilot.pause()
+        assert _table(app, "#windows-table") == [["Q4", "2026-12-11", "2026-12-24", "14"]]
+    with session() as db:
+        stored = alignment.windows_of(db, eid)
+    assert [(w.name, w.start, w.end) for w in stored] == [("Q4", date(2026, 12, 11), date(2026, 12, 24))]
+
+
+async def test_the_system_form_takes_the_revoked_key_canaries_and_documented_models() -> None:
+    """What the README's example file expresses, a system built in the wizard can express too."""
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_wizard(pilot, eid)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(pilot) == "SystemForm", "the system form")
+        form = app.screen
+        form.query_one("#sys-kind", Select).value = "openai"
+        form.query_one("#sys-keysrc", Select).value = "env"
+        form.query_one("#sys-revokedsrc", Select).value = "env"
+        await _fill(pilot, {"sys-name": "support-bot", "sys-url": "http://127.0.0.1:8750/v1",
+                            "sys-model": "acme-support-1", "sys-keyname": "ACME_KEY",
+                            "sys-revokedname": "sk-live-abcdefghijklmnopqrstuvwxyz0123456789",
+                            "sys-models": "acme-support-1", "sys-canaries": "ACME-CANARY-2c91d4, RL-CANARY-7f3a91"})
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # A pasted key is refused for the revoked key as for the live one.
+        assert screen_name(pilot) == "SystemForm"
+        assert "looks like an API key" in str(form.query_one(".form-error", Static).render())
+        await _fill(pilot, {"sys-revokedname": "ACME_REVOKED_KEY"})
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the form to close")
+    with session() as db:
+        [system] = alignment.systems_of(db, eid)
+        target = dict(system.target)
+    dispose_all()
+    assert target["revoked_key"] == {"env": "ACME_REVOKED_KEY"} and target["api_key"] == {"env": "ACME_KEY"}
+    assert target["canaries"] == ["ACME-CANARY-2c91d4", "RL-CANARY-7f3a91"] and system.models == ["acme-support-1"]
+
+    # Editing it again shows what was stored, and clearing the revoked key removes it.
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_wizard(pilot, eid)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen_name(pilot) == "SystemForm", "the edit form")
+        form = app.screen
+        assert form.query_one("#sys-revokedname", Input).value == "ACME_REVOKED_KEY"
+        assert form.query_one("#sys-canaries", Input).value == "ACME-CANARY-2c91d4, RL-CANARY-7f3a91"
+        form.query_one("#sys-revokedsrc", Select).value = "none"
+        await _fill(pilot, {"sys-revokedname": ""})
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen_name(pilot) == "WizardScreen", "the form to close")
+    with session() as db:
+        [system] = alignment.systems_of(db, eid)
+    assert "revoked_key" not in system.target and system.target["canaries"]
+
+
+async def test_suggest_offers_a_scenario_a_system_cannot_serve_with_a_note_instead_of_mapping_it() -> None:
+    from app import alignment
+    from app.store.engine import dispose_all, session
+
+    eid = _new_engagement()
+    with session() as db:
+        alignment.save_system(db, eid, alignment.system_spec(
+            name="support-bot", kind="openai", base_url="http://127.0.0.1:8750/v1", model="acme-support-1",
+            key={"env": "ACME_KEY"}))
+        alignment.save_row(db, eid, criterion="CC6.3", client_ref="ACME-AC-02", activity="Keys are revoked.",
+                           scenarios=[])
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    shown = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await _open_wizard(pilot, eid)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: wizard.current == "controls", "the controls step")
+        await wait_for(pilot, lambda: getattr(app.screen.query_one("#step-controls"), "library", None) is not None
+                       if app.screen.query("#step-controls") else True, "the library")
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any("not mapped" in n["message"] for n in shown), "the note")
+    note = next(n for n in shown if "not mapped" in n["message"])
+    assert "api-revoked-key not mapped: it needs a revoked key" in note["message"] and note["markup"] is False
+    with session() as db:
+        [row] = alignment.rows_of(db, eid)
+    assert "api-revoked-key" not in row.scenarios
+
+
+async def test_a_missing_key_is_supplied_inside_the_app_and_the_connection_retested(monkeypatch: Any) -> None:
+    """No quitting to export a variable: the cockpit asks for the key, says how to keep it, and tests again."""
+    import os
+
+    from app import alignment
+    from app.demo import start_demo_server
+    from app.store.engine import dispose_all, session
+
+    monkeypatch.setenv("RL_TEST_MISSING_KEY", "x")
+    monkeypatch.delenv("RL_TEST_MISSING_KEY")  # unset now, and unset again after the test
+    server = start_demo_server(chunk_delay=0, service_time=0)
+    try:
+        eid = _new_engagement()
+        with session() as db:
+            alignment.save_system(db, eid, alignment.system_spec(
+                name="support-bot", kind="openai", base_url=server.base_url, model="acme-support-1",
+                key={"env": "RL_TEST_MISSING_KEY"}, models=["acme-support-1"]))
+        dispose_all()
+        app = RedlineApp(today=TODAY)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_wizard(pilot, eid)
+            await pilot.press("t")
+            await wait_for(pilot, lambda: screen_name(pilot) == "PromptScreen", "the key prompt")
+            prompt = app.screen
+            assert "RL_TEST_MISSING_KEY" in prompt.prompt_title
+            assert "export RL_TEST_MISSING_KEY=" in prompt.hint
+            field = prompt.query_one(Input)
+            assert field.password  # a key is never drawn on screen
+            await pilot.press(*"demo-key", "enter")
+            result = app.screen.query_one("#systems-result", Static)
+            await wait_for(pilot, lambda: "TTFT" in str(result.content), "the connection re-tested")
+            assert os.environ["RL_TEST_MISSING_KEY"] == "demo-key"  # this process only; nothing was written
+    finally:
+        server.stop()
+    import sqlite3
+
+    data = sqlite3.connect(os.path.join(os.environ["REDLINE_HOME"], "redline.db"))
+    dumped = "\n".join(data.iterdump())
+    data.close()
+    assert "demo-key" not in dumped

@@ -1,0 +1,59 @@
+"""What waits for the tester in an engagement: drafts to triage, findings in progress, interrupted runs.
+
+Home shows these so that "OPEN –" never hides eleven drafts: a draft is not
+open (nobody has confirmed it), but it is work. Counts come from the rows
+themselves, and the sentence says only what the counts show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.lifecycle import STATUSES
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# A confirmed finding that still has a step ahead of it: open, being fixed, re-tested either way.
+# Closed, dismissed and risk-accepted findings wait for nobody; drafts are counted apart.
+IN_PROGRESS = tuple(s for s in STATUSES if s not in ("draft", "closed", "dismissed", "risk_accepted"))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    drafts: int
+    in_progress: int
+    interrupted: int
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.drafts or self.in_progress or self.interrupted)
+
+    def parts_by_kind(self) -> list[str]:
+        """drafts, in progress, interrupted: a phrase for each (``11 drafts to triage``), "" for a zero count."""
+        def plural(n: int, word: str) -> str:
+            return f"{n} {word}{'s' if n != 1 else ''}"
+
+        return [f"{plural(self.drafts, 'draft')} to triage" if self.drafts else "",
+                f"{plural(self.in_progress, 'finding')} in progress" if self.in_progress else "",
+                f"{plural(self.interrupted, 'run')} interrupted" if self.interrupted else ""]
+
+    def parts(self) -> list[str]:
+        """One phrase per non-zero count, in that order."""
+        return [p for p in self.parts_by_kind() if p]
+
+
+def waiting_work(db: "Session", engagement_id: int) -> Waiting:
+    """Count what waits, straight from the findings and runs of the engagement."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from app.store.models import Finding, Run
+
+    by_status = dict(db.exec(select(Finding.status, func.count()).where(  # type: ignore[call-overload]
+        Finding.engagement_id == engagement_id).group_by(Finding.status)).all())
+    interrupted = db.exec(select(func.count()).select_from(Run).where(
+        Run.engagement_id == engagement_id, Run.status == "interrupted")).one()
+    return Waiting(drafts=by_status.get("draft", 0), in_progress=sum(by_status.get(s, 0) for s in IN_PROGRESS),
+                   interrupted=int(interrupted))
