@@ -17,6 +17,7 @@ import pytest
 from app.cli import main
 from app.store import session
 from app.store.models import Finding
+from test_report_print import pdf_engine
 from test_evidence_engagement import FORMULAS, HOSTILE, World, entries, export, world  # noqa: F401
 
 FIELD_TITLE = '<w:fldSimple w:instr="HYPERLINK &quot;http://evil.example&quot;"/> =HYPERLINK("http://evil.example")'
@@ -24,6 +25,7 @@ FIELD_TITLE = '<w:fldSimple w:instr="HYPERLINK &quot;http://evil.example&quot;"/
 
 @pytest.fixture
 def hostile_files(world: World, tmp_path: Path) -> dict[str, bytes]:
+    pdf_engine()
     with session() as db:
         finding = db.get(Finding, world.findings["f2"])
         finding.title = FIELD_TITLE

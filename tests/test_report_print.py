@@ -34,11 +34,24 @@ def chromium() -> str:
     return found
 
 
+def pdf_engine() -> None:
+    """WeasyPrint needs the system's Pango: required in CI (.ci/run installs it), else a clear skip."""
+    from app.evidence.pdf import PdfEngineMissing, require_engine
+
+    try:
+        require_engine()
+    except PdfEngineMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the PDF engine (.ci/run installs Pango): {exc}")
+        pytest.skip(f"the PDF engine cannot load here: {exc}")
+
+
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from app.cli import main
     from app.store.engine import dispose_all
 
+    pdf_engine()
     home = tmp_path_factory.mktemp("demo-home")
     out = tmp_path_factory.mktemp("demo-bundle") / "demo.zip"
     with pytest.MonkeyPatch.context() as mp:
