@@ -92,7 +92,8 @@ class RedlineApp(App[int]):
         try:
             from screens.base import with_store
 
-            with_store(_recover_interrupted)
+            for notice in _prepare_store():
+                self.call_from_thread(self.notify, for_terminal(notice), severity="warning", markup=False)
             demo_id = with_store(partial(_demo_id, self.today())) if self.open_demo_at_start else None
         except Exception as exc:  # shown on Home; the app stays usable for reading help
             self.call_from_thread(self._store_failed, f"{type(exc).__name__}: {exc}")
@@ -233,17 +234,11 @@ def binding_commands(screen: Screen[Any]) -> list[SystemCommand]:
     return commands
 
 
-def _recover_interrupted(db: Any) -> None:
-    """Runs left ``running`` by a crash become ``interrupted`` (the runner owns the rule)."""
-    try:
-        runner = importlib.import_module("app.runner")
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.runner":
-            raise
-        return
-    recover = getattr(runner, "recover_interrupted", None)
-    if recover is not None:
-        recover(db)
+def _prepare_store() -> list[str]:
+    """The same start as every evidence command (app.startup): sweep killed exports, recover crashed runs."""
+    from app.startup import prepare_store
+
+    return prepare_store()
 
 
 def _demo_id(today: date, db: Any) -> int:

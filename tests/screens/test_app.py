@@ -60,7 +60,7 @@ async def test_q_quits() -> None:
     assert app.return_code == 0
 
 
-async def test_interrupted_runs_are_recovered_at_start_up(redline_home: Path) -> None:
+async def test_interrupted_runs_are_recovered_at_start_up(redline_home: Path, tmp_path: Path) -> None:
     from app import alignment
     from app.store.engine import dispose_all, session
     from app.store.models import Run, Scenario
@@ -73,12 +73,22 @@ async def test_interrupted_runs_are_recovered_at_start_up(redline_home: Path) ->
         db.flush()
         run = Run(engagement_id=eid, system_id=system.id, scenario_pk=scenario.id, status="running")
         db.add(run)
+    # A killed export's leftovers: its lock (no process holds it now) names the half-written file.
+    exports = redline_home / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    partial = tmp_path / "bundle.zip.partial"
+    partial.write_bytes(b"PK half")
+    (exports / "bundle.lock").write_bytes(bytes(partial))
     dispose_all()
     app = RedlineApp(today=TODAY)
     async with app.run_test(size=(80, 24)) as pilot:
         await store_ready(pilot)
+        # The cockpit starts as every evidence command does (app.startup) and says what it did.
+        await wait_for(pilot, lambda: any("was interrupted" in n.message for n in app._notifications),
+                       "the recovery notice")
     with session() as db:
         assert db.get(Run, run.id).status == "interrupted"
+    assert not partial.exists()
 
 
 async def test_a_store_that_cannot_open_is_shown_on_home(redline_home: Path) -> None:
