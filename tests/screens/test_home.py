@@ -147,6 +147,10 @@ def test_home_snapshot(snap_compare: Any) -> None:
     async def loaded(pilot: Any) -> None:
         await store_ready(pilot)
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#engagements", DataTable).row_count == 2, "rows")
+        # Rows added are drawn on the next refresh: let it happen before the picture, on a busy machine too.
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(RedlineApp(today=TODAY), terminal_size=(80, 24), run_before=loaded)
 
