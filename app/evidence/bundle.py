@@ -11,7 +11,7 @@ manifest's export time. Exporting reads the store and never writes to it.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
@@ -55,6 +55,7 @@ class BundleResult:
     key_fingerprint: str = ""  # "" when the bundle is not signed
     key_notice: str = ""  # set when this export created the signing key: where its private half lives
     redacted_turns: int = 0  # turns a redaction or the secret scrubber changed in the bundle
+    secrets_in_output: dict[str, Any] = field(default_factory=dict)  # the census (app.evidence.redaction)
     notes: tuple[str, ...] = ()  # what the chain does not cover
     pdf_pages: Optional[int] = None  # report.pdf's page count, when one was asked for
 
@@ -94,7 +95,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                  windows: Optional[Sequence[str]] = None,
                  on_progress: Optional[Callable[[ExportProgress], None]] = None,
                  allow_broken: bool = False, sign: Optional[bool] = None,
-                 redact: Sequence[str] = (), pdf_report: bool = False, docx_report: bool = False,
+                 redact: Sequence[str] = (), keep_secrets_in_output: bool = False,
+                 pdf_report: bool = False, docx_report: bool = False,
                  docx_template: Optional[Path] = None) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
@@ -107,14 +109,16 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
 
     ``sign``: None signs when the tester has a key, True makes one if needed,
     False does not sign. ``redact`` names export-time redactions
-    (:mod:`app.evidence.redaction`).
+    (:mod:`app.evidence.redaction`); secret-looking model output is always
+    redacted unless ``keep_secrets_in_output``, and the manifest and the
+    report say which.
 
     ``pdf_report`` adds ``report.pdf`` (the HTML report printed; needs the
     ``pdf`` extra), ``docx_report`` adds ``report.docx`` from ``docx_template``
     or the default template (needs the ``docx`` extra). A missing engine or a
     template that does not load is reported before anything is written.
     """
-    from app.evidence.redaction import describe
+    from app.evidence.redaction import describe, export_filters
     from app.evidence.signature import SIG_NAME, manifest_digest, signer_for_export
 
     out = Path(out_path).expanduser()
@@ -125,7 +129,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     if docx_report or docx_template is not None:
         docx_report = True
         word.check_template(docx_template)
-    ev = load_evidence(db, engagement_id, windows, redact)
+    ev = load_evidence(db, engagement_id, windows, redact, keep_secrets_in_output)
     if not ev.chain.ok and not allow_broken:
         listed = "\n".join(f"  - {p}" for p in ev.chain.problems)
         raise BrokenEvidence(f"the evidence no longer matches its audit chain, so no bundle was written:\n{listed}\n"
@@ -203,7 +207,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
-        document.update(_provenance(ev, signer, describe(redact), allow_broken))
+        document.update(_provenance(ev, signer, describe(export_filters(redact, keep_secrets_in_output)),
+                                    allow_broken))
         files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])
@@ -227,6 +232,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                         manifest_sha256=manifest_digest(manifest_bytes),
                         key_fingerprint=signer.public.fingerprint if signer else "",
                         key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
+                        secrets_in_output=ev.secrets_in_output,
                         notes=ev.chain.notes, pdf_pages=pages)
 
 
@@ -239,6 +245,10 @@ def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], 
         "signature": signer.manifest_block() if signer else None,
         "redaction": {
             "redacted": bool(redactions), "filters": redactions,
+            # Counted once from the exported runs' stored answers; "kept" says whether they are in this bundle.
+            "secrets_in_output": ev.secrets_in_output,
+            # Audit events whose payload the filter changed: each ships its original's digest, which its hash covers.
+            "altered_audit_events": sorted(ev.scrub.changed_events),
             # Rows whose exported text differs from the store (redactions, secrets scrubbed): the chain's
             # digests cover the stored originals, so verify cannot recompute these from the bundle.
             "altered_turns": sorted(ev.scrub.changed_turns), "altered_verdicts": sorted(ev.scrub.changed_verdicts),

@@ -22,7 +22,7 @@ from app.evidence.records import (
     engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
     scenario_record, system_record, turn_stats, verdict_sources,
 )
-from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
+from app.evidence.sources import CatalogView, Scrubber, coverage, model_output, secret_values
 from app.findings import OPEN_STATUSES
 from app.store import audit
 from app.store.coverage import check_store
@@ -85,6 +85,8 @@ class EvidenceSet:
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
+    # Secret-looking values in the exported runs' answers: {"found": {kind: distinct values}, "turns", "kept"}
+    secrets_in_output: dict[str, Any] = field(default_factory=dict)
 
     @property
     def engagement_id(self) -> int:
@@ -139,20 +141,36 @@ class EvidenceSet:
     def iter_audit_events(self, *, as_recorded: bool = False) -> Iterator[dict[str, Any]]:
         """The whole chain in sequence order, exactly the fields its hashes cover.
 
-        ``as_recorded`` is for the chain's own file: only secrets are scrubbed,
-        never a redaction, so its hashes still verify. The report and the
-        workpapers show the events through the full filter.
+        ``as_recorded`` is for the chain's own file. An event of hash version 2
+        passes the full filter: if that changes its payload, the original's
+        digest ships beside the redacted payload (``payload_redacted``), the
+        hash still verifies, and the manifest lists the event. An older event's
+        hash covers its payload itself, so only known secret values are
+        scrubbed from it. The report and the workpapers show every event
+        through the full filter.
         """
         from sqlmodel import select
 
+        from app.store.audit import payload_digest
         from app.store.models import AuditEvent
 
-        scrub = self.scrub.secrets_only() if as_recorded else self.scrub
+        known = self.scrub.secrets_only()
         query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(AuditEvent.seq)
         for ev in self.db.exec(query).yield_per(500):
-            yield {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor, "action": ev.action,
-                   "entity": ev.entity, "payload": scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
-                   "hash": ev.hash}
+            record: dict[str, Any] = {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor,
+                                      "action": ev.action, "entity": ev.entity, "payload": ev.payload,
+                                      "prev_hash": ev.prev_hash, "hash": ev.hash}
+            if not as_recorded or (ev.hash_version or 1) >= 2:
+                record["payload"] = self.scrub.deep(ev.payload)
+            else:
+                record["payload"] = known.deep(ev.payload)
+            if as_recorded and (ev.hash_version or 1) >= 2:
+                record["hash_version"] = ev.hash_version
+                if record["payload"] != ev.payload:
+                    record["payload_sha256"] = payload_digest(ev.payload)
+                    record["payload_redacted"] = True
+                    self.scrub.changed_events.add(ev.seq)
+            yield record
 
     def verdict_record(self, v: Any) -> dict[str, Any]:
         original = {"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
@@ -214,12 +232,13 @@ def find_engagement_id(db: "Session", name: str) -> int:
 
 
 def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
-                  redact: Sequence[str] = ()) -> EvidenceSet:
+                  redact: Sequence[str] = (), keep_secrets_in_output: bool = False) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
 
-    ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes.
+    ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes, on top of
+    the default one for secret-looking model output, which ``keep_secrets_in_output`` leaves out.
     """
-    from app.evidence.redaction import filters_for
+    from app.evidence.redaction import export_filters, filters_for, secret_census
 
     from sqlmodel import select
 
@@ -235,7 +254,8 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     selected_ids = _selected_windows(engagement, window_rows, windows)
     rules = rules_for(engagement, window_rows)
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
-    scrub = Scrubber(secret_values(s.target for s in systems), filters_for(redact), sorted(set(redact)))
+    names = export_filters(redact, keep_secrets_in_output)
+    scrub = Scrubber(secret_values(s.target for s in systems), filters_for(names), names)
     catalog = CatalogView(db)
     chain = _chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
@@ -360,6 +380,8 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         data_as_of=data_as_of, catalog=catalog, coverage=scrub.deep(cov) if cov else None, notes=notes,
     )
     evidence.spread = spread(rules, [r.started_at or r.created_at for r in run_rows])
+    evidence.secrets_in_output = dict(secret_census(model_output(db, [r.id or 0 for r in run_rows])),
+                                      kept=keep_secrets_in_output)
     categories = sorted({s.category for s in scenario_rows.values()})
     tested_by: dict[str, list[str]] = defaultdict(list)
     for scen in evidence.scenarios:

@@ -222,6 +222,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "data_as_of": ev.data_as_of.isoformat(timespec="seconds") if ev.data_as_of else None,
         "selected_windows": ev.selected_windows,
         "notes": ev.notes,
+        "secrets_in_output": wording.secrets_in_output(ev.secrets_in_output),
         "systems_in_scope": [s for s in ev.systems if s["in_scope"]],
         "systems_out_of_scope": [s for s in ev.systems if not s["in_scope"]],
         "methodology": ev.methodology,

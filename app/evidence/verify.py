@@ -118,7 +118,7 @@ def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits(), *,
             if digest != item["sha256"] or size != item["size"]:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
-        _check_chain(archive, names, data["audit_chain"], report, limits)
+        _check_chain(archive, names, data["audit_chain"], report, limits, _redacted_events(data))
         _check_provenance(archive, names, data, report, trusted_keys, limits)
     return report
 
@@ -162,8 +162,15 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     return data
 
 
+def _redacted_events(manifest: dict[str, Any]) -> frozenset[int]:
+    """The audit events the export says it redacted (by sequence number): only these may carry a redacted payload."""
+    redaction = manifest.get("redaction")
+    listed = redaction.get("altered_audit_events") if isinstance(redaction, dict) else None
+    return frozenset(n for n in listed if isinstance(n, int)) if isinstance(listed, list) else frozenset()
+
+
 def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport,
-                 limits: VerifyLimits) -> None:
+                 limits: VerifyLimits, redacted: frozenset[int] = frozenset()) -> None:
     if not pinned["ok"]:
         listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
         report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
@@ -183,12 +190,17 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
         report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
         return
     try:
-        problems = verify_events(events, pinned["chain"])
+        problems = verify_events(events, pinned["chain"], redacted)
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"audit chain: an event in {AUDIT_FILE} lacks a field or has a bad value ({exc})")
         return
     report.problems.extend(f"audit chain: {p}" for p in problems)
     report.chain_length = len(events)
+    shown = sum(1 for e in events if e.get("payload_redacted"))
+    if shown:
+        report.notes.append(f"{shown} audit event(s) have their payload redacted in this bundle: each hash covers the "
+                            "original payload's SHA-256, shipped beside it, so the chain was checked, but those "
+                            "payloads' text was not")
     head = max(events, key=lambda e: e["seq"])["hash"] if events else None
     if events and head != pinned["head_hash"]:
         report.problems.append(f"audit chain: its head {head[:16]} differs from the head the manifest pinned "

@@ -293,3 +293,18 @@ def triage_summary(rows: list[dict[str, Any]]) -> str:
         [f"{bare} failed run{'s' if bare != 1 else ''} with no finding"] if bare else [])
     verb = "awaits" if len(rows) == 1 else "await"
     return f"{' and '.join(parts)} {verb} triage; they are not exceptions until a tester confirms them."
+
+
+def secrets_in_output(census: dict[str, Any]) -> str:
+    """What the bundle did with secret-looking model output, from the census of the exported answers."""
+    found = census.get("found") or {}
+    values, turns = sum(found.values()), int(census.get("turns") or 0)
+    if not values:
+        return "No secret-looking value was found in model output."
+    kinds = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in found.items())
+    counted = (f"{values} secret-looking value{'s' if values != 1 else ''} in {turns} model "
+               f"answer{'s' if turns != 1 else ''} ({kinds})")
+    if census.get("kept"):
+        return f"{counted} kept at the exporter's request (--keep-secrets-in-output): this bundle holds them."
+    return (f"{counted} were replaced by typed placeholders such as [REDACTED AWS KEY] in every file of this "
+            "bundle; the store keeps the originals.")

@@ -70,9 +70,15 @@ def _step_6_turn_bounds(conn: "Connection") -> None:
     add_column_if_missing(conn, "turn", "raw_withheld", "VARCHAR NOT NULL DEFAULT ''")
 
 
+def _step_audit_payload_digest(conn: "Connection") -> None:
+    """Events hash their payload's digest from now on (version 2), so an export can redact a payload and
+    still prove the chain; events recorded before keep version 1 and verify as they always did."""
+    add_column_if_missing(conn, "auditevent", "hash_version", "INTEGER NOT NULL DEFAULT 1")
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
-                                               _step_6_turn_bounds]
+                                               _step_6_turn_bounds, _step_audit_payload_digest]
 CURRENT_VERSION = len(STEPS)
 
 
