@@ -178,3 +178,23 @@ def test_the_filter_types_each_placeholder_and_covers_a_whole_private_key() -> N
     # A key block cut off by the end of the text is redacted to the end: its body is the secret.
     assert redact_secrets("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN") == "[REDACTED PRIVATE KEY]"
     assert redact_secrets("plain words, YOUR_API_KEY_HERE") == "plain words, YOUR_API_KEY_HERE"
+
+
+def test_a_redacted_event_verifies_only_where_the_manifest_lists_it(leaked: dict[str, Any], tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from app.store.audit import verify_events
+
+    files, _ = exported(leaked["name"], tmp_path / "bundle.zip")
+    capsys.readouterr()
+    manifest = json.loads(files["manifest.json"])
+    listed = frozenset(manifest["redaction"]["altered_audit_events"])
+    events = [json.loads(line) for line in files["audit/events.jsonl"].splitlines() if line.strip()]
+    chain = manifest["audit_chain"]["chain"]
+    redacted = [e for e in events if e.get("payload_redacted")]
+    assert {e["seq"] for e in redacted} == listed and len(listed) == 2  # the human verdict and the finding
+    assert verify_events(events, chain, listed) == []
+    assert verify_events(events, chain, frozenset()) != []  # not listed: refused
+    forged = [dict(e, payload_sha256="0" * 64) if e.get("payload_redacted") else e for e in events]
+    assert any("altered" in str(p) for p in verify_events(forged, chain, listed))
+    plain = [dict(e, payload={"title": "edited"}) if e["seq"] == 1 else e for e in events]
+    assert any("altered" in str(p) for p in verify_events(plain, chain, listed))
