@@ -297,6 +297,8 @@ def triage_summary(rows: list[dict[str, Any]]) -> str:
 
 def secrets_in_output(census: dict[str, Any]) -> str:
     """What the bundle did with secret-looking model output, from the census of the exported answers."""
+    from app.detectors.secret import SECRET_SHAPES
+
     found = census.get("found") or {}
     values, turns = sum(found.values()), int(census.get("turns") or 0)
     if not values:
@@ -306,5 +308,6 @@ def secrets_in_output(census: dict[str, Any]) -> str:
                f"answer{'s' if turns != 1 else ''} ({kinds})")
     if census.get("kept"):
         return f"{counted} kept at the exporter's request (--keep-secrets-in-output): this bundle holds them."
-    return (f"{counted} were replaced by typed placeholders such as [REDACTED AWS KEY] in every file of this "
-            "bundle; the store keeps the originals.")
+    example = next(s.placeholder for s in SECRET_SHAPES if s.kind in found)
+    return (f"{counted} {'were' if values != 1 else 'was'} replaced by a typed placeholder such as "
+            f"[REDACTED {example}] in every file of this bundle; the store keeps the originals.")
