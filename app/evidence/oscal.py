@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 from app.evidence import oscal_findings, tables, wording
 from app.evidence.collect import EvidenceSet
 from app.evidence.oscal_common import (
-    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, title, when,
+    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, taxonomy_props, title, when,
 )
 from app.evidence.oscal_ssp import FILE_NAME as SSP_FILE
 from app.evidence.oscal_ssp import system_security_plan
@@ -60,7 +60,7 @@ def assessment_plan(ev: EvidenceSet) -> dict[str, Any]:
             "uuid": stable_uuid(ev, "scenario", scen["id"]), "title": title(f"{scen['scenario_id']}: {scen['title']}"),
             "description": scen["description"] or scen["title"] or scen["scenario_id"],
             "props": props(method="TEST", category=scen["category"], severity=scen["severity"],
-                           scenario_sha256=scen["sha256"], methodology=scen["methodology"])}
+                           scenario_sha256=scen["sha256"], methodology=scen["methodology"]) + taxonomy_props(scen)}
         if scen["controls"]:
             activity["related-controls"] = {"control-selections": [
                 {"include-controls": [{"control-id": c} for c in scen["controls"]]}]}

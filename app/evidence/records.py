@@ -158,6 +158,9 @@ def scenario_record(s: Any) -> dict[str, Any]:
     for key in ("methodology", "description", "expected", "rationale", "remediation"):
         value = spec.get(key)
         rec[key] = value if isinstance(value, str) else ""
+    for key in ("owasp", "atlas"):  # the attack taxonomies the scenario cites (ids checked when it was loaded)
+        value = spec.get(key)
+        rec[key] = [str(v) for v in value if isinstance(v, str)] if isinstance(value, list) else []
     return rec
 
 

@@ -39,7 +39,9 @@ _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 TOC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("summary", "Summary", ()),
     ("test-plan", "1. Test plan", (("scope", "Scope: in-scope AI systems"), ("methodology", "Methodology"),
-                                   ("matrix", "Control matrix and coverage"), ("scenarios", "Tools and versions"),
+                                   ("matrix", "Control matrix and coverage"),
+                                   ("attack-coverage", "Attack coverage: OWASP LLM Top 10 and MITRE ATLAS"),
+                                   ("scenarios", "Tools and versions"),
                                    ("sampling", "Test windows (sampling)"),
                                    ("systems-as-tested", "The system as tested"))),
     ("results", "2. Results of tests", ()),
@@ -237,6 +239,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "toc": [{"id": i, "title": t, "children": [{"id": c, "title": ct} for c, ct in kids]} for i, t, kids in TOC],
         "links": _links(ev, plan),
         "coverage": ev.coverage,
+        "attack_coverage": tables.attack_coverage(ev),
         "sampling": tables.sampling_rows(ev),
         "spread": ev.spread,
         "scenarios": ev.scenarios,

@@ -105,6 +105,13 @@ class CatalogView:
             return None
         return {key: str(found.get(key) or "") for key in CROSSWALK_KEYS}
 
+    def taxonomy(self, field_name: str) -> list[dict[str, str]]:
+        """The catalog's entries of a scenario taxonomy (``owasp`` or ``atlas``), in catalog order."""
+        if self._catalog is None or not hasattr(self._catalog, "taxonomy"):
+            return []
+        return [{"id": row.id, "name": row.name, "tactic": str(getattr(row, "tactic", "") or "")}
+                for row in self._catalog.taxonomy(field_name).values()]
+
     def methodology(self, categories: Iterable[str]) -> list[dict[str, str]]:
         """The catalog's methodology bullets for the categories tested, in catalog order."""
         wanted = set(categories)

@@ -127,6 +127,11 @@ SHEETS: tuple[Sheet, ...] = (
         C("Client control", "client_ref", 12), C("Control activity (client's wording)", "activity", 48),
         C("Scenarios mapped", "scenarios", 36), C("Scenarios run", "scenarios_run", 36), C("Runs", "runs", 8),
         C("Windows tested", "windows_tested", 16), C("Coverage", "coverage", 28)), tables.test_plan),
+    Sheet("attack_coverage", (
+        C("Taxonomy", "taxonomy", 30), C("Id", "id", 14), C("Name", "name", 32), C("Tactic", "tactic", 18),
+        C("Scenarios", "scenarios", 40), C("Runs", "runs", 8), C("Pass", "pass", 8), C("Fail", "fail", 8),
+        C("Review", "review", 8), C("Error", "error", 8), C("Open findings", "open_findings", 10),
+        C("Result", "result", 40)), tables.attack_coverage),
     Sheet("sampling", (
         C("Test window", "window", 16), C("Start", "start", 12, "date"), C("End", "end", 12, "date"),
         C("Population (scheduled runs)", "population", 12), C("Sample tested (scheduled runs inside the window)",

@@ -139,6 +139,10 @@ class ScenarioSpec(_Strict):
     remediation: str = ""  # guidance when it fails
     impact: str = ""  # SOC 2 impact wording when it fails
     tags: list[str] = Field(default_factory=list)
+    # The attack taxonomies beside the SOC 2 controls, so coverage can be read as a client asks for it:
+    # OWASP Top 10 for LLM Applications (2025) ids and MITRE ATLAS technique ids, checked against the catalog.
+    owasp: list[str] = Field(default_factory=list)
+    atlas: list[str] = Field(default_factory=list)
     samples: int = Field(default=1, ge=1, le=MAX_SAMPLES)
     turns: Optional[list[ChatStep]] = None
     steps: Optional[list[Step]] = None
