@@ -175,6 +175,8 @@ def rollup_result(counts: dict[str, int]) -> str:
     if fails:
         return f"Exceptions noted in {fails} of {total} run{'s' if total != 1 else ''}."
     open_ = total - counts.get("pass", 0)
+    if open_ and not counts.get("pass"):
+        return f"Not concluded: none of the {total} run{'s' if total != 1 else ''} reached a verdict."
     if open_:
         return f"{NO_EXCEPTIONS[:-1]} in {counts.get('pass', 0)} run(s); {open_} not concluded."
     return NO_EXCEPTIONS
