@@ -24,7 +24,7 @@ FIXED = {
     "oscal/poam.json",
     *(f"data/{n}.json" for n in ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts",
                                  "findings", "retests", "responses", "changes")),
-    *(f"workpapers/{n}.csv" for n in ("test_plan", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
+    *(f"workpapers/{n}.csv" for n in ("test_plan", "attack_coverage", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
                                       "remediation_verification", "continuous_monitoring", "exception_log",
                                       "awaiting_triage", "audit_trail")),
 }
