@@ -100,8 +100,9 @@ def parse(path: Path) -> ImportedReport:
 
 
 def _attempt(uuid: str, entry: dict[str, Any]) -> ImportedAttempt:
-    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), list) else []
-    results = entry.get("detector_results") if isinstance(entry.get("detector_results"), dict) else {}
+    raw_outputs, raw_results = entry.get("outputs"), entry.get("detector_results")
+    outputs: list[Any] = raw_outputs if isinstance(raw_outputs, list) else []
+    results: dict[str, Any] = raw_results if isinstance(raw_results, dict) else {}
     evaluated = entry.get("status") == 2
     attempt = ImportedAttempt(ref=uuid, prompt=clip(_text(entry.get("prompt")) or ""),
                               goal=str(entry.get("goal") or ""))

@@ -74,7 +74,8 @@ def parse(path: Path) -> ImportedReport:
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ReportImportError(f"{path}: field 'results.results[{index}]': expected an object")
-        meta = _dig(row, "testCase", "metadata") or {}
+        found = _dig(row, "testCase", "metadata")
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
         group = str(meta.get("pluginId") or _dig(row, "testCase", "description") or row.get("description")
                     or "promptfoo tests")
         probe = probes.setdefault(group, ImportedProbe(group))
@@ -94,7 +95,8 @@ def parse(path: Path) -> ImportedReport:
                                   else None)
         error = row.get("error")
         output = ImportedOutput(clip(_text(_dig(row, "response", "output"))) if row.get("response") else None)
-        grading = row.get("gradingResult") if isinstance(row.get("gradingResult"), dict) else {}
+        graded = row.get("gradingResult")
+        grading: dict[str, Any] = graded if isinstance(graded, dict) else {}
         success = row.get("success")
         if error and not grading:
             output.error = f"promptfoo recorded an error: {str(error)[:500]}"

@@ -74,9 +74,10 @@ def _scenario_row(db: "Session", report: ImportedReport, probe: ImportedProbe, m
 
     from app.store.models import Scenario
 
-    spec = {
-        "id": scenario_id_for(report.tool, probe.name),
-        "title": f"{report.tool} {probe.name}: the attack worked",
+    scenario_id, title = scenario_id_for(report.tool, probe.name), f"{report.tool} {probe.name}: the attack worked"
+    spec: dict[str, Any] = {
+        "id": scenario_id,
+        "title": title,
         "category": mapped.category, "controls": mapped.controls, "owasp": mapped.owasp, "atlas": mapped.atlas,
         "severity": mapped.severity,
         "description": f"Attempts of {report.tool}'s {probe.name}, imported from {report.source}.",
@@ -88,9 +89,9 @@ def _scenario_row(db: "Session", report: ImportedReport, probe: ImportedProbe, m
     }
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    row = db.exec(select(Scenario).where(Scenario.scenario_id == spec["id"], Scenario.sha256 == digest)).first()
+    row = db.exec(select(Scenario).where(Scenario.scenario_id == scenario_id, Scenario.sha256 == digest)).first()
     if row is None:
-        row = Scenario(scenario_id=spec["id"], sha256=digest, title=spec["title"], category=mapped.category,
+        row = Scenario(scenario_id=scenario_id, sha256=digest, title=title, category=mapped.category,
                        severity=mapped.severity, controls=mapped.controls, source_path=f"imported:{report.source}",
                        yaml_text=text)
         db.add(row)
