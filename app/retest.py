@@ -193,7 +193,7 @@ async def retest_findings_async(engagement_id: int, finding_ids: Optional[Sequen
                                on_event=on_event, cancel=cancel, secrets=secrets) if planned else []
     outcomes: list[RetestOutcome] = []
     with session() as db:
-        for (finding, plan), run in zip(planned, runs):
+        for (finding, _plan), run in zip(planned, runs, strict=True):
             row = db.get(Finding, finding.id)
             assert row is not None
             before = row.status

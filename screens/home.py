@@ -196,7 +196,7 @@ class HomeScreen(Screen[None]):
         row = next((r for r in self.rows if r.engagement_id == self.selected_id()), None)
         waiting = row.waiting if row is not None else None
         if waiting is not None and waiting.anything:
-            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind()))
+            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind(), strict=True))
             parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
             out.append(cell(row.name, 32).plain + ": ", style="bold")
             out.append(" · ".join(parts) + "\n", style="yellow")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import zipfile
 from typing import Any, Iterator
 
-from app.evidence.bounds import VerifyLimits, bounded_lines, loads_bounded, read_bounded
+from app.evidence.bounds import DEFAULT_LIMITS, VerifyLimits, bounded_lines, loads_bounded, read_bounded
 from app.store.coverage import CoverageResult, bundle_turn_digest, check_run, index_events, note_uncovered, verdict_digest
 
 AUDIT_FILE = "audit/events.jsonl"
@@ -30,7 +30,7 @@ def _jsonl(archive: zipfile.ZipFile, name: str, line_bytes: int, depth: int) -> 
 
 
 def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: dict[str, Any],
-                          limits: VerifyLimits = VerifyLimits()) -> CoverageResult:
+                          limits: VerifyLimits = DEFAULT_LIMITS) -> CoverageResult:
     """Compare every transcript turn and verdict in the bundle with the digests its chain recorded."""
     result = CoverageResult()
     needed = [AUDIT_FILE, "data/runs.json", "data/verdicts.json"]

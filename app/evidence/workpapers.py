@@ -247,7 +247,7 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
                    for column in sheet.columns])
         rows = 0
         for row in sheet.rows(ev):
-            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns)])
+            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns, strict=True)])
             rows += 1
         ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
     raw = path.with_suffix(".raw.xlsx")

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from app.secrets import SecretResolver
     from app.targets.base import Target
 
-OnEvent = Optional[Callable[["RunnerEvent"], None]]
+OnEvent = Callable[["RunnerEvent"], None] | None
 
 # A scenario tagged ``exclusive`` measures something other traffic would disturb (what the
 # system "recently" saw, latency under a burst): it runs alone, after the rest of the plan.
@@ -148,7 +148,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
 
         outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
         shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
-        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared))):
+        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared)), strict=True):
             outcomes[i] = outcome
         for i, p in enumerate(plan):
             if outcomes[i] is None:  # an exclusive scenario: alone, after the others

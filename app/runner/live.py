@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from app.store.models import AISystem
     from app.targets.base import HttpResult, Target
 
-Emit = Optional[Callable[["RunnerEvent"], None]]
+Emit = Callable[["RunnerEvent"], None] | None
 
 
 @dataclass

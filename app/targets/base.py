@@ -9,7 +9,7 @@ goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Optional, Protocol, Union
+from typing import Any, AsyncIterator, Literal, Optional, Protocol
 
 ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
                     "client_error", "too_large"]
@@ -109,7 +109,7 @@ class TurnFailed:
     secret_found: bool = False
 
 
-TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
+TargetEvent = RequestSent | TextDelta | BodyBytes | ResponseMeta | RetryScheduled | TurnCompleted | TurnFailed
 
 
 @dataclass(frozen=True)
