@@ -107,10 +107,10 @@ def _scenario_and_system(db: "Session", engagement: Engagement, finding: Finding
     system = db.get(AISystem, system_id) if isinstance(system_id, int) else None
     if system is None or system.engagement_id != engagement.id:
         return None, None, "the finding names no run and no system to re-test"
-    loaded = library().get(finding.scenario_id) if finding.scenario_id else None
-    if loaded is None:
+    current = library().get(finding.scenario_id) if finding.scenario_id else None
+    if current is None:
         return None, system, f"scenario '{finding.scenario_id or '(none)'}' is not in the library"
-    return loaded, system, ""
+    return current, system, ""
 
 
 def plan_retests(db: "Session", engagement: Engagement, findings: Sequence[Finding], *,

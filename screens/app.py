@@ -41,13 +41,13 @@ SCREENS: dict[str, str] = {
 STYLESHEETS = ("app.tcss", "home.tcss", "wizard.tcss", "controls.tcss", "help.tcss")
 
 
-def screen_class(name: str) -> type[Screen[Any]]:
+def screen_class(name: str) -> Callable[..., Screen[Any]]:
     """The screen class registered as ``name`` (its module is imported now, not at start-up)."""
     try:
         module_name, class_name = SCREENS[name].split(":")
     except KeyError:
         raise KeyError(f"no screen registered as {name!r}; known: {', '.join(sorted(SCREENS))}") from None
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 class RedlineApp(App[int]):

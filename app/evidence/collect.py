@@ -83,7 +83,7 @@ class EvidenceSet:
     coverage: Optional[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     spread: dict[str, Any] = field(default_factory=dict)
-    methodology: list[dict[str, str]] = field(default_factory=list)
+    methodology: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
 
     @property
@@ -100,7 +100,7 @@ class EvidenceSet:
         bundle walks every turn several times, and the identity map buys
         nothing for read-only rows. Raw response bytes are read only when asked.
         """
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from app.store.models import Turn, Verdict
 
@@ -111,7 +111,7 @@ class EvidenceSet:
             chunk = ids[start:start + BATCH_RUNS]
             verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
             for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    Verdict.run_id.in_(chunk)).order_by(Verdict.id)):  # type: ignore[attr-defined]
+                    col(Verdict.run_id).in_(chunk)).order_by(col(Verdict.id))):
                 if v.turn_id is not None:
                     verdicts[v.turn_id].append(self.verdict_record(v))
             turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -125,7 +125,7 @@ class EvidenceSet:
                 yield by_id[run_id], turns.get(run_id, [])
 
     def iter_verdicts(self) -> Iterator[dict[str, Any]]:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from app.store.models import Verdict
 
@@ -133,7 +133,7 @@ class EvidenceSet:
         for start in range(0, len(ids), BATCH_RUNS):
             chunk = ids[start:start + BATCH_RUNS]
             for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    Verdict.run_id.in_(chunk)).order_by(Verdict.run_id, Verdict.id)):  # type: ignore[attr-defined]
+                    col(Verdict.run_id).in_(chunk)).order_by(col(Verdict.run_id), col(Verdict.id))):
                 yield self.verdict_record(v)
 
     def iter_audit_events(self, *, as_recorded: bool = False) -> Iterator[dict[str, Any]]:
@@ -143,12 +143,12 @@ class EvidenceSet:
         never a redaction, so its hashes still verify. The report and the
         workpapers show the events through the full filter.
         """
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from app.store.models import AuditEvent
 
         scrub = self.scrub.secrets_only() if as_recorded else self.scrub
-        query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(AuditEvent.seq)
+        query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(col(AuditEvent.seq))
         for ev in self.db.exec(query).yield_per(500):
             yield {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor, "action": ev.action,
                    "entity": ev.entity, "payload": scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
@@ -221,7 +221,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     """
     from app.evidence.redaction import filters_for
 
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import (
         AISystem, ControlMapping, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
@@ -240,7 +240,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     chain = _chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
 
-    run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(Run.id)).all()
+    run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
                 if selected_ids is None or r.window_id in selected_ids]
     scenario_rows = {s.id: s for s in db.exec(select(Scenario).where(Scenario.id.in_(  # type: ignore[union-attr]
         sorted({r.scenario_pk for r in run_rows})))).all()}
@@ -250,21 +250,21 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     reasons_by_run = fail_reasons(db, engagement_id)
     sources_by_run = verdict_sources(db, engagement_id)
 
-    all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(Finding.id)).all())
-    run_ids = {r.id for r in run_rows}
+    all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(col(Finding.id))).all())
+    run_ids = {r.id for r in run_rows if r.id is not None}
     retest_rows = list(db.exec(select(Retest).join(Finding).where(Finding.engagement_id == engagement_id)
-                               .order_by(Retest.id)).all())
+                               .order_by(col(Retest.id))).all())
     seen = occurrence_records(db, all_findings, run_ids if selected_ids is not None else None)
     if selected_ids is not None:
         retest_rows = [rt for rt in retest_rows if rt.run_id in run_ids]
         keep = {f.id for f in all_findings if f.run_id in run_ids or seen.get(f.id or 0)} | {
             rt.finding_id for rt in retest_rows}
         all_findings = [f for f in all_findings if f.id in keep]
-    finding_ids = {f.id for f in all_findings}
+    finding_ids = {f.id for f in all_findings if f.id is not None}
     retest_rows = [rt for rt in retest_rows if rt.finding_id in finding_ids]
     response_rows = list(db.exec(select(ManagementResponse).where(
         ManagementResponse.finding_id.in_(sorted(finding_ids)))  # type: ignore[attr-defined]
-        .order_by(ManagementResponse.finding_id, ManagementResponse.id)).all())
+        .order_by(col(ManagementResponse.finding_id), col(ManagementResponse.id))).all())
 
     findings_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     finding_records = []
@@ -362,10 +362,10 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     evidence.spread = spread(rules, [r.started_at or r.created_at for r in run_rows])
     categories = sorted({s.category for s in scenario_rows.values()})
     tested_by: dict[str, list[str]] = defaultdict(list)
-    for scen in evidence.scenarios:
-        if scen["methodology"] and scen["scenario_id"] not in tested_by[scen["methodology"]]:
-            tested_by[scen["methodology"]].append(scen["scenario_id"])
-    evidence.methodology = [dict(m, scenarios=tested_by.get(m["key"], [])) for m in catalog.methodology(categories)]
+    for record in evidence.scenarios:
+        if record["methodology"] and record["scenario_id"] not in tested_by[record["methodology"]]:
+            tested_by[record["methodology"]].append(record["scenario_id"])
+    evidence.methodology = [{**m, "scenarios": tested_by.get(m["key"], [])} for m in catalog.methodology(categories)]
     from app.changes import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
@@ -398,7 +398,7 @@ def _chain_state(db: "Session", engagement_id: int) -> ChainState:
     covered = check_store(db, engagement_id)
     problems += tuple(covered.problems)
     first_seen = func.min(AuditEvent.seq)
-    actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(  # type: ignore[call-overload]
+    actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(
         AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
     return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
                       head.at if head else None, problems, actors, tuple(covered.notes))

@@ -159,6 +159,9 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     if problems:
         report.problems.extend(f"broken manifest: {p}" for p in problems)
         return None
+    if not isinstance(data, dict):  # manifest.problems names this; the check makes the type plain
+        report.problems.append("broken manifest: manifest.json is not an object")
+        return None
     return data
 
 
@@ -192,7 +195,7 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     report.chain_length = len(events)
     head = max(events, key=lambda e: e["seq"])["hash"] if events else None
     if events and head != pinned["head_hash"]:
-        report.problems.append(f"audit chain: its head {head[:16]} differs from the head the manifest pinned "
+        report.problems.append(f"audit chain: its head {str(head)[:16]} differs from the head the manifest pinned "
                                f"({pinned['head_hash'][:16]})")
     if len(events) != pinned["length"]:
         report.problems.append(f"audit chain: {len(events)} events in {AUDIT_FILE}, the manifest recorded "

@@ -47,7 +47,8 @@ def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: 
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         result.problems.append(f"the chain, runs or verdicts could not be read to check turns ({exc})")
         return result
-    altered = manifest.get("redaction") if isinstance(manifest.get("redaction"), dict) else {}
+    redaction = manifest.get("redaction")
+    altered: dict[str, Any] = redaction if isinstance(redaction, dict) else {}
     skip_turns = frozenset(int(t) for t in altered.get("altered_turns", []) if isinstance(t, int))
     skip_verdicts = frozenset(int(v) for v in altered.get("altered_verdicts", []) if isinstance(v, int))
     by_run: dict[int, list[tuple[int, str, str]]] = {}

@@ -22,12 +22,15 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from app.evidence import tables
 from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
 from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -199,7 +202,7 @@ SHEETS: tuple[Sheet, ...] = (
 )
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: "SupportsWrite[str]") -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")

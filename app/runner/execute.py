@@ -173,6 +173,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         metrics: dict[str, Any] = {"window": window.name if window else None,
                                    "outside_window": window is None or not (window.start <= today <= window.end)}
         config, config_sha = snapshot_with_hash(planned.system)  # the configuration its target was built from
+        assert planned.system.id is not None and scenario.id is not None  # both are stored rows
         run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
                   window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
                   tool_version=__version__, started_at=utcnow(), metrics=metrics,

@@ -168,8 +168,10 @@ class LiveRun:
         if prior is not None:
             entry.status, entry.response = prior.status, prior.text
             return prior.text, prior.status == "done"
-        turn_id, earlier = opened or await self.writer.call(partial(
-            open_turn, run_id=self.run_id, step=index, sample=sample, kind=kind, identity=identity))
+        if opened is None:
+            opened = await self.writer.call(partial(
+                open_turn, run_id=self.run_id, step=index, sample=sample, kind=kind, identity=identity))
+        turn_id, earlier = opened
         entry.turn_id = turn_id
         if self.emit is not None:
             self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
@@ -287,8 +289,8 @@ class LiveRun:
         tokens = token_count(usage, recorder.chunk_count)
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, error_type, total_ms
         entry.tokens = tokens
-        final_row = partial(
-            update_turn, turn_id=recorder.turn_id, status=status, response_text=text,
+        final_values: dict[str, Any] = dict(
+            status=status, response_text=text,
             http_status=self._http_status(state), error_type=error_type, error_detail=detail,
             ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
             usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
@@ -300,7 +302,7 @@ class LiveRun:
                 last_batch(conn)
             if withheld:
                 withhold_raw(conn, recorder.turn_id)
-            final_row(conn)
+            update_turn(conn, recorder.turn_id, **final_values)
 
         done = self.writer.submit(close)
         if withheld:

@@ -130,8 +130,11 @@ class HttpResult:
 class Target(Protocol):
     """One adapter instance per AI system; shares one ``httpx.AsyncClient``."""
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
-        """Yield events for one chat call; always ends with TurnCompleted or TurnFailed."""
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
+        """Yield events for one chat call; always ends with TurnCompleted or TurnFailed.
+
+        Declared without ``async``: adapters implement it as an async generator, which a caller
+        iterates (``async for``) rather than awaits."""
         ...
 
     async def list_models(self, auth: AuthMode = "default") -> HttpResult: ...

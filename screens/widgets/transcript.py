@@ -17,10 +17,11 @@ click, retitle the terminal or reorder the line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -87,7 +88,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
     Transcript > .transcript--caret { text-style: reverse; }
     Transcript > .transcript--note { color: $warning; }
     """
-    BINDINGS = SpanSelection.KEYS
+    BINDINGS: ClassVar[list[BindingType]] = list(SpanSelection.KEYS)
     GUTTER_WIDTH = GUTTER  # for SpanSelection's mouse mapping
     RESPONSE_PART = RESPONSE
 
