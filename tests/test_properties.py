@@ -41,7 +41,7 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
 
 
 def decode(decoder: Decoder, chunks: list[bytes]) -> str:
-    """The adapter's read loop (app.targets.adapter._read_stream) without the network: framing, runs, events."""
+    """The adapter's read loop (app.targets.reading.read_stream) without the network: framing, runs, events."""
     framer = SSEFramer(cut_runs=decoder.reads_runs) if decoder.framing == "sse" else NDJSONFramer()
     texts: list[str] = []
     for chunk in chunks:

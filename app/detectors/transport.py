@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import problem, reject_unknown, want_choice, want_positive_number
-from app.targets.base import ERROR_TYPES
+from app.turn_errors import ERROR_TYPES
 
 Match = tuple[tuple[int, int] | None, str] | None
 

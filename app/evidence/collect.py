@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
 from app.evidence import wording
+from app.evidence.chain import ChainState, chain_state
 from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
 from app.evidence.records import (
     engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
@@ -24,8 +25,6 @@ from app.evidence.records import (
 )
 from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
 from app.findings import OPEN_STATUSES
-from app.store import audit
-from app.store.coverage import check_store
 from app.store.streamed import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
@@ -38,28 +37,6 @@ BATCH_RUNS = 100
 
 class ExportError(RedlineError):
     """The bundle cannot be made as asked (unknown engagement or window); nothing was written."""
-
-
-@dataclass(frozen=True)
-class ChainState:
-    """The audit chain as found at export: its head and every problem."""
-
-    chain: str
-    length: int
-    head_hash: str
-    head_seq: int
-    head_at: Optional[datetime]
-    problems: tuple[str, ...]
-    # Everyone the chain names as actor, in order of first appearance. Each event's actor is the tester
-    # who acted (named, else REDLINE_TESTER or the OS login when recorded): the assessment team, read
-    # from the evidence rather than from whoever runs the export.
-    actors: tuple[str, ...] = ()
-    # What the chain does not cover (runs recorded before it held turn digests), said rather than implied.
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @dataclass
@@ -237,7 +214,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
     scrub = Scrubber(secret_values(s.target for s in systems), filters_for(redact), sorted(set(redact)))
     catalog = CatalogView(db)
-    chain = _chain_state(db, engagement_id)
+    chain = chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
 
     run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
@@ -366,7 +343,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         if record["methodology"] and record["scenario_id"] not in tested_by[record["methodology"]]:
             tested_by[record["methodology"]].append(record["scenario_id"])
     evidence.methodology = [{**m, "scenarios": tested_by.get(m["key"], [])} for m in catalog.methodology(categories)]
-    from app.changes import change_flags
+    from app.changes.flags import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
     return evidence
@@ -382,25 +359,3 @@ def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional
         raise ExportError(f"engagement '{engagement.name}' has no test window {', '.join(repr(u) for u in unknown)}"
                           f" (its windows: {known})")
     return {by_name[n] for n in names}
-
-
-def _chain_state(db: "Session", engagement_id: int) -> ChainState:
-    from sqlalchemy import func
-    from sqlmodel import select
-
-    from app.store.models import AuditEvent
-
-    name = audit.chain_name(engagement_id)
-    head = audit.head(db, engagement_id)
-    length = db.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == name)).one()
-    problems = tuple(str(p) for p in audit.verify_chain(db, engagement_id))
-    # The chain covers the evidence: turns and verdicts must still match the digests it recorded.
-    covered = check_store(db, engagement_id)
-    problems += tuple(covered.problems)
-    first_seen = func.min(AuditEvent.seq)
-    actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(
-        AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
-    return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
-                      head.at if head else None, problems, actors, tuple(covered.notes))
-
-

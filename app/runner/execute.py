@@ -17,7 +17,8 @@ from app import __version__
 from app.errors import RedlineError, UsageError
 from app.events import RunFinished, RunStarted
 from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
-from app.runner.live import LiveRun, PriorTurn, TurnLog
+from app.runner.live import LiveRun
+from app.runner.turns import PriorTurn, TurnLog
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
 from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from app.events import RunnerEvent
     from app.formats.scenario import ScenarioSpec
-    from app.runner.live import TurnLog
+    from app.runner.turns import TurnLog
     from app.store.models import AISystem, Run
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal, Optional, Protocol
 
-ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
-                    "client_error", "too_large"]
-ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
+# Re-exported: adapters and their callers name the error types from here.
+from app.turn_errors import ERROR_TYPES as ERROR_TYPES
+from app.turn_errors import ErrorType as ErrorType
+
 AuthMode = Literal["default", "none", "revoked"]
 
 

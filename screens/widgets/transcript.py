@@ -16,7 +16,7 @@ click, retitle the terminal or reorder the line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Optional, Sequence
 
 from rich.style import Style
@@ -30,6 +30,7 @@ from textual.strip import Strip
 
 from app.text import for_terminal, one_line
 from screens.widgets.selection import SpanSelection
+from screens.widgets.shown_turn import ShownTurn as _Turn
 from screens.widgets.wrap import display_text, safe_chunk, wrap_spans
 
 GUTTER = 6  # "MODEL " / "USER  "
@@ -48,30 +49,6 @@ class TurnText:
     streaming: bool = False
     marks: Optional[Text] = None  # verdict marks after the header, already styled by the caller
     note: str = ""  # e.g. why the turn got no answer
-
-
-@dataclass
-class _Turn:
-    key: int
-    header: str
-    marks: Optional[Text]
-    prompt: str  # shown prompt
-    shown: str  # shown response
-    raw_parts: list[str] = field(default_factory=list)
-    where: Optional[list[int]] = None  # shown index -> raw index, once the turn is final
-    streaming: bool = False
-    note: str = ""
-    prompt_rows: list[tuple[int, int]] = field(default_factory=list)
-    response_rows: list[tuple[int, int]] = field(default_factory=list)
-    note_rows: list[tuple[int, int]] = field(default_factory=list)  # a long note wraps, never cut
-    first_row: int = 0
-
-    @property
-    def raw(self) -> str:
-        return "".join(self.raw_parts)
-
-    def row_count(self) -> int:
-        return 1 + len(self.prompt_rows) + len(self.response_rows) + len(self.note_rows)
 
 
 class Transcript(SpanSelection, ScrollView, can_focus=True):
