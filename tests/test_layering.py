@@ -21,8 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "screens")
 
 
-
-
 class ImportGraph:
     """The project's modules under ``root`` and what each imports."""
 
