@@ -68,7 +68,8 @@ class Catalog:
     _crosswalk: dict[str, CrosswalkEntry] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._by_id.update({row.id: row for row in (*self.criteria, *self.controls)})
+        self._by_id.update({row.id: row for row in self.criteria})
+        self._by_id.update({row.id: row for row in self.controls})
         self._crosswalk.update({row.criterion: row for row in self.crosswalk})
 
     def ids(self) -> set[str]:

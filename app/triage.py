@@ -163,7 +163,7 @@ def load_transcript(db: "Session", run_id: int) -> RunTranscript:
 
 def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow]:
     """The engagement's latest runs, newest first, with TTFT, speed and the detectors' outcomes."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import AISystem, Scenario, TestWindow
 
@@ -179,14 +179,14 @@ def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow
     speed: dict[int, tuple[int, float]] = {}
     for run_id, tokens, ttft, total in db.exec(
             select(Turn.run_id, Turn.token_count, Turn.ttft_ms, Turn.total_ms)
-            .where(Turn.run_id.in_(ids), Turn.status == "done")).all():  # type: ignore[union-attr]
+            .where(col(Turn.run_id).in_(ids), Turn.status == "done")).all():
         rate_time = ((total or 0.0) - (ttft or 0.0)) / 1000.0 if total is not None else 0.0
         have = speed.get(run_id, (0, 0.0))
         speed[run_id] = (have[0] + (tokens or 0), have[1] + max(rate_time, 0.0))
     outcomes: dict[int, list[tuple[str, str]]] = {}
     for run_id, detector, outcome in db.exec(select(Verdict.run_id, Verdict.detector, Verdict.outcome)
-                                             .where(Verdict.run_id.in_(ids), Verdict.source == "auto")
-                                             .order_by(Verdict.id)).all():  # type: ignore[union-attr]
+                                             .where(col(Verdict.run_id).in_(ids), Verdict.source == "auto")
+                                             .order_by(col(Verdict.id))).all():
         outcomes.setdefault(run_id, []).append((detector, outcome))
     rows = []
     for run in runs:
@@ -281,7 +281,7 @@ def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
     Built by the runner's own :func:`app.runner.judge.steps_to_reproduce` from
     the stored turns, so a finding made by hand reads like one the runner filed.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.runner import TurnLog, spec_from_snapshot
     from app.runner.judge import RunJudgement, steps_to_reproduce
@@ -297,7 +297,7 @@ def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
                     .order_by(Turn.sample, Turn.step, Turn.id)).all()  # type: ignore[arg-type]
     log = [TurnLog(t.step, t.sample, t.kind, t.identity, str((t.request or {}).get("prompt", "")), t.id,
                    t.status, t.response_text, t.error_type, t.total_ms) for t in turns]
-    judged = db.exec(select(Verdict).where(Verdict.turn_id == turn_id).order_by(Verdict.id)).all()
+    judged = db.exec(select(Verdict).where(Verdict.turn_id == turn_id).order_by(col(Verdict.id))).all()
     # "Observed" quotes the tester's latest verdict when there is one, else the first failing detector.
     humans = [v for v in judged if v.source == "human"]
     observed = (Verdict(run_id=run_id, turn_id=turn_id, detector=f"tester {humans[-1].actor}".strip(),

@@ -9,7 +9,7 @@ finding. Filtering by a criterion also finds the AI controls that map to it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import work
@@ -27,6 +27,9 @@ from screens.widgets.finding_form import ChoiceScreen, quote_preview
 from screens.widgets.literal import cell, literal
 from screens.widgets.prompt import PromptScreen
 from screens.wizard.controls import crosswalk_text
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 ALL = "*"
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
@@ -284,10 +287,16 @@ class FindingsScreen(EngagementScreen):
                              lambda reason: self._classify(finding_id, kind, reason) if reason is not None else None)
 
     def _classify(self, finding_id: int, kind: str, reason: str) -> None:
-        from app.findings import classify
+        from app.findings import FindingStateError, classify
         from app.store.models import Finding
 
-        if try_store(self, lambda db: classify(db, db.get(Finding, finding_id), kind, reason=reason)) is not None:
+        def act(db: "Session") -> Finding:
+            finding = db.get(Finding, finding_id)
+            if finding is None:
+                raise FindingStateError(f"no finding #{finding_id}")
+            return classify(db, finding, kind, reason=reason)
+
+        if try_store(self, act) is not None:
             self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
             self.reload(select=finding_id)
 

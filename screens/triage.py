@@ -143,7 +143,7 @@ class TriageScreen(EngagementScreen):
             return
         transcript = self.query_one(Transcript)
         total = len(self.run.turns)
-        out = Text(f"turn {transcript.current + 1}/{total} · {turn.status}", style="bold")
+        out = Text(f"turn {(transcript.current or 0) + 1}/{total} · {turn.status}", style="bold")
         if turn.error_type:
             out += literal(f" · {turn.error_type}: {one_line(turn.error_detail, 80)}", style="red")
         out += Text("\ndetectors  ", style="dim")
@@ -206,7 +206,7 @@ class TriageScreen(EngagementScreen):
         if turn is None:
             return
         self.app.push_screen(
-            PromptScreen(f"Your verdict on turn {self.query_one(Transcript).current + 1}: {VERDICT_KEYS[outcome]}",
+            PromptScreen(f"Your verdict on turn {(self.query_one(Transcript).current or 0) + 1}: {VERDICT_KEYS[outcome]}",
                          hint="Why? (kept in the audit trail beside the detectors' verdicts)"),
             lambda reason: self._record(turn.id, outcome, reason))
 
@@ -253,7 +253,7 @@ class TriageScreen(EngagementScreen):
         if loaded is None:
             return
         draft, findings = loaded
-        where = f"run {self.run_id} · turn {transcript.current + 1} · {start}..{end}"
+        where = f"run {self.run_id} · turn {(transcript.current or 0) + 1} · {start}..{end}"
         self.app.push_screen(FindingForm(draft, findings, catalog, where=where),
                              lambda choice: self._save_finding(turn.id, start, end, choice, catalog))
 

@@ -158,7 +158,7 @@ def test_availability_runs_report_latency_and_errors_within_their_caps(library_r
             assert 0.0 <= metrics["error_rate"] <= 1.0 and 0.0 <= metrics["fail_rate"] <= 1.0
             bursts = metrics.get("bursts", [])
             assert [b["step"] for b in bursts] == [i for i, _ in planned]
-            for burst, (_, step) in zip(bursts, planned):
+            for burst, (_, step) in zip(bursts, planned, strict=True):
                 assert burst["planned"] == step.requests and burst["concurrency"] == step.concurrency
                 assert burst["count"] == step.requests and not burst["stopped_early"], "within the time cap"
                 assert set(burst["latency_ms"]) == {"p50", "p95", "p99"} and burst["latency_ms"]["p50"] is not None

@@ -26,7 +26,7 @@ SECTIONS = ("criteria", "controls", "crosswalk", "audit_types", "auditor_questio
             "pre_engagement", "methodology", "finding_impacts", "remediation", "owasp_llm", "atlas")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "catalog", help="show the SOC 2 for AI control catalog",
         description="Show the Trust Services Criteria as applied to AI, the AI-specific controls, "

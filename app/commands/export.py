@@ -12,7 +12,7 @@ from pathlib import Path
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="write an engagement's evidence bundle (zip)",
         description="Write the evidence bundle a CPA firm can read, file and verify: report (Markdown and "

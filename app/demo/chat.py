@@ -16,10 +16,10 @@ from app.demo.exchange import Exchange
 from app.demo.state import Overloaded
 
 if TYPE_CHECKING:
-    from app.demo.server import DemoHandler
+    from app.demo.responder import Responder
 
 
-def run_chat(handler: "DemoHandler", body: bytes) -> None:
+def run_chat(handler: "Responder", body: bytes) -> None:
     """Answer one chat request whose caller has already been authenticated."""
     demo = handler.server.demo
     hardened, version = demo.hardened, demo.model_version
@@ -63,7 +63,7 @@ def run_chat(handler: "DemoHandler", body: bytes) -> None:
                               {"Retry-After": str(exc.retry_after)})
 
 
-def _answer(handler: "DemoHandler", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
+def _answer(handler: "Responder", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
             done: Callable[[], None]) -> None:
     """The model's answer; ``done`` ends the request's place in flight once its text is out."""
     demo = handler.server.demo

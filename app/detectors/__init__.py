@@ -12,7 +12,7 @@ Context keys the runner supplies in ``TurnObservation.context`` are listed in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable
 
 from app.detectors import canary, inventory, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
@@ -57,7 +57,7 @@ def check_detector(spec: "DetectorSpec") -> None:
     family.check(spec.params)
 
 
-def detector_warning(spec: "DetectorSpec") -> Optional[str]:
+def detector_warning(spec: "DetectorSpec") -> str | None:
     """A note for the scenario author about a valid spec that may misbehave (today: a regex that may
     backtrack without end), or None."""
     if spec.type == "regex":

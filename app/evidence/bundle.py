@@ -175,8 +175,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             archive.write_file("report.docx", Path(tmp.name) / "report.docx")
             step("report.docx")
         for sheet in workpapers.SHEETS:
-            with archive.text(f"workpapers/{sheet.name}.csv") as sink:
-                workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
+            with archive.text(f"workpapers/{sheet.name}.csv") as csv_sink:
+                workpapers.write_csv(sheet, ev, csv_sink)
         step("workpapers/*.csv")
         xlsx = Path(tmp.name) / "workpapers.xlsx"
         workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))

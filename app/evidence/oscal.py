@@ -174,16 +174,16 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
 
 def _turn_ids(ev: EvidenceSet) -> dict[int, list[int]]:
     """Each run's turn ids in transcript order (ids only: the observations themselves are streamed)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Run, Turn
 
     turn_ids: dict[int, list[int]] = defaultdict(list)
     run_ids = set(ev.run_ids())
-    query = (select(Turn.id, Turn.run_id).join(Run, Run.id == Turn.run_id).where(Run.engagement_id == ev.engagement_id)
-             .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id))
-    for tid, rid in ev.db.exec(query):  # type: ignore[call-overload]
-        if rid in run_ids:
+    query = (select(Turn.id, Turn.run_id).join(Run, col(Run.id) == Turn.run_id).where(Run.engagement_id == ev.engagement_id)
+             .order_by(col(Turn.run_id), col(Turn.step), col(Turn.sample), col(Turn.id)))
+    for tid, rid in ev.db.exec(query):
+        if rid in run_ids and tid is not None:
             turn_ids[rid].append(tid)
     return turn_ids
 

@@ -142,7 +142,7 @@ def coverage(db: "Session", engagement_id: int, catalog: Any,
     the scenario file has since been moved.
     """
     try:
-        from app.alignment import coverage as alignment_coverage, engagement_library
+        from app.alignment.matrix import coverage as alignment_coverage, engagement_library
     except ModuleNotFoundError as exc:
         if exc.name not in ("app.alignment", "app.alignment.matrix"):
             raise

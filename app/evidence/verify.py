@@ -24,7 +24,7 @@ from app.errors import RedlineError
 from app.evidence import manifest
 from app.evidence.signature import SIG_NAME, check_signature
 from app.evidence.verify_evidence import check_bundle_evidence
-from app.evidence.bounds import (TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
+from app.evidence.bounds import (DEFAULT_LIMITS, TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
                                  size_mismatch, unsafe_entries)
 from app.store.audit import verify_events
 
@@ -73,7 +73,7 @@ def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits(), *,
+def verify_bundle(path: Path | str, limits: VerifyLimits = DEFAULT_LIMITS, *,
                   trusted_keys: list[bytes] | None = None) -> VerifyReport:
     """Check the bundle at ``path`` against its manifest, its audit chain and its signature, reading no
     more than ``limits``.
@@ -159,6 +159,9 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     if problems:
         report.problems.extend(f"broken manifest: {p}" for p in problems)
         return None
+    if not isinstance(data, dict):  # manifest.problems names this; the check makes the type plain
+        report.problems.append("broken manifest: manifest.json is not an object")
+        return None
     return data
 
 
@@ -180,7 +183,8 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     number = 0
     try:
         with archive.open(AUDIT_FILE) as handle:
-            for number, raw in bounded_lines(handle, limits.audit_line_bytes):
+            # ``number`` outlives the loop: the except clauses below name the line that failed.
+            for number, raw in bounded_lines(handle, limits.audit_line_bytes):  # noqa: B007
                 if raw.strip():
                     events.append(loads_bounded(raw, limits.json_depth))
     except TooLarge as exc:
@@ -203,7 +207,7 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
                             "payloads' text was not")
     head = max(events, key=lambda e: e["seq"])["hash"] if events else None
     if events and head != pinned["head_hash"]:
-        report.problems.append(f"audit chain: its head {head[:16]} differs from the head the manifest pinned "
+        report.problems.append(f"audit chain: its head {str(head)[:16]} differs from the head the manifest pinned "
                                f"({pinned['head_hash'][:16]})")
     if len(events) != pinned["length"]:
         report.problems.append(f"audit chain: {len(events)} events in {AUDIT_FILE}, the manifest recorded "

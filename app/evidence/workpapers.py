@@ -22,12 +22,15 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from app.evidence import tables
 from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
 from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -204,7 +207,7 @@ SHEETS: tuple[Sheet, ...] = (
 )
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: "SupportsWrite[str]") -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -252,7 +255,7 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
                    for column in sheet.columns])
         rows = 0
         for row in sheet.rows(ev):
-            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns)])
+            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns, strict=True)])
             rows += 1
         ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
     raw = path.with_suffix(".raw.xlsx")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from app.events import RunnerEvent
     from app.formats.scenario import ScenarioSpec
-    from app.runner.live import TurnLog
+    from app.runner.turns import TurnLog
     from app.store.models import AISystem, Run
 
 
@@ -65,7 +65,7 @@ def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spe
     results = evaluate_all(spec.detectors, obs, step_index)
     if not results:
         return None
-    rows = [{"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
+    rows: list[dict[str, Any]] = [{"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
              "outcome": result.outcome, "reason": result.reason, "evidence": result.evidence(obs.text),
              "actor": "", "created_at": utcnow()} for det, result in results]
     with engine.begin() as conn:
@@ -138,8 +138,8 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     verdicts = list(db.exec(select(Verdict).where(Verdict.run_id == run_id, Verdict.source == "auto")
                             .order_by(Verdict.id)).all())  # type: ignore[arg-type]
     by_turn: dict[int, list[Verdict]] = {}
-    for verdict in verdicts:
-        by_turn.setdefault(verdict.turn_id or 0, []).append(verdict)
+    for stored in verdicts:
+        by_turn.setdefault(stored.turn_id or 0, []).append(stored)
     outcomes: list[str] = []
     inconclusive: list[dict[str, Any]] = []
     failing: Optional[tuple[Turn, Verdict]] = None
@@ -155,12 +155,15 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
             failing = (turn, next(v for v in judged if v.outcome == "fail"))
     verdict, metrics = aggregate(outcomes, spec.pass_criteria)
     metrics["inconclusive"] = inconclusive[:INCONCLUSIVE_LISTED]
-    return RunJudgement(verdict, metrics, *(failing or (None, None)), turns=turns)
+    failing_turn, failing_verdict = failing if failing is not None else (None, None)
+    return RunJudgement(verdict, metrics, failing_turn, failing_verdict, turns=turns)
 
 
 def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log: list["TurnLog"],
                        judgement: RunJudgement, window: Optional[str]) -> str:
     """Numbered steps an engineer can follow by hand: target, model, time, then each request sent."""
+    from app.formats.scenario import BurstStep
+
     target = system.target
     where = target.get("base_url") or "the built-in demo AI system"
     model = run.model_id or target.get("model") or "the configured model"
@@ -188,8 +191,10 @@ def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log
             if entry.step in seen_bursts:
                 continue
             seen_bursts.add(entry.step)
-            action = f"send {steps[entry.step].requests} identical requests, " \
-                     f"{steps[entry.step].concurrency} at a time: {_quote(entry.prompt)}"  # type: ignore[union-attr]
+            burst = steps[entry.step]
+            assert isinstance(burst, BurstStep)  # a burst entry comes from a burst step
+            action = f"send {burst.requests} identical requests, " \
+                     f"{burst.concurrency} at a time: {_quote(entry.prompt)}"
         elif entry.kind == "chat":
             action = f"send the chat message {_quote(entry.prompt)}"
         elif entry.kind == "list_models":
