@@ -103,3 +103,14 @@ async def next_attack(target: "Target", goal: str, turn: int, max_turns: int,
     if not text:
         return AttackTurn("", "the attacker wrote nothing", reply.model_id, reply.elapsed_ms)
     return AttackTurn(text, "", reply.model_id, reply.elapsed_ms)
+
+
+AUTHOR = "attacker"  # a turn's ``request.author`` when a model wrote its prompt
+
+
+def written_by(request: Any) -> str:
+    """The attacker system that wrote a stored turn's prompt, or "" when the scenario's own text was sent."""
+    if not isinstance(request, dict) or request.get("author") != AUTHOR:
+        return ""
+    record = request.get("attacker")
+    return str(record.get("system") or AUTHOR) if isinstance(record, dict) else AUTHOR

@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
-from app.attacker import AttackTurn, attack_record, next_attack
+from app.attacker import AUTHOR, AttackTurn, attack_record, next_attack
 from app.detectors.aggregate import combine_verdicts
 from app.events import TurnFinished, TurnStarted
 from app.runner.grading import configured_system
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
     from app.formats.scenario import AdaptiveStep
     from app.runner.live import LiveRun
-
-AUTHOR = "attacker"  # the value of a turn's ``request.author`` when a model wrote its prompt
-
 
 async def run_adaptive(live: "LiveRun", index: int, sample: int, step: "AdaptiveStep") -> None:
     """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached."""
