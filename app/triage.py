@@ -128,10 +128,12 @@ def judge_grades(auto: Iterable[Any]) -> list[dict[str, Any]]:
     """What each model judge said of a turn: detector, its verdict's outcome, the judge's own verdict and
     reason, and the judge prompt's hash. A tester's override keeps these beside it."""
     grades = []
-    for v in auto:
-        grade = (v.evidence or {}).get("judge")
+    for v in auto:  # stored Verdict rows, their views, or the bundle's verdict records (dicts)
+        fields = v if isinstance(v, dict) else {"detector": v.detector, "outcome": v.outcome, "evidence": v.evidence}
+        grade = (fields.get("evidence") or {}).get("judge")
         if isinstance(grade, dict):
-            grades.append({"detector": v.detector, "outcome": v.outcome, "system": grade.get("system", ""),
+            grades.append({"detector": fields.get("detector"), "outcome": fields.get("outcome"),
+                           "system": grade.get("system", ""),
                            "verdict": grade.get("verdict", ""), "reason": grade.get("reason", ""),
                            "error": grade.get("error", ""), "prompt_sha256": grade.get("prompt_sha256", "")})
     return grades

@@ -85,6 +85,7 @@ class EvidenceSet:
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
+    calibration: dict[str, Any] = field(default_factory=dict)  # detectors' and judges' precision and recall
 
     @property
     def engagement_id(self) -> int:
@@ -369,6 +370,9 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from app.changes import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
+    from app.calibration import for_bundle
+
+    evidence.calibration = scrub.deep(for_bundle(db, engagement_id))
     return evidence
 
 

@@ -41,7 +41,8 @@ TOC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("test-plan", "1. Test plan", (("scope", "Scope: in-scope AI systems"), ("methodology", "Methodology"),
                                    ("matrix", "Control matrix and coverage"), ("scenarios", "Tools and versions"),
                                    ("sampling", "Test windows (sampling)"),
-                                   ("systems-as-tested", "The system as tested"))),
+                                   ("systems-as-tested", "The system as tested"),
+                                   ("calibration", "Detector calibration"))),
     ("results", "2. Results of tests", ()),
     ("transcripts", "3. Test results per scenario and turn", ()),
     ("findings", "4. Findings", ()),
@@ -205,6 +206,8 @@ def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str
 
 
 def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    from app.calibration import summary_sentence, table_rows
+
     runs = ev.runs
     plan = tables.test_plan(ev)
     seen: set[str] = set()
@@ -261,6 +264,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "audit_events": ev.iter_audit_events(),
         "no_exceptions": wording.NO_EXCEPTIONS,
         "method": wording.METHOD,
+        "calibration": {"rows": table_rows(ev.calibration), "sentence": summary_sentence(ev.calibration)},
     }
 
 
