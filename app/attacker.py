@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.model_reply import ask
 from app.text import one_line
@@ -81,7 +81,7 @@ def attacker_messages(goal: str, turn: int, max_turns: int,
 
 
 def attack_record(system: str, method: str, goal: str, turn: int, max_turns: int,
-                  written: Optional[AttackTurn]) -> dict[str, Any]:
+                  written: AttackTurn | None) -> dict[str, Any]:
     """What a turn keeps about who wrote its prompt (stored in the turn's request, so the chain digests it)."""
     return {"system": system, "method": method, "goal": goal, "turn": turn, "max_turns": max_turns,
             "prompt_version": PROMPT_VERSION, "prompt_sha256": PROMPT_SHA256,
@@ -89,7 +89,7 @@ def attack_record(system: str, method: str, goal: str, turn: int, max_turns: int
             "elapsed_ms": written.elapsed_ms if written else 0.0}
 
 
-async def next_attack(target: "Target", goal: str, turn: int, max_turns: int,
+async def next_attack(target: Target, goal: str, turn: int, max_turns: int,
                       conversation: list[dict[str, str]], *, seconds: float) -> AttackTurn:
     """Ask the attacker for turn ``turn`` (from 1); an empty, oversized or failed reply is an error."""
     reply = await ask(target, attacker_messages(goal, turn, max_turns, conversation), seconds=seconds,

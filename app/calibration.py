@@ -19,9 +19,10 @@ takes the latest.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,7 +71,7 @@ class LoadedSet:
     data: CalibrationSet
     path: Path
     sha256: str
-    specs: dict[str, "DetectorSpec"] = field(default_factory=dict)
+    specs: dict[str, DetectorSpec] = field(default_factory=dict)
 
 
 def default_set_path() -> Path:
@@ -79,7 +80,7 @@ def default_set_path() -> Path:
     return assets_dir() / "calibration" / "responses.yaml"
 
 
-def load_set(path: Optional[Path] = None) -> LoadedSet:
+def load_set(path: Path | None = None) -> LoadedSet:
     """The labelled set at ``path`` (default: the shipped one); every problem names file, line and field."""
     from app.detectors import check_detector
     from app.formats.scenario import DetectorSpec
@@ -176,7 +177,7 @@ async def calibrate_judge(loaded: LoadedSet, name: str,
     outcomes: dict[str, str] = {}
     problems: list[dict[str, str]] = []
     for item in loaded.data.items:
-        grade: "Grade" = await ask(loaded.data.judge_rubric, item.request, item.response)
+        grade: Grade = await ask(loaded.data.judge_rubric, item.request, item.response)
         outcomes[item.id] = grade.verdict if grade.verdict in ("pass", "fail") and not grade.error else "error"
         if outcomes[item.id] == "error" and len(problems) < 10:
             problems.append({"item": item.id, "error": grade.error})
@@ -197,7 +198,7 @@ def report(loaded: LoadedSet, detectors: list[dict[str, Any]], judges: list[dict
             "tool_version": __version__, "source": source, "detectors": detectors, "judges": judges}
 
 
-def record_calibration(db: "Session", engagement_id: int, result: dict[str, Any]) -> None:
+def record_calibration(db: Session, engagement_id: int, result: dict[str, Any]) -> None:
     """Put a calibration that measured a judge into the engagement's audit chain."""
     from app.store import audit
 
@@ -205,7 +206,7 @@ def record_calibration(db: "Session", engagement_id: int, result: dict[str, Any]
                  payload=result)
 
 
-def latest_calibration(db: "Session", engagement_id: int) -> Optional[tuple[dict[str, Any], int]]:
+def latest_calibration(db: Session, engagement_id: int) -> tuple[dict[str, Any], int] | None:
     """The last calibration recorded for the engagement and its chain seq, or None."""
     from sqlmodel import select
 
@@ -217,7 +218,7 @@ def latest_calibration(db: "Session", engagement_id: int) -> Optional[tuple[dict
     return (dict(event.payload), event.seq) if event is not None else None
 
 
-def for_bundle(db: "Session", engagement_id: int) -> dict[str, Any]:
+def for_bundle(db: Session, engagement_id: int) -> dict[str, Any]:
     """What ``calibration/detectors.json`` holds: the detectors measured now (they are pure), and the
     judges from the latest calibration the chain records for this engagement (none when never run)."""
     loaded = load_set()
@@ -256,7 +257,7 @@ async def _judge_figures(loaded: LoadedSet, name: str, system: Any, seconds: flo
             await target.aclose()
 
 
-def calibrate(*, judges: list[str], engagement: Optional[str] = None, set_path: Optional[Path] = None,
+def calibrate(*, judges: list[str], engagement: str | None = None, set_path: Path | None = None,
               seconds: float = 60.0) -> dict[str, Any]:
     """Measure the set's detectors and each named judge; with ``engagement``, judges are its systems
     (or ``demo``, the built-in demo judge) and the report is recorded in its audit chain."""
@@ -266,7 +267,7 @@ def calibrate(*, judges: list[str], engagement: Optional[str] = None, set_path: 
 
     loaded = load_set(set_path)
     systems: dict[str, Any] = {}
-    engagement_id: Optional[int] = None
+    engagement_id: int | None = None
     if engagement is not None:
         from sqlmodel import select
 
@@ -300,7 +301,7 @@ def calibrate(*, judges: list[str], engagement: Optional[str] = None, set_path: 
 
 def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     """``(detector, fails on, precision, recall, tp/fp/fn, errors)`` per detector and judge, for every view."""
-    def pct(value: Optional[float]) -> str:
+    def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0%}"
 
     rows = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.model_reply import ModelReply, ask
 from app.text import one_line
@@ -130,8 +130,8 @@ def grade_reply(judge: str, reply: ModelReply) -> Grade:
     return Grade(judge, verdict, reason, error, reply.model_id, excerpt, reply.elapsed_ms)
 
 
-async def grade(target: "Target", judge: str, rubric: str, request: str, response: str, *,
-                seconds: float, model: Optional[str] = None) -> Grade:
+async def grade(target: Target, judge: str, rubric: str, request: str, response: str, *,
+                seconds: float, model: str | None = None) -> Grade:
     """Ask ``target`` (the configured system ``judge``) to grade ``response`` against ``rubric``."""
     reply = await ask(target, judge_messages(rubric, request, response), model=model, seconds=seconds,
                       max_chars=REPLY_CHARS * 4, user="redline-judge")

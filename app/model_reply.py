@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnCompleted, TurnFailed
 
@@ -37,9 +37,9 @@ class ModelReply:
     elapsed_ms: float = 0.0
 
 
-async def ask(target: "Target", messages: list[dict[str, str]], *, model: Optional[str] = None,
+async def ask(target: Target, messages: list[dict[str, str]], *, model: str | None = None,
               seconds: float = DEFAULT_SECONDS, max_chars: int = DEFAULT_MAX_CHARS,
-              user: Optional[str] = None) -> ModelReply:
+              user: str | None = None) -> ModelReply:
     """One chat call to ``target``; never raises for what the target does."""
     t0 = time.perf_counter()
     parts: list[str] = []
@@ -50,7 +50,8 @@ async def ask(target: "Target", messages: list[dict[str, str]], *, model: Option
 
     async def read() -> None:
         nonlocal kept, truncated
-        events = target.stream_chat(ChatRequest(messages=messages, model=model, user=user))
+        # Adapters implement ``stream_chat`` as an async generator (the Protocol's signature reads as a coroutine).
+        events: Any = target.stream_chat(ChatRequest(messages=messages, model=model, user=user))
         try:
             async for event in events:
                 if type(event) is TextDelta:
@@ -72,7 +73,7 @@ async def ask(target: "Target", messages: list[dict[str, str]], *, model: Option
     error = ""
     try:
         await asyncio.wait_for(read(), timeout=seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         error = f"timeout: no complete reply within {seconds:g} s"
     except Exception as exc:  # an adapter bug is this call's fault, recorded like any other
         error = f"internal error: {type(exc).__name__}: {exc}"

@@ -55,7 +55,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     rows = [header, *table_rows(result)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
-        print(for_terminal("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()))
+        print(for_terminal("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()))
     for judge in result["judges"]:
         print(for_terminal(f"judge {judge['system']}: prompt {judge['prompt_version']} "
                            f"(sha256 {judge['prompt_sha256'][:12]})"))

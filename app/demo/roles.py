@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.demo import protocol
 
@@ -56,7 +56,7 @@ RUNGS = (
 )
 
 
-def answer_role(handler: "DemoHandler", chat: protocol.ChatBody) -> None:
+def answer_role(handler: DemoHandler, chat: protocol.ChatBody) -> None:
     """Answer a chat request addressed to the demo judge or attacker (auth has passed)."""
     prompt = "\n".join(text for role, text in chat.messages if role == "user")
     text = judge_reply(prompt) if chat.model == JUDGE_MODEL else attacker_reply(prompt)
@@ -68,7 +68,7 @@ def answer_role(handler: "DemoHandler", chat: protocol.ChatBody) -> None:
         handler.send_json(200, protocol.completion(chat.model, "fp_demo_roles", text, used))
 
 
-def _between(text: str, start: str, end: str) -> Optional[str]:
+def _between(text: str, start: str, end: str) -> str | None:
     """The text from the first ``start`` to the last ``end`` after it (the template's own markers)."""
     i = text.find(start)
     j = text.rfind(end)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import problem, reject_unknown, want_positive_number, want_str
@@ -57,7 +57,7 @@ def grade_of(params: dict[str, Any], obs: TurnObservation) -> dict[str, Any]:
     return grade
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
     grade = grade_of(params, obs)
     if grade["verdict"] == "fail":
         return None, f"judge {params['judge']}: fail: {grade.get('reason', '')}"

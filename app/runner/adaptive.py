@@ -16,7 +16,7 @@ why: the attack did not run to its end, so the run cannot pass on it.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.attacker import AUTHOR, AttackTurn, attack_record, next_attack
 from app.detectors.aggregate import combine_verdicts
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from app.formats.scenario import AdaptiveStep
     from app.runner.live import LiveRun
 
-async def run_adaptive(live: "LiveRun", index: int, sample: int, step: "AdaptiveStep") -> None:
+async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveStep) -> None:
     """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached."""
     from app.runner.live import TurnLog
 
@@ -47,7 +47,7 @@ async def run_adaptive(live: "LiveRun", index: int, sample: int, step: "Adaptive
         recall = [text for who, text in live._sent if who != identity] + live._forgotten.get(identity, [])
         stored = await live.writer.call(partial(_stored_turn, run_id=live.run_id, step=index, sample=number)) \
             if (index, number) in live.prior else None
-        opened: Optional[tuple[int, list[dict[str, Any]]]] = None
+        opened: tuple[int, list[dict[str, Any]]] | None = None
         if stored is not None:  # a resumed run: this turn was sent and answered before
             turn_id, prompt = stored
         else:
@@ -73,7 +73,7 @@ async def run_adaptive(live: "LiveRun", index: int, sample: int, step: "Adaptive
             return  # the goal's detector fired: the attack reached its goal
 
 
-async def _write(live: "LiveRun", system: Any, step: "AdaptiveStep", turn: int,
+async def _write(live: LiveRun, system: Any, step: AdaptiveStep, turn: int,
                  history: list[dict[str, str]]) -> AttackTurn:
     """The attacker's next message; a fault is the turn's error, never an exception."""
     from app.errors import RedlineError
@@ -92,7 +92,7 @@ async def _write(live: "LiveRun", system: Any, step: "AdaptiveStep", turn: int,
         await targets.aclose()
 
 
-async def _attacker_fault(live: "LiveRun", entry: Any, turn_id: int, record: dict[str, Any]) -> None:
+async def _attacker_fault(live: LiveRun, entry: Any, turn_id: int, record: dict[str, Any]) -> None:
     """Close the turn the attacker could not write as ``error``, saying why, and announce it."""
     entry.turn_id, entry.status, entry.error_type = turn_id, "error", "stream_error"
     live.log.append(entry)
@@ -105,7 +105,7 @@ async def _attacker_fault(live: "LiveRun", entry: Any, turn_id: int, record: dic
         live.emit(TurnFinished(live.run_id, turn_id, "error", "stream_error"))
 
 
-def _mark_attacker(conn: "Connection", turn_id: int, record: dict[str, Any]) -> None:
+def _mark_attacker(conn: Connection, turn_id: int, record: dict[str, Any]) -> None:
     """Add the attacker's record to the turn's stored request (written once the turn has closed)."""
     from sqlalchemy import select
 
@@ -116,7 +116,7 @@ def _mark_attacker(conn: "Connection", turn_id: int, record: dict[str, Any]) -> 
     update_turn(conn, turn_id, request={**(request or {}), "author": AUTHOR, "attacker": record})
 
 
-def _stored_turn(conn: "Connection", run_id: int, step: int, sample: int) -> Optional[tuple[int, str]]:
+def _stored_turn(conn: Connection, run_id: int, step: int, sample: int) -> tuple[int, str] | None:
     """A finished attack turn's id and prompt, for a resumed run to replay without asking again."""
     from sqlalchemy import select
 
@@ -130,7 +130,7 @@ def _stored_turn(conn: "Connection", run_id: int, step: int, sample: int) -> Opt
     return int(row.id), str((row.request or {}).get("prompt") or "")
 
 
-def _outcome(live: "LiveRun", turn_id: int) -> Optional[str]:
+def _outcome(live: LiveRun, turn_id: int) -> str | None:
     """The turn's outcome from its stored automatic verdicts, by the rule every export uses."""
     from sqlalchemy import select
 

@@ -14,7 +14,7 @@ grade with an error, which leaves the turn inconclusive, never a pass.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.detectors import applies_to
 from app.detectors.judge import GRADES_KEY, grade_key, seconds_of
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from app.store.models import AISystem
 
 
-def configured_system(engagement_id: int, name: str) -> Optional["AISystem"]:
+def configured_system(engagement_id: int, name: str) -> AISystem | None:
     """The engagement's AI system called ``name`` (a judge or an attacker is one, usually out of scope)."""
     from sqlmodel import select
 
@@ -38,7 +38,7 @@ def configured_system(engagement_id: int, name: str) -> Optional["AISystem"]:
                                               AISystem.name == name)).first()
 
 
-async def ask_judge(system: Optional["AISystem"], name: str, rubric: str, request: str, response: str,
+async def ask_judge(system: AISystem | None, name: str, rubric: str, request: str, response: str,
                     seconds: float) -> Grade:
     """One grade from the configured system ``name``; every fault becomes the grade's error."""
     from app.errors import RedlineError
@@ -57,7 +57,7 @@ async def ask_judge(system: Optional["AISystem"], name: str, rubric: str, reques
         await targets.aclose()
 
 
-async def grade_turn(live: "LiveRun", index: int, obs: "TurnObservation", prompt: str) -> "TurnObservation":
+async def grade_turn(live: LiveRun, index: int, obs: TurnObservation, prompt: str) -> TurnObservation:
     """``obs`` with the grade of every judge that applies to step ``index`` (unchanged when none does)."""
     specs = [d for d in live.spec.detectors if d.type == "judge" and applies_to(d, index, obs.kind)]
     if not specs or not obs.text:
