@@ -68,10 +68,11 @@ def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spe
     results = evaluate_all(spec.detectors, obs, step_index)
     if not results:
         return None
-    rows: list[dict[str, Any]] = [{"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
-             "outcome": result.outcome, "reason": result.reason,
-             "evidence": {**result.evidence(obs.text), **graded_evidence(det, result.outcome, obs)},
-             "actor": "", "created_at": utcnow()} for det, result in results]
+    rows: list[dict[str, Any]] = [
+        {"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
+         "outcome": result.outcome, "reason": result.reason,
+         "evidence": {**result.evidence(obs.text), **graded_evidence(det, result.outcome, obs)},
+         "actor": "", "created_at": utcnow()} for det, result in results]
     with engine.begin() as conn:
         conn.execute(insert(Verdict.__table__), rows)  # type: ignore[attr-defined]
     if emit is not None:
