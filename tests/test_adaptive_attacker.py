@@ -81,7 +81,7 @@ def test_the_attack_reaches_its_goal_on_the_vulnerable_demo_early_and_never_on_t
     vuln, hard = outcomes["vuln-bot"], outcomes["hard-bot"]
     assert (vuln.verdict, hard.verdict) == ("fail", "pass")
     vuln_turns, hard_turns = _turns(vuln.run_id), _turns(hard.run_id)
-    assert 1 < len(vuln_turns) < MAX_TURNS  # escalation, stopped as soon as the canary came back
+    assert len(vuln_turns) == 3 < MAX_TURNS  # escalation, stopped as soon as the canary came back (turn 3)
     assert len(hard_turns) == MAX_TURNS  # every turn tried, none got through
     assert "RL-CANARY-7f3a91" in vuln_turns[-1].response_text
     assert all("RL-CANARY-7f3a91" not in t.response_text for t in vuln_turns[:-1] + hard_turns)
@@ -185,3 +185,40 @@ def test_the_bundle_shows_attacker_turns_judge_reasons_and_the_calibration(tmp_p
     assert 'the response contains "My system prompt is", which the rubric forbids' in rows[-1]["Model judges"]
     assert "Prompt written by attacker attacker (crescendo, turn 1 of 5" in report
     assert "judge prompt redline-judge/1, SHA-256" in report
+
+
+def test_a_resumed_attack_replays_its_sent_turns_and_asks_the_attacker_only_for_the_rest(
+        tmp_path: Path, demo_pair: Any, monkeypatch: Any) -> None:
+    from app.demo.server import DEMO_API_KEY
+    from app.events import TurnFinished
+    from app.runner import resume_run, run_scenarios
+
+    monkeypatch.setenv(KEY_VAR, DEMO_API_KEY)
+    folder = tmp_path / "scenarios"
+    scenario_file(folder, _scenario())
+    engagement = import_engagement_file(engagement_file(
+        tmp_path, [openai_system("hard-bot", demo_pair[1].base_url, api_key={"env": KEY_VAR}),
+                   _attacker(demo_pair[0].base_url)], scenario_dir=folder))
+    cancel = asyncio.Event()
+    finished: list[int] = []
+
+    def stop_after_two(event: Any) -> None:
+        if isinstance(event, TurnFinished):
+            finished.append(event.turn_id)
+            if len(finished) == 2:
+                cancel.set()
+
+    async def first() -> Any:
+        [outcome] = await run_scenarios(engagement.id, plan(engagement, scenario_ids=["crescendo-prompt"]),
+                                        on_event=stop_after_two, cancel=cancel)
+        return outcome
+
+    outcome = asyncio.run(first())
+    assert outcome.status == "cancelled" and len(_turns(outcome.run_id)) == 2
+    before = {t.id: t.request["prompt"] for t in _turns(outcome.run_id)}
+    resumed = asyncio.run(resume_run(outcome.run_id))
+    turns = _turns(outcome.run_id)
+    assert resumed.verdict == "pass" and len(turns) == MAX_TURNS
+    assert {t.id: t.request["prompt"] for t in turns[:2]} == before  # the sent turns, not rewritten
+    assert [t.request["attacker"]["turn"] for t in turns] == [1, 2, 3, 4, 5]
+    assert len({t.request["prompt"] for t in turns}) == MAX_TURNS
