@@ -88,7 +88,7 @@ def test_a_calibration_with_an_engagement_is_recorded_in_its_chain(tmp_path: Pat
 @pytest.mark.parametrize("step, message", [
     ({"type": "adaptive", "goal": "x", "attacker": "a", "max_turns": 0}, "max_turns"),
     ({"type": "adaptive", "goal": "", "attacker": "a"}, "goal"),
-    ({"type": "adaptive", "goal": "x", "attacker": "a", "method": "pair"}, "method"),
+    ({"type": "adaptive", "goal": "x", "attacker": "a", "method": "tap"}, "method"),
 ])
 def test_a_bad_adaptive_step_is_refused_with_its_field(tmp_path: Path, step: dict[str, Any], message: str) -> None:
     from app.errors import FileFormatError

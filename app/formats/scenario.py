@@ -82,12 +82,13 @@ class AdaptiveStep(_Strict):
 
     The attack stops after ``max_turns`` turns, or early when a detector on the
     step fails a turn: the goal was reached. Each turn's prompt is marked as
-    attacker output on the turn."""
+    attacker output on the turn. ``crescendo`` escalates over one conversation;
+    ``pair`` refines a single prompt from the verdict on each attempt."""
 
     type: Literal["adaptive"]
     goal: str = Field(min_length=1, max_length=2000)
     attacker: str = Field(min_length=1)  # a configured system of the engagement
-    method: Literal["crescendo"] = "crescendo"
+    method: Literal["crescendo", "pair"] = "crescendo"
     max_turns: int = Field(default=5, ge=1, le=MAX_ADAPTIVE_TURNS)
     seconds: float = Field(default=60.0, gt=0, le=600)  # the longest wait for one attacker reply
     identity: str = "primary"

@@ -1,4 +1,4 @@
-"""An adaptive step: an attacker model writes each attack turn from the conversation so far.
+"""An adaptive step: an attacker model writes each attack turn from what the target said so far.
 
 Each attack turn is a chat turn of the step like any other (streamed, stored,
 judged by the scenario's detectors), numbered as a burst's requests are
@@ -6,7 +6,9 @@ judged by the scenario's detectors), numbered as a burst's requests are
 attacker's record (system, model, method, goal, turn, prompt version and
 hash), so transcripts, workpapers and the audit chain all show which prompts
 a model wrote. The attack stops after ``max_turns`` turns, or as soon as a
-turn's outcome is ``fail``: the goal's detector fired.
+turn's outcome is ``fail``: the goal's detector fired. With ``pair``, the
+verdict and reasons on each attempt are the feedback the attacker refines from,
+and each attack turn's record keeps the feedback it was written from.
 
 An attacker that cannot write a turn (unknown system, error, timeout, an
 empty or oversized reply) ends the attack with an ``error`` turn that says
@@ -33,11 +35,16 @@ if TYPE_CHECKING:
     from app.runner.live import LiveRun
 
 async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveStep) -> None:
-    """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached."""
+    """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached.
+
+    Crescendo turns continue the identity's conversation. Each ``pair`` attempt is sent on its own after
+    the identity's earlier steps, and the attacker sees every earlier attempt with the verdict on it."""
     from app.runner.live import TurnLog
 
     identity = step.identity
     history = live._history.setdefault(identity, [])
+    pair = step.method == "pair"
+    attempts: list[dict[str, str]] = []  # pair: each attempt's prompt, response and verdict
     system = configured_system(live.system.engagement_id, step.attacker)
     for i in range(step.max_turns):
         if live._stop():
@@ -51,8 +58,10 @@ async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveSte
         if stored is not None:  # a resumed run: this turn was sent and answered before
             turn_id, prompt = stored
         else:
-            written = await _write(live, system, step, turn, history)
+            written = await _write(live, system, step, turn, attempts if pair else history)
             record = attack_record(step.attacker, step.method, step.goal, turn, step.max_turns, written)
+            if pair:
+                record["feedback"] = attempts[-1]["verdict"] if attempts else ""
             opened = await live.writer.call(partial(
                 open_turn, run_id=live.run_id, step=index, sample=number, kind="chat", identity=identity))
             turn_id = opened[0]
@@ -66,15 +75,19 @@ async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveSte
         if stored is None:
             await live.writer.call(partial(_mark_attacker, turn_id=turn_id, record=record))
         live._sent.append((identity, prompt))
-        if answered:
+        outcome, reasons = _judgement(live, turn_id)
+        if pair:
+            attempts.append({"prompt": prompt, "response": reply,
+                             "verdict": f"{outcome or 'not judged'}: {reasons or 'no detector reason'}"})
+        elif answered:
             history.append({"role": "user", "content": prompt})
             history.append({"role": "assistant", "content": reply})
-        if _outcome(live, turn_id) == "fail":
+        if outcome == "fail":
             return  # the goal's detector fired: the attack reached its goal
 
 
 async def _write(live: LiveRun, system: Any, step: AdaptiveStep, turn: int,
-                 history: list[dict[str, str]]) -> AttackTurn:
+                 conversation: list[dict[str, str]]) -> AttackTurn:
     """The attacker's next message; a fault is the turn's error, never an exception."""
     from app.errors import RedlineError
     from app.runner.execute import Targets
@@ -87,7 +100,8 @@ async def _write(live: LiveRun, system: Any, step: AdaptiveStep, turn: int,
     except RedlineError as exc:
         return AttackTurn("", f"the attacker could not be set up: {exc}")
     try:
-        return await next_attack(target, step.goal, turn, step.max_turns, history, seconds=step.seconds)
+        return await next_attack(target, step.method, step.goal, turn, step.max_turns, conversation,
+                                 seconds=step.seconds)
     finally:
         await targets.aclose()
 
@@ -130,14 +144,16 @@ def _stored_turn(conn: Connection, run_id: int, step: int, sample: int) -> tuple
     return int(row.id), str((row.request or {}).get("prompt") or "")
 
 
-def _outcome(live: LiveRun, turn_id: int) -> str | None:
-    """The turn's outcome from its stored automatic verdicts, by the rule every export uses."""
+def _judgement(live: LiveRun, turn_id: int) -> tuple[str | None, str]:
+    """The turn's outcome from its stored automatic verdicts (by the rule every export uses) and their
+    reasons: the stop signal, and for ``pair`` the judge's feedback to the attacker."""
     from sqlalchemy import select
 
     from app.store.models import Verdict
 
     table = Verdict.__table__  # type: ignore[attr-defined]
     with live.engine.connect() as conn:
-        rows = conn.execute(select(table.c.outcome, table.c.evidence).where(
-            table.c.turn_id == turn_id, table.c.source == "auto")).all()
-    return combine_verdicts((row.outcome, row.evidence) for row in rows)
+        rows = conn.execute(select(table.c.outcome, table.c.reason, table.c.evidence).where(
+            table.c.turn_id == turn_id, table.c.source == "auto").order_by(table.c.id)).all()
+    outcome = combine_verdicts((row.outcome, row.evidence) for row in rows)
+    return outcome, "; ".join(row.reason for row in rows)
