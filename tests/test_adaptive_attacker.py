@@ -263,3 +263,23 @@ def test_pair_refines_one_prompt_from_the_judges_verdict_until_the_vulnerable_de
             assert record["feedback"].startswith("pass: judge grader: pass:")
             assert before.response_text  # the attempt it refines was answered
         assert len({t.request["prompt"] for t in turns}) == len(turns)
+
+
+def test_the_shipped_example_runs_offline_and_separates_the_two_demos(capsys: Any) -> None:
+    from sqlmodel import select
+
+    from app.cli import main
+    from app.resources import assets_dir
+    from app.store import session
+    from app.store.models import AISystem, Run, Scenario
+
+    assert main(["run", str(assets_dir() / "examples" / "attack-depth.yaml")]) == 1  # failures found
+    with session() as db:
+        rows = db.exec(select(Run, AISystem.name, Scenario.scenario_id)
+                       .join(AISystem, AISystem.id == Run.system_id)  # type: ignore[arg-type]
+                       .join(Scenario, Scenario.id == Run.scenario_pk)).all()  # type: ignore[arg-type]
+        verdicts = {(scenario, system): run.verdict for run, system, scenario in rows}
+    assert verdicts == {(s, system): ("fail" if system == "demo-vulnerable" else "pass")
+                        for s in ("crescendo-system-prompt", "pair-instruction-override",
+                                  "judged-instruction-disclosure")
+                        for system in ("demo-vulnerable", "demo-hardened")}
