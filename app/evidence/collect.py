@@ -180,7 +180,8 @@ class EvidenceSet:
         record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
-        record["outcome"] = wording.outcome_of(((v["outcome"], v.get("evidence")) for v in auto), human[-1]["outcome"] if human else None)
+        record["outcome"] = wording.outcome_of(((v["outcome"], v.get("evidence")) for v in auto),
+                                               human[-1]["outcome"] if human else None)
         changed = record["request"] != t.request or record["response_text"] != t.response_text
         if with_raw:
             kept = self.scrub.raw(raw) if raw is not None else None

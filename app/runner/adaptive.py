@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from app.formats.scenario import AdaptiveStep
     from app.runner.live import LiveRun
 
+
 async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveStep) -> None:
     """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached.
 
