@@ -185,3 +185,28 @@ def test_a_tester_overriding_the_judge_keeps_its_verdict_and_reason_beside_their
         [turn] = load_transcript(db, outcome.run_id).turns
     assert turn.human_outcome == "pass" and [v.outcome for v in turn.auto] == ["fail"]  # the judge's stays
     assert turn.judges == [judged]
+
+
+def test_a_judge_that_does_not_finish_in_time_leaves_the_turn_inconclusive(tmp_path: Path, demo_pair: Any,
+                                                                           stream_server: Any) -> None:
+    import dataclasses
+    import threading
+
+    from tests.servers.stream_server import OPENAI_PATH
+    from tests.test_runner_support import evented_stream
+
+    release = threading.Event()  # the judge's last chunk waits for the test, not for the clock
+    stream_server.route(OPENAI_PATH, dataclasses.replace(
+        evented_stream(['{"verdict": "pass",', ' "reason": "fine"}']), hold_last=release))
+    vulnerable, _ = demo_pair
+    judge = _judge_system("grader", stream_server.url + "/v1")
+    scenario = _judged('Never "PWNED".')
+    scenario["detectors"][0]["seconds"] = 0.5
+    try:
+        outcome = _run(tmp_path, [openai_system("bot", vulnerable.base_url), judge], scenario)
+    finally:
+        release.set()
+    assert outcome.verdict == "error"
+    [verdict] = _verdicts(outcome.run_id)
+    assert verdict.outcome == "error" and "timeout" in verdict.reason
+    assert verdict.evidence["judge"]["reply"].startswith('{"verdict": "pass",')  # what arrived is kept
