@@ -20,7 +20,8 @@ from app.errors import RedlineError
 RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs", "coverage")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
+    "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup",
+    "restore", "detectors",
 )
 
 

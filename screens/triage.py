@@ -113,7 +113,8 @@ class TriageScreen(EngagementScreen):
         self.run = run
         transcript = self.query_one(Transcript)
         current, select_from, caret = transcript.current, transcript.select_from, transcript.caret
-        transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity), t.prompt, t.response,
+        transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity)
+                                  + (f" · written by attacker {t.author}" if t.author else ""), t.prompt, t.response,
                                   t.status == "streaming",
                                   verdict_marks([(v.detector, v.outcome) for v in t.auto], t.human_outcome),
                                   turn_note(t)) for t in run.turns])
@@ -158,6 +159,10 @@ class TriageScreen(EngagementScreen):
         for index, v in enumerate(turn.human[-2:]):
             out += Text("\n           " if index else "") + outcome_text(v.outcome) + literal(
                 f" {one_line(v.actor, 16)}: {one_line(v.reason, 70)}")
+            for grade in (v.evidence or {}).get("judges") or []:  # what the overridden judge said, kept beside
+                out += Text("\n             over judge ", style="dim") + literal(
+                    f"{one_line(str(grade.get('system')), 20)}: {one_line(str(grade.get('verdict') or 'no verdict'), 8)}"
+                    f" · {one_line(str(grade.get('reason') or grade.get('error')), 60)}", style="dim")
         span = transcript.raw_selection()
         out += Text("\nselection  ", style="dim")
         if span is None:

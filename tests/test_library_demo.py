@@ -124,12 +124,19 @@ def test_scenario_tells_the_vulnerable_system_from_the_hardened_one(library_run:
     assert vulnerable.findings[scenario_id] == 1, "a failed run files one draft finding"
 
 
+# Families the bundled library cannot exercise on its own, and where they are shown to pass and fail instead.
+NOT_IN_LIBRARY = {
+    "judge": "a model judge is a system the engagement configures, which the library cannot assume; "
+             "tests/test_judges.py shows it pass and fail against the demo's judge",
+}
+
+
 def test_every_detector_family_both_passes_and_fails(library_run: dict[str, ModeRun]) -> None:
-    seen: dict[str, set[str]] = {family: set() for family in FAMILIES}
+    seen: dict[str, set[str]] = {family: set() for family in FAMILIES if family not in NOT_IN_LIBRARY}
     for mode in MODES:
         for results in library_run[mode].detectors.values():
             for _, family, outcome in results:
-                seen[family].add(outcome)
+                seen.setdefault(family, set()).add(outcome)
     lacking = {family: sorted(outcomes) for family, outcomes in seen.items() if not {"pass", "fail"} <= outcomes}
     assert not lacking, f"families without both a pass and a fail: {lacking}"
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
+CALIBRATION_FILE = "calibration/detectors.json"  # each detector's and judge's precision and recall
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
               "retests", "responses", "changes")
 
@@ -138,8 +139,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     poam = oscal.poam(ev)
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
-    # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3
+    # reports, the CSVs, the XLSX, data, calibration, transcripts, audit trail, OSCAL, manifest
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + 1 + len(ev.runs) + 1 + 3
              + int(poam is not None) + 1)
     pages: Optional[int] = None
     done = 0
@@ -185,6 +186,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))
             step(f"data/{name}.json")
+        archive.write_chunks(CALIBRATION_FILE, _json_file(ev.calibration))
+        step(CALIBRATION_FILE)
         for run, turns in ev.iter_transcripts(with_raw=True):
             archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
             step(f"transcripts/{run['id']}.jsonl")

@@ -64,6 +64,7 @@ class EvidenceSet:
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
     # Secret-looking values in the exported runs' answers: {"found": {kind: distinct values}, "turns", "kept"}
     secrets_in_output: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)  # detectors' and judges' precision and recall
 
     @property
     def engagement_id(self) -> int:
@@ -174,7 +175,8 @@ class EvidenceSet:
         record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
-        record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
+        record["outcome"] = wording.outcome_of(((v["outcome"], v.get("evidence")) for v in auto),
+                                               human[-1]["outcome"] if human else None)
         changed = record["request"] != t.request or record["response_text"] != t.response_text
         if with_raw:
             kept = self.scrub.raw(raw) if raw is not None else None
@@ -368,6 +370,9 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from app.changes.flags import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
+    from app.calibration import for_bundle
+
+    evidence.calibration = scrub.deep(for_bundle(db, engagement_id))
     return evidence
 
 

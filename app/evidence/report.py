@@ -43,7 +43,8 @@ TOC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
                                    ("attack-coverage", "Attack coverage: OWASP LLM Top 10 and MITRE ATLAS"),
                                    ("scenarios", "Tools and versions"),
                                    ("sampling", "Test windows (sampling)"),
-                                   ("systems-as-tested", "The system as tested"))),
+                                   ("systems-as-tested", "The system as tested"),
+                                   ("calibration", "Detector calibration"))),
     ("results", "2. Results of tests", ()),
     ("transcripts", "3. Test results per scenario and turn", ()),
     ("findings", "4. Findings", ()),
@@ -207,6 +208,8 @@ def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str
 
 
 def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    from app.calibration import summary_sentence, table_rows
+
     runs = ev.runs
     plan = tables.test_plan(ev)
     seen: set[str] = set()
@@ -265,6 +268,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "audit_events": ev.iter_audit_events(),
         "no_exceptions": wording.NO_EXCEPTIONS,
         "method": wording.METHOD,
+        "calibration": {"rows": table_rows(ev.calibration), "sentence": summary_sentence(ev.calibration)},
     }
 
 

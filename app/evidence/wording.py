@@ -192,14 +192,15 @@ def retest_result(before: str, after: str) -> str:
     return "Not concluded: the re-test has no verdict yet."
 
 
-def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
-    """A turn's effective outcome: the tester's latest word, else its automatic verdicts combined by
-    the runner's own rule (:func:`app.detectors.aggregate.combine`)."""
+def outcome_of(auto: Iterable[tuple[str, Optional[dict[str, Any]]]], human: Optional[str]) -> str:
+    """A turn's effective outcome: the tester's latest word, else its automatic verdicts'
+    ``(outcome, evidence)`` combined by the runner's own rule
+    (:func:`app.detectors.aggregate.combine_verdicts`)."""
     if human:
         return human
-    from app.detectors.aggregate import combine
+    from app.detectors.aggregate import combine_verdicts
 
-    return combine(auto) or ""
+    return combine_verdicts(auto) or ""
 
 
 def configuration(snapshot: Optional[dict[str, Any]]) -> str:

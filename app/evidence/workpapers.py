@@ -115,7 +115,28 @@ def _turn_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
                        auto="; ".join(f"{v['detector'] or 'auto'}: {v['outcome']} - {v['reason']}"
                                       for v in t["auto_verdicts"]),
                        human="; ".join(f"{v['actor'] or 'tester'}: {v['outcome']} - {v['reason']}"
-                                       for v in t["human_verdicts"]))
+                                       for v in t["human_verdicts"]),
+                       author=_author(t["request"]), judges=_judges(t["auto_verdicts"]))
+
+
+def _author(request: Any) -> str:
+    """Who wrote the prompt: the scenario, or the attacker model with its method and turn."""
+    from app.attacker import written_by
+
+    system = written_by(request)
+    if not system:
+        return "scenario"
+    record = request.get("attacker") or {}
+    return (f"attacker {system} ({record.get('method')}, turn {record.get('turn')} of {record.get('max_turns')}, "
+            f"prompt {record.get('prompt_version')})")
+
+
+def _judges(verdicts: list[dict[str, Any]]) -> str:
+    """What each model judge said: its verdict (or why it gave none), its reason, and its prompt version."""
+    from app.triage import judge_grades
+
+    return "; ".join(f"{g['system']}: {g['verdict'] or 'no verdict'} - {g['reason'] or g['error']} "
+                     f"({g['prompt_sha256'][:12]})" for g in judge_grades(verdicts))
 
 
 def _audit_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
@@ -163,7 +184,8 @@ SHEETS: tuple[Sheet, ...] = (
         C("TTFT ms", "ttft_ms", 9), C("Total ms", "total_ms", 9), C("Model", "model_id", 16),
         C("HTTP status", "http_status", 8), C("Error", "error", 24), C("Retries", "retry_count", 8),
         C("Automatic verdicts", "auto", 40), C("Human verdicts", "human", 40), C("Outcome", "outcome", 10),
-        C("Prompt sent", "prompt", 60), C("Response received", "response_text", 80)), _turn_rows),
+        C("Model judges", "judges", 40), C("Prompt written by", "author", 24), C("Prompt sent", "prompt", 60),
+        C("Response received", "response_text", 80)), _turn_rows),
     Sheet("findings", (
         C("Finding", "id", 8), C("Title", "title", 36), C("Status", "status", 12), C("Severity", "severity", 9),
         C("SOC 2 impact", "impact", 32), C("Controls", "controls_text", 20), C("ISO 42001", "iso42001", 28),

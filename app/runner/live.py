@@ -24,9 +24,11 @@ from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
 from app.runner.record import (SecretScrubber, TurnRecorder, checkpoint, open_turn, token_count, update_turn,
                                withhold_raw)
+from app.runner.adaptive import run_adaptive
 from app.runner.burst import run_burst
 from app.runner.calls import http_step, list_models_step
 from app.runner.turns import Emit, PriorTurn, TurnLog
+from app.runner.grading import grade_turn
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
 from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
@@ -111,6 +113,8 @@ class LiveRun:
                     await list_models_step(self, index, sample, step)
                 elif step.type == "http":
                     await http_step(self, index, sample, step)
+                elif step.type == "adaptive":
+                    await run_adaptive(self, index, sample, step)
                 else:
                     await run_burst(self, index, sample, step)
 
@@ -185,6 +189,7 @@ class LiveRun:
             obs = observation(text, kind=kind, http_status=self._http_status(state), error_type=error_type,
                               ttft_ms=recorder.ttft_ms, total_ms=entry.total_ms, canaries=self.canaries,
                               documented=self.system.models, recall=recall, identity=identity)
+            obs = await grade_turn(self, index, obs, prompt)  # model judges first (app.runner.grading)
             judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
         return text, status == "done"
 
