@@ -120,7 +120,8 @@ class EvidenceSet:
             streamed = streamed_bodies(self.db, [t.id for t in rows]) if with_raw else {}
             for t in rows:
                 raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
-                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw, raw))
+                record = self._turn_record(t, verdicts.get(t.id, []), with_raw, raw)
+                turns[t.run_id].append(with_strategy(record, by_id[t.run_id]))
             for run_id in chunk:
                 yield by_id[run_id], turns.get(run_id, [])
 
@@ -196,6 +197,19 @@ class EvidenceSet:
         if changed:
             self.scrub.changed_turns.add(t.id)
         return record
+
+
+def with_strategy(turn: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """The turn with its run's strategy chain and, for a variant, the step's message before the strategy.
+
+    The original comes from the run's variant record, which the scrubber has
+    already passed over with the rest of the run, so a redaction covers it too.
+    """
+    from app.strategies.variants import original_prompts
+
+    turn["strategy"] = run.get("strategy", "")
+    turn["original_prompt"] = original_prompts(run.get("variant")).get(turn["step"], "") if turn["strategy"] else ""
+    return turn
 
 
 def find_engagement_id(db: "Session", name: str) -> int:
@@ -303,6 +317,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
             "retries": stats.get("retries", 0), "error_types": stats.get("error_types", []),
             "fail_reasons": reasons_by_run.get(r.id or 0, []),
             "system_snapshot": r.system_snapshot, "system_sha256": r.system_sha256,
+            "strategy": r.strategy or "", "variant": r.variant,
         })
         sources = sources_by_run.get(r.id or 0, {})
         rec["auto_verdict_count"], rec["human_verdict_count"] = sources.get("auto", 0), sources.get("human", 0)
