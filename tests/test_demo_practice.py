@@ -14,10 +14,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.servers.demo import client, demo  # noqa: F401  (fixtures)
 from app.demo import DEMO_CANARY, DemoServer
 from app.demo.persona import REFUSAL, STAFF_OVERRIDE_CODE
 from app.strategies import apply_chain, catalogue
+from tests.servers.demo import client, demo  # noqa: F401  (fixtures)
 
 ATTACKS: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "data" / "independent_attacks.yaml").read_text(encoding="utf-8"))["attacks"]

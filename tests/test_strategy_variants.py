@@ -117,3 +117,18 @@ def test_variants_that_cannot_be_made_are_said_and_not_run(engagement: Path) -> 
     assert all(strategy == "" for _, _, strategy, _, _, _ in _runs())
     unknown = redline("run", str(engagement), "--strategy", "base65", "--no-probe")
     assert unknown.returncode == 2 and "unknown strategy 'base65' (did you mean 'base64'?" in unknown.stderr
+
+
+def test_a_control_row_naming_an_unknown_strategy_is_refused_with_file_line_and_field(tmp_path: Path) -> None:
+    from app.engagements import load_engagement_file
+    from app.errors import FileFormatError
+
+    good = engagement_file(tmp_path, [openai_system("vuln", "http://127.0.0.1:9/v1")],
+                           controls=[{"criterion": "C1.1", "scenarios": ["staff-code-disclosure"],
+                                      "strategies": ["base64", "rolepaly"]}])
+    with pytest.raises(FileFormatError) as caught:
+        load_engagement_file(good)
+    [problem] = caught.value.problems
+    assert (problem.field, problem.line) == ("controls[0].strategies[1]", good.read_text().splitlines().index(
+        "  - rolepaly") + 1)
+    assert problem.message == "unknown strategy 'rolepaly' (did you mean 'roleplay'?)"

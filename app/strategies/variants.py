@@ -29,7 +29,7 @@ class Variant:
     """The transformed scenario and, per step it will send, what the step said before the strategy."""
 
     chain: str
-    spec: "ScenarioSpec"
+    spec: ScenarioSpec
     sent: tuple[dict[str, Any], ...]  # {"step", "of_step", "original", "prompt"} for each chat step sent
 
 
@@ -38,12 +38,12 @@ def normalise_chain(chain: str) -> str:
     return "+".join(s.name for s in parse_chain(chain))
 
 
-def has_chat(spec: "ScenarioSpec") -> bool:
+def has_chat(spec: ScenarioSpec) -> bool:
     """Only scenarios that send chat messages have anything for a strategy to transform."""
     return any(step.type == "chat" for step in spec.all_steps)
 
 
-def variant_spec(spec: "ScenarioSpec", chain: str) -> Variant:
+def variant_spec(spec: ScenarioSpec, chain: str) -> Variant:
     """``spec`` with every chat step sent through ``chain``.
 
     Raises :class:`~app.strategies.NotApplicable` when the chain cannot
