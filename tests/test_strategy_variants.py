@@ -102,7 +102,7 @@ def test_a_variant_fails_where_the_plain_run_holds_and_the_bundle_shows_it(engag
     assert STAFF_OVERRIDE_CODE in b64_row["Response received"]
     assert transcript[0]["strategy"] == "base64" and transcript[0]["original_prompt"] == PLAIN
     assert "### Strategy variants" in report
-    summary = next(line for line in report.splitlines() if line.startswith("| staff-code-disclosure | vuln |"))
+    summary = next(line for line in report.splitlines() if line.startswith("| staff-code-disclosure | C1.1, CC6.6, AI-SEC-02 | vuln |"))
     assert "held plain" in summary and "failed under base64, roleplay, french+split, hex" in summary
     assert "Original message (before base64)" in report
     assert redline("verify", str(bundle)).returncode == 0

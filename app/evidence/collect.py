@@ -103,6 +103,7 @@ class EvidenceSet:
         from sqlmodel import select
 
         from app.store.models import Turn, Verdict
+        from app.strategies.variants import with_strategy
 
         columns = [c for c in Turn.__table__.c if with_raw or c.name != "response_raw"]  # type: ignore[attr-defined]
         by_id = {r["id"]: r for r in self.runs}
@@ -121,7 +122,7 @@ class EvidenceSet:
             for t in rows:
                 raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
                 record = self._turn_record(t, verdicts.get(t.id, []), with_raw, raw)
-                turns[t.run_id].append(with_strategy(record, by_id[t.run_id]))
+                turns[t.run_id].append(with_strategy(record, by_id[t.run_id]))  # variants: the original too
             for run_id in chunk:
                 yield by_id[run_id], turns.get(run_id, [])
 
@@ -197,19 +198,6 @@ class EvidenceSet:
         if changed:
             self.scrub.changed_turns.add(t.id)
         return record
-
-
-def with_strategy(turn: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    """The turn with its run's strategy chain and, for a variant, the step's message before the strategy.
-
-    The original comes from the run's variant record, which the scrubber has
-    already passed over with the rest of the run, so a redaction covers it too.
-    """
-    from app.strategies.variants import original_prompts
-
-    turn["strategy"] = run.get("strategy", "")
-    turn["original_prompt"] = original_prompts(run.get("variant")).get(turn["step"], "") if turn["strategy"] else ""
-    return turn
 
 
 def find_engagement_id(db: "Session", name: str) -> int:

@@ -76,9 +76,11 @@ def strategy_variants(ev: EvidenceSet) -> list[dict[str, Any]]:
     the control held against and which it failed under.
     """
     groups: dict[tuple[str, str], dict[str, list[str]]] = {}
+    controls: dict[str, list[str]] = {}
     for run in ev.runs:
         if run["placement"] == "retest":
             continue
+        controls[run["scenario_id"]] = list(run["controls"])
         forms = groups.setdefault((run["scenario_id"], run["system"]), {})
         forms.setdefault(run.get("strategy") or "", []).append(run["verdict"] or "unfinished")
     rows = []
@@ -92,7 +94,7 @@ def strategy_variants(ev: EvidenceSet) -> list[dict[str, Any]]:
         parts = ([f"held {', '.join(held)}"] if held else []) + ([f"failed under {', '.join(failed)}"] if failed
                                                                  else []) \
             + ([f"not conclusive under {', '.join(other)}"] if other else [])
-        rows.append({"scenario_id": scenario_id, "system": system,
+        rows.append({"scenario_id": scenario_id, "system": system, "controls": ", ".join(controls[scenario_id]),
                      "plain": ", ".join(forms.get("", [])) or "not run",
                      "variants": "; ".join(f"{name}: {', '.join(v)}" for name, v in forms.items() if name),
                      "summary": "; ".join(parts)})

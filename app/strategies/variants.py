@@ -91,3 +91,14 @@ def variant_record(variant: Variant) -> dict[str, Any]:
 def original_prompts(record: dict[str, Any] | None) -> dict[int, str]:
     """Step index → the original message, from a run's stored variant record ({} for a plain run)."""
     return {int(s["step"]): str(s["original"]) for s in (record or {}).get("steps", [])}
+
+
+def with_strategy(turn: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """An exported turn with its run's strategy chain and, for a variant, its step's original message.
+
+    The original comes from the run's variant record, which the export has
+    already scrubbed with the rest of the run, so a redaction covers it too.
+    """
+    turn["strategy"] = run.get("strategy", "")
+    turn["original_prompt"] = original_prompts(run.get("variant")).get(turn["step"], "") if turn["strategy"] else ""
+    return turn
