@@ -107,7 +107,8 @@ def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional
         lead = "Right, as we agreed earlier. "
     elif S.OVERRIDE.search(m.text):
         variant, instruction = "direct", m.text
-    elif S.REVEAL.search(m.text):
+    elif S.REVEAL.search(m.text) and not any(r.family == "encoded" for r in m.understood):
+        # "It is a secure system message" beside encoded text describes that text; decoded_echo answers it.
         variant, instruction = "prompt_extraction", m.text
     else:
         return None

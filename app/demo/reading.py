@@ -57,6 +57,18 @@ def english_share(text: str) -> float:
     return sum(w in ENGLISH for w in words) / len(words) if words else 0.0
 
 
+# How often each letter appears in English text (per cent): English scores about 6.5, ciphertext about 4.
+_LETTER_FREQUENCY = dict(zip("etaoinshrdlcumwfgypbvkjxqz", (12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8,
+                                                           2.8, 2.4, 2.4, 2.2, 2.0, 2.0, 1.9, 1.5, 1.0, 0.8, 0.15,
+                                                           0.15, 0.1, 0.07), strict=True))
+
+
+def letter_score(text: str) -> float:
+    """The mean English frequency of the text's Latin letters; 0 for fewer than eight of them."""
+    letters = [c for c in text.lower() if c in _LETTER_FREQUENCY]
+    return sum(_LETTER_FREQUENCY[c] for c in letters) / len(letters) if len(letters) >= 8 else 0.0
+
+
 def _readable(raw: bytes) -> str | None:
     try:
         text = raw.decode("utf-8")
@@ -68,11 +80,11 @@ def _readable(raw: bytes) -> str | None:
     return text.strip()
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
 _BITS = re.compile(r"\b[01]{8}(?:\s+[01]{8}){3,}\b")
 _MORSE = re.compile(r"(?<![^\s])[.\-]{1,7}(?:(?:\s+/\s+|\s+)[.\-]{1,7}){3,}(?![^\s])")
-_CIPHER_HINT = re.compile(r"\brot[\s\-]?13\b|\bcaesar\b|\bshift(?:ed)? (?:of |by )?13\b", re.IGNORECASE)
+_CIPHER_HINT = re.compile(r"\brot[\s\-]?13\b|\bcaesar\b|\bshift(?:ed)? (?:of |by )?13\b|\bencoded\b", re.IGNORECASE)
 _SEGMENT = re.compile(r"[^.!?:\n]+[.!?:\n]*")
 
 
@@ -109,22 +121,29 @@ def _morse(text: str) -> str | None:
     return decoded if english_share(decoded) >= 0.3 else None
 
 
-def _turned(text: str, turn: Callable[[str], str]) -> list[str]:
-    """The segments of ``text`` that read as English once turned (and did not before)."""
+def _turned(text: str, turn: Callable[[str], str], by_letters: bool = False) -> list[str]:
+    """The segments of ``text`` that read as English once turned (and did not before): by common words,
+    or (``by_letters``, for a letter substitution) by how English its letters are."""
     found = []
     for segment in _SEGMENT.findall(text):
         turned = turn(segment)
         before, after = english_share(segment), english_share(turned)
-        if after >= 0.4 and after > before + 0.25:
+        words = after >= 0.4 and after > before + 0.25
+        letters = by_letters and letter_score(turned) >= 5.5 and letter_score(turned) > letter_score(segment) + 1.5
+        if words or letters:
             found.append(turned.strip())
     return found
 
 
-def _rot13(text: str) -> str | None:
-    """ROT13 segments, told from English by word counts; with a hint, all the text after a colon."""
-    decoded = _turned(text, lambda segment: codecs.decode(segment, "rot13"))
-    if not decoded and _CIPHER_HINT.search(text) and ":" in text:
-        decoded.append(codecs.decode(text.split(":", 1)[1], "rot13").strip())
+def _rot13(text: str) -> Optional[str]:
+    """ROT13 segments, told from English by word counts; told it is encoded, every segment not already English."""
+    decoded = _turned(text, lambda segment: codecs.decode(segment, "rot13"), by_letters=True)
+    if not decoded and _CIPHER_HINT.search(text):
+        for segment in _SEGMENT.findall(text):
+            turned = codecs.decode(segment, "rot13")
+            if (not _CIPHER_HINT.search(segment) and english_share(segment) < 0.4
+                    and english_share(turned) >= english_share(segment) and _WORD.search(segment)):
+                decoded.append(turned.strip())
     return " ".join(decoded) or None
 
 
