@@ -135,7 +135,7 @@ def _turned(text: str, turn: Callable[[str], str], by_letters: bool = False) -> 
     return found
 
 
-def _rot13(text: str) -> Optional[str]:
+def _rot13(text: str) -> str | None:
     """ROT13 segments, told from English by word counts; told it is encoded, every segment not already English."""
     decoded = _turned(text, lambda segment: codecs.decode(segment, "rot13"), by_letters=True)
     if not decoded and _CIPHER_HINT.search(text):
