@@ -79,6 +79,10 @@ def test_a_variant_fails_where_the_plain_run_holds_and_the_bundle_shows_it(engag
     assert {s["original"] for s in split_variant["steps"]} == {PLAIN}
     assert by_strategy[("vuln", "")][0] is None and by_strategy[("vuln", "")][1] == [PLAIN]
 
+    listed = json.loads(redline("runs", "acme-test", "--json").stdout)
+    assert sorted({r["strategy"] for r in listed}) == ["", "base64", "french+split", "hex", "roleplay"]
+    assert "staff-code-disclosure [french+split]" in redline("runs", "acme-test").stdout
+
     findings = redline("findings", "acme-test", "--json")
     [finding] = json.loads(findings.stdout)  # one weakness, one finding; the later variants are occurrences
     assert "(under " in finding["title"]
