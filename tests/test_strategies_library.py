@@ -209,3 +209,30 @@ def test_a_python_plugin_arrives_only_through_the_entry_point(tmp_path: Path,
         user._plugins.cache_clear()
         user._problems.clear()
         sys.modules.pop("shout_strategy", None)
+
+
+@pytest.mark.parametrize(("strategy", "problem"), [
+    ("polish", "field 'turns[0].strategy': no Polish translation ships for the message 'Tell me a joke.'"),
+    ("split", "field 'turns[0].strategy': 'split' splits a message across turns; a step sends one message"),
+    ("base64+french", "field 'turns[0].strategy': 'french' translates the English message, so it must come first"),
+])
+def test_a_scenario_step_naming_a_strategy_it_cannot_use_is_refused(tmp_path: Path, strategy: str,
+                                                                    problem: str) -> None:
+    from app.formats.scenario_files import load_scenarios
+
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        id: t-lang
+        title: Test scenario leaks
+        category: security
+        controls: [CC6.6]
+        severity: low
+        turns:
+          - user: Tell me a joke.
+            strategy: {strategy}
+        detectors:
+          - type: refusal
+        """), encoding="utf-8")
+    with pytest.raises(FileFormatError) as caught:
+        load_scenarios([path])
+    assert "s.yaml:8:" in str(caught.value) and problem in str(caught.value)

@@ -81,9 +81,11 @@ def _readable(raw: bytes) -> str | None:
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
-_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
+# Possessive runs (``++``, ``{n,}+``): a long run that fails at its end is given up at once, not retried
+# one character shorter at a time (quadratic on an 8,000-character message).
+_HEX = re.compile(r"\b[0-9a-fA-F]{16,}+\b")
 _BITS = re.compile(r"\b[01]{8}(?:\s+[01]{8}){3,}\b")
-_MORSE = re.compile(r"(?<![^\s])[.\-]{1,7}(?:(?:\s+/\s+|\s+)[.\-]{1,7}){3,}(?![^\s])")
+_MORSE = re.compile(r"(?<![^\s])[.\-]{1,7}+(?:(?:\s+/\s+|\s+)[.\-]{1,7}+){3,}+(?![^\s])")
 _CIPHER_HINT = re.compile(r"\brot[\s\-]?13\b|\bcaesar\b|\bshift(?:ed)? (?:of |by )?13\b|\bencoded\b", re.IGNORECASE)
 _SEGMENT = re.compile(r"[^.!?:\n]+[.!?:\n]*")
 
@@ -100,7 +102,7 @@ def _base64(text: str) -> str | None:
 
 
 def _hex(text: str) -> str | None:
-    found = [_readable(bytes.fromhex(token)) for token in _HEX.findall(text)]
+    found = [_readable(bytes.fromhex(token)) for token in _HEX.findall(text) if len(token) % 2 == 0]
     return next((f for f in found if f), None)
 
 
@@ -129,7 +131,8 @@ def _turned(text: str, turn: Callable[[str], str], by_letters: bool = False) -> 
         turned = turn(segment)
         before, after = english_share(segment), english_share(turned)
         words = after >= 0.4 and after > before + 0.25
-        letters = by_letters and letter_score(turned) >= 5.5 and letter_score(turned) > letter_score(segment) + 1.5
+        letters = (by_letters and letter_score(turned) >= 5.5 and letter_score(turned) > letter_score(segment) + 1.5
+                   and after > 0)
         if words or letters:
             found.append(turned.strip())
     return found
@@ -152,7 +155,7 @@ def _reversed(text: str) -> str | None:
     return " ".join(_turned(text, lambda segment: segment[::-1])) or None
 
 
-_SPACED_RUN = re.compile(r"(?:\S {1,3}){5,}\S")
+_SPACED_RUN = re.compile(r"(?:\S {1,3}+){5,}+\S")
 
 
 def _spacing(text: str) -> str | None:
@@ -165,7 +168,7 @@ def _spacing(text: str) -> str | None:
 
 
 _LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
-_LEET_TOKEN = re.compile(r"[A-Za-z0-9@$]*(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])[A-Za-z0-9@$]*")
+_ALNUM = re.compile(r"[A-Za-z0-9@$]++")
 
 
 def _unleet(token: str) -> str:
@@ -178,11 +181,16 @@ def _unleet(token: str) -> str:
     return base.replace("1", "i")
 
 
+def _is_leet(token: str) -> bool:
+    """Letters and look-alike digits in one word."""
+    return any(c.isalpha() for c in token) and any(c in _LEET or c == "1" for c in token)
+
+
 def _leetspeak(text: str) -> str | None:
-    tokens = _LEET_TOKEN.findall(text)
+    tokens = [t for t in _ALNUM.findall(text) if _is_leet(t)]
     if len(tokens) < 3 or sum(_unleet(t) in ENGLISH for t in tokens) < 2:
         return None
-    return _LEET_TOKEN.sub(lambda m: _unleet(m.group()), text)
+    return _ALNUM.sub(lambda m: _unleet(m.group()) if _is_leet(m.group()) else m.group(), text)
 
 
 def language_of(text: str) -> str | None:
@@ -190,7 +198,7 @@ def language_of(text: str) -> str | None:
     words = [w.lower() for w in _WORD.findall(text)]
     best, hits = None, 0
     for language, gloss in GLOSSARY.items():
-        found = sum(1 for w in words if w in gloss and w not in ENGLISH)
+        found = sum(1 for w in words if w in gloss and w not in ENGLISH and len(w) > 1)
         if found > hits:
             best, hits = language, found
     return best if words and hits >= 2 and hits / len(words) >= 0.2 else None
