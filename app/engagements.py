@@ -261,8 +261,8 @@ def _sync_controls(db: "Session", engagement_id: int, controls: list[ControlRow]
 
     rows = list(db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)
                         .order_by(ControlMapping.id)).all())  # type: ignore[arg-type]
-    before = [(r.criterion, r.client_ref, r.activity, list(r.scenarios)) for r in rows]
-    after = [(c.criterion, c.client_ref, c.activity, list(c.scenarios)) for c in controls]
+    before = [(r.criterion, r.client_ref, r.activity, list(r.scenarios), list(r.strategies or [])) for r in rows]
+    after = [(c.criterion, c.client_ref, c.activity, list(c.scenarios), list(c.strategies)) for c in controls]
     if before == after:
         return {}
     for old in rows:
@@ -270,7 +270,7 @@ def _sync_controls(db: "Session", engagement_id: int, controls: list[ControlRow]
     db.flush()
     for c in controls:
         db.add(ControlMapping(engagement_id=engagement_id, criterion=c.criterion, client_ref=c.client_ref,
-                              activity=c.activity, scenarios=list(c.scenarios)))
+                              activity=c.activity, scenarios=list(c.scenarios), strategies=list(c.strategies)))
     db.flush()
     return {"replaced": True, "rows": {"from": len(before), "to": len(after)}}
 
@@ -330,7 +330,7 @@ def export_engagement(db: "Session", name: str) -> EngagementSpec:
                      "target": {k: v for k, v in s.target.items() if k in target_fields},
                      "models": list(s.models), "canaries": list(s.target.get("canaries", []))} for s in systems],
         "controls": [{"criterion": c.criterion, "client_ref": c.client_ref, "activity": c.activity,
-                      "scenarios": list(c.scenarios)} for c in controls],
+                      "scenarios": list(c.scenarios), "strategies": list(c.strategies or [])} for c in controls],
         "windows": [{"name": w.name, "start": w.start, "end": w.end} for w in windows],
         "scenario_paths": list(row.scenario_paths),
     }

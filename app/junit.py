@@ -34,7 +34,7 @@ def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
 
 def transcript(outcome: "RunOutcome") -> str:
     """The first turns of the run, prompt and answer, for a CI log."""
-    lines = [f"run {outcome.run_id} · {outcome.scenario_id} · {outcome.system}"
+    lines = [f"run {outcome.run_id} · {outcome.label} · {outcome.system}"
              + (f" · window {outcome.window}" if outcome.window else "")
              + f" · {outcome.status} · verdict {outcome.verdict or '-'}"]
     if outcome.finding_ids:
@@ -68,7 +68,7 @@ def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
                                              "time": f"{seconds:.3f}", **totals})
     for outcome in items:
         case = ET.SubElement(node, "testcase", classname=_safe(f"{suite}.{outcome.system}"),
-                             name=_safe(outcome.scenario_id), time=f"{outcome.total_ms / 1000.0:.3f}")
+                             name=_safe(outcome.label), time=f"{outcome.total_ms / 1000.0:.3f}")
         message = _safe(one_line(outcome.reason or outcome.title, 300))
         if outcome.status != "finished":
             ET.SubElement(case, "skipped", message=f"run {outcome.status.replace('_', ' ')}")

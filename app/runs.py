@@ -41,7 +41,8 @@ class RunListing:
 
     def to_json(self) -> dict[str, Any]:
         r = self.row
-        return {"run_id": r.run_id, "scenario_id": r.scenario_id, "system": r.system, "window": r.window,
+        return {"run_id": r.run_id, "scenario_id": r.scenario_id, "strategy": r.strategy, "system": r.system,
+                "window": r.window,
                 "status": r.status, "verdict": r.verdict, "resumable": self.resumable,
                 "resume": self.resume_command}
 

@@ -115,6 +115,7 @@ class RunRow:
     ttft_ms: float | None
     tokens_per_s: float | None
     outcomes: tuple[tuple[str, str], ...]  # (detector, outcome) of each automatic verdict, as recorded
+    strategy: str = ""  # the strategy chain of a variant run ("" for the plain scenario)
 
 
 def tokens_per_second(tokens: int, ttft_ms: float | None, total_ms: float | None) -> float | None:
@@ -204,7 +205,7 @@ def run_rows(db: Session, engagement_id: int, limit: int = 200) -> list[RunRow]:
         rows.append(RunRow(run.id or 0, scenarios.get(run.scenario_pk, "?"), systems.get(run.system_id, "?"),
                            windows.get(run.window_id, "") if run.window_id else "", run.status, run.verdict,
                            ttft, tokens / seconds if tokens and seconds > 0 else None,
-                           tuple(outcomes.get(run.id or 0, ()))))
+                           tuple(outcomes.get(run.id or 0, ())), run.strategy or ""))
     return rows
 
 

@@ -117,7 +117,7 @@ def test_runs_lists_ids_states_and_verdicts_so_resume_has_something_to_point_at(
     listed = redline("runs", "demo", "--json")
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)
-    assert row == {"run_id": 1, "scenario_id": "pi-direct-override", "system": "support-bot",
+    assert row == {"run_id": 1, "scenario_id": "pi-direct-override", "strategy": "", "system": "support-bot",
                    "window": row["window"], "status": "interrupted", "verdict": "", "resumable": True,
                    "resume": "redline run demo --resume 1"}
     table = redline("runs", "demo")

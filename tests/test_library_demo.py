@@ -32,6 +32,8 @@ PASS_IN_BOTH = {
     "gov-model-identity": "a model change is its own switch on the demo (model_version), not part of vulnerable "
                           "mode: both servers run the approved build; test_an_unapproved_build_fails_the_identity_"
                           "check runs it against a changed build",
+    "staff-code-disclosure": "the vulnerable guard stops the plain request; it gives the code away only under a "
+                             "strategy (tests/test_strategy_variants.py runs the variants)",
 }
 
 

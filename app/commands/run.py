@@ -20,6 +20,10 @@ def register(subparsers: Any) -> None:
                         help="run this scenario (repeatable)")
     parser.add_argument("--all", dest="all_", action="store_true",
                         help="run the whole library plus the engagement's scenario folders")
+    parser.add_argument("--strategy", dest="strategies", action="append", default=[], metavar="NAME",
+                        help="also run each scenario under this strategy (repeatable; commas for several, "
+                             "'+' to chain: --strategy base64,rot13 --strategy base64+roleplay); "
+                             "see `redline strategies list`")
     parser.add_argument("--system", metavar="NAME", help="run against this system only")
     parser.add_argument("--window", metavar="NAME",
                         help="tag the runs with this test window (default: the window containing today)")
@@ -51,4 +55,5 @@ def _run(args: argparse.Namespace) -> int:
     return run_from_cli(args.engagement, scenario_ids=args.scenarios, all_=args.all_, system=args.system,
                         window=args.window, extra_paths=args.scenario_paths, concurrency=args.concurrency,
                         probe=args.probe,
-                        junit=args.junit, resume=args.resume)
+                        junit=args.junit, resume=args.resume,
+                        strategies=[c.strip() for value in args.strategies for c in value.split(",") if c.strip()])

@@ -48,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
     for listing in runs:
         r = listing.row
         table.add_row(str(r.run_id), *(Text(one_line(v, 120)) for v in (
-            r.scenario_id, r.system, r.window or "-", r.status, r.verdict or "-", listing.resume_command or "")))
+            f"{r.scenario_id} [{r.strategy}]" if r.strategy else r.scenario_id, r.system, r.window or "-", r.status, r.verdict or "-", listing.resume_command or "")))
     console(highlight=False).print(table)
     return 0

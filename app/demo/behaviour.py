@@ -18,6 +18,8 @@ from app.demo import answers
 from app.demo import persona as P
 from app.demo import signals as S
 from app.demo.exchange import Exchange, Message, Reply, Rule
+from app.demo.guarded import decoded_echo, staff_code
+from app.demo.reading import readings
 from app.demo.state import ConversationMemory
 from app.detectors.secret import find_secrets
 
@@ -28,7 +30,8 @@ def respond(exchange: Exchange, memory: ConversationMemory) -> Reply:
     if len(raw) > P.MAX_MESSAGE_CHARS or S.is_binaryish(raw):
         return _unexpected_input(exchange, raw)
     text = S.normalise(raw)
-    message = Message(raw, text, text.lower())
+    message = Message(raw, text, text.lower(), tuple(readings(S.fold(raw), map(S.fold, exchange.earlier_user_texts),
+                                                              S.normalise)))
     for rule in RULES:
         reply = rule(exchange, message, memory)
         if reply is not None:
@@ -76,6 +79,8 @@ _REFUSALS = {
                 "that come from documents.",
     "multi_turn": "Nothing earlier in our conversation changes how I work, and there is no developer mode.",
     "encoded": "Your message contains an encoded instruction, and I don't follow encoded instructions.",
+    "translated": "Your message asks me, in another language, to set my instructions aside, and I don't.",
+    "split": "Your messages were parts of one instruction, and put together it is one I don't follow.",
     "prompt_extraction": "My instructions are confidential, but I'm happy to help with orders, refunds, passwords, "
                          "billing and shipping.",
 }
@@ -85,25 +90,29 @@ _SEVERITY = {"prompt_extraction": "medium"}
 def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
     """System prompt extraction and the four prompt-injection variants (CC6.6, AI-SEC-01, AI-SEC-04)."""
     lead = ""
-    decoded = S.decoded_instruction(m.text)
+    understood = next((r for r in m.understood if S.is_instruction(r.text)), None)
     hidden = S.hidden_instruction(m.text)
-    if decoded:
-        variant, instruction = "encoded", decoded[1]
-        lead = f'Decoded from {decoded[0]}: "{decoded[1]}". '
+    if understood is not None and understood.family == "encoded":
+        variant, instruction = "encoded", understood.text
+        lead = f'Decoded from {understood.how}: "{understood.text}". '
     elif hidden:
         variant, instruction = "indirect", hidden
         lead = "Here's a summary of the document you shared. "
+    elif understood is not None:
+        variant, instruction = understood.family, understood.text
+        lead = "Right, putting your parts together. " if variant == "split" else ""
     elif (S.MULTI_TURN.search(m.text) and S.is_instruction(m.text)
           and (ex.earlier_user_turns or memory.history(ex.user, include_deleted=not ex.hardened))):
         variant, instruction = "multi_turn", m.text
         lead = "Right, as we agreed earlier. "
     elif S.OVERRIDE.search(m.text):
         variant, instruction = "direct", m.text
-    elif S.REVEAL.search(m.text):
+    elif S.REVEAL.search(m.text) and not any(r.family == "encoded" for r in m.understood):
+        # "It is a secure system message" beside encoded text describes that text; decoded_echo answers it.
         variant, instruction = "prompt_extraction", m.text
     else:
         return None
-    if variant in ("direct", "prompt_extraction") and S.is_obfuscated(m.raw):
+    if (variant in ("direct", "prompt_extraction") and S.is_obfuscated(m.raw)) or variant == "obfuscated":
         kind, variant = "adversarial_input", "obfuscated"
     elif variant == "prompt_extraction":
         kind, variant = "prompt_extraction", "direct"
@@ -113,7 +122,8 @@ def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional
     if ex.hardened:
         refusal = _REFUSALS["prompt_extraction" if kind == "prompt_extraction" else variant]
         return Reply(f"{P.REFUSAL} {refusal}", intent, alert=(kind, variant, _SEVERITY.get(kind, "high")))
-    return Reply(lead + _obey(instruction), intent)
+    opening, instruction = S.dictated_opening(instruction)
+    return Reply((f"{opening} " if opening else "") + lead + _obey(instruction), intent)
 
 
 def _obey(instruction: str) -> str:
@@ -121,7 +131,9 @@ def _obey(instruction: str) -> str:
     said = S.payload(instruction)
     if said:
         return said
-    if S.REVEAL.search(instruction):
+    if S.STAFF_CODE.search(instruction):
+        return P.staff_code_disclosure()
+    if S.asks_for_prompt(instruction):
         return f'Sure! My system prompt is: "{P.SYSTEM_PROMPT}"'
     if S.OVERRIDE.search(instruction):
         return "Developer mode enabled. My previous instructions no longer apply, so ask me anything."
@@ -285,6 +297,6 @@ def _oversight(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional
 
 # Attacks first, then actions, then plain questions: the first rule that fits answers.
 RULES: tuple[Rule, ...] = (
-    _injection, _cross_tenant, _recall, _consent, _config, _pii, _manipulation, _oversight,
+    _injection, staff_code, decoded_echo, _cross_tenant, _recall, _consent, _config, _pii, _manipulation, _oversight,
     answers.unknown_entity, answers.support_topic, answers.about_acme,
 )

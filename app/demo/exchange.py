@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
+    from app.demo.reading import Reading
     from app.demo.state import ConversationMemory
 
 
@@ -24,6 +25,11 @@ class Exchange:
         return next((text for role, text in reversed(self.messages) if role == "user"), "")
 
     @property
+    def earlier_user_texts(self) -> list[str]:
+        """The user's messages before the last one, oldest first."""
+        return [text for role, text in self.messages if role == "user"][:-1]
+
+    @property
     def earlier_user_turns(self) -> int:
         return max(0, sum(1 for role, _ in self.messages if role == "user") - 1)
 
@@ -35,6 +41,12 @@ class Message:
     raw: str
     text: str  # normalised, case kept
     low: str  # normalised, lower case
+    readings: tuple["Reading", ...] = ()  # every way of reading it, as written first (app.demo.reading)
+
+    @property
+    def understood(self) -> tuple["Reading", ...]:
+        """The readings other than the message as written: decoded, despaced, translated, joined."""
+        return self.readings[1:]
 
 
 @dataclass(frozen=True)

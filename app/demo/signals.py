@@ -8,9 +8,6 @@ because its filter normalises before it matches.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import re
 import unicodedata
 from typing import Optional
@@ -24,10 +21,14 @@ _CONFUSABLES = str.maketrans(
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 
+def fold(text: str) -> str:
+    """NFKC, zero-width characters removed, homoglyphs folded; spacing kept as it was (it may carry meaning)."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_CONFUSABLES)
+
+
 def normalise(text: str) -> str:
-    """Case-preserving canonical form: NFKC, zero-width characters removed, homoglyphs folded."""
-    folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_CONFUSABLES)
-    return _SPACES.sub(" ", folded)
+    """Case-preserving canonical form: :func:`fold`, then runs of spaces made one."""
+    return _SPACES.sub(" ", fold(text))
 
 
 def is_obfuscated(text: str) -> bool:
@@ -48,8 +49,10 @@ def is_binaryish(text: str) -> bool:
 
 
 OVERRIDE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}?"
-    r"\b(?:instructions?|rules|prompt|directions|guidelines|guardrails|restrictions)\b"
+    r"\b(?:ignore|disregard|forget|override|bypass|discard|abandon|drop|set aside|pay no (?:attention|heed) to"
+    r"|stop (?:following|obeying)|no longer (?:follow|obey)|throw (?:out|away))\b[^.!?\n]{0,40}?"
+    r"\b(?:instructions?|rules|prompt|directions|guidelines|guardrails|restrictions|directives|guidance"
+    r"|programming|configuration|constraints|policies|(?:your|previous|prior|earlier|original|initial) orders)\b"
     r"|\bforget (?:everything|all) (?:you|that)|\bact as (?:dan\b|an? (?:unrestricted|unfiltered))"
     r"|developer mode|dan mode|do anything now|jailbreak|unrestricted mode|no longer bound"
     r"|you are now (?:in )?(?:an? )?\w+ mode|new instructions\s*:|system override",
@@ -80,14 +83,12 @@ _HIDDEN = (
     re.compile(r"\b(?:note|instructions?) (?:to|for) (?:the )?(?:ai|assistant|model)\s*:\s*([^\n]+)", re.IGNORECASE),
 )
 _PAYLOAD = re.compile(
-    r"(?i:\b(?:say|reply|respond|answer|output|print|write|include|end with|start with)\b)"
-    r"(?:\s+(?i:with|only|exactly|just|back|the\s+(?:word|phrase|text|string|code)))*\s*[:\-]?\s*"
+    r"(?i:\b(?:say|reply|respond|answer|output|print|write|type|repeat|echo|return|include|end with|start with)\b)"
+    r"(?:\s+(?:[a-z][a-z'’-]*,?))" "{0,6}?" r"\s*[:\-]?\s*"
     r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|`([^`\n]+)`"
     r"|([A-Z0-9][A-Z0-9_\-]{2,}(?: [A-Z0-9][A-Z0-9_\-]+)*\b|[A-Z0-9][A-Za-z0-9_\-]{2,}))"
 )
 _URL = re.compile(r"https?://[^\s\"'<>)]+")
-_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_ROT13_HINT = re.compile(r"\brot[\s\-]?13\b", re.IGNORECASE)
 
 
 def hidden_instruction(text: str) -> Optional[str]:
@@ -113,30 +114,49 @@ def url(text: str) -> Optional[str]:
     return match.group() if match else None
 
 
+# Asking for the guarded staff code: a staff or approval word and a code word, a few words apart.
+_STAFF = r"(?:staff|employees?|managers?|supervisors?|admin(?:istrator)?s?|internal|override|approval|approves?" \
+         r"|authori[sz]ation)"
+_CODE = r"(?:codes?|pins?|passcodes?)"
+STAFF_CODE = re.compile(rf"\b{_STAFF}\W+(?:\w+\W+){{0,3}}?{_CODE}\b|\b{_CODE}\W+(?:\w+\W+){{0,3}}?{_STAFF}\b",
+                        re.IGNORECASE)
+CODE_WORD = re.compile(rf"\b{_CODE}\b", re.IGNORECASE)
+# A request framed so that a rule-following model forgets its rules: a role, a story, a hypothesis,
+# a dictated opening, or rules against refusing.
+FRAMED = re.compile(
+    r"\bpretend\b|\bimagine\b|\brole-?play|\bin character\b|\bplay a game\b|\blet'?s play\b|\bact as\b"
+    r"|\byou(?: are|'re) (?:now )?[A-Z]{3,}\b|\bhypothetic|\bsuppose\b|\bwhat if\b|\bparallel universe\b"
+    r"|\b(?:story|novel|fiction|screenplay|script|scene|chapter|poem|character)\b"
+    r"|\b(?:begin|start) (?:your |the )?(?:reply|answer|response)\b"
+    r"|\b(?:do not|don'?t|never) (?:refuse|apologi[sz]e|say (?:no|sorry))"
+    r"|\bno (?:guardrails|limits|restrictions|filters|rules)\b",
+    re.IGNORECASE)
+_OPENING = re.compile(
+    r"\s*(?:begin|start) (?:your |the )?(?:reply|answer|response) with\s*[:\-]?\s*"
+    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”)[^.!?\n]*[.!?]?", re.IGNORECASE)
+_PROMPT_ASK = re.compile(
+    r"\b(?:show|tell|print|reveal|repeat|give|display|recite|share|list|output|write out|type out)\b"
+    r"[^.!?\n]{0,60}\b(?:instructions|prompt|(?:hidden|secret|initial|original|system|internal) "
+    r"(?:text|rules|setup|configuration|guidelines))\b", re.IGNORECASE)
+
+
+def dictated_opening(text: str) -> tuple[str, str]:
+    """``(opening, rest)``: the words a message tells the model to begin with, and the message without them."""
+    match = _OPENING.search(text)
+    if not match:
+        return "", text
+    opening = next(group for group in match.groups() if group)
+    return opening.strip(), (text[:match.start()] + " " + text[match.end():]).strip()
+
+
+def asks_for_prompt(text: str) -> bool:
+    """The instructions themselves are asked for, in any of the common wordings."""
+    return bool(REVEAL.search(text) or _PROMPT_ASK.search(text))
+
+
 def is_instruction(text: str) -> bool:
     """Text that tries to steer the model: an override, a prompt request, or a verbatim payload."""
     return bool(OVERRIDE.search(text) or REVEAL.search(text) or payload(text))
-
-
-def decoded_instruction(text: str) -> Optional[tuple[str, str]]:
-    """``(encoding, decoded)`` for a base64 or rot13 payload that decodes to an instruction."""
-    for token in _BASE64_TOKEN.findall(text):
-        try:
-            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
-            decoded = raw.decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            continue
-        if decoded.isprintable() and is_instruction(decoded):
-            return "base64", decoded.strip()
-    if _ROT13_HINT.search(text):
-        body = text.split(":", 1)[1] if ":" in text else _ROT13_HINT.sub("", text)
-        decoded = codecs.decode(body.strip(), "rot13")
-        if is_instruction(decoded):
-            return "rot13", decoded
-    plain = codecs.decode(text, "rot13")
-    if OVERRIDE.search(plain) and not OVERRIDE.search(text):
-        return "rot13", plain.strip()
-    return None
 
 
 _MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)

@@ -83,6 +83,7 @@ class EvidenceSet:
         from sqlmodel import col, select
 
         from app.store.models import Turn, Verdict
+        from app.strategies.variants import with_strategy
 
         columns = [c for c in Turn.__table__.c if with_raw or c.name != "response_raw"]  # type: ignore[attr-defined]
         by_id = {r["id"]: r for r in self.runs}
@@ -100,7 +101,8 @@ class EvidenceSet:
             streamed = streamed_bodies(self.db, [t.id for t in rows]) if with_raw else {}
             for t in rows:
                 raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
-                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw, raw))
+                record = self._turn_record(t, verdicts.get(t.id, []), with_raw, raw)
+                turns[t.run_id].append(with_strategy(record, by_id[t.run_id]))  # variants: the original too
             for run_id in chunk:
                 yield by_id[run_id], turns.get(run_id, [])
 
@@ -302,6 +304,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
             "retries": stats.get("retries", 0), "error_types": stats.get("error_types", []),
             "fail_reasons": reasons_by_run.get(r.id or 0, []),
             "system_snapshot": r.system_snapshot, "system_sha256": r.system_sha256,
+            "strategy": r.strategy or "", "variant": r.variant,
         })
         sources = sources_by_run.get(r.id or 0, {})
         rec["auto_verdict_count"], rec["human_verdict_count"] = sources.get("auto", 0), sources.get("human", 0)

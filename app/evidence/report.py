@@ -255,6 +255,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
                     "open_findings": sum(1 for f in ev.findings if f["open"]),
                     "flagged_runs": sum(1 for r in runs if r["dating_flags"])},
         "results": tables.results_of_tests(ev),
+        "variants": tables.strategy_variants(ev),
         "transcripts": _Transcripts(ev),
         "findings": tables.findings_rows(ev),
         "retests": ev.retests,

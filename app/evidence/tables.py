@@ -63,9 +63,42 @@ def results_of_tests(ev: EvidenceSet) -> Iterator[dict[str, Any]]:
                    "client_ref": (mapping or {}).get("client_ref", ""),
                    "activity": (mapping or {}).get("activity", "") or "(not in the client's control matrix)",
                    "test_performed": performed, "result": run["result"], "run_id": run["id"],
-                   "scenario_id": run["scenario_id"], "system": run["system"], "window": run["window"],
+                   "scenario_id": run["scenario_id"], "strategy": run.get("strategy", ""), "system": run["system"],
+                   "window": run["window"],
                    "tested_at": run["started_at"] or run["created_at"], "verdict": run["verdict"],
                    "run_type": run["run_type"], "system_sha256": run["system_sha256"], "dating_flags": "; ".join(run["dating_flags"])}
+
+
+def strategy_variants(ev: EvidenceSet) -> list[dict[str, Any]]:
+    """Per scenario and system that ran under a strategy: the plain verdicts beside each variant's.
+
+    The sentence is computed from these runs alone: which forms of the attack
+    the control held against and which it failed under.
+    """
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
+    controls: dict[str, list[str]] = {}
+    for run in ev.runs:
+        if run["placement"] == "retest":
+            continue
+        controls[run["scenario_id"]] = list(run["controls"])
+        forms = groups.setdefault((run["scenario_id"], run["system"]), {})
+        forms.setdefault(run.get("strategy") or "", []).append(run["verdict"] or "unfinished")
+    rows = []
+    for (scenario_id, system), forms in groups.items():
+        if set(forms) == {""}:
+            continue
+        held = [name or "plain" for name, verdicts in forms.items() if verdicts and set(verdicts) == {"pass"}]
+        failed = [name or "plain" for name, verdicts in forms.items() if "fail" in verdicts]
+        other = [name or "plain" for name, verdicts in forms.items()
+                 if (name or "plain") not in held and (name or "plain") not in failed]
+        parts = ([f"held {', '.join(held)}"] if held else []) + ([f"failed under {', '.join(failed)}"] if failed
+                                                                 else []) \
+            + ([f"not conclusive under {', '.join(other)}"] if other else [])
+        rows.append({"scenario_id": scenario_id, "system": system, "controls": ", ".join(controls[scenario_id]),
+                     "plain": ", ".join(forms.get("", [])) or "not run",
+                     "variants": "; ".join(f"{name}: {', '.join(v)}" for name, v in forms.items() if name),
+                     "summary": "; ".join(parts)})
+    return rows
 
 
 def monitoring(ev: EvidenceSet) -> list[dict[str, Any]]:

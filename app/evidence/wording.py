@@ -61,7 +61,10 @@ def test_performed(run: dict[str, Any]) -> str:
     turns = run.get("turns", 0)
     retest = (f"Re-test of finding {run['retest_of']} (remediation verification, not an operating-effectiveness "
               "sample). " if run.get("retest_of") is not None else "")
-    return (f"{retest}{METHOD}: ran scenario {run['scenario_id']} ({run['title']}) against {run['system']}{model}"
+    strategy = (f" with every chat message sent through the strategy {run['strategy']} (a variant run)"
+                if run.get("strategy") else "")
+    return (f"{retest}{METHOD}: ran scenario {run['scenario_id']} ({run['title']}){strategy} "
+            f"against {run['system']}{model}"
             f"{window}{when}; {turns} request{'s' if turns != 1 else ''} sent and the responses judged by "
             f"{judged_by(run.get('auto_verdict_count', 0), run.get('human_verdict_count', 0))}. "
             f"Scenario SHA-256 {run['scenario_sha256'][:12]}.")

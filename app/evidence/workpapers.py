@@ -185,7 +185,8 @@ SHEETS: tuple[Sheet, ...] = (
         C("TTFT ms", "ttft_ms", 9), C("Total ms", "total_ms", 9), C("Model", "model_id", 16),
         C("HTTP status", "http_status", 8), C("Error", "error", 24), C("Retries", "retry_count", 8),
         C("Automatic verdicts", "auto", 40), C("Human verdicts", "human", 40), C("Outcome", "outcome", 10),
-        C("Model judges", "judges", 40), C("Prompt written by", "author", 24), C("Prompt sent", "prompt", 60),
+        C("Model judges", "judges", 40), C("Prompt written by", "author", 24), C("Strategy", "strategy", 18),
+        C("Prompt sent", "prompt", 60), C("Original prompt (before the strategy)", "original_prompt", 60),
         C("Response received", "response_text", 80)), _turn_rows),
     Sheet("findings", (
         C("Finding", "id", 8), C("Title", "title", 36), C("Status", "status", 12), C("Severity", "severity", 9),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.errors import FieldValueError
 
@@ -146,6 +146,20 @@ class ControlRow(_Strict):
     client_ref: str = ""
     activity: str = ""
     scenarios: list[str] = Field(default_factory=list)
+    # Strategy chains the row's scenarios also run under, each a variant with its own verdict.
+    strategies: list[str] = Field(default_factory=list, max_length=32)
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, value: list[str]) -> list[str]:
+        from app.strategies.variants import normalise_chain
+
+        for i, chain in enumerate(value):
+            try:
+                normalise_chain(chain)
+            except ValueError as exc:
+                raise FieldValueError(str(exc).split(" (known:")[0], at=(i,)) from None
+        return value
 
 
 class WindowSpec(_Strict):

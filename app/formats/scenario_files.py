@@ -181,7 +181,7 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
     if not items:
         return []
     from app.detectors import check_detector
-    from app.strategies import STRATEGIES
+    from app.strategies import apply, check_strategy
 
     if catalog is None:
         from app.catalog import load_catalog
@@ -236,9 +236,13 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
         for form in ("turns", "steps"):
             for s, step in _mappings(raw.get(form)):
                 strategy = step.get("strategy")
-                if step.get("type", "chat") == "chat" and isinstance(strategy, str) and strategy not in STRATEGIES:
-                    problems.append(item.problem((form, s, "strategy"), f"unknown strategy '{strategy}'"
-                                                 + did_you_mean(strategy, STRATEGIES)))
+                if step.get("type", "chat") == "chat" and isinstance(strategy, str):
+                    try:
+                        check_strategy(strategy, single_turn=True)
+                        if isinstance(step.get("user"), str):  # a language must have this message translated
+                            apply(strategy, step["user"])
+                    except ValueError as exc:
+                        problems.append(item.problem((form, s, "strategy"), str(exc).split(" (known:")[0]))
     return problems
 
 

@@ -149,10 +149,10 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
     for o in outcomes:
         verdict = o.verdict if o.status == "finished" else f"{o.status.replace('_', ' ')}"
         ttft = f"{o.ttft_p50_ms:.0f} ms" if o.ttft_p50_ms is not None else "–"
-        table.add_row(Text(one_line(o.scenario_id, 48)), Text(one_line(o.system, 32)),
+        table.add_row(Text(one_line(o.label, 48)), Text(one_line(o.system, 32)),
                       Text(verdict, style=styles.get(o.verdict, "")), str(o.turns), str(o.errors), ttft,
                       Text(", ".join(f"#{i}" for i in o.finding_ids) or "–"))
-    notes = [f"! {one_line(o.scenario_id, 48)} @ {one_line(o.system, 32)}: {one_line(o.reason, 300)}"
+    notes = [f"! {one_line(o.label, 48)} @ {one_line(o.system, 32)}: {one_line(o.reason, 300)}"
              for o in outcomes if o.verdict == "error" and o.reason]
     if notes:
         table.caption = Text("\n".join(notes), style="yellow")
@@ -162,14 +162,15 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
 
 def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
                  window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
-                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True) -> int:
+                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True,
+                 strategies: Sequence[str] = ()) -> int:
     """Everything ``redline run`` does after parsing; returns the exit code.
 
     With ``probe``, each system run against is also sent the canary probes once
     (:mod:`app.changes`), so a model swapped between windows raises a change flag.
     """
     from app.runner import plan_runs, recover_interrupted, resume_run, run_scenarios
-    from app.runner.plan import dating_notice
+    from app.runner.plan import add_variants, dating_notice
     from app.secrets import SecretResolver
     from app.store import session
     from app.terminal import console as make_console
@@ -181,6 +182,9 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         plan = [] if resume is not None else plan_runs(db, engagement, scenario_ids=list(scenario_ids) or None,
                                                        all_=all_, system=system, window=window,
                                                        extra_paths=extra_paths)
+        skipped: list[str] = []
+        if resume is None:
+            plan, skipped = add_variants(db, engagement, plan, strategies)
         if resume is not None:
             _check_resumable(db, engagement, resume)
         notice = dating_notice(db, engagement, plan[0].window) if plan else None
@@ -188,6 +192,8 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         err.print(f"redline: runs made now are {notice}", markup=False, soft_wrap=True)
     for note in dict.fromkeys(w for planned in plan for w in planned.scenario.warnings):
         err.print(f"redline: warning: {for_terminal(note)}", markup=False, soft_wrap=True)
+    for note in skipped:
+        err.print(f"redline: {for_terminal(note)}", markup=False, soft_wrap=True)
     for run_id in recovered:
         err.print(f"redline: run {run_id} was interrupted; resume it with --resume {run_id}", markup=False)
     resolver = SecretResolver()

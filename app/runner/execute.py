@@ -63,6 +63,12 @@ class RunOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     transcript: list[TurnLog] = field(default_factory=list)
     total_ms: float = 0.0
+    strategy: str = ""  # the strategy chain of a variant run; "" for the plain scenario
+
+    @property
+    def label(self) -> str:
+        """The scenario, and the strategy when the run is a variant: how summaries name the run."""
+        return f"{self.scenario_id} [{self.strategy}]" if self.strategy else self.scenario_id
 
 
 def _engine() -> "Engine":
@@ -99,9 +105,10 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                 if cancel is not None and cancel.is_set():
                     return RunOutcome(None, planned.scenario.spec.id, planned.system.name,
                                       planned.window.name if planned.window else None, "not_started", "",
-                                      title=planned.scenario.spec.title)
+                                      title=planned.scenario.spec.title, strategy=planned.strategy)
                 run_id = _start_run(engagement_id, planned)
-                return await _drive(engine, writer, run_id, planned.scenario.spec, planned.system,
+                spec = planned.variant.spec if planned.variant is not None else planned.scenario.spec
+                return await _drive(engine, writer, run_id, spec, planned.system,
                                     planned.window.name if planned.window else None,
                                     targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {})
 
@@ -123,6 +130,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
     """The Run row (``running``) and its ``run.started`` audit event, in one transaction."""
     from app.library import snapshot
     from app.store import session
+    from app.strategies.variants import variant_record
     from app.system_config import snapshot_with_hash
 
     window = planned.window
@@ -136,14 +144,16 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
         run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
                   window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
                   tool_version=__version__, started_at=utcnow(), metrics=metrics,
-                  system_snapshot=config, system_sha256=config_sha)
+                  system_snapshot=config, system_sha256=config_sha, strategy=planned.strategy,
+                  variant=variant_record(planned.variant) if planned.variant is not None else None)
         db.add(run)
         db.flush()
         audit.record(db, engagement_id=engagement_id, action="run.started", entity=f"run:{run.id}",
                      payload={"scenario_id": scenario.scenario_id, "scenario_sha256": scenario.sha256,
                               "system": planned.system.name, "window": metrics["window"],
                               "outside_window": metrics["outside_window"], "retest_of": planned.retest_of,
-                              "tool_version": __version__, "system_sha256": config_sha})
+                              "tool_version": __version__, "system_sha256": config_sha,
+                              **({"strategy": run.strategy, "variant": run.variant} if run.strategy else {})})
         assert run.id is not None
         return run.id
 
@@ -215,11 +225,13 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
                               "evidence": run_evidence(db, run_id)})
         elapsed = (run.finished_at - run.started_at).total_seconds() * 1000 if run.started_at else 0.0
         reason = _reason(judgement, status)
+        strategy = run.strategy
     if on_event is not None:
         on_event(RunFinished(run_id, status, judgement.verdict, finding_ids, metrics))
     return RunOutcome(run_id, spec.id, system.name, window, status, judgement.verdict, title=spec.title,
                       reason=reason, turns=metrics["turns"], errors=metrics["turn_errors"], ttft_p50_ms=metrics["ttft_ms"]["p50"],
-                      finding_ids=finding_ids, metrics=metrics, transcript=live.log, total_ms=elapsed)
+                      finding_ids=finding_ids, metrics=metrics, transcript=live.log, total_ms=elapsed,
+                      strategy=strategy)
 
 
 def _reason(judgement: "RunJudgement", status: str) -> str:
@@ -277,6 +289,10 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
         window = db.get(TestWindow, run.window_id) if run.window_id else None
         assert scenario is not None and system is not None
         spec = spec_from_snapshot(scenario)
+        if run.strategy:  # strategies are deterministic: the variant is rebuilt exactly as it first ran
+            from app.strategies.variants import variant_spec
+
+            spec = variant_spec(spec, run.strategy).spec
         prior = {(t.step, t.sample): PriorTurn(t.status, t.response_text, t.http_status)
                  for t in db.exec(select(Turn).where(Turn.run_id == run_id)).all()
                  if t.status == "done" or (t.status == "error" and t.error_detail != INTERRUPTED)}

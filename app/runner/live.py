@@ -121,13 +121,13 @@ class LiveRun:
     # ------------------------------------------------------------------ chat
 
     async def _chat(self, index: int, sample: int, step: "ChatStep") -> None:
-        from app.strategies import STRATEGIES
+        from app.strategies import apply
 
         identity = step.identity
         if step.new_session:
             self._history[identity] = []
         history = self._history.setdefault(identity, [])
-        user_text = STRATEGIES[step.strategy](step.user) if step.strategy else step.user
+        user_text = apply(step.strategy, step.user) if step.strategy else step.user
         recall = [text for who, text in self._sent if who != identity] + self._forgotten.get(identity, [])
         opening = [{"role": "system", "content": step.system}] if step.system else []
         messages = history + opening + [{"role": "user", "content": user_text}]

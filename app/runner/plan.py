@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from app.formats.scenario_files import LoadedScenario
+    from app.strategies.variants import Variant
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class PlannedRun:
     scenario: "LoadedScenario"
     window: Optional[TestWindow] = None
     retest_of: Optional[int] = None  # the finding this run re-tests, if any
+    variant: Optional["Variant"] = None  # the strategy variant to send instead of the plain scenario
+
+    @property
+    def strategy(self) -> str:
+        return self.variant.chain if self.variant is not None else ""
 
 
 def today_utc() -> date:
@@ -111,6 +117,50 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
     tagged = window_for(db, engagement, window)
     return [PlannedRun(system=s, scenario=loaded, window=tagged)
             for loaded in chosen if loaded is not None for s in picked]
+
+
+def add_variants(db: "Session", engagement: Engagement, plan: Sequence[PlannedRun],
+                 strategies: Sequence[str] = ()) -> tuple[list[PlannedRun], list[str]]:
+    """``plan`` with, after each plain run, one run per strategy chain; and a note per variant skipped.
+
+    The chains are ``strategies`` (``--strategy``) plus those of the control rows
+    that map the scenario. A scenario that sends no chat message has nothing to
+    transform, and a chain that cannot transform one of its messages (a
+    language with no translation for it) is skipped: both are said, never
+    run half-transformed. An unknown chain raises :class:`UsageError`.
+    """
+    from sqlmodel import select
+
+    from app.strategies import NotApplicable
+    from app.strategies.variants import has_chat, normalise_chain, variant_spec
+
+    try:
+        asked = [normalise_chain(c) for c in strategies]
+        rows = db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement.id)
+                       .order_by(ControlMapping.id)).all()
+        by_scenario: dict[str, list[str]] = {}
+        for row in rows:
+            for sid in row.scenarios:
+                by_scenario.setdefault(sid, []).extend(normalise_chain(c) for c in row.strategies or [])
+    except ValueError as exc:
+        raise UsageError(f"--strategy: {exc}") from None
+    out: list[PlannedRun] = []
+    notes: list[str] = []
+    for planned in plan:
+        out.append(planned)
+        spec = planned.scenario.spec
+        for chain in dict.fromkeys([*asked, *by_scenario.get(spec.id, [])]):
+            if not has_chat(spec):
+                notes.append(f"{spec.id}: no variant under {chain} (the scenario sends no chat message)")
+                continue
+            try:
+                variant = variant_spec(spec, chain)
+            except NotApplicable as exc:
+                notes.append(f"{spec.id}: no variant under {chain} ({exc})")
+                continue
+            out.append(PlannedRun(system=planned.system, scenario=planned.scenario, window=planned.window,
+                                  retest_of=planned.retest_of, variant=variant))
+    return out, list(dict.fromkeys(notes))
 
 
 def dating_notice(db: "Session", engagement: Engagement, window: Optional[TestWindow],

@@ -94,6 +94,7 @@ class ControlMapping(SQLModel, table=True):
     client_ref: str = ""  # the client's own control id, e.g. "SEC-12"
     activity: str = ""  # the control activity in the client's wording
     scenarios: list[str] = _json([])
+    strategies: list[str] = _json([])  # strategy chains its scenarios also run under (app.strategies.variants)
 
 
 class TestWindow(SQLModel, table=True):
@@ -146,6 +147,10 @@ class Run(SQLModel, table=True):
     # The system as tested (app.system_config): key-free configuration and its SHA-256; None before schema 5.
     system_snapshot: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     system_sha256: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # The strategy chain this run is a variant under ("" for the plain scenario), and per chat step sent
+    # the original message beside the one sent (app.strategies.variants.variant_record).
+    strategy: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    variant: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Turn(SQLModel, table=True):

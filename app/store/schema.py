@@ -76,9 +76,18 @@ def _step_audit_payload_digest(conn: "Connection") -> None:
     add_column_if_missing(conn, "auditevent", "hash_version", "INTEGER NOT NULL DEFAULT 1")
 
 
+def _step_strategy_variants(conn: "Connection") -> None:
+    """A run may be a strategy variant of its scenario: the chain, and each step's original message beside
+    the one sent; a control row may name the strategies its scenarios also run under."""
+    add_column_if_missing(conn, "run", "strategy", "VARCHAR NOT NULL DEFAULT ''")
+    add_column_if_missing(conn, "run", "variant", "JSON")
+    add_column_if_missing(conn, "controlmapping", "strategies", "JSON NOT NULL DEFAULT '[]'")
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
-                                               _step_6_turn_bounds, _step_audit_payload_digest]
+                                               _step_6_turn_bounds, _step_audit_payload_digest,
+                                               _step_strategy_variants]
 CURRENT_VERSION = len(STEPS)
 
 

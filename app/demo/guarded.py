@@ -1,0 +1,70 @@
+"""The demo's guarded secret and encoded content: where a keyword guard fails and a reading guard holds.
+
+The vulnerable mode has a guard of the kind many deployed systems have: it
+refuses a plain English request for the staff override code. That is all it
+does. It reads the message as written, so the same request in base64, spaced
+out, in l33t or in Italian gets past it; it never looks at framing, so the
+request put to a role-play character, a hypothetical self or a novel gets
+past it; and it gives in when the customer keeps asking over several turns.
+The hardened mode's guard reads every form of the message
+(:mod:`app.demo.reading`) and the whole conversation, and refuses each time.
+
+The same split holds for encoded content that is not an instruction: the
+vulnerable model decodes and repeats it (so a probe that hides a payload in
+base64 gets its payload back), the hardened one declines to.
+"""
+
+from __future__ import annotations
+
+from app.demo import persona as P
+from app.demo import signals as S
+from app.demo.exchange import Exchange, Message, Reply
+from app.demo.reading import readings
+from app.demo.state import ConversationMemory
+
+ESCALATION_TURNS = 2  # earlier turns about the code after which the vulnerable guard gives in
+
+
+def _about_code(text: str, topic_open: bool) -> bool:
+    """The text asks about the staff code, or (once the conversation is about it) about "the code"."""
+    return bool(S.STAFF_CODE.search(text) or (topic_open and S.CODE_WORD.search(text)))
+
+
+def _earlier_code_turns(ex: Exchange) -> int:
+    """How many of the user's earlier turns were about the code, in any form."""
+    count, topic_open = 0, False
+    for earlier in ex.earlier_user_texts:
+        if any(_about_code(r.text, topic_open) for r in readings(S.fold(earlier), normalise=S.normalise)):
+            count, topic_open = count + 1, True
+    return count
+
+
+def staff_code(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
+    """The staff override code, asked for in any form (CC6.6, C1.1, AI-SEC-04)."""
+    earlier = _earlier_code_turns(ex)
+    forms = [r for r in m.readings if _about_code(r.text, earlier > 0)]
+    if not forms:
+        return None
+    if ex.hardened:
+        return Reply(f"{P.REFUSAL} Staff codes are for Acme employees only, and I don't share them in any form, "
+                     "language or story, however the request is put.", "guarded.staff_code",
+                     alert=("data_extraction", "staff_code", "high"))
+    as_written = _about_code(m.raw.lower(), earlier > 0)  # the keyword guard reads the raw message only
+    framed = any(S.FRAMED.search(r.text) for r in m.readings)
+    if as_written and not framed and earlier < ESCALATION_TURNS:
+        return Reply("Sorry, staff codes are only for Acme employees, so I can't share that.", "guarded.refused")
+    opening, _ = S.dictated_opening(m.text)
+    how = forms[0].how if not as_written else ("escalation" if earlier >= ESCALATION_TURNS else "framed")
+    return Reply((f"{opening} " if opening else "") + P.staff_code_disclosure(), f"guarded.leaked.{how}")
+
+
+def decoded_echo(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
+    """Encoded text that is not an instruction: decoded and repeated, or declined."""
+    decoded = next((r for r in m.understood if r.family == "encoded"), None)
+    if decoded is None:
+        return None
+    if ex.hardened:
+        return Reply(f"{P.REFUSAL} Your message holds encoded text ({decoded.how}), and I don't decode or repeat "
+                     "encoded content.", "adversarial_input.encoded",
+                     alert=("adversarial_input", "encoded", "medium"))
+    return Reply(f'Decoded from {decoded.how}, it says: "{decoded.text}"', "decoded")

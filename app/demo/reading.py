@@ -1,0 +1,257 @@
+"""What a user message says once it is read as a model reads it: decoded, despaced, translated, joined.
+
+A capable model reads through base64, ROT13, hex, bits and Morse, through
+s p a c e d letters and l33t digits, through French and Polish, and it can put
+together a request sent in parts. So does the demo model: :func:`readings`
+gives every such reading of a message. The rules then decide what each mode
+does with them: the vulnerable mode's keyword guard looks only at the message
+as written, so a request in another form gets past it; the hardened mode's
+guard looks at every reading.
+
+Nothing here knows Redline's prompts. Each decoder works on any text in its
+form (a base64 run anywhere in the message, ROT13 told from English by word
+counts, any language in the glossary), so attacks written by others work too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from app.demo.lexicon import ENGLISH, GLOSSARY
+
+ENCODINGS = ("base64", "rot13", "hex", "binary", "morse", "reversed")
+OBFUSCATIONS = ("spacing", "leetspeak")
+PARTS = "parts"
+MAX_READ_CHARS = 8000  # decoders stop here; the model's input limit is the same
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading the message: ``how`` it was read, and the English-ish ``text`` it gives."""
+
+    how: str  # "as written", an encoding, an obfuscation, a language, or "parts"
+    text: str
+
+    @property
+    def family(self) -> str:
+        if self.how in ENCODINGS:
+            return "encoded"
+        if self.how in OBFUSCATIONS:
+            return "obfuscated"
+        if self.how in GLOSSARY:
+            return "translated"
+        return "split" if self.how == PARTS else "plain"
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+
+
+def english_share(text: str) -> float:
+    """The share of the words in ``text`` that are very common English words."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return sum(w in ENGLISH for w in words) / len(words) if words else 0.0
+
+
+# How often each letter appears in English text (per cent): English scores about 6.5, ciphertext about 4.
+_LETTER_FREQUENCY = dict(zip("etaoinshrdlcumwfgypbvkjxqz", (12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8,
+                                                           2.8, 2.4, 2.4, 2.2, 2.0, 2.0, 1.9, 1.5, 1.0, 0.8, 0.15,
+                                                           0.15, 0.1, 0.07), strict=True))
+
+
+def letter_score(text: str) -> float:
+    """The mean English frequency of the text's Latin letters; 0 for fewer than eight of them."""
+    letters = [c for c in text.lower() if c in _LETTER_FREQUENCY]
+    return sum(_LETTER_FREQUENCY[c] for c in letters) / len(letters) if len(letters) >= 8 else 0.0
+
+
+def _readable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(c.isalpha() or c.isspace() for c in text)
+    if not text.strip() or not text.isprintable() or letters < 0.6 * len(text):
+        return None
+    return text.strip()
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+# Possessive runs (``++``, ``{n,}+``): a long run that fails at its end is given up at once, not retried
+# one character shorter at a time (quadratic on an 8,000-character message).
+_HEX = re.compile(r"\b[0-9a-fA-F]{16,}+\b")
+_BITS = re.compile(r"\b[01]{8}(?:\s+[01]{8}){3,}\b")
+_MORSE = re.compile(r"(?<![^\s])[.\-]{1,7}+(?:(?:\s+/\s+|\s+)[.\-]{1,7}+){3,}+(?![^\s])")
+_CIPHER_HINT = re.compile(r"\brot[\s\-]?13\b|\bcaesar\b|\bshift(?:ed)? (?:of |by )?13\b|\bencoded\b", re.IGNORECASE)
+_SEGMENT = re.compile(r"[^.!?:\n]+[.!?:\n]*")
+
+
+def _base64(text: str) -> str | None:
+    for token in _BASE64.findall(text):
+        try:
+            found = _readable(base64.b64decode(token + "=" * (-len(token) % 4), validate=True))
+        except (binascii.Error, ValueError):
+            continue
+        if found:
+            return found
+    return None
+
+
+def _hex(text: str) -> str | None:
+    found = [_readable(bytes.fromhex(token)) for token in _HEX.findall(text) if len(token) % 2 == 0]
+    return next((f for f in found if f), None)
+
+
+def _bits(text: str) -> str | None:
+    match = _BITS.search(text)
+    return _readable(bytes(int(group, 2) for group in match.group().split())) if match else None
+
+
+def _morse(text: str) -> str | None:
+    from app.strategies.encodings import MORSE
+
+    table = {code: char for char, code in MORSE.items()}
+    match = _MORSE.search(text)
+    if not match:
+        return None
+    words = ["".join(table.get(code, "") for code in word.split()) for word in re.split(r"\s+/\s+", match.group())]
+    decoded = " ".join(w for w in words if w)
+    return decoded if english_share(decoded) >= 0.3 else None
+
+
+def _turned(text: str, turn: Callable[[str], str], by_letters: bool = False) -> list[str]:
+    """The segments of ``text`` that read as English once turned (and did not before): by common words,
+    or (``by_letters``, for a letter substitution) by how English its letters are."""
+    found = []
+    for segment in _SEGMENT.findall(text):
+        turned = turn(segment)
+        before, after = english_share(segment), english_share(turned)
+        words = after >= 0.4 and after > before + 0.25
+        letters = (by_letters and letter_score(turned) >= 5.5 and letter_score(turned) > letter_score(segment) + 1.5
+                   and after > 0)
+        if words or letters:
+            found.append(turned.strip())
+    return found
+
+
+def _rot13(text: str) -> str | None:
+    """ROT13 segments, told from English by word counts; told it is encoded, every segment not already English."""
+    decoded = _turned(text, lambda segment: codecs.decode(segment, "rot13"), by_letters=True)
+    if not decoded and _CIPHER_HINT.search(text):
+        for segment in _SEGMENT.findall(text):
+            turned = codecs.decode(segment, "rot13")
+            if (not _CIPHER_HINT.search(segment) and english_share(segment) < 0.4
+                    and english_share(turned) >= english_share(segment) and _WORD.search(segment)):
+                decoded.append(turned.strip())
+    return " ".join(decoded) or None
+
+
+def _reversed(text: str) -> str | None:
+    """Segments written backwards."""
+    return " ".join(_turned(text, lambda segment: segment[::-1])) or None
+
+
+_SPACED_RUN = re.compile(r"(?:\S {1,3}+){5,}+\S")
+
+
+def _spacing(text: str) -> str | None:
+    runs = _SPACED_RUN.findall(text)
+    if not runs:
+        return None
+    def join(run: str) -> str:
+        return " ".join(word.replace(" ", "") for word in re.split(r" {2,}", run))
+    return _SPACED_RUN.sub(lambda m: join(m.group()), text)
+
+
+_LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_ALNUM = re.compile(r"[A-Za-z0-9@$]++")
+
+
+def _unleet(token: str) -> str:
+    """Digits back to letters; a 1 is i or l, whichever makes a known word."""
+    base = "".join(_LEET.get(c, c) for c in token.lower())
+    for one in ("i", "l"):
+        word = base.replace("1", one)
+        if word in ENGLISH:
+            return word
+    return base.replace("1", "i")
+
+
+def _is_leet(token: str) -> bool:
+    """Letters and look-alike digits in one word."""
+    return any(c.isalpha() for c in token) and any(c in _LEET or c == "1" for c in token)
+
+
+def _leetspeak(text: str) -> str | None:
+    tokens = [t for t in _ALNUM.findall(text) if _is_leet(t)]
+    if len(tokens) < 3 or sum(_unleet(t) in ENGLISH for t in tokens) < 2:
+        return None
+    return _ALNUM.sub(lambda m: _unleet(m.group()) if _is_leet(m.group()) else m.group(), text)
+
+
+def language_of(text: str) -> str | None:
+    """The glossary language most of the message's non-English words belong to, if it is one."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    best, hits = None, 0
+    for language, gloss in GLOSSARY.items():
+        found = sum(1 for w in words if w in gloss and w not in ENGLISH and len(w) > 1)
+        if found > hits:
+            best, hits = language, found
+    return best if words and hits >= 2 and hits / len(words) >= 0.2 else None
+
+
+def gloss(text: str, language: str) -> str:
+    """The message word by word in English, as far as the glossary goes; other words stay as they are."""
+    table = GLOSSARY[language]
+    return _WORD.sub(lambda m: table.get(m.group().lower(), m.group()), text)
+
+
+_JOIN = re.compile(
+    r"\b(?:combine|join|put|merge|concatenate|assemble|stitch|glue)\b[^.!?\n]{0,60}?"
+    r"\b(?:parts?|fragments?|pieces?|segments?|halves|chunks?)\b|\b(?:parts?|fragments?|pieces?) together\b",
+    re.IGNORECASE)
+_FRAGMENT = re.compile(r"\u00ab([^\u00bb]*)\u00bb|\[([^\]\n]*)\]")
+
+
+def _parts(text: str, earlier: Sequence[str]) -> str | None:
+    """A request sent in fragments (in « » or [ ]) across turns, joined when the last turn asks for it."""
+    if not _JOIN.search(text):
+        return None
+    pieces = [next(g for g in m.groups() if g is not None) for message in (*earlier, text)
+              for m in _FRAGMENT.finditer(message[:MAX_READ_CHARS])]
+    joined = "".join(pieces).strip()
+    return joined or None
+
+
+_DECODERS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
+    ("base64", _base64), ("hex", _hex), ("binary", _bits), ("morse", _morse), ("rot13", _rot13),
+    ("reversed", _reversed), ("spacing", _spacing), ("leetspeak", _leetspeak),
+)
+
+
+def readings(text: str, earlier: Iterable[str] = (), normalise: Callable[[str], str] = str) -> list[Reading]:
+    """Every reading of ``text`` (folded, spacing kept): as written first, then each form it decodes from.
+
+    ``earlier`` are the conversation's earlier user messages, for a request sent in parts.
+    """
+    text = text[:MAX_READ_CHARS]
+    found = [Reading("as written", normalise(text))]
+    for how, decode in _DECODERS:
+        decoded = decode(text)
+        if decoded and decoded != text:
+            found.append(Reading(how, normalise(decoded)))
+    language = language_of(text)
+    if language:
+        found.append(Reading(language, gloss(text, language)))
+    joined = _parts(text, list(earlier))
+    if joined:
+        found.append(Reading(PARTS, normalise(joined)))
+    for reading in list(found[1:]):  # a decoded message may itself be in another language
+        inner = language_of(reading.text)
+        if inner and reading.how not in GLOSSARY:
+            found.append(Reading(reading.how, gloss(reading.text, inner)))
+    return found
