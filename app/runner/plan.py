@@ -129,7 +129,7 @@ def add_variants(db: "Session", engagement: Engagement, plan: Sequence[PlannedRu
     language with no translation for it) is skipped: both are said, never
     run half-transformed. An unknown chain raises :class:`UsageError`.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.strategies import NotApplicable
     from app.strategies.variants import has_chat, normalise_chain, variant_spec
@@ -137,7 +137,7 @@ def add_variants(db: "Session", engagement: Engagement, plan: Sequence[PlannedRu
     try:
         asked = [normalise_chain(c) for c in strategies]
         rows = db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement.id)
-                       .order_by(ControlMapping.id)).all()
+                       .order_by(col(ControlMapping.id))).all()
         by_scenario: dict[str, list[str]] = {}
         for row in rows:
             for sid in row.scenarios:

@@ -16,27 +16,10 @@ bundle can show what a transformed prompt asked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from app.strategies import disguises, encodings, framing, splitting, wrappers
+from app.strategies.base import FAMILIES, MAX_CHAIN, Strategy  # noqa: F401  (the package's public names)
 from app.strategies.languages import NotApplicable
-
-MAX_CHAIN = 4
-FAMILIES = ("encoding", "obfuscation", "wrapper", "indirect", "turns", "language", "custom")
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """One named transformation; ``turns`` is set for the strategies that send several messages."""
-
-    name: str
-    family: str
-    transform: Callable[[str], str]
-    inverse: Callable[[str], str] | None = None
-    summary: str = ""
-    origin: str = "built-in"  # built-in, the YAML file it came from, or the entry point that supplied it
-    turns: Callable[[str], list[str]] | None = None
-    join: Callable[[list[str]], str] | None = None
 
 
 def _template(name: str, family: str, template: framing.Template, summary: str) -> Strategy:
@@ -91,7 +74,7 @@ def catalogue() -> dict[str, Strategy]:
         found[lang.name] = Strategy(lang.name, "language", lang.translate, lang.back,
                                     f"shipped {lang.language} translations ({len(lang.to_language)} messages)",
                                     origin=lang.source)
-    for extra in (*plugin_strategies(), *user_strategies()):
+    for extra in (*plugin_strategies(), *user_strategies(tuple(found))):
         if extra.name not in found:  # a built-in name is never shadowed; the loaders report clashes
             found[extra.name] = extra
     return found

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.strategies.framing import SLOT, Template
 
 if TYPE_CHECKING:
-    from app.strategies import Strategy
+    from app.strategies.base import Strategy
 
 ENTRY_POINT_GROUP = "redline.strategies"
 MAX_STRATEGY_FILES = 200
@@ -57,7 +57,7 @@ def load_strategy_file(path: Path, taken: Iterable[str] = ()) -> list[Strategy]:
     """The strategies one YAML file defines; FileFormatError (file, line, field) for any problem in it."""
     from app.errors import FileFormatError, Problem
     from app.formats.yamlsource import load_yaml, validate
-    from app.strategies import Strategy
+    from app.strategies.base import Strategy
 
     data, where = load_yaml(path)
     spec = validate(_StrategyFile, data, where, path)
@@ -75,21 +75,19 @@ def load_strategy_file(path: Path, taken: Iterable[str] = ()) -> list[Strategy]:
     return found
 
 
-def user_strategies() -> list[Strategy]:
-    """Every strategy in the data dir's ``strategies`` folder (re-read when a file changes)."""
+def user_strategies(reserved: tuple[str, ...] = ()) -> list[Strategy]:
+    """Every strategy in the data dir's ``strategies`` folder (re-read when a file changes); ``reserved``
+    are the names already taken (built-in and shipped), which a user file may not reuse."""
     folder = strategies_dir()
     if not folder.is_dir():
         return []
     files = sorted(folder.glob("*.yaml"))[:MAX_STRATEGY_FILES]
-    return list(_load_files(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)))
+    return list(_load_files(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files), reserved))
 
 
 @lru_cache(maxsize=8)
-def _load_files(stamps: tuple[tuple[str, int, int], ...]) -> tuple[Strategy, ...]:
-    from app.strategies import _BUILT_IN
-    from app.strategies.languages import shipped
-
-    taken = [s.name for s in _BUILT_IN] + [t.name for t in shipped()]
+def _load_files(stamps: tuple[tuple[str, int, int], ...], reserved: tuple[str, ...]) -> tuple[Strategy, ...]:
+    taken = list(reserved)
     found: list[Strategy] = []
     for path, _, _ in stamps:
         found += load_strategy_file(Path(path), taken + [s.name for s in found])
@@ -115,7 +113,7 @@ def plugin_problems() -> list[str]:
 def _plugins() -> tuple[Strategy, ...]:
     from importlib.metadata import entry_points
 
-    from app.strategies import Strategy
+    from app.strategies.base import Strategy
 
     found: list[Strategy] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
