@@ -53,7 +53,8 @@ def key_reference(source: str, name: str) -> Optional[dict[str, str]]:
 def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
                 key: Optional[dict[str, str]] = None, in_scope: bool = True, owner: str = "",
                 description: str = "", models: Sequence[str] = (), canaries: Sequence[str] = (),
-                extra_target: Optional[dict[str, Any]] = None) -> "SystemSpec":
+                extra_target: Optional[dict[str, Any]] = None,
+                operations: Optional[dict[str, Any]] = None) -> "SystemSpec":
     """Build and validate a system the way an engagement file would; errors become AlignmentError."""
     from pydantic import ValidationError
 
@@ -66,13 +67,15 @@ def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
         if value:
             target[field] = value
     target.pop("api_key", None)
+    target.pop("operations", None)  # a stored target carries them; they are the system's, passed apart
+    target.pop("canaries", None)
     if key:
         target["api_key"] = key
     try:
         return SystemSpec(name=name.strip(), in_scope=in_scope, owner=owner.strip(),
                           description=description.strip(), target=target,
                           models=[m.strip() for m in models if m.strip()],
-                          canaries=[c for c in canaries if c])
+                          canaries=[c for c in canaries if c], operations=dict(operations or {}))
     except ValidationError as exc:
         raise AlignmentError("; ".join(_plain(err) for err in exc.errors())) from None
 

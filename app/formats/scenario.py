@@ -76,7 +76,35 @@ class BurstStep(_Strict):
     identity: str = "primary"
 
 
-Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep], Field(discriminator="type")]
+class OperationStep(_Strict):
+    """A call of one of the client's own operations, by name (``systems[].operations`` in the engagement).
+
+    The system maps the name to its method, URL and key; ``args`` fill the
+    operation's URL and body template. A system that maps no such operation
+    plans the scenario as "needs the client's ..." instead of running it.
+    """
+
+    type: Literal["operation"]
+    operation: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    identity: str = "primary"
+
+
+class ManualStep(_Strict):
+    """Something the tester does or observes by hand (trigger a failover, check the SIEM) and records.
+
+    The run shows it as a checklist item; its outcome is a human verdict with a
+    note. Until it is recorded, the run cannot pass.
+    """
+
+    type: Literal["manual"]
+    instruction: str = Field(min_length=1)
+    expect: str = ""  # what the tester should see for the control to be working
+
+
+Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep],
+                 Field(discriminator="type")]
+AnyStep = Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep]
 
 
 class DetectorSpec(BaseModel):
@@ -164,8 +192,21 @@ class ScenarioSpec(_Strict):
                     raise FieldValueError(
                         f"detector step index {index} is out of range", at=("detectors", d, "steps", j)
                     )
+                if isinstance(self.all_steps[index], ManualStep):
+                    raise FieldValueError(f"step {index} is a manual step: the tester records its outcome, "
+                                          "no detector judges it", at=("detectors", d, "steps", j))
         return self
 
     @property
-    def all_steps(self) -> list[ChatStep | ListModelsStep | HttpStep | BurstStep]:
+    def all_steps(self) -> list[AnyStep]:
         return list(self.turns if self.turns is not None else self.steps or [])
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The client operations the scenario calls, in step order (each once)."""
+        return tuple(dict.fromkeys(s.operation for s in self.all_steps if isinstance(s, OperationStep)))
+
+    @property
+    def manual_steps(self) -> tuple[int, ...]:
+        """Indexes of the steps a tester performs and records by hand."""
+        return tuple(i for i, s in enumerate(self.all_steps) if isinstance(s, ManualStep))

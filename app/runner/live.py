@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from app.formats.scenario import ChatStep, HttpStep, ListModelsStep, ScenarioSpec
     from app.store.models import AISystem
     from app.targets.base import HttpResult, Target
+    from app.targets.operation import ClientOperations
 
 Emit = Optional[Callable[["RunnerEvent"], None]]
 
@@ -84,7 +85,8 @@ class LiveRun:
 
     def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
                  target: "Target", scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
-                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None):
+                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None,
+                 operations: Optional["ClientOperations"] = None):
         self.engine = engine  # verdicts are written here; a turn's own rows go through ``writer``
         self.writer = writer
         self.run_id = run_id
@@ -95,6 +97,7 @@ class LiveRun:
         self.emit = on_event
         self.cancel = cancel
         self.prior = prior or {}
+        self.operations = operations  # the system's named client operations (app.targets.operation)
         self.canaries = canaries_for(system, spec)
         self.log: list[TurnLog] = []
         self.model_ids: list[str] = []
@@ -130,6 +133,10 @@ class LiveRun:
                     await self._list_models(index, sample, step)
                 elif step.type == "http":
                     await self._http(index, sample, step)
+                elif step.type in ("operation", "manual"):
+                    from app.runner.steps import run_step
+
+                    await run_step(self, index, sample, step)
                 else:
                     await run_burst(self, index, sample, step)
 
