@@ -154,6 +154,8 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
                       Text(", ".join(f"#{i}" for i in o.finding_ids) or "–"))
     notes = [f"! {one_line(o.scenario_id, 48)} @ {one_line(o.system, 32)}: {one_line(o.reason, 300)}"
              for o in outcomes if o.verdict == "error" and o.reason]
+    notes += [f"· {one_line(o.scenario_id, 48)} @ {one_line(o.system, 32)}: planned, {one_line(o.reason, 300)}"
+              for o in outcomes if o.status == "planned"]
     if notes:
         table.caption = Text("\n".join(notes), style="yellow")
         table.caption_justify = "left"
