@@ -148,3 +148,32 @@ def test_operation_urls_and_bodies_are_filled_from_the_step() -> None:
     assert prepare_call("outage", default, {"seconds": 0}, "me").body == {"seconds": 0}
     listing = OperationSpec(url="/alerts")
     assert prepare_call("security_alerts", listing, {"since": "1h"}, "me").url == "/alerts?since=1h"
+
+
+def test_the_coverage_table_and_the_test_plan_say_what_each_waits_for(tmp_path: Path) -> None:
+    from app.alignment import coverage
+    from app.engagements import find_engagement
+    from app.evidence.collect import load_evidence
+    from app.evidence.tables import test_plan
+    from app.store import session
+
+    controls = [{"criterion": "CC7.2", "client_ref": "MON-1", "activity": "Alerts are reviewed",
+                 "scenarios": ["monitor-injection-alert"]},
+                {"criterion": "P4", "client_ref": "PRIV-2", "activity": "Deletion purges conversations",
+                 "scenarios": ["retention-deletion-recall", "consent-training-use"]}]
+    system = {"name": "bot", "target": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}}
+    import_engagement_file(engagement_file(tmp_path, [system], name="cov-ops", controls=controls))
+    with session() as db:
+        engagement = find_engagement(db, "cov-ops")
+        cov = coverage(db, engagement.id)
+        first, second = cov.rows
+        assert first.only_planned and not first.gap
+        assert first.waiting == (("monitor-injection-alert",
+                                  "needs the client's security alert feed (operation 'security_alerts')"),)
+        assert not second.only_planned and [s for s, _ in second.waiting] == ["retention-deletion-recall"]
+        assert "2 scenario(s) planned, waiting on the client's operations" in cov.summary()
+        ev = load_evidence(db, engagement.id)
+    states = {row["criterion"]: row["coverage"] for row in test_plan(ev)}
+    assert states["CC7.2"] == ("Planned; monitor-injection-alert needs the client's security alert feed "
+                               "(operation 'security_alerts')")
+    assert states["P4"].startswith("Covered; retention-deletion-recall needs the client's data-deletion API")
