@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from app.events import TurnFinished, TurnStarted
 from app.operations import FORGETS
+from app.runner.judge import MANUAL_KIND
 from app.runner.record import open_turn, update_turn
 from app.store.models import utcnow
 
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from app.formats.scenario import ManualStep, OperationStep
     from app.runner.live import LiveRun
     from app.targets.base import HttpResult
-
-MANUAL_KIND = "manual"
 
 
 async def run_operation(live: "LiveRun", index: int, sample: int, step: "OperationStep") -> None:
