@@ -113,3 +113,35 @@ def record_connection_check(db: "Session", engagement_id: int, system_id: int, r
         "ttft_ms": round(report.ttft_ms, 1) if report.ttft_ms is not None else None,
         "list_error": report.list_error, "chat_error": report.chat_error, "model_id": report.model_id,
     }, entity=f"system:{system_id}")
+
+
+def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0) -> list[str]:
+    """Transport checks (CC6.7) of every in-scope system's URLs, each system's recorded in the audit chain.
+
+    Returns one line per check that failed or could not judge, and one per
+    system that passed them all, for the tester to read at import. The same
+    checks run as the ``transport-endpoint-checks`` scenario, whose verdicts are the evidence.
+    """
+    import asyncio
+
+    from app.alignment.systems import systems_of
+    from app.store import audit
+    from app.targets.transport_checks import check_system
+
+    engagement = get_engagement(db, engagement_id)
+    lines: list[str] = []
+    for system in systems_of(db, engagement_id):
+        if not system.in_scope:
+            continue
+        checks = asyncio.run(check_system(dict(system.target or {}), timeout=timeout))
+        # A check changes nothing in the engagement: an audit event, not an edit.
+        audit.record(db, engagement_id=engagement.id, action="system.transport_checked",
+                     entity=f"system:{system.id}", payload={"checks": [c.as_json() for c in checks]})
+        bad = [c for c in checks if c.outcome != "pass"]
+        for c in bad:
+            word = "FAIL" if c.outcome == "fail" else "could not judge"
+            lines.append(f"CC6.7 {system.name}: {c.check} {word}: {c.url}: {c.reason}")
+        if not bad:
+            exempt = " (loopback HTTP, exempt)" if all(c.exempt or c.check == "redirect" for c in checks) else ""
+            lines.append(f"CC6.7 {system.name}: transport checks passed{exempt}")
+    return lines

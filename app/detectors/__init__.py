@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Optional
 
-from app.detectors import canary, inventory, literal, pii, refusal, secret, transport
+from app.detectors import canary, endpoint, inventory, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
 from app.detectors.base import CannotJudge, DetectorFamily, DetectorResult, TurnObservation
 
@@ -29,7 +29,7 @@ __all__ = [
 FAMILIES: dict[str, DetectorFamily] = {
     family.name: family
     for family in sorted(
-        [*literal.FAMILIES, canary.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY, *transport.FAMILIES,
+        [*literal.FAMILIES, canary.FAMILY, endpoint.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY, *transport.FAMILIES,
          inventory.FAMILY],
         key=lambda f: f.name,
     )

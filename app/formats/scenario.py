@@ -102,9 +102,20 @@ class ManualStep(_Strict):
     expect: str = ""  # what the tester should see for the control to be working
 
 
-Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep],
+class TransportStep(_Strict):
+    """The transport checks of every URL the system is reached through (CC6.7): no model is called.
+
+    The turn holds each check's outcome as JSON; ``endpoint`` detectors judge it
+    (:mod:`app.targets.transport_checks`).
+    """
+
+    type: Literal["transport"]
+    timeout: float = Field(default=10.0, gt=0, le=60)
+
+
+Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep, TransportStep],
                  Field(discriminator="type")]
-AnyStep = Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep]
+AnyStep = Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep, TransportStep]
 
 
 class DetectorSpec(BaseModel):

@@ -133,7 +133,7 @@ class LiveRun:
                     await self._list_models(index, sample, step)
                 elif step.type == "http":
                     await self._http(index, sample, step)
-                elif step.type in ("operation", "manual"):
+                elif step.type in ("operation", "manual", "transport"):
                     from app.runner.steps import run_step
 
                     await run_step(self, index, sample, step)

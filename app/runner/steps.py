@@ -18,7 +18,7 @@ from app.runner.record import open_turn, update_turn
 from app.store.models import utcnow
 
 if TYPE_CHECKING:
-    from app.formats.scenario import ManualStep, OperationStep
+    from app.formats.scenario import ManualStep, OperationStep, TransportStep
     from app.runner.live import LiveRun
     from app.targets.base import HttpResult
 
@@ -72,9 +72,35 @@ async def run_manual(live: "LiveRun", index: int, sample: int, step: "ManualStep
         live.emit(TurnFinished(live.run_id, turn_id, "done", "", None, None, 0))
 
 
-async def run_step(live: "LiveRun", index: int, sample: int, step: "OperationStep | ManualStep") -> None:
+async def run_transport(live: "LiveRun", index: int, sample: int, step: "TransportStep") -> None:
+    """Check every URL of the system (CC6.7) and record the checks as one turn's JSON text."""
+    import json
+    import time
+
+    from app.targets.base import HttpResult, RequestSent
+    from app.targets.transport_checks import check_system, endpoint_urls
+
+    target = dict(live.system.target or {})
+    urls = endpoint_urls(target)
+
+    async def call() -> "HttpResult":
+        started = time.perf_counter()
+        checks = await check_system(target, timeout=step.timeout)
+        body = json.dumps({"checks": [c.as_json() for c in checks]}, ensure_ascii=False)
+        return HttpResult(request=RequestSent("CHECK", ", ".join(urls) or "built-in demo", {}, None),
+                          http_status=None, body_text=body, raw=body.encode("utf-8"),
+                          elapsed_ms=(time.perf_counter() - started) * 1000.0)
+
+    prompt = f"check the transport of {len(urls) or 1} endpoint(s): " + (", ".join(urls) or "the built-in demo")
+    await live._call(index, sample, "transport", "tester", prompt, call)
+
+
+async def run_step(live: "LiveRun", index: int, sample: int,
+                   step: "OperationStep | ManualStep | TransportStep") -> None:
     """The one hook the run loop calls for these step types."""
     if step.type == "operation":
         await run_operation(live, index, sample, step)
+    elif step.type == "transport":
+        await run_transport(live, index, sample, step)
     else:
         await run_manual(live, index, sample, step)
