@@ -115,7 +115,8 @@ def record_connection_check(db: "Session", engagement_id: int, system_id: int, r
     }, entity=f"system:{system_id}")
 
 
-def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0) -> list[str]:
+def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0,
+                    system_ids: Optional[Sequence[int]] = None, only_problems: bool = False) -> list[str]:
     """Transport checks (CC6.7) of every in-scope system's URLs, each system's recorded in the audit chain.
 
     Returns one line per check that failed or could not judge, and one per
@@ -131,7 +132,7 @@ def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0) 
     engagement = get_engagement(db, engagement_id)
     lines: list[str] = []
     for system in systems_of(db, engagement_id):
-        if not system.in_scope:
+        if not system.in_scope if system_ids is None else system.id not in system_ids:
             continue
         checks = asyncio.run(check_system(dict(system.target or {}), timeout=timeout))
         # A check changes nothing in the engagement: an audit event, not an edit.
@@ -141,7 +142,7 @@ def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0) 
         for c in bad:
             word = "FAIL" if c.outcome == "fail" else "could not judge"
             lines.append(f"CC6.7 {system.name}: {c.check} {word}: {c.url}: {c.reason}")
-        if not bad:
+        if not bad and not only_problems:
             exempt = " (loopback HTTP, exempt)" if all(c.exempt or c.check == "redirect" for c in checks) else ""
             lines.append(f"CC6.7 {system.name}: transport checks passed{exempt}")
     return lines

@@ -164,7 +164,8 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
 
 def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
                  window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
-                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True) -> int:
+                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True,
+                 transport: bool = True) -> int:
     """Everything ``redline run`` does after parsing; returns the exit code.
 
     With ``probe``, each system run against is also sent the canary probes once
@@ -188,6 +189,16 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         notice = dating_notice(db, engagement, plan[0].window) if plan else None
     if notice:
         err.print(f"redline: runs made now are {notice}", markup=False, soft_wrap=True)
+    if transport and plan:
+        from app.alignment.connection import check_transport
+
+        # Every URL the runs will reach is checked first (CC6.7); the scenario transport-endpoint-checks
+        # gives the verdicts, this says at once what it will find.
+        with session() as db:
+            for line in check_transport(db, engagement.id or 0,
+                                        system_ids=sorted({p.system.id for p in plan if p.system.id}),
+                                        only_problems=True):
+                err.print(f"redline: {for_terminal(line)}", markup=False, soft_wrap=True)
     for note in dict.fromkeys(w for planned in plan for w in planned.scenario.warnings):
         err.print(f"redline: warning: {for_terminal(note)}", markup=False, soft_wrap=True)
     for run_id in recovered:
