@@ -177,3 +177,21 @@ def test_the_coverage_table_and_the_test_plan_say_what_each_waits_for(tmp_path: 
     assert states["CC7.2"] == ("Planned; monitor-injection-alert needs the client's security alert feed "
                                "(operation 'security_alerts')")
     assert states["P4"].startswith("Covered; retention-deletion-recall needs the client's data-deletion API")
+
+
+def test_the_connection_test_tries_each_get_operation_and_only_lists_the_others(
+        estates: dict[str, tuple[DemoServer, ClientOpsGateway]], keys: None) -> None:
+    from app.alignment import check_connection, record_connection_check  # noqa: F401  (the wizard's pair)
+    from app.formats.engagement import TargetSpec
+
+    demo, gateway = estates["hardened"]
+    before = len(gateway.received)
+    spec = TargetSpec(kind="openai", base_url=demo.base_url, model="acme-support-1",
+                      api_key={"env": "RL_TEST_CLIENT_KEY"})
+    report = asyncio.run(check_connection(spec, ["acme-support-1"],
+                                          stored_target={"operations": gateway.operations("RL_TEST_OPS_KEY")}))
+    found = dict(report.operations)
+    assert found["security_alerts"].startswith("HTTP 200 in ")
+    assert found["delete_user_data"] == "not tried: DELETE may change something"
+    assert found["outage"] == "not tried: POST may change something"
+    assert [r.method for r in gateway.received[before:]] == ["GET"]

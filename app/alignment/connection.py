@@ -33,6 +33,7 @@ class ConnectionReport:
     reply: str = ""  # untrusted model output: render literally
     chat_error: str = ""
     model_id: str = ""
+    operations: tuple[tuple[str, str], ...] = ()  # (name, what the test found), GET operations tried
 
     @property
     def ok(self) -> bool:
@@ -46,11 +47,16 @@ def undocumented_models(listed: Sequence[str], documented: Sequence[str]) -> tup
 
 
 async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
-                           secrets: Any = None) -> ConnectionReport:
-    """List the endpoint's models and send one tiny chat, timing the first token.
+                           secrets: Any = None, stored_target: Optional[dict[str, Any]] = None) -> ConnectionReport:
+    """List the endpoint's models and send one tiny chat, timing the first token; then try each client
+    operation that is safe to try (a GET) from ``stored_target``.
 
-    Never raises for target faults: they come back in ``list_error`` / ``chat_error``.
+    Never raises for target faults: they come back in ``list_error`` / ``chat_error`` / ``operations``.
     """
+    from app.secrets import SecretResolver
+    from app.targets.operation import ClientOperations, try_safe_operations
+
+    secrets = secrets if secrets is not None else SecretResolver()
     from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnFailed
     from app.targets.factory import make_target
 
@@ -81,11 +87,14 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
                     method, path, _body = target.chat_call(ChatRequest(messages=[]))
                     chat_error += not_found_note(spec.kind, getattr(target, "base_url", ""), method, path)
         total = (time.perf_counter() - started) * 1000
+        operations = await try_safe_operations(ClientOperations(dict(stored_target or {}), target, secrets),
+                                               "redline-connection-test")
     finally:
         await target.aclose()
     return ConnectionReport(models=models, undocumented=undocumented_models(models, documented),
                             list_error=list_error, ttft_ms=ttft, total_ms=total,
-                            reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id)
+                            reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id,
+                            operations=tuple(operations))
 
 
 def not_found_note(kind: str, base_url: str, method: str, path: str) -> str:
@@ -112,6 +121,7 @@ def record_connection_check(db: "Session", engagement_id: int, system_id: int, r
         "models": list(report.models), "undocumented": list(report.undocumented),
         "ttft_ms": round(report.ttft_ms, 1) if report.ttft_ms is not None else None,
         "list_error": report.list_error, "chat_error": report.chat_error, "model_id": report.model_id,
+        "operations": [list(entry) for entry in report.operations],
     }, entity=f"system:{system_id}")
 
 

@@ -158,3 +158,48 @@ def target_spec_of(system: AISystem) -> Any:
 
     fields = set(TargetSpec.model_fields)
     return TargetSpec.model_validate({k: v for k, v in system.target.items() if k in fields})
+
+
+def parse_operations(text: str, existing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The wizard's one-line form of a system's operations: ``name=METHOD URL [env:VAR|keyring:NAME|none]``,
+    separated by ``;``. Without a key part the operation uses the system's own key (on its own host only).
+
+    What the line cannot say (a body template, another auth header, a description) is kept from the
+    operation of the same name in ``existing``. Errors name the entry; nothing is half-parsed.
+    """
+    found: dict[str, Any] = {}
+    for number, entry in enumerate((e.strip() for e in text.split(";")), start=1):
+        if not entry:
+            continue
+        name, equals, rest = entry.partition("=")
+        parts = rest.split()
+        if not equals or len(parts) not in (2, 3):
+            raise AlignmentError(f"operation {number} ({entry!r}): write name=METHOD URL, then optionally "
+                                 "env:VAR, keyring:NAME or none")
+        method, url = parts[0].upper(), parts[1]
+        operation: dict[str, Any] = {k: v for k, v in dict((existing or {}).get(name.strip(), {})).items()
+                                     if k in ("body", "auth_header", "description")}
+        operation.update(method=method, url=url)
+        if len(parts) == 3:
+            source, _, ref = parts[2].partition(":")
+            if source == "none" and not ref:
+                operation["auth"] = "none"
+            else:
+                reference = key_reference(source, ref)
+                if reference is None:
+                    raise AlignmentError(f"operation {number} ({name.strip()}): give the key as env:VAR, "
+                                         "keyring:NAME or none")
+                operation["auth"] = reference
+        found[name.strip()] = operation
+    return found
+
+
+def operations_text(operations: dict[str, Any]) -> str:
+    """A system's stored operations in the wizard's one-line form (:func:`parse_operations` reads it back)."""
+    entries = []
+    for name, operation in operations.items():
+        auth = operation.get("auth", "target")
+        key = "" if auth == "target" else " none" if auth == "none" else \
+            f" env:{auth['env']}" if auth.get("env") else f" keyring:{auth.get('keyring')}"
+        entries.append(f"{name}={operation.get('method', 'GET')} {operation.get('url', '')}{key}")
+    return "; ".join(entries)

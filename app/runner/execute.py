@@ -102,7 +102,7 @@ class Targets:
         from app.targets.operation import ClientOperations
 
         # Operation keys are read now, so every value is known to the scrubber before a turn is stored.
-        self._operations[system.id] = ClientOperations(system, target, self.resolver)
+        self._operations[system.id] = ClientOperations(dict(system.target or {}), target, self.resolver)
         return target
 
     def operations(self, system: AISystem) -> "ClientOperations":

@@ -20,7 +20,6 @@ from app.targets.common import join_url
 if TYPE_CHECKING:
     from app.formats.engagement import OperationSpec, TargetSpec
     from app.secrets import SecretResolver
-    from app.store.models import AISystem
     from app.targets.base import Target
 
 
@@ -54,13 +53,14 @@ def unmapped(name: str) -> HttpResult:
 class ClientOperations:
     """A system's named operations for one batch of runs; keys resolved up front so they are redacted."""
 
-    def __init__(self, system: "AISystem", target: "Target", resolver: "SecretResolver") -> None:
+    def __init__(self, stored_target: dict[str, Any], target: "Target", resolver: "SecretResolver") -> None:
+        """``stored_target``: the system's target as the store keeps it (its operations among it)."""
         from app.formats.engagement import KeyRef
         from app.secrets import SecretUnavailable
 
         self.target = target
         self.resolver = resolver
-        self.operations: dict[str, OperationSpec] = operations_of(system.target or {})
+        self.operations: dict[str, OperationSpec] = operations_of(stored_target)
         self._keys: dict[str, Optional[str]] = {}
         self._key_errors: dict[str, str] = {}
         for name, operation in self.operations.items():
@@ -101,5 +101,20 @@ class ClientOperations:
             await endpoint.aclose()
 
 
-def operation_of(system: "AISystem", name: str) -> Optional["OperationSpec"]:
-    return operations_of(system.target or {}).get(name)
+async def try_safe_operations(ops: ClientOperations, identity: str) -> list[tuple[str, str]]:
+    """Each operation's connection-test result, in name order: a GET is called, anything else is not.
+
+    A GET reads and changes nothing, so a connection test may try it; a POST
+    or DELETE could start a drill or delete data, so it is only listed.
+    """
+    results: list[tuple[str, str]] = []
+    for name, operation in sorted(ops.operations.items()):
+        if not operation.safe:
+            results.append((name, f"not tried: {operation.method} may change something"))
+            continue
+        result = await ops.call(name, {}, identity)
+        if result.error_type:
+            results.append((name, f"{result.error_type}: {result.detail}"))
+        else:
+            results.append((name, f"HTTP {result.http_status} in {result.elapsed_ms:.0f} ms"))
+    return results
