@@ -15,7 +15,7 @@ highlighted run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import work
@@ -37,6 +37,7 @@ from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
 if TYPE_CHECKING:
+    from app.manual import ManualItem
     from app.runner import PlannedRun
 
 
@@ -65,6 +66,8 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
+        Binding("m", "manual", "Manual", id="run.manual",
+                tooltip="Record the outcome of the highlighted run's next manual step"),
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
@@ -361,6 +364,39 @@ class RunScreen(EngagementScreen):
             self.notify("Highlight a run that has started.", markup=False)
             return None
         return entry.run_id
+
+    def action_manual(self) -> None:
+        """The highlighted run's first unrecorded manual step, as a checklist item to record."""
+        from app.manual import checklist
+
+        run_id = self._selected_run()
+        if run_id is None:
+            return
+        pending = [item for item in with_store(lambda db: checklist(db, run_id)) if item.pending]
+        if not pending:
+            self.notify("The highlighted run has no manual step awaiting a record.", markup=False)
+            return
+        from screens.widgets.manual_form import ManualForm
+
+        item = pending[0]
+        self.app.push_screen(ManualForm(item), lambda result: self._record_manual(item, result))
+
+    def _record_manual(self, item: "ManualItem", result: Optional[dict[str, Any]]) -> None:
+        from app.errors import RedlineError
+        from app.manual import record_manual_outcome
+
+        if not result:
+            return
+        try:
+            verdict = with_store(lambda db: record_manual_outcome(
+                db, run_id=item.run_id, step=item.step, sample=item.sample, outcome=result["outcome"],
+                note=result["note"], attachment=result["attachment"]))
+        except RedlineError as exc:
+            report_error(self, exc)
+            return
+        self.notify(f"step {item.step + 1} recorded: {result['outcome']}; run {item.run_id} is now {verdict}",
+                    markup=False)
+        self.reload_runs()  # the stored run is drawn again, its checklist item ticked
 
     def action_triage(self) -> None:
         run_id = self._selected_run()
