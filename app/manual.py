@@ -16,9 +16,10 @@ the draft finding when the run now fails.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 from app.store.models import Run, Turn, Verdict
@@ -46,27 +47,28 @@ class ManualItem:
     outcome: str  # pass | fail | "" (not recorded)
     note: str = ""
     actor: str = ""
-    recorded_at: Optional[datetime] = None
-    attachment: Optional[str] = None  # the attached file's reference, when the tester gave one
+    recorded_at: datetime | None = None
+    attachment: str | None = None  # the attached file's reference, when the tester gave one
 
     @property
     def pending(self) -> bool:
         return not self.outcome
 
 
-def _latest_human(db: "Session", turn_ids: Sequence[int]) -> dict[int, Verdict]:
+def _latest_human(db: Session, turn_ids: Sequence[int]) -> dict[int, Verdict]:
     from sqlmodel import select
 
     if not turn_ids:
         return {}
     latest: dict[int, Verdict] = {}
     for verdict in db.exec(select(Verdict).where(Verdict.turn_id.in_(list(turn_ids)),  # type: ignore[union-attr]
-                                                 Verdict.source == "human").order_by(Verdict.id)).all():
+                                                 Verdict.source == "human")
+                           .order_by(Verdict.id)).all():  # type: ignore[arg-type]
         latest[verdict.turn_id or 0] = verdict
     return latest
 
 
-def manual_judgements(db: "Session", turns: Sequence[Turn]) -> tuple[dict[int, list[Verdict]], list[dict[str, Any]]]:
+def manual_judgements(db: Session, turns: Sequence[Turn]) -> tuple[dict[int, list[Verdict]], list[dict[str, Any]]]:
     """For the run's manual turns: the verdict each is judged by, and the ones still pending.
 
     A recorded step is judged by the tester's latest verdict; a pending one by
@@ -85,7 +87,7 @@ def manual_judgements(db: "Session", turns: Sequence[Turn]) -> tuple[dict[int, l
     return judged, pending
 
 
-def checklist(db: "Session", run_id: int) -> list[ManualItem]:
+def checklist(db: Session, run_id: int) -> list[ManualItem]:
     """The run's manual steps in order, each with its recorded outcome or pending."""
     from sqlmodel import select
 
@@ -101,7 +103,7 @@ def checklist(db: "Session", run_id: int) -> list[ManualItem]:
     return items
 
 
-def pending_for_engagement(db: "Session", engagement_id: int) -> list[ManualItem]:
+def pending_for_engagement(db: Session, engagement_id: int) -> list[ManualItem]:
     """Every manual step of the engagement's finished runs that awaits the tester."""
     from sqlmodel import select
 
@@ -110,8 +112,8 @@ def pending_for_engagement(db: "Session", engagement_id: int) -> list[ManualItem
     return [item for run_id in sorted(run_ids) for item in checklist(db, run_id) if item.pending]
 
 
-def record_manual_outcome(db: "Session", *, run_id: int, step: int, outcome: str, note: str, sample: int = 0,
-                          actor: str = "", attachment: Optional[str] = None) -> str:
+def record_manual_outcome(db: Session, *, run_id: int, step: int, outcome: str, note: str, sample: int = 0,
+                          actor: str = "", attachment: str | None = None) -> str:
     """Record the tester's outcome of a manual step and judge the run again; returns the run's verdict.
 
     ``attachment`` is the reference of a file attached as evidence of the
@@ -143,7 +145,7 @@ def record_manual_outcome(db: "Session", *, run_id: int, step: int, outcome: str
     return _judge_again(db, run, actor or audit.default_actor(), step)
 
 
-def _judge_again(db: "Session", run: Run, actor: str, step: int) -> str:
+def _judge_again(db: Session, run: Run, actor: str, step: int) -> str:
     """The run's verdict from its stored turns and verdicts, recorded when it changes."""
     from app.runner.execute import spec_from_snapshot
     from app.runner.judge import create_run_finding, rollup, settle

@@ -15,8 +15,9 @@ itself is :mod:`app.targets.operation`'s.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 if TYPE_CHECKING:
@@ -52,13 +53,13 @@ def is_absolute(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def _origin(url: str) -> tuple[str, str, Optional[int]]:
+def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
-def foreign_with_target_key(operation: "OperationSpec", base_url: Optional[str]) -> bool:
+def foreign_with_target_key(operation: OperationSpec, base_url: str | None) -> bool:
     """True when ``operation`` would send the system's own key to an origin other than the target's."""
     if operation.auth != "target" or not is_absolute(operation.url):
         return False
@@ -73,7 +74,7 @@ def mapped_operations(target: Mapping[str, Any]) -> dict[str, Any]:
     return own
 
 
-def operations_of(target: Mapping[str, Any]) -> dict[str, "OperationSpec"]:
+def operations_of(target: Mapping[str, Any]) -> dict[str, OperationSpec]:
     """The operations a stored system's target maps (:func:`mapped_operations`), validated."""
     from pydantic import ValidationError
 
@@ -135,7 +136,7 @@ def _template(value: Any, values: Mapping[str, Any]) -> Any:
     return value
 
 
-def prepare_call(name: str, operation: "OperationSpec", args: Mapping[str, Any], identity: str) -> OperationCall:
+def prepare_call(name: str, operation: OperationSpec, args: Mapping[str, Any], identity: str) -> OperationCall:
     """The request one ``operation`` step makes: ``{identity}`` and the step's arguments filled in.
 
     ``identity`` is the label the run gives the caller (the same user the chat

@@ -381,7 +381,7 @@ class RunScreen(EngagementScreen):
         item = pending[0]
         self.app.push_screen(ManualForm(item), lambda result: self._record_manual(item, result))
 
-    def _record_manual(self, item: "ManualItem", result: Optional[dict[str, Any]]) -> None:
+    def _record_manual(self, item: ManualItem, result: dict[str, Any] | None) -> None:
         from app.errors import RedlineError
         from app.manual import record_manual_outcome
 

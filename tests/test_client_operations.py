@@ -10,8 +10,9 @@ header. The runner, the store and the plan are the product's own.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -122,8 +123,8 @@ def test_without_the_operations_they_are_planned_as_needing_the_client_and_never
 
 
 def test_an_operation_on_another_host_never_gets_the_systems_key(tmp_path: Path) -> None:
-    from app.errors import FileFormatError
     from app.engagements import load_engagement_file
+    from app.errors import FileFormatError
 
     path = engagement_file(tmp_path, [{"name": "bot", "target": {
         "kind": "openai", "base_url": "https://ai.example.com/v1", "api_key": {"env": "X"}},

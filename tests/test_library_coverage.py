@@ -158,7 +158,7 @@ def test_scenarios_that_disturb_other_traffic_are_tagged_exclusive(library: Scen
         steps = s.all_steps
         disturbs = (any(st.type == "burst" for st in steps)
                     or any(st.type == "operation" and st.operation == "outage" for st in steps)
-                    or len({st.identity for st in steps}) > 1)
+                    or len({getattr(st, "identity", "primary") for st in steps}) > 1)
         assert disturbs == (EXCLUSIVE_TAG in s.tags), s.id
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -47,7 +47,7 @@ def undocumented_models(listed: Sequence[str], documented: Sequence[str]) -> tup
 
 
 async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
-                           secrets: Any = None, stored_target: Optional[dict[str, Any]] = None) -> ConnectionReport:
+                           secrets: Any = None, stored_target: dict[str, Any] | None = None) -> ConnectionReport:
     """List the endpoint's models and send one tiny chat, timing the first token; then try each client
     operation that is safe to try (a GET) from ``stored_target``.
 
@@ -125,8 +125,8 @@ def record_connection_check(db: "Session", engagement_id: int, system_id: int, r
     }, entity=f"system:{system_id}")
 
 
-def check_transport(db: "Session", engagement_id: int, *, timeout: float = 5.0,
-                    system_ids: Optional[Sequence[int]] = None, only_problems: bool = False) -> list[str]:
+def check_transport(db: Session, engagement_id: int, *, timeout: float = 5.0,
+                    system_ids: Sequence[int] | None = None, only_problems: bool = False) -> list[str]:
     """Transport checks (CC6.7) of every in-scope system's URLs, each system's recorded in the audit chain.
 
     Returns one line per check that failed or could not judge, and one per

@@ -89,7 +89,7 @@ def needs_note(scenario_id: str, needs: Sequence[str]) -> str:
         " on an in-scope system"
 
 
-def waiting_on(spec: "ScenarioSpec", system: "AISystem") -> str:
+def waiting_on(spec: ScenarioSpec, system: AISystem) -> str:
     """Why a run of ``spec`` against ``system`` is planned but not run ("" when it can run).
 
     Only client operations hold a run back: the sentence names each one the

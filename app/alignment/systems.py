@@ -53,8 +53,8 @@ def key_reference(source: str, name: str) -> Optional[dict[str, str]]:
 def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
                 key: Optional[dict[str, str]] = None, in_scope: bool = True, owner: str = "",
                 description: str = "", models: Sequence[str] = (), canaries: Sequence[str] = (),
-                extra_target: Optional[dict[str, Any]] = None,
-                operations: Optional[dict[str, Any]] = None) -> "SystemSpec":
+                extra_target: dict[str, Any] | None = None,
+                operations: dict[str, Any] | None = None) -> SystemSpec:
     """Build and validate a system the way an engagement file would; errors become AlignmentError."""
     from pydantic import ValidationError
 
@@ -160,7 +160,7 @@ def target_spec_of(system: AISystem) -> Any:
     return TargetSpec.model_validate({k: v for k, v in system.target.items() if k in fields})
 
 
-def parse_operations(text: str, existing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def parse_operations(text: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The wizard's one-line form of a system's operations: ``name=METHOD URL [env:VAR|keyring:NAME|none]``,
     separated by ``;``. Without a key part the operation uses the system's own key (on its own host only).
 

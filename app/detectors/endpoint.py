@@ -9,7 +9,7 @@ nowhere, cannot judge; otherwise the endpoint passed, with the reasons.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_choice
@@ -41,7 +41,7 @@ def _line(entry: dict[str, Any]) -> str:
     return f"{entry.get('url', '?')}: {entry.get('reason', '')}"
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
     entries = _entries(params, obs)
     failed = [e for e in entries if e.get("outcome") == "fail"]
     if failed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -122,7 +122,7 @@ class OperationSpec(_Strict):
 
     method: HttpMethod = "GET"
     url: str
-    auth: Union[Literal["target", "none"], KeyRef] = "target"
+    auth: Literal["target", "none"] | KeyRef = "target"
     auth_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")  # Bearer when Authorization
     body: Any = None
     description: str = ""
@@ -153,7 +153,7 @@ class SystemSpec(_Strict):
     operations: dict[str, OperationSpec] = Field(default_factory=dict)  # the client's own endpoints, by name
 
     @model_validator(mode="after")
-    def _operations_named_and_keyed(self) -> "SystemSpec":
+    def _operations_named_and_keyed(self) -> SystemSpec:
         from app.operations import foreign_with_target_key
 
         for name, operation in self.operations.items():

@@ -9,7 +9,7 @@ bounded bursts, deletion requests). Exactly one of the two is given.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -113,9 +113,9 @@ class TransportStep(_Strict):
     timeout: float = Field(default=10.0, gt=0, le=60)
 
 
-Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep, TransportStep],
+Step = Annotated[ChatStep | ListModelsStep | HttpStep | BurstStep | OperationStep | ManualStep | TransportStep,
                  Field(discriminator="type")]
-AnyStep = Union[ChatStep, ListModelsStep, HttpStep, BurstStep, OperationStep, ManualStep, TransportStep]
+AnyStep = ChatStep | ListModelsStep | HttpStep | BurstStep | OperationStep | ManualStep | TransportStep
 
 
 class DetectorSpec(BaseModel):

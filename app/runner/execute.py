@@ -74,7 +74,7 @@ class Targets:
 
         self.resolver = secrets or SecretResolver()
         self._targets: dict[int, "Target"] = {}
-        self._operations: dict[int, "ClientOperations"] = {}
+        self._operations: dict[int, ClientOperations] = {}
 
     def prepare(self, system: AISystem) -> "Target":
         """Build the system's adapter; a missing API key fails here, before any run starts."""
@@ -105,7 +105,7 @@ class Targets:
         self._operations[system.id] = ClientOperations(dict(system.target or {}), target, self.resolver)
         return target
 
-    def operations(self, system: AISystem) -> "ClientOperations":
+    def operations(self, system: AISystem) -> ClientOperations:
         """The system's named client operations (after :meth:`prepare`)."""
         self.prepare(system)
         return self._operations[system.id or 0]
@@ -169,7 +169,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
 
         outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
         shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
-        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i], waiting[i]) for i in shared))):
+        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i], waiting[i]) for i in shared)), strict=True):
             outcomes[i] = outcome
         for i, p in enumerate(plan):
             if outcomes[i] is None:  # an exclusive scenario: alone, after the others
@@ -212,7 +212,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
 async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem,
                  window: Optional[str], target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
                  cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn],
-                 operations: Optional["ClientOperations"] = None) -> RunOutcome:
+                 operations: ClientOperations | None = None) -> RunOutcome:
     """Execute a started (or resumed) run and close it, whatever happens to the steps."""
     lock = RunLock(run_id).acquire()
     live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,

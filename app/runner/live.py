@@ -86,7 +86,7 @@ class LiveRun:
     def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
                  target: "Target", scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
                  cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None,
-                 operations: Optional["ClientOperations"] = None):
+                 operations: ClientOperations | None = None):
         self.engine = engine  # verdicts are written here; a turn's own rows go through ``writer``
         self.writer = writer
         self.run_id = run_id

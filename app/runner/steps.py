@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from app.targets.base import HttpResult
 
 
-async def run_operation(live: "LiveRun", index: int, sample: int, step: "OperationStep") -> None:
+async def run_operation(live: LiveRun, index: int, sample: int, step: OperationStep) -> None:
     """Call the system's operation ``step.operation``; a deletion that succeeded is remembered for recall."""
     operations = live.operations
     label = live.label(step.identity)
@@ -34,7 +34,7 @@ async def run_operation(live: "LiveRun", index: int, sample: int, step: "Operati
 
         prompt = prepare_call(step.operation, operations.operations[step.operation], step.args, label).prompt
 
-    async def call() -> "HttpResult":
+    async def call() -> HttpResult:
         if operations is None:
             from app.targets.operation import unmapped
 
@@ -48,7 +48,7 @@ async def run_operation(live: "LiveRun", index: int, sample: int, step: "Operati
         live._forgotten.setdefault(step.identity, []).extend(own)
 
 
-async def run_manual(live: "LiveRun", index: int, sample: int, step: "ManualStep") -> None:
+async def run_manual(live: LiveRun, index: int, sample: int, step: ManualStep) -> None:
     """Open the manual step's turn: the instruction is its prompt, the outcome awaits the tester."""
     from app.runner.live import TurnLog
 
@@ -72,7 +72,7 @@ async def run_manual(live: "LiveRun", index: int, sample: int, step: "ManualStep
         live.emit(TurnFinished(live.run_id, turn_id, "done", "", None, None, 0))
 
 
-async def run_transport(live: "LiveRun", index: int, sample: int, step: "TransportStep") -> None:
+async def run_transport(live: LiveRun, index: int, sample: int, step: TransportStep) -> None:
     """Check every URL of the system (CC6.7) and record the checks as one turn's JSON text."""
     import json
     import time
@@ -83,7 +83,7 @@ async def run_transport(live: "LiveRun", index: int, sample: int, step: "Transpo
     target = dict(live.system.target or {})
     urls = endpoint_urls(target)
 
-    async def call() -> "HttpResult":
+    async def call() -> HttpResult:
         started = time.perf_counter()
         checks = await check_system(target, timeout=step.timeout)
         body = json.dumps({"checks": [c.as_json() for c in checks]}, ensure_ascii=False)
@@ -95,8 +95,8 @@ async def run_transport(live: "LiveRun", index: int, sample: int, step: "Transpo
     await live._call(index, sample, "transport", "tester", prompt, call)
 
 
-async def run_step(live: "LiveRun", index: int, sample: int,
-                   step: "OperationStep | ManualStep | TransportStep") -> None:
+async def run_step(live: LiveRun, index: int, sample: int,
+                   step: OperationStep | ManualStep | TransportStep) -> None:
     """The one hook the run loop calls for these step types."""
     if step.type == "operation":
         await run_operation(live, index, sample, step)

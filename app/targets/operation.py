@@ -10,7 +10,7 @@ header, and none of the target's headers, which belong to the target's host.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from app.operations import is_absolute, operations_of, prepare_call
 from app.targets.adapter import EndpointAdapter
@@ -27,10 +27,10 @@ class OperationEndpoint(EndpointAdapter):
     """One operation URL, called with its own key (or none)."""
 
     kind: ClassVar[str] = "operation"
-    models_path: ClassVar[Optional[str]] = None
+    models_path: ClassVar[str | None] = None
 
-    def __init__(self, spec: "TargetSpec", url: str, header: str, *, api_key: Optional[str],
-                 secrets: "SecretResolver") -> None:
+    def __init__(self, spec: TargetSpec, url: str, header: str, *, api_key: str | None,
+                 secrets: SecretResolver) -> None:
         super().__init__(spec.model_copy(update={"headers": {}}), api_key=api_key, secrets=secrets, base_url=url)
         self._header = header
 
@@ -53,7 +53,7 @@ def unmapped(name: str) -> HttpResult:
 class ClientOperations:
     """A system's named operations for one batch of runs; keys resolved up front so they are redacted."""
 
-    def __init__(self, stored_target: dict[str, Any], target: "Target", resolver: "SecretResolver") -> None:
+    def __init__(self, stored_target: dict[str, Any], target: Target, resolver: SecretResolver) -> None:
         """``stored_target``: the system's target as the store keeps it (its operations among it)."""
         from app.formats.engagement import KeyRef
         from app.secrets import SecretUnavailable
@@ -61,7 +61,7 @@ class ClientOperations:
         self.target = target
         self.resolver = resolver
         self.operations: dict[str, OperationSpec] = operations_of(stored_target)
-        self._keys: dict[str, Optional[str]] = {}
+        self._keys: dict[str, str | None] = {}
         self._key_errors: dict[str, str] = {}
         for name, operation in self.operations.items():
             if isinstance(operation.auth, KeyRef):

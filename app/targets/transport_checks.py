@@ -23,8 +23,9 @@ import asyncio
 import socket
 import ssl
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 CHECKS = ("plain_http", "tls_version", "certificate", "redirect")
@@ -80,7 +81,7 @@ def _handshake(host: str, port: int, context: ssl.SSLContext, timeout: float) ->
             return tls.version() or "?"
 
 
-def _verifying_context(cafile: Optional[str]) -> ssl.SSLContext:
+def _verifying_context(cafile: str | None) -> ssl.SSLContext:
     """What the adapters trust: certifi's CA bundle (httpx's default), or the CA file given."""
     if cafile is None:
         import certifi
@@ -102,7 +103,7 @@ def _legacy_context() -> ssl.SSLContext:
     return context
 
 
-def _tls_checks(url: str, host: str, port: int, timeout: float, cafile: Optional[str]) -> list[EndpointCheck]:
+def _tls_checks(url: str, host: str, port: int, timeout: float, cafile: str | None) -> list[EndpointCheck]:
     checks: list[EndpointCheck] = []
     negotiated = ""
     try:
@@ -167,7 +168,7 @@ def _why(exc: BaseException) -> str:
     return " ".join(str(text).split())[:200]
 
 
-async def _redirect_check(url: str, timeout: float, cafile: Optional[str], method: str) -> EndpointCheck:
+async def _redirect_check(url: str, timeout: float, cafile: str | None, method: str) -> EndpointCheck:
     import httpx
 
     parts = urlsplit(url)
@@ -198,7 +199,7 @@ async def _redirect_check(url: str, timeout: float, cafile: Optional[str], metho
     return EndpointCheck(url, "redirect", "pass", f"HTTP {status} redirects within {parts.hostname}")
 
 
-async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, cafile: Optional[str] = None,
+async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, cafile: str | None = None,
                          method: str = "GET") -> list[EndpointCheck]:
     """The four checks of one URL, in :data:`CHECKS` order. Never raises for what the endpoint does."""
     parts = urlsplit(url)
@@ -222,7 +223,7 @@ async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, cafile: 
 
 
 async def check_system(target: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT,
-                       cafile: Optional[str] = None) -> list[EndpointCheck]:
+                       cafile: str | None = None) -> list[EndpointCheck]:
     """Every URL of a stored system's target. The built-in demo, served in-process, is exempt and says so."""
     urls = endpoint_urls(target)
     if not urls and target.get("kind") == "demo":

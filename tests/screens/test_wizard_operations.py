@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cockpit_pilot import TODAY, screen_name, wait_for
 from test_wizard import _fill, _new_engagement, _open_wizard
 from textual.widgets import Input, Select

@@ -16,7 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -69,7 +69,7 @@ class ClientOpsGateway:
 
 
 def start_client_ops(demo_url: str, demo_key: str, token: str) -> ClientOpsGateway:
-    gateway: Optional[ClientOpsGateway] = None
+    gateway: ClientOpsGateway | None = None
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # quiet

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,7 +44,7 @@ def _write(folder: Path, stem: str, cert: x509.Certificate, key: Any) -> Pem:
 
 
 def _leaf(subject: str, issuer: x509.Name, issuer_key: Any, key: Any, *, expired: bool) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     start, end = (now - dt.timedelta(days=400), now - dt.timedelta(days=35)) if expired else \
         (now - dt.timedelta(days=1), now + dt.timedelta(days=30))
     return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer)
@@ -66,7 +66,7 @@ class Certificates:
 
 def make_certificates(folder: Path) -> Certificates:
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca = (x509.CertificateBuilder().subject_name(_name("Redline test CA")).issuer_name(_name("Redline test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - dt.timedelta(days=500)).not_valid_after(now + dt.timedelta(days=500))
@@ -103,7 +103,7 @@ class Served:
         self.thread.join(timeout=10)
 
 
-def _handler(location: Optional[str]) -> type[BaseHTTPRequestHandler]:
+def _handler(location: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
@@ -143,7 +143,7 @@ class _TLSServer(ThreadingHTTPServer):
         pass  # handshakes the checks abandon on purpose are not errors
 
 
-def serve_tls(pem: Pem, *, tls10_only: bool = False, location: Optional[str] = None) -> Served:
+def serve_tls(pem: Pem, *, tls10_only: bool = False, location: str | None = None) -> Served:
     """An HTTPS server with ``pem``; ``tls10_only`` speaks TLS 1.0 and nothing else."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if tls10_only:
@@ -158,7 +158,7 @@ def serve_tls(pem: Pem, *, tls10_only: bool = False, location: Optional[str] = N
     return Served(server, "https")
 
 
-def serve_http(location: Optional[str] = None) -> Served:
+def serve_http(location: str | None = None) -> Served:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(location))
     server.daemon_threads = True
     return Served(server, "http")
