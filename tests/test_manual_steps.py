@@ -129,3 +129,12 @@ def test_a_detector_cannot_judge_a_manual_step(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError) as caught:
         load_scenarios([path])
     assert "manual step" in str(caught.value) and "bad.yaml" in str(caught.value)
+
+
+def test_the_report_says_which_manual_step_awaits_its_record() -> None:
+    from app.evidence.wording import run_result
+
+    run = {"verdict": "review", "metrics": {"manual_pending": [{"turn": 4, "step": 1, "sample": 0}]}}
+    assert run_result(run, []) == "Not concluded: manual step 2 awaits the tester's recorded outcome."
+    run["metrics"]["manual_pending"].append({"turn": 9, "step": 3, "sample": 1})
+    assert run_result(run, []) == "Not concluded: manual steps 2, 4 (sample 2) await the tester's recorded outcome."
