@@ -54,7 +54,8 @@ class RunScreen(EngagementScreen):
     HELP_TITLE = "run"
     HELP = ("Left: the scenarios (space picks, g groups them by category, control or system) and the runs. "
             "r runs what is picked (or the highlighted scenario or group); c cancels the highlighted run, C all of them. "
-            "The transcript of the highlighted run streams on the right; t opens it in triage.")
+            "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
+            "as a checklist item: m records what you did and saw.")
     BINDINGS = [
         Binding("r", "run", "Run", id="run.start", tooltip="Run the picked scenarios (or the highlighted one)"),
         Binding("c", "cancel", "Cancel", id="run.cancel", tooltip="Cancel the highlighted run"),
@@ -66,7 +67,7 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
-        Binding("m", "manual", "Manual", id="run.manual",
+        Binding("m", "manual", "Manual", show=False, id="run.manual",  # the checklist item itself names the key
                 tooltip="Record the outcome of the highlighted run's next manual step"),
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
@@ -230,6 +231,8 @@ class RunScreen(EngagementScreen):
         if entry.running or message.error:
             entry.status = message.status
             entry.verdict = entry.verdict or message.verdict
+        if message.note:  # planned, not run: shown as what it waits for, never as an error
+            entry.error = f"planned, not run: {message.note}"
         if message.error:
             from app.errors import RedlineError
 
@@ -318,7 +321,8 @@ class RunScreen(EngagementScreen):
 
     def _stats(self, entry: RunEntry) -> None:
         if entry.error:
-            line = Text(one_line(entry.error, 600), style="red")  # wraps (run-stats grows), never cut
+            style = "yellow" if entry.status == "planned" else "red"
+            line = Text(one_line(entry.error, 600), style=style)  # wraps (run-stats grows), never cut
         elif entry.status == "queued":
             line = Text("queued: starts when a slot is free", style="dim")
         else:

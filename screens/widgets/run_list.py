@@ -194,6 +194,7 @@ class RunDone(Message):
     status: str
     verdict: str = ""
     error: str = ""
+    note: str = ""  # a planned run: what it waits for ("needs the client's ...")
 
 
 class RunFeed:
