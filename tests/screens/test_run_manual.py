@@ -60,3 +60,31 @@ async def test_m_records_the_highlighted_runs_manual_step_and_the_checklist_tick
         human = db.exec(select(Verdict).where(Verdict.source == "human")).one()
         assert (human.reason, human.evidence["attachment"]) == ("no failover alert in the SIEM", "att-9")
     dispose_all()
+
+
+async def test_a_scenario_whose_operation_the_system_lacks_shows_as_planned_not_as_an_error() -> None:
+    from sqlmodel import select
+
+    from app import alignment
+    from app.store.engine import dispose_all, session
+    from app.store.models import Run
+
+    with session() as db:
+        engagement = alignment.create_engagement(db, "acme-2026", "Acme Corp")
+        eid = engagement.id or 0
+        # Nothing listens there: a planned run sends nothing, so nothing can fail to connect.
+        alignment.save_system(db, eid, alignment.system_spec(name="client-bot", kind="openai",
+                                                             base_url="http://127.0.0.1:9/v1"))
+    dispose_all()
+    app = RedlineApp(today=TODAY)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_run_screen(pilot, eid)
+        screen.queue_scenarios(["monitor-injection-alert"])
+        await wait_for(pilot, lambda: any(e.status == "planned" for e in screen.entries.values()), "the planned run")
+        entry = next(e for e in screen.entries.values() if e.status == "planned")
+        assert entry.error == ("planned, not run: needs the client's security alert feed "
+                               "(operation 'security_alerts')")
+        assert entry.run_id is None
+    with session() as db:
+        assert db.exec(select(Run)).all() == []
+    dispose_all()
