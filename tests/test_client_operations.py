@@ -196,3 +196,18 @@ def test_the_connection_test_tries_each_get_operation_and_only_lists_the_others(
     assert found["delete_user_data"] == "not tried: DELETE may change something"
     assert found["outage"] == "not tried: POST may change something"
     assert [r.method for r in gateway.received[before:]] == ["GET"]
+
+
+def test_a_planned_run_is_a_skipped_case_in_junit_and_never_changes_the_exit_code(tmp_path: Path) -> None:
+    from app.junit import write_junit
+    from app.runner.console import EXIT_PASS, exit_code
+    from app.runner.execute import PLANNED, RunOutcome
+
+    reason = "needs the client's security alert feed (operation 'security_alerts')"
+    planned = RunOutcome(None, "monitor-injection-alert", "bot", None, PLANNED, "", title="t", reason=reason)
+    assert exit_code([planned]) == EXIT_PASS
+    path = tmp_path / "junit.xml"
+    write_junit(path, [planned], suite="acme")
+    text = path.read_text(encoding="utf-8")
+    assert f'<skipped message="run planned: {reason}' in text.replace("&#x27;", "'").replace("&apos;", "'")
+    assert "<error" not in text and "<failure" not in text
