@@ -211,3 +211,27 @@ def test_a_planned_run_is_a_skipped_case_in_junit_and_never_changes_the_exit_cod
     text = path.read_text(encoding="utf-8")
     assert f'<skipped message="run planned: {reason}' in text.replace("&#x27;", "'").replace("&apos;", "'")
     assert "<error" not in text and "<failure" not in text
+
+
+def test_operations_round_trip_through_the_store_and_keep_no_key_in_the_run_snapshot(tmp_path: Path) -> None:
+    from app.engagements import export_engagement, find_engagement
+    from app.store import session
+    from app.store.models import AISystem
+    from app.system_config import system_snapshot
+
+    operations = {"security_alerts": {"method": "GET", "url": "https://siem.acme.test/q?u={identity}",
+                                      "auth": {"env": "ACME_SIEM_KEY"}, "auth_header": "X-Api-Key"},
+                  "outage": {"method": "POST", "url": "/drill", "body": {"s": "{seconds}"}}}
+    system = {"name": "bot", "target": {"kind": "openai", "base_url": "https://ai.acme.test/v1"},
+              "operations": operations}
+    import_engagement_file(engagement_file(tmp_path, [system], name="ops-trip"))
+    with session() as db:
+        exported = export_engagement(db, "ops-trip")
+        stored = db.get(AISystem, 1)
+        assert stored is not None and find_engagement(db, "ops-trip").id == stored.engagement_id
+        snapshot = system_snapshot(stored)
+    ops = exported.systems[0].operations
+    assert ops["security_alerts"].auth.env == "ACME_SIEM_KEY" and ops["security_alerts"].auth_header == "X-Api-Key"
+    assert ops["outage"].body == {"s": "{seconds}"} and ops["outage"].auth == "target"
+    assert snapshot["target"]["operations"]["security_alerts"]["auth"] == "own key"
+    assert "ACME_SIEM_KEY" not in str(snapshot)
