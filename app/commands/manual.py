@@ -22,7 +22,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("engagement", metavar="ENGAGEMENT", help="the engagement's name in the store")
     parser.add_argument("run_id", metavar="RUN", type=int, nargs="?", help="the run holding the manual step")
-    parser.add_argument("step", metavar="STEP", type=int, nargs="?", help="the step's number in the scenario (1 = first)")
+    parser.add_argument("step", metavar="STEP", type=int, nargs="?",
+                        help="the step's number in the scenario (1 = first)")
     parser.add_argument("--verdict", choices=("pass", "fail"), help="what the tester observed")
     parser.add_argument("--note", default="", help="what was done and observed (required when recording)")
     parser.add_argument("--attachment", metavar="REF", default=None,

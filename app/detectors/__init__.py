@@ -29,8 +29,8 @@ __all__ = [
 FAMILIES: dict[str, DetectorFamily] = {
     family.name: family
     for family in sorted(
-        [*literal.FAMILIES, canary.FAMILY, endpoint.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY, *transport.FAMILIES,
-         inventory.FAMILY],
+        [*literal.FAMILIES, canary.FAMILY, endpoint.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY,
+         *transport.FAMILIES, inventory.FAMILY],
         key=lambda f: f.name,
     )
 }

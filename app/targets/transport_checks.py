@@ -173,8 +173,9 @@ async def _redirect_check(url: str, timeout: float, cafile: str | None, method: 
 
     parts = urlsplit(url)
     try:
-        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=not _loopback(parts.hostname or ""),
-                                     verify=_verifying_context(cafile) if parts.scheme == "https" else False) as client:
+        verify: ssl.SSLContext | bool = _verifying_context(cafile) if parts.scheme == "https" else False
+        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, verify=verify,
+                                     trust_env=not _loopback(parts.hostname or "")) as client:
             async with client.stream(method, url, headers={"Accept-Encoding": "identity"}) as response:
                 status, location = response.status_code, response.headers.get("location", "")
     except httpx.HTTPError as exc:
