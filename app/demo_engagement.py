@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Optional
 
 from app import alignment
+from app.operations import DEMO_OPERATIONS
 from app.errors import RedlineError
 from app.store.models import Engagement
 
@@ -91,7 +92,7 @@ def ensure_demo_engagement(db: "Session", *, today: Optional[date] = None) -> En
     alignment.save_system(db, eid, alignment.system_spec(
         name=DEMO_SYSTEM, kind="demo", model=documented[0], owner="Acme support engineering",
         description="Acme Support assistant (the built-in demo AI system, started in-process)",
-        models=documented, canaries=[canary]))
+        models=documented, canaries=[canary], operations=DEMO_OPERATIONS))
     for criterion, client_ref, activity in DEMO_MATRIX:
         if criterion not in catalog.ids():
             continue  # an older catalog: leave the row out rather than store an unknown id
@@ -103,3 +104,4 @@ def ensure_demo_engagement(db: "Session", *, today: Optional[date] = None) -> En
     for step in alignment.STEPS:
         engagement = alignment.complete_step(db, eid, step)
     return engagement
+

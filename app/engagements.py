@@ -104,10 +104,14 @@ class ImportOutcome:
 
 
 def stored_target(system: SystemSpec) -> dict[str, Any]:
-    """The target as the store keeps it: references to secrets only, plus the planted canaries."""
+    """The target as the store keeps it: references to secrets only, plus the planted canaries and the
+    client operations (each with a key reference, never a key)."""
     target = system.target.model_dump(mode="json", exclude_none=True)
     if system.canaries:
         target["canaries"] = list(system.canaries)
+    if system.operations:
+        target["operations"] = {name: op.model_dump(mode="json", exclude_none=True)
+                                for name, op in system.operations.items()}
     return target
 
 
@@ -328,7 +332,8 @@ def export_engagement(db: "Session", name: str) -> EngagementSpec:
         },
         "systems": [{"name": s.name, "in_scope": s.in_scope, "owner": s.owner, "description": s.description,
                      "target": {k: v for k, v in s.target.items() if k in target_fields},
-                     "models": list(s.models), "canaries": list(s.target.get("canaries", []))} for s in systems],
+                     "models": list(s.models), "canaries": list(s.target.get("canaries", [])),
+                     "operations": dict(s.target.get("operations") or {})} for s in systems],
         "controls": [{"criterion": c.criterion, "client_ref": c.client_ref, "activity": c.activity,
                       "scenarios": list(c.scenarios), "strategies": list(c.strategies or [])} for c in controls],
         "windows": [{"name": w.name, "start": w.start, "end": w.end} for w in windows],

@@ -71,7 +71,8 @@ def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
                              name=_safe(outcome.label), time=f"{outcome.total_ms / 1000.0:.3f}")
         message = _safe(one_line(outcome.reason or outcome.title, 300))
         if outcome.status != "finished":
-            ET.SubElement(case, "skipped", message=f"run {outcome.status.replace('_', ' ')}")
+            ET.SubElement(case, "skipped", message=f"run {outcome.status.replace('_', ' ')}"
+                          + (f": {message}" if outcome.reason else ""))
         elif outcome.verdict == "fail":
             failure = ET.SubElement(case, "failure", type="control_failure", message=message)
             failure.text = _safe(f"{outcome.title}\n{outcome.reason}")

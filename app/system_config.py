@@ -8,7 +8,8 @@ when it starts; every engagement edit records the snapshot before and after.
 
 A snapshot never holds a key, nor even a key's reference (which env var or
 keyring entry): only whether one is configured. Planted canary tokens are
-left out too (only their count is kept), since they must never travel.
+left out too (only their count is kept), since they must never travel. Client
+operations are kept (method, URL) with only whether each has a key of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 # Target fields that name where a secret lives; the snapshot keeps only whether each is set.
 _KEY_FIELDS = ("api_key", "revoked_key")
-_LEFT_OUT = ("canaries",)
+_LEFT_OUT = ("canaries", "operations")
 
 
 def system_snapshot(system: Any) -> dict[str, Any]:
@@ -29,6 +30,10 @@ def system_snapshot(system: Any) -> dict[str, Any]:
     for key in _KEY_FIELDS:
         config[f"{key}_configured"] = bool(target.get(key))
     config["canaries_planted"] = len(target.get("canaries") or [])
+    if target.get("operations"):
+        from app.operations import operation_snapshot
+
+        config["operations"] = operation_snapshot(target["operations"])
     return {"name": system.name, "in_scope": bool(system.in_scope), "target": config,
             "documented_models": list(getattr(system, "models", None) or [])}
 

@@ -15,7 +15,7 @@ highlighted run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import work
@@ -36,6 +36,7 @@ from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
 if TYPE_CHECKING:
+    from app.manual import ManualItem
     from app.runner import PlannedRun
 
 
@@ -52,7 +53,8 @@ class RunScreen(EngagementScreen):
     HELP_TITLE = "run"
     HELP = ("Left: the scenarios (space picks, g groups them by category, control or system) and the runs. "
             "r runs what is picked (or the highlighted scenario or group); c cancels the highlighted run, C all of them. "
-            "The transcript of the highlighted run streams on the right; t opens it in triage.")
+            "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
+            "as a checklist item: m records what you did and saw.")
     BINDINGS = [
         Binding("r", "run", "Run", id="run.start", tooltip="Run the picked scenarios (or the highlighted one)"),
         Binding("c", "cancel", "Cancel", id="run.cancel", tooltip="Cancel the highlighted run"),
@@ -64,6 +66,8 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
+        Binding("m", "manual", "Manual", show=False, id="run.manual",  # the checklist item itself names the key
+                tooltip="Record the outcome of the highlighted run's next manual step"),
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
@@ -226,6 +230,8 @@ class RunScreen(EngagementScreen):
         if entry.running or message.error:
             entry.status = message.status
             entry.verdict = entry.verdict or message.verdict
+        if message.note:  # planned, not run: shown as what it waits for, never as an error
+            entry.error = f"planned, not run: {message.note}"
         if message.error:
             from app.errors import RedlineError
 
@@ -314,7 +320,8 @@ class RunScreen(EngagementScreen):
 
     def _stats(self, entry: RunEntry) -> None:
         if entry.error:
-            line = Text(one_line(entry.error, 600), style="red")  # wraps (run-stats grows), never cut
+            style = "yellow" if entry.status == "planned" else "red"
+            line = Text(one_line(entry.error, 600), style=style)  # wraps (run-stats grows), never cut
         elif entry.status == "queued":
             line = Text("queued: starts when a slot is free", style="dim")
         else:
@@ -360,6 +367,39 @@ class RunScreen(EngagementScreen):
             self.notify("Highlight a run that has started.", markup=False)
             return None
         return entry.run_id
+
+    def action_manual(self) -> None:
+        """The highlighted run's first unrecorded manual step, as a checklist item to record."""
+        from app.manual import checklist
+
+        run_id = self._selected_run()
+        if run_id is None:
+            return
+        pending = [item for item in with_store(lambda db: checklist(db, run_id)) if item.pending]
+        if not pending:
+            self.notify("The highlighted run has no manual step awaiting a record.", markup=False)
+            return
+        from screens.widgets.manual_form import ManualForm
+
+        item = pending[0]
+        self.app.push_screen(ManualForm(item), lambda result: self._record_manual(item, result))
+
+    def _record_manual(self, item: ManualItem, result: dict[str, Any] | None) -> None:
+        from app.errors import RedlineError
+        from app.manual import record_manual_outcome
+
+        if not result:
+            return
+        try:
+            verdict = with_store(lambda db: record_manual_outcome(
+                db, run_id=item.run_id, step=item.step, sample=item.sample, outcome=result["outcome"],
+                note=result["note"], attachment=result["attachment"]))
+        except RedlineError as exc:
+            report_error(self, exc)
+            return
+        self.notify(f"step {item.step + 1} recorded: {result['outcome']}; run {item.run_id} is now {verdict}",
+                    markup=False)
+        self.reload_runs()  # the stored run is drawn again, its checklist item ticked
 
     def action_triage(self) -> None:
         run_id = self._selected_run()

@@ -42,7 +42,11 @@ def standalone() -> Iterator[DemoServer]:
 
 
 def _system(name: str, target: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "target": target, "models": ["acme-support-1"], "canaries": ["RL-CANARY-7f3a91"]}
+    from app.operations import DEMO_OPERATIONS
+
+    # The standalone demo is reached as a client system would be: its operations are mapped, not assumed.
+    return {"name": name, "target": target, "models": ["acme-support-1"], "canaries": ["RL-CANARY-7f3a91"],
+            "operations": DEMO_OPERATIONS}
 
 
 def _library(tmp_path: Path, name: str, target: dict[str, Any], scenarios: tuple[str, ...],

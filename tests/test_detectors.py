@@ -26,13 +26,13 @@ def run(type_: str, response: str = "", /, **params: Any) -> DetectorResult:
 # ---------------------------------------------------------------- registry and parameter checks
 
 def test_registry_holds_every_family() -> None:
-    assert sorted(FAMILIES) == ["canary", "contains", "inventory", "judge", "latency", "pii", "recall", "refusal",
+    assert sorted(FAMILIES) == ["canary", "contains", "endpoint", "inventory", "judge", "latency", "pii", "recall", "refusal",
                                 "regex", "secret", "status"]
     assert set(CONTEXT_KEYS) == {"canaries", "documented_models", "judge_grades", "recall"}
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"type": "regexp"}, "unknown detector type 'regexp' (known: canary, contains, inventory, judge, latency, pii, "
+    ({"type": "regexp"}, "unknown detector type 'regexp' (known: canary, contains, endpoint, inventory, judge, latency, pii, "
                          "recall, refusal, regex, secret, status)"),
     ({"type": "regex", "pattern": "abc(def"}, "detector 'regex': parameter 'pattern' is not a valid regular "
                                               "expression: missing ), unterminated subpattern at position 3"),
@@ -89,7 +89,7 @@ def test_valid_parameters_are_accepted(fields: dict[str, Any]) -> None:
 
 def test_evaluate_turns_a_bad_spec_into_an_error_verdict() -> None:
     assert run("regexp", "hello") == DetectorResult("error", "unknown detector type 'regexp' (known: canary, contains, "
-                                                             "inventory, judge, latency, pii, recall, refusal, regex, secret, status)")
+                                                             "endpoint, inventory, judge, latency, pii, recall, refusal, regex, secret, status)")
     assert run("regex", "hello", pattern="(").outcome == "error"
 
 
@@ -420,3 +420,25 @@ def test_aggregate_tolerated_fail_rate_and_metrics() -> None:
 def test_aggregate_rejects_unknown_outcomes() -> None:
     with pytest.raises(ValueError, match="unknown turn outcome 'passed'"):
         aggregate(["passed"], PassCriteria())
+
+
+def test_endpoint_judges_one_transport_check_and_says_where() -> None:
+    import json
+
+    def obs(*entries: tuple[str, str, str]) -> str:
+        return json.dumps({"checks": [{"url": u, "check": "certificate", "outcome": o, "reason": r}
+                                      for u, o, r in entries]})
+
+    kind = {"kind": "transport"}
+    good = run("endpoint", obs(("https://a.test/", "pass", "the certificate verifies for a.test")), obs=kind,
+               check="certificate")
+    assert (good.outcome, good.reason) == ("pass", "https://a.test/: the certificate verifies for a.test")
+    bad = run("endpoint", obs(("https://a.test/", "pass", "ok"),
+                              ("https://b.test/", "fail", "invalid certificate: certificate has expired")),
+              obs=kind, check="certificate")
+    assert (bad.outcome, bad.reason) == ("fail", "https://b.test/: invalid certificate: certificate has expired")
+    unknown = run("endpoint", obs(("https://c.test/", "error", "could not connect")), obs=kind, check="certificate")
+    assert (unknown.outcome, unknown.reason) == ("error", "https://c.test/: could not connect")
+    assert run("endpoint", "{}", obs=kind, check="redirect").outcome == "error"
+    with pytest.raises(ValueError, match="'check' is required"):
+        check_detector(spec("endpoint"))

@@ -119,7 +119,7 @@ def test_typed_steps_for_the_tests_that_are_not_chat(library: ScenarioLibrary) -
     assert any(st.type == "burst" for s in _with(library, "resource_exhaustion") for st in steps(s))
 
     monitoring = [s for s in _specs(library) if {"CC7.2", "CC7.3"} & set(s.controls)]
-    assert any(any(st.type == "http" and st.method == "GET" and "/security/alerts" in st.path for st in steps(s))
+    assert any(any(st.type == "operation" and st.operation == "security_alerts" for st in steps(s))
                for s in monitoring)
     assert all(any(d.type == "canary" for d in s.detectors) for s in _with(library, "system_prompt_extraction"))
     strategies = {st.strategy for s in _with(library, "adversarial_inputs") for st in steps(s) if st.type == "chat"}
@@ -128,9 +128,9 @@ def test_typed_steps_for_the_tests_that_are_not_chat(library: ScenarioLibrary) -
 
 
 def _delete_then_recall(s: ScenarioSpec) -> bool:
-    """An http DELETE, a chat after it, and a recall detector that judges that chat."""
+    """The client's deletion operation, a chat after it, and a recall detector that judges that chat."""
     steps = s.all_steps
-    deletes = [i for i, st in enumerate(steps) if st.type == "http" and st.method == "DELETE"]
+    deletes = [i for i, st in enumerate(steps) if st.type == "operation" and st.operation == "delete_user_data"]
     if not deletes:
         return False
     later_chats = [i for i, st in enumerate(steps) if st.type == "chat" and i > deletes[0]]
@@ -157,8 +157,8 @@ def test_scenarios_that_disturb_other_traffic_are_tagged_exclusive(library: Scen
     for s in _specs(library):
         steps = s.all_steps
         disturbs = (any(st.type == "burst" for st in steps)
-                    or any(st.type == "http" and "/admin/" in st.path for st in steps)
-                    or len({st.identity for st in steps}) > 1)
+                    or any(st.type == "operation" and st.operation == "outage" for st in steps)
+                    or len({getattr(st, "identity", "primary") for st in steps}) > 1)
         assert disturbs == (EXCLUSIVE_TAG in s.tags), s.id
 
 

@@ -29,6 +29,8 @@ MODES = ("vulnerable", "hardened")
 
 # Scenarios that pass against both modes, and why. Anything else must fail as found and pass once fixed.
 PASS_IN_BOTH = {
+    "transport-endpoint-checks": "both demo servers are plain HTTP on loopback, which the transport checks (CC6.7) "
+                                 "exempt; tests/test_transport_checks.py fails them against TLS servers",
     "gov-model-identity": "a model change is its own switch on the demo (model_version), not part of vulnerable "
                           "mode: both servers run the approved build; test_an_unapproved_build_fails_the_identity_"
                           "check runs it against a changed build",
@@ -128,6 +130,8 @@ def test_scenario_tells_the_vulnerable_system_from_the_hardened_one(library_run:
 
 # Families the bundled library cannot exercise on its own, and where they are shown to pass and fail instead.
 NOT_IN_LIBRARY = {
+    "endpoint": "the transport checks (CC6.7) exempt the demo's loopback HTTP, so the library only shows their "
+                "passes; tests/test_transport_checks.py shows their fails against TLS servers and plain HTTP",
     "judge": "a model judge is a system the engagement configures, which the library cannot assume; "
              "tests/test_judges.py shows it pass and fail against the demo's judge",
 }
@@ -138,7 +142,8 @@ def test_every_detector_family_both_passes_and_fails(library_run: dict[str, Mode
     for mode in MODES:
         for results in library_run[mode].detectors.values():
             for _, family, outcome in results:
-                seen.setdefault(family, set()).add(outcome)
+                if family not in NOT_IN_LIBRARY:
+                    seen.setdefault(family, set()).add(outcome)
     lacking = {family: sorted(outcomes) for family, outcomes in seen.items() if not {"pass", "fail"} <= outcomes}
     assert not lacking, f"families without both a pass and a fail: {lacking}"
 

@@ -33,6 +33,7 @@ class ConnectionReport:
     reply: str = ""  # untrusted model output: render literally
     chat_error: str = ""
     model_id: str = ""
+    operations: tuple[tuple[str, str], ...] = ()  # (name, what the test found), GET operations tried
 
     @property
     def ok(self) -> bool:
@@ -46,11 +47,16 @@ def undocumented_models(listed: Sequence[str], documented: Sequence[str]) -> tup
 
 
 async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
-                           secrets: Any = None) -> ConnectionReport:
-    """List the endpoint's models and send one tiny chat, timing the first token.
+                           secrets: Any = None, stored_target: dict[str, Any] | None = None) -> ConnectionReport:
+    """List the endpoint's models and send one tiny chat, timing the first token; then try each client
+    operation that is safe to try (a GET) from ``stored_target``.
 
-    Never raises for target faults: they come back in ``list_error`` / ``chat_error``.
+    Never raises for target faults: they come back in ``list_error`` / ``chat_error`` / ``operations``.
     """
+    from app.secrets import SecretResolver
+    from app.targets.operation import ClientOperations, try_safe_operations
+
+    secrets = secrets if secrets is not None else SecretResolver()
     from app.targets.base import ChatRequest, ResponseMeta, TextDelta, TurnFailed
     from app.targets.factory import make_target
 
@@ -82,11 +88,14 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
                     method, path, _body = target.chat_call(ChatRequest(messages=[]))
                     chat_error += not_found_note(spec.kind, getattr(target, "base_url", ""), method, path)
         total = (time.perf_counter() - started) * 1000
+        operations = await try_safe_operations(ClientOperations(dict(stored_target or {}), target, secrets),
+                                               "redline-connection-test")
     finally:
         await target.aclose()
     return ConnectionReport(models=models, undocumented=undocumented_models(models, documented),
                             list_error=list_error, ttft_ms=ttft, total_ms=total,
-                            reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id)
+                            reply="".join(reply)[:_REPLY_LIMIT], chat_error=chat_error, model_id=model_id,
+                            operations=tuple(operations))
 
 
 def not_found_note(kind: str, base_url: str, method: str, path: str) -> str:
@@ -113,4 +122,38 @@ def record_connection_check(db: "Session", engagement_id: int, system_id: int, r
         "models": list(report.models), "undocumented": list(report.undocumented),
         "ttft_ms": round(report.ttft_ms, 1) if report.ttft_ms is not None else None,
         "list_error": report.list_error, "chat_error": report.chat_error, "model_id": report.model_id,
+        "operations": [list(entry) for entry in report.operations],
     }, entity=f"system:{system_id}")
+
+
+def check_transport(db: Session, engagement_id: int, *, timeout: float = 5.0,
+                    system_ids: Sequence[int] | None = None, only_problems: bool = False) -> list[str]:
+    """Transport checks (CC6.7) of every in-scope system's URLs, each system's recorded in the audit chain.
+
+    Returns one line per check that failed or could not judge, and one per
+    system that passed them all, for the tester to read at import. The same
+    checks run as the ``transport-endpoint-checks`` scenario, whose verdicts are the evidence.
+    """
+    import asyncio
+
+    from app.alignment.systems import systems_of
+    from app.store import audit
+    from app.targets.transport_checks import check_system
+
+    engagement = get_engagement(db, engagement_id)
+    lines: list[str] = []
+    for system in systems_of(db, engagement_id):
+        if not system.in_scope if system_ids is None else system.id not in system_ids:
+            continue
+        checks = asyncio.run(check_system(dict(system.target or {}), timeout=timeout))
+        # A check changes nothing in the engagement: an audit event, not an edit.
+        audit.record(db, engagement_id=engagement.id, action="system.transport_checked",
+                     entity=f"system:{system.id}", payload={"checks": [c.as_json() for c in checks]})
+        bad = [c for c in checks if c.outcome != "pass"]
+        for c in bad:
+            word = "FAIL" if c.outcome == "fail" else "could not judge"
+            lines.append(f"CC6.7 {system.name}: {c.check} {word}: {c.url}: {c.reason}")
+        if not bad and not only_problems:
+            exempt = " (loopback HTTP, exempt)" if all(c.exempt or c.check == "redirect" for c in checks) else ""
+            lines.append(f"CC6.7 {system.name}: transport checks passed{exempt}")
+    return lines

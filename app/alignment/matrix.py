@@ -116,12 +116,19 @@ class CoverageRow:
     criterion: str
     client_ref: str
     activity: str
-    scenarios: tuple[str, ...]  # mapped and runnable
+    scenarios: tuple[str, ...]  # mapped and known (runnable, or planned and waiting on the client)
     unknown_scenarios: tuple[str, ...] = ()  # mapped, but no such scenario is loaded
+    # Mapped scenarios no in-scope system can run yet, each with what it needs ("needs the client's ...").
+    waiting: tuple[tuple[str, str], ...] = ()
 
     @property
     def gap(self) -> bool:
         return not self.scenarios
+
+    @property
+    def only_planned(self) -> bool:
+        """Every mapped scenario waits on the client: the row is planned, not yet testable."""
+        return bool(self.scenarios) and len(self.waiting) == len(self.scenarios)
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,9 @@ class Coverage:
         text = f"{covered}/{len(self.rows)} rows covered"
         if self.gaps:
             text += f", {len(self.gaps)} without a scenario"
+        waiting = sorted({s for row in self.rows for s, _ in row.waiting})
+        if waiting:
+            text += f"; {len(waiting)} scenario(s) planned, waiting on the client's operations"
         if self.unmapped_ai_controls:
             shown = self.unmapped_ai_controls[:4]
             more = len(self.unmapped_ai_controls) - len(shown)
@@ -154,28 +164,60 @@ class Coverage:
 
 
 def coverage(db: "Session", engagement_id: int, *, catalog: Any = None,
-             known_scenarios: Optional[Iterable[str]] = None) -> Coverage:
+             known_scenarios: Optional[Iterable[str]] = None, library: Any = None) -> Coverage:
     """Per control matrix row, the scenarios that test it; the gaps; the AI controls left unmapped.
 
     ``known_scenarios`` defaults to the bundled library plus the engagement's
     ``scenario_paths``: a row mapped only to ids that do not exist is a gap too.
+    Each row also says which of its scenarios wait on a client operation that
+    no in-scope system maps (``waiting``), read from ``library`` (by default
+    the engagement's, when ``known_scenarios`` is not given).
     """
     if catalog is None:
         from app.catalog import load_catalog
 
         catalog = load_catalog()
-    known = set(known_scenarios) if known_scenarios is not None else set(_library_ids(db, engagement_id))
+    if known_scenarios is None:
+        library = library if library is not None else engagement_library(db, engagement_id)
+        known = set(library.ids())
+    else:
+        known = set(known_scenarios)
+    waits = _waiting(db, engagement_id, library) if library is not None else {}
     rows: list[CoverageRow] = []
     by_criterion: dict[str, list[str]] = {}
     for mapping in rows_of(db, engagement_id):
         runnable = tuple(s for s in mapping.scenarios if s in known)
         rows.append(CoverageRow(mapping.id or 0, mapping.criterion, mapping.client_ref, mapping.activity,
-                                runnable, tuple(s for s in mapping.scenarios if s not in known)))
+                                runnable, tuple(s for s in mapping.scenarios if s not in known),
+                                tuple((s, waits[s]) for s in runnable if waits.get(s))))
         merged = by_criterion.setdefault(mapping.criterion, [])
         merged.extend(s for s in runnable if s not in merged)
     mapped = {row.criterion for row in rows}
     unmapped = tuple(c.id for c in _ai_controls(catalog) if c.id not in mapped)
     return Coverage(tuple(rows), unmapped, {k: tuple(v) for k, v in by_criterion.items()})
+
+
+def _waiting(db: "Session", engagement_id: int, library: Any) -> dict[str, str]:
+    """Scenario id -> "needs the client's ..." for each scenario no in-scope system can run yet."""
+    from app.alignment.needs import waiting_on
+    from app.alignment.systems import systems_of
+
+    systems = [s for s in systems_of(db, engagement_id) if s.in_scope]
+    waits: dict[str, str] = {}
+    for loaded in library.all():
+        spec = loaded.spec
+        if not spec.operations:
+            continue
+        reasons = [waiting_on(spec, system) for system in systems]
+        if not systems or all(reasons):
+            waits[spec.id] = reasons[0] if reasons else waiting_on_words(spec)
+    return waits
+
+
+def waiting_on_words(spec: Any) -> str:
+    from app.operations import operation_words
+
+    return "needs " + " and ".join(operation_words(n) for n in spec.operations)
 
 
 def _ai_controls(catalog: Any) -> list[Any]:
@@ -196,6 +238,3 @@ def engagement_library(db: "Session", engagement_id: int) -> Any:
     paths = scenario_paths_of(engagement, engagement.source_path or None)
     return load_library([p for p in paths if p.exists()])
 
-
-def _library_ids(db: "Session", engagement_id: int) -> set[str]:
-    return set(engagement_library(db, engagement_id).ids())

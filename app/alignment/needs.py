@@ -8,6 +8,12 @@ against a system without that field, the run errors ("client_error") or its
 detectors cannot judge ("!"), which reads like a broken target. The wizard
 asks these functions first, and offers such a scenario with a note saying
 what to fill in, instead of mapping it silently.
+
+A scenario that calls a client operation (``operation:<name>``) needs the
+system to map that operation. Unlike the fields above, an unmapped operation
+never reaches the target: the run is planned as "needs the client's ..." and
+stays out of the results (:func:`waiting_on`), since calling a path the client
+does not have would only record a broken target.
 """
 
 from __future__ import annotations
@@ -26,8 +32,22 @@ NEED_WORDS: dict[str, str] = {
 }
 
 
+OPERATION_NEED = "operation:"
+
+
+def need_words(need: str) -> str:
+    """How the tester supplies ``need`` (a :data:`NEED_WORDS` key or ``operation:<name>``)."""
+    if need.startswith(OPERATION_NEED):
+        from app.operations import operation_words
+
+        name = need[len(OPERATION_NEED):]
+        return (f"{operation_words(name)} (system form: 'Operations'; file: systems[].operations.{name})")
+    return NEED_WORDS[need]
+
+
 def scenario_needs(spec: "ScenarioSpec") -> tuple[str, ...]:
-    """The system fields ``spec`` cannot run or be judged without, as keys of :data:`NEED_WORDS`."""
+    """The system fields ``spec`` cannot run or be judged without: :data:`NEED_WORDS` keys, then
+    ``operation:<name>`` for each client operation it calls."""
     needs: list[str] = []
     if any(getattr(step, "auth", "default") == "revoked" for step in spec.all_steps):
         needs.append("revoked_key")
@@ -37,12 +57,17 @@ def scenario_needs(spec: "ScenarioSpec") -> tuple[str, ...]:
             needs.append("canaries")
         if detector.type == "inventory":
             needs.append("models")
+    needs.extend(OPERATION_NEED + name for name in spec.operations)
     return tuple(dict.fromkeys(needs))
 
 
 def system_has(system: "AISystem", need: str) -> bool:
     """Whether the stored system record supplies ``need``."""
     target: dict[str, Any] = system.target or {}
+    if need.startswith(OPERATION_NEED):
+        from app.operations import mapped_operations
+
+        return need[len(OPERATION_NEED):] in mapped_operations(target)
     if need == "revoked_key":
         return bool(target.get("revoked_key"))
     if need == "canaries":
@@ -60,5 +85,18 @@ def unmet_needs(spec: "ScenarioSpec", systems: Sequence["AISystem"]) -> tuple[st
 
 def needs_note(scenario_id: str, needs: Sequence[str]) -> str:
     """One sentence for the tester: which scenario was not mapped and what would let it run."""
-    return f"{scenario_id} not mapped: it needs " + "; ".join(NEED_WORDS[n] for n in needs) + \
+    return f"{scenario_id} not mapped: it needs " + "; ".join(need_words(n) for n in needs) + \
         " on an in-scope system"
+
+
+def waiting_on(spec: ScenarioSpec, system: AISystem) -> str:
+    """Why a run of ``spec`` against ``system`` is planned but not run ("" when it can run).
+
+    Only client operations hold a run back: the sentence names each one the
+    system does not map, e.g. "needs the client's security alert feed
+    (operation 'security_alerts')".
+    """
+    from app.operations import operation_words
+
+    missing = [name for name in spec.operations if not system_has(system, OPERATION_NEED + name)]
+    return ("needs " + " and ".join(operation_words(name) for name in missing)) if missing else ""

@@ -53,7 +53,8 @@ def key_reference(source: str, name: str) -> Optional[dict[str, str]]:
 def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
                 key: Optional[dict[str, str]] = None, in_scope: bool = True, owner: str = "",
                 description: str = "", models: Sequence[str] = (), canaries: Sequence[str] = (),
-                extra_target: Optional[dict[str, Any]] = None) -> "SystemSpec":
+                extra_target: dict[str, Any] | None = None,
+                operations: dict[str, Any] | None = None) -> SystemSpec:
     """Build and validate a system the way an engagement file would; errors become AlignmentError."""
     from pydantic import ValidationError
 
@@ -66,13 +67,16 @@ def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
         if value:
             target[field] = value
     target.pop("api_key", None)
+    target.pop("operations", None)  # a stored target carries them; they are the system's, passed apart
+    target.pop("canaries", None)
     if key:
         target["api_key"] = key
     try:
         return SystemSpec.model_validate(dict(name=name.strip(), in_scope=in_scope, owner=owner.strip(),
                                               description=description.strip(), target=target,
                                               models=[m.strip() for m in models if m.strip()],
-                                              canaries=[c for c in canaries if c]))
+                                              canaries=[c for c in canaries if c],
+                                              operations=dict(operations or {})))
     except ValidationError as exc:
         raise AlignmentError("; ".join(_plain(err) for err in exc.errors())) from None
 
@@ -155,3 +159,48 @@ def target_spec_of(system: AISystem) -> Any:
 
     fields = set(TargetSpec.model_fields)
     return TargetSpec.model_validate({k: v for k, v in system.target.items() if k in fields})
+
+
+def parse_operations(text: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wizard's one-line form of a system's operations: ``name=METHOD URL [env:VAR|keyring:NAME|none]``,
+    separated by ``;``. Without a key part the operation uses the system's own key (on its own host only).
+
+    What the line cannot say (a body template, another auth header, a description) is kept from the
+    operation of the same name in ``existing``. Errors name the entry; nothing is half-parsed.
+    """
+    found: dict[str, Any] = {}
+    for number, entry in enumerate((e.strip() for e in text.split(";")), start=1):
+        if not entry:
+            continue
+        name, equals, rest = entry.partition("=")
+        parts = rest.split()
+        if not equals or len(parts) not in (2, 3):
+            raise AlignmentError(f"operation {number} ({entry!r}): write name=METHOD URL, then optionally "
+                                 "env:VAR, keyring:NAME or none")
+        method, url = parts[0].upper(), parts[1]
+        operation: dict[str, Any] = {k: v for k, v in dict((existing or {}).get(name.strip(), {})).items()
+                                     if k in ("body", "auth_header", "description")}
+        operation.update(method=method, url=url)
+        if len(parts) == 3:
+            source, _, ref = parts[2].partition(":")
+            if source == "none" and not ref:
+                operation["auth"] = "none"
+            else:
+                reference = key_reference(source, ref)
+                if reference is None:
+                    raise AlignmentError(f"operation {number} ({name.strip()}): give the key as env:VAR, "
+                                         "keyring:NAME or none")
+                operation["auth"] = reference
+        found[name.strip()] = operation
+    return found
+
+
+def operations_text(operations: dict[str, Any]) -> str:
+    """A system's stored operations in the wizard's one-line form (:func:`parse_operations` reads it back)."""
+    entries = []
+    for name, operation in operations.items():
+        auth = operation.get("auth", "target")
+        key = "" if auth == "target" else " none" if auth == "none" else \
+            f" env:{auth['env']}" if auth.get("env") else f" keyring:{auth.get('keyring')}"
+        entries.append(f"{name}={operation.get('method', 'GET')} {operation.get('url', '')}{key}")
+    return "; ".join(entries)

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          description="Create the engagement, or update it by name. History is kept: runs, "
                                      "findings and audit events are never deleted.")
     imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--no-transport-check", dest="transport", action="store_false",
+                     help="skip the transport checks (CC6.7) of each in-scope system's URLs (they need the network)")
     imp.set_defaults(func=run_import)
 
     exp = sub.add_parser("export", help="write an engagement back out as a file")
@@ -40,6 +42,14 @@ def run_import(args: argparse.Namespace) -> int:
         outcome = apply_engagement(db, spec, args.file)
     verb = "Imported" if outcome.created else "Updated"
     print(one_line(f"{verb} engagement '{spec.name}': {outcome.summary}", 400))
+    if args.transport:
+        import sys
+
+        from app.alignment.connection import check_transport
+
+        with session() as db:
+            for line in check_transport(db, outcome.engagement.id or 0):
+                print(f"redline: {one_line(line, 400)}", file=sys.stderr)
     return 0
 
 

@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report for CI")
     parser.add_argument("--no-probe", dest="probe", action="store_false",
                         help="skip the canary probes that fingerprint each system for change detection")
+    parser.add_argument("--no-transport-check", dest="transport", action="store_false",
+                        help="skip the transport checks (CC6.7) of each system's URLs before the runs")
     parser.add_argument("--resume", type=int, metavar="RUN_ID",
                         help="finish an interrupted run without redoing its finished turns")
     parser.set_defaults(func=_run)
@@ -54,6 +56,6 @@ def _run(args: argparse.Namespace) -> int:
 
     return run_from_cli(args.engagement, scenario_ids=args.scenarios, all_=args.all_, system=args.system,
                         window=args.window, extra_paths=args.scenario_paths, concurrency=args.concurrency,
-                        probe=args.probe,
+                        probe=args.probe, transport=args.transport,
                         junit=args.junit, resume=args.resume,
                         strategies=[c.strip() for value in args.strategies for c in value.split(",") if c.strip()])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from app.detectors import canary, inventory, judge, literal, pii, refusal, secret, transport
+from app.detectors import canary, endpoint, inventory, judge, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
 from app.detectors.base import CannotJudge, DetectorFamily, DetectorResult, TurnObservation
 
@@ -29,8 +29,8 @@ __all__ = [
 FAMILIES: dict[str, DetectorFamily] = {
     family.name: family
     for family in sorted(
-        [*literal.FAMILIES, canary.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY, *transport.FAMILIES,
-         inventory.FAMILY, judge.FAMILY],
+        [*literal.FAMILIES, canary.FAMILY, endpoint.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY,
+         *transport.FAMILIES, inventory.FAMILY, judge.FAMILY],
         key=lambda f: f.name,
     )
 }

@@ -149,12 +149,14 @@ def coverage(db: "Session", engagement_id: int, catalog: Any,
         return None, "coverage is not available in this build"
     known = set(scenarios_as_run)
     note = ""
+    library = None
     try:
-        known |= set(engagement_library(db, engagement_id).ids())
+        library = engagement_library(db, engagement_id)
+        known |= set(library.ids())
     except RedlineError as exc:
         note = f"the scenario library did not load ({exc}); coverage counts only scenarios as run"
     try:
-        result = alignment_coverage(db, engagement_id, catalog=catalog, known_scenarios=known)
+        result = alignment_coverage(db, engagement_id, catalog=catalog, known_scenarios=known, library=library)
     except (RedlineError, ModuleNotFoundError) as exc:
         return None, f"coverage could not be computed: {exc}"
     data = plain(result)

@@ -22,10 +22,17 @@ def test_plan(ev: EvidenceSet) -> list[dict[str, Any]]:
     """The control matrix mapped to criteria and scenarios, with coverage from the alignment."""
     gaps = {row.get("mapping_id") for row in (ev.coverage or {}).get("gaps", [])}
     unknown = {row.get("mapping_id"): row.get("unknown_scenarios") or [] for row in (ev.coverage or {}).get("rows", [])}
+    known = {row.get("mapping_id"): row.get("scenarios") or [] for row in (ev.coverage or {}).get("rows", [])}
+    waiting = {row.get("mapping_id"): row.get("waiting") or [] for row in (ev.coverage or {}).get("rows", [])}
     rows = []
     for m in ev.mappings:
         if ev.coverage is not None:
             state = "Gap: no runnable scenario" if m["id"] in gaps else "Covered"
+            waits = waiting.get(m["id"]) or []
+            if waits and len(waits) == len(known.get(m["id"]) or []):
+                state = "Planned"
+            if waits:  # planned, not broken: each names the client endpoint it waits for
+                state += "; " + "; ".join(f"{sid} {why}" for sid, why in waits)
             if unknown.get(m["id"]):
                 state += f" (unknown scenarios: {', '.join(unknown[m['id']])})"
         else:

@@ -127,6 +127,12 @@ def run_result(run: dict[str, Any], findings: Iterable[dict[str, Any]]) -> str:
         reasons = "; ".join(run.get("fail_reasons") or []) or "a detector reported a failure"
         return f"Exception noted: {reasons}. No finding has been recorded yet."
     if verdict == "review":
+        pending = (run.get("metrics") or {}).get("manual_pending") or []
+        if pending:  # a step done by hand whose outcome nobody has recorded yet
+            steps = ", ".join(f"{int(e.get('step', 0)) + 1}"
+                              + (f" (sample {int(e['sample']) + 1})" if e.get("sample") else "") for e in pending)
+            waits = f"steps {steps} await" if len(pending) != 1 else f"step {steps} awaits"
+            return f"Not concluded: manual {waits} the tester's recorded outcome."
         return "Not concluded: the response awaits tester review."
     if verdict == "error":
         why = inconclusive_reason(run.get("metrics") or {}, run.get("status") or "")

@@ -7,6 +7,7 @@ The cockpit's wizard reads and writes the same format, and
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal, Optional
 
@@ -103,6 +104,44 @@ class TargetSpec(_Strict):
         return self
 
 
+OPERATION_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class OperationSpec(_Strict):
+    """One of the client's own endpoints a scenario calls by name (a deletion API, an alert feed, a drill).
+
+    ``url`` is a path under the target's base URL or an absolute URL on another
+    host. ``auth`` is ``target`` (the system's own key; only for URLs on the
+    target's own origin), ``none``, or a key reference of its own. ``body`` is a
+    template: a string that is exactly ``{name}`` becomes the step's argument
+    ``name`` with its type, other strings have ``{name}`` and ``{identity}``
+    substituted. Without ``body``, the step's arguments are the JSON body (or
+    the query, for a GET).
+    """
+
+    method: HttpMethod = "GET"
+    url: str
+    auth: Literal["target", "none"] | KeyRef = "target"
+    auth_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")  # Bearer when Authorization
+    body: Any = None
+    description: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        value = value.strip()
+        if not (value.startswith("/") or value.lower().startswith(("http://", "https://"))):
+            raise ValueError("an operation url is a path starting with '/' (under the target's base_url) "
+                             "or an absolute http:// or https:// URL")
+        return value
+
+    @property
+    def safe(self) -> bool:
+        """Safe to try in a connection test: a GET reads and changes nothing."""
+        return self.method == "GET"
+
+
 class SystemSpec(_Strict):
     name: str
     in_scope: bool = True
@@ -111,6 +150,23 @@ class SystemSpec(_Strict):
     target: TargetSpec
     models: list[str] = Field(default_factory=list)  # documented inventory (AI-GOV-01)
     canaries: list[str] = Field(default_factory=list)  # planted tokens that must never leak
+    operations: dict[str, OperationSpec] = Field(default_factory=dict)  # the client's own endpoints, by name
+
+    @model_validator(mode="after")
+    def _operations_named_and_keyed(self) -> SystemSpec:
+        from app.operations import foreign_with_target_key
+
+        for name, operation in self.operations.items():
+            if not re.match(OPERATION_NAME, name):
+                raise FieldValueError(f"operation name '{name}' must be lower case letters, digits and '_'",
+                                      at=("operations", name))
+            if foreign_with_target_key(operation, self.target.base_url):
+                # The system's key must never travel to a host the client did not point it at.
+                raise FieldValueError(
+                    f"operation '{name}' calls another host ({operation.url}) and would send it the system's "
+                    "own key; give it its own key (auth: {env: VAR} or {keyring: NAME}) or auth: none",
+                    at=("operations", name, "auth"))
+        return self
 
 
 class Period(_Strict):

@@ -9,7 +9,7 @@ bounded bursts, deletion requests). Exactly one of the two is given.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -94,7 +94,46 @@ class AdaptiveStep(_Strict):
     identity: str = "primary"
 
 
-Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, AdaptiveStep], Field(discriminator="type")]
+class OperationStep(_Strict):
+    """A call of one of the client's own operations, by name (``systems[].operations`` in the engagement).
+
+    The system maps the name to its method, URL and key; ``args`` fill the
+    operation's URL and body template. A system that maps no such operation
+    plans the scenario as "needs the client's ..." instead of running it.
+    """
+
+    type: Literal["operation"]
+    operation: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    identity: str = "primary"
+
+
+class ManualStep(_Strict):
+    """Something the tester does or observes by hand (trigger a failover, check the SIEM) and records.
+
+    The run shows it as a checklist item; its outcome is a human verdict with a
+    note. Until it is recorded, the run cannot pass.
+    """
+
+    type: Literal["manual"]
+    instruction: str = Field(min_length=1)
+    expect: str = ""  # what the tester should see for the control to be working
+
+
+class TransportStep(_Strict):
+    """The transport checks of every URL the system is reached through (CC6.7): no model is called.
+
+    The turn holds each check's outcome as JSON; ``endpoint`` detectors judge it
+    (:mod:`app.targets.transport_checks`).
+    """
+
+    type: Literal["transport"]
+    timeout: float = Field(default=10.0, gt=0, le=60)
+
+
+AnyStep = (ChatStep | ListModelsStep | HttpStep | BurstStep | AdaptiveStep | OperationStep | ManualStep
+           | TransportStep)
+Step = Annotated[AnyStep, Field(discriminator="type")]
 
 
 class DetectorSpec(BaseModel):
@@ -186,8 +225,21 @@ class ScenarioSpec(_Strict):
                     raise FieldValueError(
                         f"detector step index {index} is out of range", at=("detectors", d, "steps", j)
                     )
+                if isinstance(self.all_steps[index], ManualStep):
+                    raise FieldValueError(f"step {index} is a manual step: the tester records its outcome, "
+                                          "no detector judges it", at=("detectors", d, "steps", j))
         return self
 
     @property
-    def all_steps(self) -> list[ChatStep | ListModelsStep | HttpStep | BurstStep | AdaptiveStep]:
+    def all_steps(self) -> list[AnyStep]:
         return list(self.turns if self.turns is not None else self.steps or [])
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The client operations the scenario calls, in step order (each once)."""
+        return tuple(dict.fromkeys(s.operation for s in self.all_steps if isinstance(s, OperationStep)))
+
+    @property
+    def manual_steps(self) -> tuple[int, ...]:
+        """Indexes of the steps a tester performs and records by hand."""
+        return tuple(i for i, s in enumerate(self.all_steps) if isinstance(s, ManualStep))

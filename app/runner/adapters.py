@@ -15,6 +15,7 @@ from app.store.models import AISystem
 if TYPE_CHECKING:
     from app.secrets import SecretResolver
     from app.targets.base import Target
+    from app.targets.operation import ClientOperations
 
 
 class Targets:
@@ -25,6 +26,7 @@ class Targets:
 
         self.resolver = secrets or SecretResolver()
         self._targets: dict[int, "Target"] = {}
+        self._operations: dict[int, ClientOperations] = {}
 
     def prepare(self, system: AISystem) -> "Target":
         """Build the system's adapter; a missing API key fails here, before any run starts."""
@@ -49,7 +51,16 @@ class Targets:
                 pass  # only 'auth: revoked' steps need it; the adapter fails those with a clear detail
         target = make_target(spec, secrets=self.resolver)
         self._targets[system.id] = target
+        from app.targets.operation import ClientOperations
+
+        # Operation keys are read now, so every value is known to the scrubber before a turn is stored.
+        self._operations[system.id] = ClientOperations(dict(system.target or {}), target, self.resolver)
         return target
+
+    def operations(self, system: AISystem) -> ClientOperations:
+        """The system's named client operations (after :meth:`prepare`)."""
+        self.prepare(system)
+        return self._operations[system.id or 0]
 
     def scrubber(self) -> SecretScrubber:
         return SecretScrubber(self.resolver.values)

@@ -154,6 +154,8 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
                       Text(", ".join(f"#{i}" for i in o.finding_ids) or "–"))
     notes = [f"! {one_line(o.label, 48)} @ {one_line(o.system, 32)}: {one_line(o.reason, 300)}"
              for o in outcomes if o.verdict == "error" and o.reason]
+    notes += [f"· {one_line(o.scenario_id, 48)} @ {one_line(o.system, 32)}: planned, {one_line(o.reason, 300)}"
+              for o in outcomes if o.status == "planned"]
     if notes:
         table.caption = Text("\n".join(notes), style="yellow")
         table.caption_justify = "left"
@@ -163,7 +165,7 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
 def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
                  window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
                  junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True,
-                 strategies: Sequence[str] = ()) -> int:
+                 strategies: Sequence[str] = (), transport: bool = True) -> int:
     """Everything ``redline run`` does after parsing; returns the exit code.
 
     With ``probe``, each system run against is also sent the canary probes once
@@ -190,6 +192,16 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
         notice = dating_notice(db, engagement, plan[0].window) if plan else None
     if notice:
         err.print(f"redline: runs made now are {notice}", markup=False, soft_wrap=True)
+    if transport and plan:
+        from app.alignment.connection import check_transport
+
+        # Every URL the runs will reach is checked first (CC6.7); the scenario transport-endpoint-checks
+        # gives the verdicts, this says at once what it will find.
+        with session() as db:
+            for line in check_transport(db, engagement.id or 0,
+                                        system_ids=sorted({p.system.id for p in plan if p.system.id}),
+                                        only_problems=True):
+                err.print(f"redline: {for_terminal(line)}", markup=False, soft_wrap=True)
     for note in dict.fromkeys(w for planned in plan for w in planned.scenario.warnings):
         err.print(f"redline: warning: {for_terminal(note)}", markup=False, soft_wrap=True)
     for note in skipped:

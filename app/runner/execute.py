@@ -36,12 +36,15 @@ if TYPE_CHECKING:
     from app.formats.scenario import ScenarioSpec
     from app.secrets import SecretResolver
     from app.targets.base import Target
+    from app.targets.operation import ClientOperations
 
 OnEvent = Callable[["RunnerEvent"], None] | None
 
 # A scenario tagged ``exclusive`` measures something other traffic would disturb (what the
 # system "recently" saw, latency under a burst): it runs alone, after the rest of the plan.
 EXCLUSIVE_TAG = "exclusive"
+# A planned run that waits on something the client has not supplied (an operation): never started.
+PLANNED = "planned"
 
 
 @dataclass
@@ -52,7 +55,7 @@ class RunOutcome:
     scenario_id: str
     system: str
     window: Optional[str]
-    status: str  # finished | cancelled | not_started
+    status: str  # finished | cancelled | not_started | planned (waits on what ``reason`` names)
     verdict: str  # pass | fail | review | error ("" when not started)
     title: str = ""
     reason: str = ""  # why it failed or errored, in one line
@@ -91,6 +94,9 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
     """
     if concurrency < 1:
         raise UsageError("concurrency must be at least 1")
+    from app.alignment.needs import waiting_on
+
+    waiting = {i: waiting_on(p.scenario.spec, p.system) for i, p in enumerate(plan)}
     targets = Targets(secrets)
     writer: Optional[StoreWriter] = None
     try:
@@ -100,7 +106,11 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
         writer = StoreWriter(engine)
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(planned: PlannedRun) -> RunOutcome:
+        async def one(planned: PlannedRun, needs: str) -> RunOutcome:
+            if needs:  # planned, not broken: nothing is sent to a path the client does not have
+                return RunOutcome(None, planned.scenario.spec.id, planned.system.name,
+                                  planned.window.name if planned.window else None, PLANNED, "",
+                                  title=planned.scenario.spec.title, reason=needs)
             async with gate:
                 if cancel is not None and cancel.is_set():
                     return RunOutcome(None, planned.scenario.spec.id, planned.system.name,
@@ -110,15 +120,16 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                 spec = planned.variant.spec if planned.variant is not None else planned.scenario.spec
                 return await _drive(engine, writer, run_id, spec, planned.system,
                                     planned.window.name if planned.window else None,
-                                    targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {})
+                                    targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {},
+                                    targets.operations(planned.system))
 
         outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
         shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
-        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared)), strict=True):
+        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i], waiting[i]) for i in shared)), strict=True):
             outcomes[i] = outcome
         for i, p in enumerate(plan):
             if outcomes[i] is None:  # an exclusive scenario: alone, after the others
-                outcomes[i] = await one(p)
+                outcomes[i] = await one(p, waiting[i])
         return [o for o in outcomes if o is not None]
     finally:
         if writer is not None:
@@ -160,11 +171,12 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
 
 async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem,
                  window: Optional[str], target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
-                 cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn]) -> RunOutcome:
+                 cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn],
+                 operations: ClientOperations | None = None) -> RunOutcome:
     """Execute a started (or resumed) run and close it, whatever happens to the steps."""
     lock = RunLock(run_id).acquire()
     live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,
-                   writer=writer, on_event=on_event, cancel=cancel, prior=prior)
+                   writer=writer, on_event=on_event, cancel=cancel, prior=prior, operations=operations)
     if on_event is not None:
         on_event(RunStarted(run_id, spec.id, system.name, window))
     try:
@@ -319,7 +331,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
         engine = _engine()
         writer = StoreWriter(engine)
         return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,
-                            targets.scrubber(), on_event, cancel, prior)
+                            targets.scrubber(), on_event, cancel, prior, targets.operations(system))
     finally:
         if writer is not None:
             writer.close()

@@ -28,6 +28,8 @@ from app.detectors.judge import GRADES_KEY, grade_key
 from app.events import VerdictRecorded
 from app.store.models import Turn, Verdict, utcnow
 
+MANUAL_KIND = "manual"  # the turn of a manual step (app.runner.steps): the tester records its outcome
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
@@ -158,6 +160,11 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     by_turn: dict[int, list[Verdict]] = {}
     for stored in verdicts:
         by_turn.setdefault(stored.turn_id or 0, []).append(stored)
+    from app.manual import manual_judgements
+
+    # A manual step is judged by the tester alone: their latest recorded outcome, or "review" (pending).
+    manual, pending = manual_judgements(db, [t for t in turns if t.kind == MANUAL_KIND])
+    by_turn.update(manual)
     outcomes: list[str] = []
     inconclusive: list[dict[str, Any]] = []
     failing: Optional[tuple[Turn, Verdict]] = None
@@ -173,6 +180,8 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
             failing = (turn, next(v for v in judged if v.outcome == "fail"))
     verdict, metrics = aggregate(outcomes, spec.pass_criteria)
     metrics["inconclusive"] = inconclusive[:INCONCLUSIVE_LISTED]
+    if manual or pending:
+        metrics["manual_pending"] = pending
     failing_turn, failing_verdict = failing if failing is not None else (None, None)
     return RunJudgement(verdict, metrics, failing_turn, failing_verdict, turns=turns)
 

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
     from app.formats.scenario import ChatStep, ScenarioSpec
     from app.store.models import AISystem
-    from app.targets.base import Target
+    from app.targets.base import HttpResult, Target
+    from app.targets.operation import ClientOperations
 
 # Emit, PriorTurn and TurnLog are imported above and stay importable from here.
 __all__ = ["Emit", "LiveRun", "PriorTurn", "TurnLog"]
@@ -62,7 +63,8 @@ class LiveRun:
 
     def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
                  target: "Target", scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
-                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None):
+                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None,
+                 operations: ClientOperations | None = None):
         self.engine = engine  # verdicts are written here; a turn's own rows go through ``writer``
         self.writer = writer
         self.run_id = run_id
@@ -73,6 +75,7 @@ class LiveRun:
         self.emit = on_event
         self.cancel = cancel
         self.prior = prior or {}
+        self.operations = operations  # the system's named client operations (app.targets.operation)
         self.canaries = canaries_for(system, spec)
         self.log: list[TurnLog] = []
         self.model_ids: list[str] = []
@@ -115,6 +118,10 @@ class LiveRun:
                     await http_step(self, index, sample, step)
                 elif step.type == "adaptive":
                     await run_adaptive(self, index, sample, step)
+                elif step.type in ("operation", "manual", "transport"):
+                    from app.runner.steps import run_step
+
+                    await run_step(self, index, sample, step)
                 else:
                     await run_burst(self, index, sample, step)
 

@@ -42,7 +42,15 @@ def turn_header(step: int, sample: int, kind: str, identity: str = "") -> str:
 
 
 def turn_note(turn: Any) -> str:
-    """Why a stored turn has no (or only part of an) answer, e.g. ``error: http_status 401``; "" if it ended well."""
+    """Why a stored turn has no (or only part of an) answer, e.g. ``error: http_status 401``; "" if it ended well.
+
+    A manual step is a checklist item: to do (and which key records it), or the outcome the tester recorded."""
+    if getattr(turn, "kind", "") == "manual":
+        human = getattr(turn, "human", None) or []
+        if not human:
+            return "☐ manual step, not recorded: press m to record what you did and saw"
+        last = human[-1]
+        return f"☑ {last.outcome} recorded by {last.actor or 'the tester'}: {last.reason}"
     if turn.status in ("done", "streaming"):
         return ""
     detail = ": ".join(part for part in (turn.error_type, turn.error_detail) if part)
@@ -186,6 +194,7 @@ class RunDone(Message):
     status: str
     verdict: str = ""
     error: str = ""
+    note: str = ""  # a planned run: what it waits for ("needs the client's ...")
 
 
 class RunFeed:

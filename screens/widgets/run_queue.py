@@ -161,7 +161,7 @@ class RunQueue:
             batch.run_ids.extend([outcome.run_id] if outcome.run_id else [])
             batch.whole = batch.whole and outcome.status == "finished"
             post(RunDone(entry.key, "cancelled" if outcome.status == "not_started" else outcome.status,
-                         outcome.verdict))
+                         outcome.verdict, note=outcome.reason if outcome.status == "planned" else ""))
         except RedlineError as exc:
             batch.whole = False
             post(RunDone(entry.key, "error", error=str(exc)))

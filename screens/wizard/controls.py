@@ -119,7 +119,8 @@ class ControlsStep(WizardStep):
             table.move_cursor(row=list(self.rows).index(current))
         if self.catalog is None:
             return
-        cov = with_store(lambda db: coverage(db, self.engagement_id, catalog=self.catalog, known_scenarios=known))
+        cov = with_store(lambda db: coverage(db, self.engagement_id, catalog=self.catalog, known_scenarios=known,
+                                             library=self.library))
         style = "green" if cov.complete else "yellow"
         text = Text(cov.summary() if rows else "no rows yet: press i to import the client's matrix or a to add",
                     style=style)

@@ -122,15 +122,22 @@ class SystemForm(FormScreen):
                                               placeholder="model ids in the inventory, comma separated"))
         yield from _field("Canaries", Input(", ".join(target.get("canaries", [])), id="sys-canaries",
                                             compact=True, placeholder="tokens planted in its prompt, comma separated"))
+        from app.alignment.systems import operations_text
+
+        yield from _field("Operations", Input(operations_text(target.get("operations") or {}), id="sys-operations",
+                                              compact=True, placeholder="security_alerts=GET https://siem.example"
+                                              "/alerts?user={identity} env:SIEM_KEY; outage=POST /admin/outage"))
         yield from _field("Owner", Input(s.owner if s else "", id="sys-owner", compact=True))
         yield from _field("In scope", Tick("inside the SOC 2 boundary", s.in_scope if s else True,
                                                id="sys-scope", compact=True))
 
     def build(self) -> Any:
         from app.alignment import key_reference, system_spec
+        from app.alignment.systems import parse_operations
 
         target = dict(self.system.target) if self.system else {}
         target.pop("canaries", None)
+        operations = parse_operations(self.value_of("sys-operations"), target.pop("operations", None))
         canaries = [c.strip() for c in self.value_of("sys-canaries").split(",") if c.strip()]
         key = key_reference(str(self.query_one("#sys-keysrc", Select).value), self.value_of("sys-keyname"))
         # The revoked key is a reference too, checked by the same rule: never the key itself.
@@ -146,7 +153,8 @@ class SystemForm(FormScreen):
                            model=self.value_of("sys-model"), key=key,
                            in_scope=self.query_one("#sys-scope", Checkbox).value, owner=self.value_of("sys-owner"),
                            description=self.system.description if self.system else "",
-                           models=self.value_of("sys-models").split(","), canaries=canaries, extra_target=target)
+                           models=self.value_of("sys-models").split(","), canaries=canaries, extra_target=target,
+                           operations=operations)
 
 
 class RowForm(FormScreen):

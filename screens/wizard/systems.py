@@ -143,7 +143,8 @@ class SystemsStep(WizardStep):
 
         result = self.query_one("#systems-result", Static)
         try:
-            report = await check_connection(target_spec_of(system), system.models)
+            report = await check_connection(target_spec_of(system), system.models,
+                                            stored_target=dict(system.target or {}))
         except SecretUnavailable as exc:
             result.update(literal(f"{system.name}: cannot test: {exc}", style="red"))
             self.ask_for_key(system)
@@ -200,4 +201,7 @@ def connection_text(name: str, report: Any) -> Text:
     else:
         ttft = f"{report.ttft_ms:.0f} ms" if report.ttft_ms is not None else "no text"
         out += literal(f"TTFT {ttft}; reply: {report.reply.strip()[:60]!r}", style="green")
+    for name, found in report.operations:  # GET operations tried; the others only listed
+        style = "yellow" if found.startswith("not tried") else "green" if found.startswith("HTTP 2") else "red"
+        out += literal(f" · {name}: {found}", style=style)
     return out
