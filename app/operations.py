@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
+
+from app.formats.engagement import foreign_with_target_key, is_absolute  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from app.formats.engagement import OperationSpec
@@ -47,23 +49,6 @@ def operation_words(name: str) -> str:
     """How a report names a missing operation: "the client's security alert feed (operation 'security_alerts')"."""
     what = KNOWN_OPERATIONS.get(name)
     return f"the client's {what} (operation '{name}')" if what else f"the client's operation '{name}'"
-
-
-def is_absolute(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
-
-
-def foreign_with_target_key(operation: OperationSpec, base_url: str | None) -> bool:
-    """True when ``operation`` would send the system's own key to an origin other than the target's."""
-    if operation.auth != "target" or not is_absolute(operation.url):
-        return False
-    return not base_url or _origin(operation.url) != _origin(base_url)
 
 
 def mapped_operations(target: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal, Optional
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,8 +29,8 @@ class _Strict(BaseModel):
 class KeyRef(_Strict):
     """Where a secret lives. Exactly one of ``env`` or ``keyring``."""
 
-    env: Optional[str] = None
-    keyring: Optional[str] = None
+    env: str | None = None
+    keyring: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -41,7 +42,7 @@ class KeyRef(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "KeyRef":
+    def _exactly_one(self) -> KeyRef:
         if (self.env is None) == (self.keyring is None):
             raise ValueError("give exactly one of 'env' or 'keyring'")
         return self
@@ -80,23 +81,23 @@ class HttpShape(_Strict):
 
 class TargetSpec(_Strict):
     kind: TargetKind
-    base_url: Optional[str] = None
-    model: Optional[str] = None
-    api_key: Optional[KeyRef] = None
-    revoked_key: Optional[KeyRef] = None  # a key the client says was revoked (CC6.3)
+    base_url: str | None = None
+    model: str | None = None
+    api_key: KeyRef | None = None
+    revoked_key: KeyRef | None = None  # a key the client says was revoked (CC6.3)
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret headers only
     timeouts: Timeouts = Field(default_factory=Timeouts)
     # None: the defaults (kept out of the stored configuration, so systems stored before limits
     # existed keep their snapshot); every turn records the limits in force either way.
-    limits: Optional[Limits] = None
+    limits: Limits | None = None
     max_retries: int = Field(default=3, ge=0, le=10)
     overload_retries: int = Field(default=4, ge=0, le=10)  # 429/503: the server did not take the request on
     anthropic_version: str = "2023-06-01"
-    http: Optional[HttpShape] = None
+    http: HttpShape | None = None
     hardened: bool = False  # kind: demo only
 
     @model_validator(mode="after")
-    def _kind_needs(self) -> "TargetSpec":
+    def _kind_needs(self) -> TargetSpec:
         if self.kind != "demo" and not self.base_url:
             raise ValueError(f"target kind '{self.kind}' needs a base_url")
         if self.kind == "http" and self.http is None:
@@ -106,6 +107,25 @@ class TargetSpec(_Strict):
 
 OPERATION_NAME = r"^[a-z][a-z0-9_]{0,63}$"
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+# The URL rules of client operations: the format refuses a system key bound for another origin.
+def is_absolute(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+
+def foreign_with_target_key(operation: OperationSpec, base_url: str | None) -> bool:
+    """True when ``operation`` would send the system's own key to an origin other than the target's."""
+    if operation.auth != "target" or not is_absolute(operation.url):
+        return False
+    return not base_url or _origin(operation.url) != _origin(base_url)
+
 
 
 class OperationSpec(_Strict):
@@ -154,8 +174,6 @@ class SystemSpec(_Strict):
 
     @model_validator(mode="after")
     def _operations_named_and_keyed(self) -> SystemSpec:
-        from app.operations import foreign_with_target_key
-
         for name, operation in self.operations.items():
             if not re.match(OPERATION_NAME, name):
                 raise FieldValueError(f"operation name '{name}' must be lower case letters, digits and '_'",
@@ -174,7 +192,7 @@ class Period(_Strict):
     end: date
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Period":
+    def _ordered(self) -> Period:
         if self.end < self.start:
             raise FieldValueError("the period ends before it starts", at=("end",))
         return self
@@ -182,14 +200,14 @@ class Period(_Strict):
 
 class AuditSpec(_Strict):
     type: Literal["type1", "type2"]
-    period: Optional[Period] = None  # type2
-    as_of: Optional[date] = None  # type1
+    period: Period | None = None  # type2
+    as_of: date | None = None  # type1
     type1_tolerance_days: int = Field(default=7, ge=0, le=90)
     cpa_firm: str = ""
     evidence_format: list[EvidenceFormat] = Field(default_factory=lambda: list[EvidenceFormat](["report"]))
 
     @model_validator(mode="after")
-    def _dating(self) -> "AuditSpec":
+    def _dating(self) -> AuditSpec:
         if self.type == "type2" and self.period is None:
             raise ValueError("a type2 audit needs a period {start, end}")
         if self.type == "type1" and self.as_of is None:
@@ -224,7 +242,7 @@ class WindowSpec(_Strict):
     end: date
 
     @model_validator(mode="after")
-    def _ordered(self) -> "WindowSpec":
+    def _ordered(self) -> WindowSpec:
         if self.end < self.start:
             raise FieldValueError("the window ends before it starts", at=("end",))
         return self
@@ -240,7 +258,7 @@ class EngagementSpec(_Strict):
     scenario_paths: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "EngagementSpec":
+    def _consistent(self) -> EngagementSpec:
         _unique([s.name for s in self.systems], "systems", "system names must be unique")
         _unique([w.name for w in self.windows], "windows", "window names must be unique")
         period = self.audit.period

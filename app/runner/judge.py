@@ -160,7 +160,7 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     by_turn: dict[int, list[Verdict]] = {}
     for stored in verdicts:
         by_turn.setdefault(stored.turn_id or 0, []).append(stored)
-    from app.manual import manual_judgements
+    from app.runner.manual_verdicts import manual_judgements
 
     # A manual step is judged by the tester alone: their latest recorded outcome, or "review" (pending).
     manual, pending = manual_judgements(db, [t for t in turns if t.kind == MANUAL_KIND])

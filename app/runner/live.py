@@ -118,12 +118,12 @@ class LiveRun:
                     await http_step(self, index, sample, step)
                 elif step.type == "adaptive":
                     await run_adaptive(self, index, sample, step)
-                elif step.type in ("operation", "manual", "transport"):
+                elif step.type == "burst":
+                    await run_burst(self, index, sample, step)
+                else:  # a client operation, a manual check or the transport checks
                     from app.runner.steps import run_step
 
                     await run_step(self, index, sample, step)
-                else:
-                    await run_burst(self, index, sample, step)
 
     # ------------------------------------------------------------------ chat
 

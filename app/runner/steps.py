@@ -9,21 +9,30 @@ waits for their recorded outcome (:mod:`app.manual`); no detector judges it.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.events import TurnFinished, TurnStarted
 from app.operations import FORGETS
+from app.runner.calls import record_call
 from app.runner.judge import MANUAL_KIND
+from app.runner.turns import RunInProgress
 from app.runner.record import open_turn, update_turn
 from app.store.models import utcnow
 
 if TYPE_CHECKING:
     from app.formats.scenario import ManualStep, OperationStep, TransportStep
-    from app.runner.live import LiveRun
+    from app.targets.operation import ClientOperations
     from app.targets.base import HttpResult
 
 
-async def run_operation(live: LiveRun, index: int, sample: int, step: OperationStep) -> None:
+class OperatingRun(RunInProgress, Protocol):
+    """A run that can call its system's named client operations (the runner's ``LiveRun`` is one)."""
+
+    @property
+    def operations(self) -> ClientOperations | None: ...
+
+
+async def run_operation(live: OperatingRun, index: int, sample: int, step: OperationStep) -> None:
     """Call the system's operation ``step.operation``; a deletion that succeeded is remembered for recall."""
     operations = live.operations
     label = live.label(step.identity)
@@ -41,16 +50,14 @@ async def run_operation(live: LiveRun, index: int, sample: int, step: OperationS
             return unmapped(step.operation)
         return await operations.call(step.operation, dict(step.args), label)
 
-    status, http_status = await live._call(index, sample, "operation", step.identity, prompt, call)
+    status, http_status = await record_call(live, index, sample, "operation", step.identity, prompt, call)
     if step.operation in FORGETS and status == "done" and (http_status or 0) < 300:
-        # The identity asked the system to forget: its earlier messages must not come back.
-        own = [text for who, text in live._sent if who == step.identity]
-        live._forgotten.setdefault(step.identity, []).extend(own)
+        live.forget(step.identity)  # its earlier messages must not come back
 
 
-async def run_manual(live: LiveRun, index: int, sample: int, step: ManualStep) -> None:
+async def run_manual(live: OperatingRun, index: int, sample: int, step: ManualStep) -> None:
     """Open the manual step's turn: the instruction is its prompt, the outcome awaits the tester."""
-    from app.runner.live import TurnLog
+    from app.runner.turns import TurnLog
 
     prompt = step.instruction.strip() + (f"\nExpected: {step.expect.strip()}" if step.expect.strip() else "")
     entry = TurnLog(index, sample, MANUAL_KIND, "tester", prompt)
@@ -72,7 +79,7 @@ async def run_manual(live: LiveRun, index: int, sample: int, step: ManualStep) -
         live.emit(TurnFinished(live.run_id, turn_id, "done", "", None, None, 0))
 
 
-async def run_transport(live: LiveRun, index: int, sample: int, step: TransportStep) -> None:
+async def run_transport(live: OperatingRun, index: int, sample: int, step: TransportStep) -> None:
     """Check every URL of the system (CC6.7) and record the checks as one turn's JSON text."""
     import json
     import time
@@ -92,10 +99,10 @@ async def run_transport(live: LiveRun, index: int, sample: int, step: TransportS
                           elapsed_ms=(time.perf_counter() - started) * 1000.0)
 
     prompt = f"check the transport of {len(urls) or 1} endpoint(s): " + (", ".join(urls) or "the built-in demo")
-    await live._call(index, sample, "transport", "tester", prompt, call)
+    await record_call(live, index, sample, "transport", "tester", prompt, call)
 
 
-async def run_step(live: LiveRun, index: int, sample: int,
+async def run_step(live: OperatingRun, index: int, sample: int,
                    step: OperationStep | ManualStep | TransportStep) -> None:
     """The one hook the run loop calls for these step types."""
     if step.type == "operation":
