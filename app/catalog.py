@@ -194,13 +194,15 @@ def _assemble(docs: list[_Doc]) -> Catalog:
                                         f"{other.path}:{line}:{column})"))
         return False
 
+    remediation_doc: Optional[_Doc] = None
     for doc in docs:
         for name in SECTIONS:
             if name == "remediation":
                 extra = getattr(doc.body, "remediation", None)
                 if extra is not None and remediation is not None:
                     problems.append(doc.problem(("remediation",), "remediation is defined in two files"))
-                remediation = remediation or extra
+                if remediation is None and extra is not None:
+                    remediation, remediation_doc = extra, doc
                 continue
             for i, row in enumerate(getattr(doc.body, name, ())):
                 if name in ("criteria", "controls"):
@@ -222,6 +224,11 @@ def _assemble(docs: list[_Doc]) -> Catalog:
             for j, ref in enumerate(getattr(row, attr)):
                 if ref not in known:
                     problems.append(doc.problem((section, i, attr, j), f"unknown {what} '{ref}'"))
+    impact_keys = {row.key for _, _, row in merged["finding_impacts"]}
+    for j, key in enumerate(remediation.immediate_impacts if remediation and remediation_doc else ()):
+        if key not in impact_keys and remediation_doc is not None:
+            problems.append(remediation_doc.problem(("remediation", "immediate_impacts", j),
+                                                    f"unknown finding impact '{key}'"))
     for doc, i, row in merged["crosswalk"]:
         if row.criterion not in criteria_ids:
             problems.append(doc.problem(("crosswalk", i, "criterion"), f"unknown criterion '{row.criterion}'"))

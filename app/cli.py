@@ -21,6 +21,7 @@ RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
     "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
+    "attach", "schedule",
 )
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
-              "retests", "responses", "changes")
+              "retests", "responses", "changes", "attachments")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
         "retests": ev.retests,
         "responses": ev.responses,
         "changes": ev.changes,
+        "attachments": ev.attachments,
     }
 
 
@@ -135,7 +136,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
     # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3
+    shipped = attachment_files(ev, omitted)
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + len(shipped) + 1 + 3
              + int(poam is not None) + 1)
     pages: Optional[int] = None
     done = 0
@@ -184,6 +186,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         for run, turns in ev.iter_transcripts(with_raw=True):
             archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
             step(f"transcripts/{run['id']}.jsonl")
+        for bundle_path, source in shipped:  # copied as they are: never opened, rendered or inlined
+            archive.write_file(bundle_path, source)
+            step(bundle_path)
         archive.write_chunks("audit/events.jsonl",
                              (jsonstream.line(e) for e in ev.iter_audit_events(as_recorded=True)))
         step("audit/events.jsonl")
@@ -204,6 +209,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
         document.update(_provenance(ev, signer, describe(redact), allow_broken))
+        document["attachments"] = [{"id": a["id"], "path": a["bundle_path"], "sha256": a["sha256"], "size": a["size"],
+                                    "media_type": a["media_type"], "state_at_export": a["state"]}
+                                   for a in ev.attachments if a["bundle_path"] in {p for p, _ in shipped}]
         files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])
@@ -228,6 +236,22 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                         key_fingerprint=signer.public.fingerprint if signer else "",
                         key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
                         notes=ev.chain.notes, pdf_pages=pages)
+
+
+def attachment_files(ev: EvidenceSet, omitted: list[dict[str, str]]) -> list[tuple[str, Path]]:
+    """(bundle path, stored file) for each attachment the bundle carries; a missing file is listed as omitted."""
+    from app.attachments import folder
+
+    where = folder(ev.engagement_id)
+    shipped = []
+    for a in ev.attachments:
+        source = where / a["stored_name"]
+        if source.is_file() and not source.is_symlink():
+            shipped.append((a["bundle_path"], source))
+        else:
+            omitted.append({"path": a["bundle_path"], "reason": f"attachment {a['id']}: its file is missing from "
+                                                                "the store"})
+    return shipped
 
 
 def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], allow_broken: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
@@ -85,6 +85,7 @@ class EvidenceSet:
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # attached files (app.attachments), linked
 
     @property
     def engagement_id(self) -> int:
@@ -214,11 +215,14 @@ def find_engagement_id(db: "Session", name: str) -> int:
 
 
 def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
-                  redact: Sequence[str] = ()) -> EvidenceSet:
+                  redact: Sequence[str] = (), today: Optional[date] = None) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
 
     ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes.
+    ``today`` dates the overdue flags; a bundle leaves it to the evidence's own date (``data_as_of``), so the
+    same store always exports the same bytes.
     """
+    from app.remediation import plan_of
     from app.evidence.redaction import filters_for
 
     from sqlmodel import select
@@ -239,6 +243,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     catalog = CatalogView(db)
     chain = _chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
+    today = today or (data_as_of.date() if data_as_of else None) or date.today()
 
     run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(Run.id)).all()
                 if selected_ids is None or r.window_id in selected_ids]
@@ -276,6 +281,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
         rec["occurrences"] = seen.get(f.id or 0, [])
         rec["regressions"] = [g.id for g in all_findings if g.regression_of == f.id]
+        rec.update(plan_of(f, engagement, today, catalog.catalog).to_json())
         finding_records.append(rec)
         for run_id in dict.fromkeys([f.run_id] + [o["run"] for o in rec["occurrences"]]):
             if run_id is not None:  # every run that showed the weakness names its finding
@@ -369,7 +375,26 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from app.changes import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
+    _link_attachments(evidence, selected_ids is not None)
     return evidence
+
+
+def _link_attachments(ev: EvidenceSet, filtered: bool) -> None:
+    """The attachments the exported findings and runs carry (all of them, unless windows were chosen)."""
+    from app.attachments import check_attachments
+
+    findings = {f["id"]: f for f in ev.findings}
+    runs = {r["id"]: r for r in ev.runs}
+    for holder in (*ev.findings, *ev.runs):
+        holder["attachments"] = []
+    for state in check_attachments(ev.db, ev.engagement_id):
+        rec = ev.scrub.deep(state.record)
+        holder = findings.get(rec["finding_id"]) or runs.get(rec["run_id"])
+        if holder is None and filtered and not rec["control"]:
+            continue  # its finding or run is outside the chosen windows
+        if holder is not None:
+            holder["attachments"].append(rec)
+        ev.attachments.append(rec)
 
 
 def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional[Sequence[str]]) -> Optional[set[int]]:
@@ -382,6 +407,11 @@ def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional
         raise ExportError(f"engagement '{engagement.name}' has no test window {', '.join(repr(u) for u in unknown)}"
                           f" (its windows: {known})")
     return {by_name[n] for n in names}
+
+
+def chain_state(db: "Session", engagement_id: int) -> ChainState:
+    """The engagement's chain and the evidence it covers (turns, verdicts, attached files), checked in the store."""
+    return _chain_state(db, engagement_id)
 
 
 def _chain_state(db: "Session", engagement_id: int) -> ChainState:
@@ -397,6 +427,9 @@ def _chain_state(db: "Session", engagement_id: int) -> ChainState:
     # The chain covers the evidence: turns and verdicts must still match the digests it recorded.
     covered = check_store(db, engagement_id)
     problems += tuple(covered.problems)
+    from app.attachments import attachment_problems
+
+    problems += tuple(attachment_problems(db, engagement_id))
     first_seen = func.min(AuditEvent.seq)
     actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(  # type: ignore[call-overload]
         AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
