@@ -24,7 +24,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.attachment_types import SNIFF_BYTES, sniff
 from app.errors import RedlineError
@@ -97,8 +97,8 @@ class AttachmentState:
         return not self.problem
 
 
-def _target(db: "Session", engagement_id: int, finding_id: Optional[int], run_id: Optional[int],
-            control: Optional[str]) -> str:
+def _target(db: Session, engagement_id: int, finding_id: int | None, run_id: int | None,
+            control: str | None) -> str:
     """Check exactly one target exists in this engagement; its words for messages."""
     from app.store.models import Finding, Run
 
@@ -116,9 +116,10 @@ def _target(db: "Session", engagement_id: int, finding_id: Optional[int], run_id
         if run is None or run.engagement_id != engagement_id:
             raise AttachmentError(f"no run {run_id} in this engagement")
         return f"run {run_id}"
+    from sqlmodel import select
+
     from app.catalog import load_catalog
     from app.store.models import ControlMapping
-    from sqlmodel import select
 
     ref = str(control).strip()
     known = load_catalog().ids() | {m.criterion for m in db.exec(
@@ -160,9 +161,9 @@ def _copy_bounded(source: Path, dest: Path, limit: int) -> tuple[str, int, bytes
     return digest.hexdigest(), size, head
 
 
-def attach(db: "Session", engagement_id: int, path: Path | str, *, note: str, finding_id: Optional[int] = None,
-           run_id: Optional[int] = None, control: Optional[str] = None, actor: str = "",
-           limit: Optional[int] = None) -> "Attachment":
+def attach(db: Session, engagement_id: int, path: Path | str, *, note: str, finding_id: int | None = None,
+           run_id: int | None = None, control: str | None = None, actor: str = "",
+           limit: int | None = None) -> Attachment:
     """Copy ``path`` into the store as evidence for one finding, run or control, and record it in the chain.
 
     Refused with nothing written: no note, not exactly one target, a target
@@ -193,7 +194,7 @@ def attach(db: "Session", engagement_id: int, path: Path | str, *, note: str, fi
     sha, size, head = _copy_bounded(source, staging, limit)
     kind = sniff(head, source.name)
     actor = actor or audit.default_actor()
-    final: Optional[Path] = None
+    final: Path | None = None
     try:
         row = Attachment(engagement_id=engagement_id, finding_id=finding_id, run_id=run_id,
                          control=(target.split(" ", 1)[1] if control else ""), filename=safe_name(source.name),
@@ -222,7 +223,7 @@ def attach(db: "Session", engagement_id: int, path: Path | str, *, note: str, fi
     return row
 
 
-def record(row: "Attachment", problem: str = "") -> dict[str, Any]:
+def record(row: Attachment, problem: str = "") -> dict[str, Any]:
     """An attachment as every reader shows it (the register, the bundle's data, the reports)."""
     from app.attachment_types import ACTIVE
 
@@ -234,8 +235,8 @@ def record(row: "Attachment", problem: str = "") -> dict[str, Any]:
             "problem": problem}
 
 
-def list_attachments(db: "Session", engagement_id: int, *, finding_id: Optional[int] = None,
-                     run_id: Optional[int] = None) -> list["Attachment"]:
+def list_attachments(db: Session, engagement_id: int, *, finding_id: int | None = None,
+                     run_id: int | None = None) -> list[Attachment]:
     """The engagement's attachments in the order they were attached, optionally for one finding or run."""
     from sqlmodel import select
 
@@ -258,18 +259,18 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def recorded(db: "Session", engagement_id: int) -> dict[int, dict[str, Any]]:
+def recorded(db: Session, engagement_id: int) -> dict[int, dict[str, Any]]:
     """Each attachment's ``attachment.added`` payload, as the chain holds it: the reference for every check."""
     from sqlmodel import select
 
     from app.store.models import AuditEvent
 
     events = db.exec(select(AuditEvent).where(AuditEvent.chain == audit.chain_name(engagement_id),
-                                              AuditEvent.action == ACTION).order_by(AuditEvent.seq)).all()
+                                              AuditEvent.action == ACTION).order_by(AuditEvent.seq)).all()  # type: ignore[arg-type]
     return {int(e.payload["attachment"]): dict(e.payload) for e in events if isinstance(e.payload.get("attachment"), int)}
 
 
-def check_attachments(db: "Session", engagement_id: int) -> list[AttachmentState]:
+def check_attachments(db: Session, engagement_id: int) -> list[AttachmentState]:
     """Every attachment with its file checked against the SHA-256 and size the chain recorded when it was attached."""
     pinned = recorded(db, engagement_id)
     where = folder(engagement_id)
@@ -292,7 +293,7 @@ def check_attachments(db: "Session", engagement_id: int) -> list[AttachmentState
     return states
 
 
-def attachment_problems(db: "Session", engagement_id: int) -> list[str]:
+def attachment_problems(db: Session, engagement_id: int) -> list[str]:
     """One line per attachment whose file no longer matches the chain, for export and store verification."""
     return [f"attachment {s.record['id']} ({s.record['filename']}): {s.problem}"
             for s in check_attachments(db, engagement_id) if not s.ok]

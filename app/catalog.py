@@ -194,7 +194,7 @@ def _assemble(docs: list[_Doc]) -> Catalog:
                                         f"{other.path}:{line}:{column})"))
         return False
 
-    remediation_doc: Optional[_Doc] = None
+    remediation_doc: _Doc | None = None
     for doc in docs:
         for name in SECTIONS:
             if name == "remediation":

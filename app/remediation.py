@@ -16,9 +16,10 @@ reader (register, exception log, POA&M) shows the same dates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 from app.lifecycle import OPEN_STATUSES
@@ -44,7 +45,7 @@ class RemediationPlan:
     """A finding's priority and due date, whether the tester set them, and whether it is overdue today."""
 
     priority: str
-    due_date: Optional[date]
+    due_date: date | None
     source: str  # "set" (stored on the finding) | "derived" (a finding stored before priorities were kept)
     overdue: bool
     days_overdue: int
@@ -60,7 +61,7 @@ class RemediationPlan:
         return f"due {self.due_date}" if self.due_date else "–"
 
 
-def _catalog(catalog: Optional["Catalog"]) -> "Catalog":
+def _catalog(catalog: Catalog | None) -> Catalog:
     if catalog is not None:
         return catalog
     from app.catalog import load_catalog
@@ -68,7 +69,7 @@ def _catalog(catalog: Optional["Catalog"]) -> "Catalog":
     return load_catalog()
 
 
-def suggested_priority(severity: str, controls: Iterable[str], catalog: Optional["Catalog"] = None) -> str:
+def suggested_priority(severity: str, controls: Iterable[str], catalog: Catalog | None = None) -> str:
     """High severity is immediate, low is longer term; a medium finding is immediate when the catalog's
     finding-impact row for its controls is one the immediate bullets name."""
     if severity == "high":
@@ -80,8 +81,8 @@ def suggested_priority(severity: str, controls: Iterable[str], catalog: Optional
     return "immediate" if impact is not None and impact.key in cat.remediation.immediate_impacts else "longer_term"
 
 
-def suggested_due(priority: str, found_on: date, period_end: Optional[date],
-                  catalog: Optional["Catalog"] = None) -> date:
+def suggested_due(priority: str, found_on: date, period_end: date | None,
+                  catalog: Catalog | None = None) -> date:
     """``due_days`` after discovery; an immediate one no later than the period's end while that is still ahead."""
     days = _catalog(catalog).remediation.due_days
     due = found_on + timedelta(days=days.immediate if priority == "immediate" else days.longer_term)
@@ -90,7 +91,7 @@ def suggested_due(priority: str, found_on: date, period_end: Optional[date],
     return due
 
 
-def prefill(finding: "Finding", engagement: Optional["Engagement"], catalog: Optional["Catalog"] = None) -> None:
+def prefill(finding: Finding, engagement: Engagement | None, catalog: Catalog | None = None) -> None:
     """Fill an unsaved finding's priority and due date from its severity, controls and the period (unless given)."""
     found_on = (finding.created_at.date() if finding.created_at else date.today())
     period_end = engagement.period_end if engagement is not None and engagement.audit_type == "type2" else None
@@ -100,8 +101,8 @@ def prefill(finding: "Finding", engagement: Optional["Engagement"], catalog: Opt
         finding.due_date = suggested_due(finding.priority, found_on, period_end, catalog)
 
 
-def plan_of(finding: Any, engagement: Optional["Engagement"], today: date,
-            catalog: Optional["Catalog"] = None) -> RemediationPlan:
+def plan_of(finding: Any, engagement: Engagement | None, today: date,
+            catalog: Catalog | None = None) -> RemediationPlan:
     """The finding's priority and due date (stored, else derived), and whether it is overdue on ``today``.
 
     ``finding`` is a Finding row or its record (dict). Only a finding still awaiting remediation
@@ -118,14 +119,14 @@ def plan_of(finding: Any, engagement: Optional["Engagement"], today: date,
         found_on = (date.fromisoformat(created[:10]) if isinstance(created, str)
                     else created.date() if created is not None else today)
         period_end = engagement.period_end if engagement is not None and engagement.audit_type == "type2" else None
-        priority = priority or suggested_priority(get("severity"), get("controls") or (), catalog)
+        priority = priority or suggested_priority(str(get("severity") or "medium"), get("controls") or (), catalog)
         due = due or suggested_due(priority, found_on, period_end, catalog)
     late = (today - due).days if get("status") in OPEN_STATUSES else 0
     return RemediationPlan(priority, due, source, late > 0, max(late, 0))
 
 
-def set_plan(db: "Session", finding: "Finding", *, priority: Optional[str] = None, due: Optional[date] = None,
-             reason: str, actor: str = "") -> "Finding":
+def set_plan(db: Session, finding: Finding, *, priority: str | None = None, due: date | None = None,
+             reason: str, actor: str = "") -> Finding:
     """The tester's edit of priority and due date, audited with before, after and the reason.
 
     A new priority without a date moves the due date by the rule for that
@@ -156,7 +157,7 @@ def set_plan(db: "Session", finding: "Finding", *, priority: Optional[str] = Non
     return update_finding(db, finding, priority=new_priority, due_date=due, reason=reason, actor=actor)
 
 
-def overdue_count(db: "Session", engagement_id: int, today: date) -> int:
+def overdue_count(db: Session, engagement_id: int, today: date) -> int:
     """How many of the engagement's findings are past their due date and not yet remediated (for Home)."""
     from app.findings import find
     from app.store.models import Engagement

@@ -21,7 +21,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.errors import UsageError
 
@@ -57,7 +57,7 @@ class ScheduleSpec:
         return " ".join(shlex.quote(a) for a in self.command())
 
 
-def _windows(db: "Session", engagement: "Engagement") -> list[tuple[str, date, date]]:
+def _windows(db: Session, engagement: Engagement) -> list[tuple[str, date, date]]:
     from sqlmodel import select
 
     from app.store.models import TestWindow
@@ -73,7 +73,7 @@ def _windows(db: "Session", engagement: "Engagement") -> list[tuple[str, date, d
 
 
 def plan_dates(windows: list[tuple[str, date, date]], today: date,
-               every_days: Optional[int] = None) -> tuple[list[PlannedDay], list[str]]:
+               every_days: int | None = None) -> tuple[list[PlannedDay], list[str]]:
     """The days a scheduled run starts: each window's first day from ``today`` on, then every ``every_days``
     days while inside the window. A window that has ended is skipped, with the reason."""
     if every_days is not None and every_days < 1:
@@ -96,9 +96,9 @@ def plan_dates(windows: list[tuple[str, date, date]], today: date,
     return days, skipped
 
 
-def build_spec(db: "Session", engagement: "Engagement", *, today: date, at: str = "06:00",
-               every_days: Optional[int] = None, redline: Optional[str] = None,
-               home: Optional[Path] = None) -> ScheduleSpec:
+def build_spec(db: Session, engagement: Engagement, *, today: date, at: str = "06:00",
+               every_days: int | None = None, redline: str | None = None,
+               home: Path | None = None) -> ScheduleSpec:
     """Everything a printer needs: the days, the time (UTC) and the command."""
     import shutil
     import sys
@@ -206,16 +206,16 @@ def github_workflow(spec: ScheduleSpec, runner: str = "self-hosted") -> str:
     return "\n".join(lines) + "\n"
 
 
-def scheduled_window(db: "Session", engagement: "Engagement", today: date) -> tuple[Optional["TestWindow"], str]:
+def scheduled_window(db: Session, engagement: Engagement, today: date) -> tuple[TestWindow | None, str]:
     """The window a scheduled run made ``today`` belongs to, and what to tell the tester ("" when it counts).
 
     Inside a window: that window. Outside every window: the latest window
     that has ended (the run is late for it), else the next one (early), so
     the dating rules record exactly what happened instead of an unplanned run.
     """
-    from app.runner.plan import window_for
     from sqlmodel import select
 
+    from app.runner.plan import window_for
     from app.store.models import TestWindow
 
     inside = window_for(db, engagement, on=today)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.lifecycle import STATUSES
 
@@ -48,14 +48,13 @@ class Waiting:
         return [p for p in self.parts_by_kind() if p]
 
 
-def waiting_work(db: "Session", engagement_id: int, today: Optional[date] = None) -> Waiting:
+def waiting_work(db: "Session", engagement_id: int, today: date | None = None) -> Waiting:
     """Count what waits, straight from the findings and runs of the engagement (overdue as of ``today``, UTC)."""
-    from app.remediation import overdue_count
-    from app.runner.plan import today_utc
-
     from sqlalchemy import func
     from sqlmodel import select
 
+    from app.remediation import overdue_count
+    from app.runner.plan import today_utc
     from app.store.models import Finding, Run
 
     by_status = dict(db.exec(select(Finding.status, func.count()).where(  # type: ignore[call-overload]

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import zipfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def test_priority_follows_severity_and_the_catalogs_immediate_rows() -> None:
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _csv(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
@@ -113,7 +113,7 @@ def test_the_bundle_and_the_poam_carry_due_dates_as_milestones(demo: Any, tmp_pa
     due = _today() + timedelta(days=5)
     assert main(["findings", "acme", "priority", "1", "--due", str(due), "--reason", "agreed with the client"]) == 0
     # The evidence's own date moves on: a response recorded 12 days later dates the bundle's overdue flags.
-    monkeypatch.setattr(audit, "utcnow", lambda: datetime.now(timezone.utc) + timedelta(days=12))
+    monkeypatch.setattr(audit, "utcnow", lambda: datetime.now(UTC) + timedelta(days=12))
     assert main(["findings", "acme", "respond", "1", "--response", "fix scheduled", "--owner", "Dana"]) == 0
     out = tmp_path / "b.zip"
     assert main(["export", "acme", "--out", str(out)]) == 0

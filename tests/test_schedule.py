@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,13 @@ def parse_cron(table: str) -> list[tuple[list[set[int]], str]]:
             continue
         parts = line.split(None, 5)
         assert len(parts) == 6, f"not five fields and a command: {line!r}"
-        fields = [_field(text, *spec) for text, spec in zip(parts[:5], FIELDS)]
+        fields = [_field(text, *spec) for text, spec in zip(parts[:5], FIELDS, strict=True)]
         entries.append((fields, parts[5]))
     return entries
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _fires(entries: list[tuple[list[set[int]], str]]) -> list[date]:

@@ -162,12 +162,12 @@ def classify_findings(args: argparse.Namespace) -> int:
 
 def plan_findings(args: argparse.Namespace) -> int:
     """All or nothing, like a move: one refused edit leaves every finding as it was."""
-    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
     from app.remediation import set_plan
     from app.store import session
+    from app.terminal import console as make_console
 
     done = []
     with session() as db:

@@ -215,7 +215,7 @@ def find_engagement_id(db: "Session", name: str) -> int:
 
 
 def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
-                  redact: Sequence[str] = (), today: Optional[date] = None) -> EvidenceSet:
+                  redact: Sequence[str] = (), today: date | None = None) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
 
     ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes.
@@ -409,7 +409,7 @@ def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional
     return {by_name[n] for n in names}
 
 
-def chain_state(db: "Session", engagement_id: int) -> ChainState:
+def chain_state(db: Session, engagement_id: int) -> ChainState:
     """The engagement's chain and the evidence it covers (turns, verdicts, attached files), checked in the store."""
     return _chain_state(db, engagement_id)
 

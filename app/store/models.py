@@ -246,7 +246,7 @@ class Finding(SQLModel, table=True):
     # severity and the catalog's remediation table when the finding is made, editable by the tester (audited).
     # "" / None on findings stored before they were kept: readers derive them by the same rule.
     priority: str = Field(default="", sa_column_kwargs={"server_default": ""})
-    due_date: Optional[date] = None
+    due_date: date | None = None
 
 
 class FindingOccurrence(SQLModel, table=True):
@@ -312,10 +312,10 @@ class Attachment(SQLModel, table=True):
     ``attachment.added`` audit event pins their SHA-256 and size, so a file changed afterwards is found.
     """
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
-    finding_id: Optional[int] = Field(default=None, foreign_key="finding.id", index=True)
-    run_id: Optional[int] = Field(default=None, foreign_key="run.id", index=True)
+    finding_id: int | None = Field(default=None, foreign_key="finding.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     control: str = ""  # a criterion or control id, e.g. "CC8.1"
     filename: str  # the name it had, made safe for display
     stored_name: str  # its name in the attachment folder and under attachments/ in a bundle

@@ -70,13 +70,13 @@ def _step_6_turn_bounds(conn: "Connection") -> None:
     add_column_if_missing(conn, "turn", "raw_withheld", "VARCHAR NOT NULL DEFAULT ''")
 
 
-def _step_finding_priority(conn: "Connection") -> None:
+def _step_finding_priority(conn: Connection) -> None:
     """Findings carry a remediation priority and a due date; older rows are left empty and derived on read."""
     add_column_if_missing(conn, "finding", "priority", "VARCHAR NOT NULL DEFAULT ''")
     add_column_if_missing(conn, "finding", "due_date", "DATE")
 
 
-def _step_attachments(conn: "Connection") -> None:
+def _step_attachments(conn: Connection) -> None:
     """Files attached as evidence: one row each, the bytes in the store's attachment folder."""
     from app.store.models import Attachment
 
