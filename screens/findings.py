@@ -43,7 +43,9 @@ class FindingsScreen(EngagementScreen):
             "to it), severity and status. enter opens the quoted evidence in triage; s changes the status "
             "(with a reason) to the moves the lifecycle allows; e sets the exception type (design, operating "
             "effectiveness, system description); R re-tests the finding's scenario on the same system, which "
-            "alone decides retest passed or failed.")
+            "alone decides retest passed or failed. p sets the remediation priority and due date (pre-filled "
+            "from the severity and the catalog's remediation table; DUE turns LATE when a finding awaiting "
+            "remediation passes it); a attaches a file (a ticket, a signed acceptance) as evidence.")
     BINDINGS = [
         Binding("enter", "open", "Evidence", id="findings.open", tooltip="Open the evidence turn in triage"),
         Binding("s", "status", "Status", id="findings.status", tooltip="Move the finding along its lifecycle"),
@@ -51,6 +53,9 @@ class FindingsScreen(EngagementScreen):
                 tooltip="Run the finding's scenario again on the same system"),
         Binding("e", "classify", "Type", id="findings.classify",
                 tooltip="Classify the exception: design, operating effectiveness or system description"),
+        Binding("p", "priority", "Priority", id="findings.priority",
+                tooltip="Set the remediation priority and due date"),
+        Binding("a", "attach", "Attach", id="findings.attach", tooltip="Attach a file as evidence to the finding"),
         Binding("slash", "filter", "Filter", key_display="/", id="findings.filter", tooltip="Focus the filters"),
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
@@ -63,6 +68,8 @@ class FindingsScreen(EngagementScreen):
         self.catalog: Any = None
         self.retesting: set[int] = set()
         self.seen: dict[int, list[Any]] = {}  # finding id -> its occurrences (app.occurrences)
+        self.plans: dict[int, Any] = {}  # finding id -> app.remediation.RemediationPlan
+        self.attached: dict[int, list[Any]] = {}  # finding id -> its attachments
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -97,17 +104,27 @@ class FindingsScreen(EngagementScreen):
     # ------------------------------------------------------------------ data
 
     def reload(self, select: Optional[int] = None) -> None:
+        from app.attachments import list_attachments
         from app.findings import find
         from app.occurrences import occurrences
+        from app.remediation import plan_of
+        from app.runner.plan import today_utc
+        from app.store.models import Engagement
 
-        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]], dict[int, Any], dict[int, list[Any]]]:
             found = find(db, self.engagement_id)
-            return found, occurrences(db, found)
+            engagement, today = db.get(Engagement, self.engagement_id), today_utc()
+            plans = {f.id: plan_of(f, engagement, today, self.catalog) for f in found}
+            attached: dict[int, list[Any]] = {}
+            for row in list_attachments(db, self.engagement_id):
+                if row.finding_id is not None:
+                    attached.setdefault(row.finding_id, []).append(row)
+            return found, occurrences(db, found), plans, attached
 
         loaded = try_store(self, load)
         if loaded is None:
             return
-        findings, self.seen = loaded
+        findings, self.seen, self.plans, self.attached = loaded
         keep = select or self.selected_id()
         self.all = findings
         controls = sorted({c for f in findings for c in self._controls_of(f)})
@@ -134,8 +151,8 @@ class FindingsScreen(EngagementScreen):
         table = self.query_one("#findings-table", DataTable)
         keep = select if select is not None else self.selected_id()
         wide = self.size.width >= 110
-        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT"] if wide else [])
-        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30] if wide else [])
+        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT"] if wide else []) + ["DUE"]
+        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30] if wide else []) + [10]
         widths = fit_columns(self.size.width or 80, wanted, flex=4)
         set_columns(table, labels, widths)
         self.shown = self._filtered()
@@ -145,6 +162,11 @@ class FindingsScreen(EngagementScreen):
                      cell(", ".join(f.controls), widths[3]), cell(f.title, widths[4])]
             if wide:
                 cells.append(cell(f.impact, widths[5]))
+            plan = self.plans.get(f.id or 0)
+            if plan is not None and plan.overdue:
+                cells.append(cell(f"LATE {plan.days_overdue}d", style="bold red"))
+            else:
+                cells.append(cell(plan.due_date.isoformat() if plan is not None and plan.due_date else "–"))
             table.add_row(*cells, key=str(f.id))
         index = next((i for i, f in enumerate(self.shown) if f.id == keep), 0)
         if self.shown:
@@ -195,6 +217,16 @@ class FindingsScreen(EngagementScreen):
             where += f" · regression of #{f.regression_of}"
         out += Text(f"\n{where}" + (f" · {extra} more quoted span(s)" if extra else "")
                     + (f" · accepted by {one_line(f.accepted_by, 30)}" if f.accepted_by else ""), style="dim")
+        plan = self.plans.get(f.id or 0)
+        if plan is not None:
+            out += Text(f"\nremediation: {plan.priority.replace('_', ' ')} priority, {plan.flag()}",
+                        style="bold red" if plan.overdue else "")
+        files = self.attached.get(f.id or 0, [])
+        for row in files[:2]:
+            out += Text(f"\nattachment {row.id}: ", style="dim") + literal(
+                f"{one_line(row.filename, 40)} ({row.media_type}, {row.size:,} B) {one_line(row.note, 60)}")
+        if len(files) > 2:
+            out += Text(f"\n… {len(files) - 2} more attachment(s): redline attach --list", style="dim")
         detail.update(out)
 
     # --------------------------------------------------------------- actions
@@ -289,6 +321,89 @@ class FindingsScreen(EngagementScreen):
 
         if try_store(self, lambda db: classify(db, db.get(Finding, finding_id), kind, reason=reason)) is not None:
             self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
+            self.reload(select=finding_id)
+
+    def action_priority(self) -> None:
+        from app.remediation import PRIORITIES
+
+        f = self.selected()
+        if f is None:
+            return
+        plan = self.plans.get(f.id or 0)
+        now = plan.priority.replace("_", " ") if plan is not None else "not set"
+        self.app.push_screen(ChoiceScreen(f"Remediation priority of finding #{f.id} (now {now})",
+                                          [(key, key.replace("_", " "), meaning) for key, meaning in PRIORITIES.items()],
+                                          hint="A new priority moves the due date by its rule; the next step "
+                                               "lets you change it."),
+                             lambda priority: self._ask_due(f.id, priority))
+
+    def _ask_due(self, finding_id: int, priority: Optional[str]) -> None:
+        from app.remediation import suggested_due
+        from app.store.models import Engagement
+
+        if not priority:
+            return
+        finding = next((f for f in self.all if f.id == finding_id), None)
+        plan = self.plans.get(finding_id)
+        if finding is None or plan is None:
+            return
+        due = plan.due_date
+        if priority != plan.priority:
+            engagement = with_store(lambda db: db.get(Engagement, self.engagement_id))
+            end = engagement.period_end if engagement is not None and engagement.audit_type == "type2" else None
+            due = suggested_due(priority, finding.created_at.date(), end, self.catalog)
+        self.app.push_screen(PromptScreen(f"Due date of finding #{finding_id} ({priority.replace('_', ' ')})",
+                                          hint="YYYY-MM-DD; enter keeps the date shown", value=str(due or "")),
+                             lambda text: self._ask_plan_reason(finding_id, priority, text))
+
+    def _ask_plan_reason(self, finding_id: int, priority: str, due_text: Optional[str]) -> None:
+        from datetime import date
+
+        if due_text is None:
+            return
+        try:
+            due = date.fromisoformat(due_text) if due_text else None
+        except ValueError:
+            self.notify(f"not a date as YYYY-MM-DD: {one_line(due_text, 40)}", markup=False, severity="error")
+            return
+        self.app.push_screen(PromptScreen(f"Why set finding #{finding_id} to {priority.replace('_', ' ')}"
+                                          + (f", due {due}?" if due else "?"),
+                                          hint="The reason goes into the audit trail."),
+                             lambda reason: self._set_plan(finding_id, priority, due, reason)
+                             if reason is not None else None)
+
+    def _set_plan(self, finding_id: int, priority: str, due: Any, reason: str) -> None:
+        from app.remediation import set_plan
+        from app.store.models import Finding
+
+        def edit(db: Any) -> Any:
+            return set_plan(db, db.get(Finding, finding_id), priority=priority, due=due, reason=reason)
+
+        done = try_store(self, edit)
+        if done is not None:
+            self.notify(f"finding #{finding_id}: {done.priority.replace('_', ' ')}, due {done.due_date}",
+                        markup=False)
+            self.reload(select=finding_id)
+
+    def action_attach(self) -> None:
+        from app.attachments import max_bytes
+        from screens.widgets.attach_form import AttachScreen
+
+        f = self.selected()
+        if f is None:
+            return
+        finding_id = f.id
+        self.app.push_screen(AttachScreen(f"Attach a file to finding #{finding_id}", limit_bytes=max_bytes()),
+                             lambda got: self._attach_file(finding_id, got) if got else None)
+
+    def _attach_file(self, finding_id: int, got: tuple[str, str]) -> None:
+        from app.attachments import attach
+
+        path, note = got
+        row = try_store(self, lambda db: attach(db, self.engagement_id, path, note=note, finding_id=finding_id))
+        if row is not None:
+            self.notify(f"attachment {row.id}: {one_line(row.filename, 40)} ({row.media_type}, {row.size:,} bytes) "
+                        f"on finding #{finding_id}", markup=False)
             self.reload(select=finding_id)
 
     def action_retest(self) -> None:
