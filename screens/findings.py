@@ -45,7 +45,7 @@ class FindingsScreen(EngagementScreen):
             "effectiveness, system description); R re-tests the finding's scenario on the same system, which "
             "alone decides retest passed or failed. p sets the remediation priority and due date (pre-filled "
             "from the severity and the catalog's remediation table; DUE turns LATE when a finding awaiting "
-            "remediation passes it); a attaches a file (a ticket, a signed acceptance) as evidence.")
+            "remediation passes it, and at 80 columns its id is marked !); a attaches a file (a ticket, a signed acceptance) as evidence.")
     BINDINGS = [
         Binding("enter", "open", "Evidence", id="findings.open", tooltip="Open the evidence turn in triage"),
         Binding("s", "status", "Status", id="findings.status", tooltip="Move the finding along its lifecycle"),
@@ -53,9 +53,10 @@ class FindingsScreen(EngagementScreen):
                 tooltip="Run the finding's scenario again on the same system"),
         Binding("e", "classify", "Type", id="findings.classify",
                 tooltip="Classify the exception: design, operating effectiveness or system description"),
-        Binding("p", "priority", "Priority", id="findings.priority",
+        # Shown in help and the palette; the footer has no room left at 80 columns.
+        Binding("p", "priority", "Priority", show=False, id="findings.priority",
                 tooltip="Set the remediation priority and due date"),
-        Binding("a", "attach", "Attach", id="findings.attach", tooltip="Attach a file as evidence to the finding"),
+        Binding("a", "attach", "Attach", show=False, id="findings.attach", tooltip="Attach a file as evidence to the finding"),
         Binding("slash", "filter", "Filter", key_display="/", id="findings.filter", tooltip="Focus the filters"),
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
@@ -151,22 +152,25 @@ class FindingsScreen(EngagementScreen):
         table = self.query_one("#findings-table", DataTable)
         keep = select if select is not None else self.selected_id()
         wide = self.size.width >= 110
-        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT"] if wide else []) + ["DUE"]
-        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30] if wide else []) + [10]
+        # The due date has a column where there is room; at 80 columns a late finding's id carries "!" instead.
+        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT", "DUE"] if wide else [])
+        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30, 10] if wide else [])
         widths = fit_columns(self.size.width or 80, wanted, flex=4)
         set_columns(table, labels, widths)
         self.shown = self._filtered()
         for f in self.shown:
             status = f.status.replace("_", " ") + (" …" if f.id in self.retesting else "")
-            cells = [cell(f.id), cell(f.severity, style=SEVERITY_STYLES.get(f.severity, "")), cell(status),
+            plan = self.plans.get(f.id or 0)
+            late = plan is not None and plan.overdue
+            cells = [cell(f"{f.id}!" if late and not wide else f.id, style="bold red" if late else ""),
+                     cell(f.severity, style=SEVERITY_STYLES.get(f.severity, "")), cell(status),
                      cell(", ".join(f.controls), widths[3]), cell(f.title, widths[4])]
             if wide:
                 cells.append(cell(f.impact, widths[5]))
-            plan = self.plans.get(f.id or 0)
-            if plan is not None and plan.overdue:
-                cells.append(cell(f"LATE {plan.days_overdue}d", style="bold red"))
-            else:
-                cells.append(cell(plan.due_date.isoformat() if plan is not None and plan.due_date else "–"))
+                if plan is not None and plan.overdue:
+                    cells.append(cell(f"LATE {plan.days_overdue}d", style="bold red"))
+                else:
+                    cells.append(cell(plan.due_date.isoformat() if plan is not None and plan.due_date else "–"))
             table.add_row(*cells, key=str(f.id))
         index = next((i for i, f in enumerate(self.shown) if f.id == keep), 0)
         if self.shown:

@@ -283,6 +283,7 @@ def list_findings(args: argparse.Namespace) -> int:
 
     from app.engagements import find_engagement
     from app.findings import OPEN_STATUSES, find
+    from app.attachments import list_attachments
     from app.occurrences import occurrences
     from app.remediation import plan_of
     from app.runner.plan import today_utc
@@ -295,6 +296,13 @@ def list_findings(args: argparse.Namespace) -> int:
         found = find(db, engagement.id or 0)
         seen = occurrences(db, found)
         records = [finding_record(f, seen.get(f.id or 0, ()), plan_of(f, engagement, today)) for f in found]
+        attached: dict[int, list[dict[str, Any]]] = {}
+        for row in list_attachments(db, engagement.id or 0):
+            if row.finding_id is not None:
+                attached.setdefault(row.finding_id, []).append(
+                    {"id": row.id, "filename": row.filename, "sha256": row.sha256, "note": row.note})
+    for r in records:
+        r["attachments"] = attached.get(r["id"], [])
     console = make_console()
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
@@ -326,6 +334,9 @@ def list_findings(args: argparse.Namespace) -> int:
             due = f"OVERDUE by {r['days_overdue']} day(s), {due}"
         detail.append(f"\nremediation: {r['priority'].replace('_', ' ')} priority, {due}",
                       style="bold red" if r["overdue"] else "")
+        if r["attachments"]:
+            detail.append("\nattachments: " + ", ".join(f"{a['id']} {one_line(a['filename'], 40)}"
+                                                          for a in r["attachments"]), style="")
         detail.append("\nnext: " + (" · ".join(m["action"] for m in r["moves"]) or "none (closed)")
                       + ("; a re-test decides" if r["status"] in OPEN_STATUSES else ""), style="dim")
         table.add_row(Text(str(r["id"])), Text(r["status"]), Text(r["severity"]),

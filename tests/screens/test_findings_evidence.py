@@ -31,7 +31,7 @@ async def test_p_sets_priority_and_due_date_with_a_reason_and_late_findings_show
 
     eid = seed_findings()
     app = RedlineApp(today=TODAY)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 30)) as pilot:  # wide enough for the DUE column
         screen = await open_register(pilot, eid)
         finding = _first_open(screen)
         table = screen.query_one("#findings-table")
@@ -56,12 +56,14 @@ async def test_p_sets_priority_and_due_date_with_a_reason_and_late_findings_show
 
     later = today_utc() + timedelta(days=10)
     monkeypatch.setattr(plan, "today_utc", lambda: later)
-    app = RedlineApp(today=TODAY)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_register(pilot, eid)
-        finding = _first_open(screen)
-        table = screen.query_one("#findings-table")
-        assert str(table.get_row_at([f.id for f in screen.shown].index(finding.id))[-1]) == "LATE 3d"
+    for size, late in (((120, 30), "LATE 3d"), ((80, 24), f"{finding.id}!")):
+        app = RedlineApp(today=TODAY)
+        async with app.run_test(size=size) as pilot:
+            screen = await open_register(pilot, eid)
+            finding = _first_open(screen)
+            cells = screen.query_one("#findings-table").get_row_at([f.id for f in screen.shown].index(finding.id))
+            assert str(cells[-1] if size[0] > 80 else cells[0]) == late
+            assert "OVERDUE 3d" in str(screen.query_one("#finding-detail").render())
 
 
 async def test_a_attaches_a_file_to_the_finding_and_refusals_are_shown_literally(tmp_path: Path) -> None:
