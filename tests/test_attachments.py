@@ -199,3 +199,30 @@ def test_attachments_are_private_even_under_a_permissive_umask(engagement: int, 
         os.umask(old)
     stored = next((redline_home / "attachments" / str(engagement)).iterdir())
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
+def test_oscal_back_matter_holds_attachments_and_validates(engagement: int, tmp_path: Path, capsys: Any) -> None:
+    trestle_ar = pytest.importorskip("trestle.oscal.assessment_results", reason="compliance-trestle is a test extra")
+    from trestle.oscal.poam import PlanOfActionAndMilestones
+
+    from tests.test_lifecycle_support import confirm_all
+
+    confirm_all(engagement)
+    ticket = tmp_path / "CHG-4711.pdf"
+    ticket.write_bytes(TICKET)
+    assert main(["attach", "acme", str(ticket), "--finding", "1", "--note", "change ticket"]) == 0
+    out = tmp_path / "bundle.zip"
+    assert main(["export", "acme", "--out", str(out)]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "x"
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(folder)
+    results = trestle_ar.AssessmentResults.oscal_read(folder / "oscal" / "assessment-results.json")
+    poam = PlanOfActionAndMilestones.oscal_read(folder / "oscal" / "poam.json")
+    for document, risks in ((results, results.results[0].risks), (poam, poam.risks)):
+        [resource] = document.back_matter.resources
+        [rlink] = resource.rlinks
+        assert (folder / "oscal" / rlink.href).resolve() == (folder / "attachments" / "1-CHG-4711.pdf").resolve()
+        assert rlink.hashes[0].value == hashlib.sha256(TICKET).hexdigest()
+        [risk] = risks
+        assert [link.href for link in risk.links] == [f"#{resource.uuid}"]  # the finding's risk points at it

@@ -375,26 +375,10 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from app.changes import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
-    _link_attachments(evidence, selected_ids is not None)
+    from app.evidence.attached import link_attachments
+
+    link_attachments(evidence, selected_ids is not None)
     return evidence
-
-
-def _link_attachments(ev: EvidenceSet, filtered: bool) -> None:
-    """The attachments the exported findings and runs carry (all of them, unless windows were chosen)."""
-    from app.attachments import check_attachments
-
-    findings = {f["id"]: f for f in ev.findings}
-    runs = {r["id"]: r for r in ev.runs}
-    for holder in (*ev.findings, *ev.runs):
-        holder["attachments"] = []
-    for state in check_attachments(ev.db, ev.engagement_id):
-        rec = ev.scrub.deep(state.record)
-        holder = findings.get(rec["finding_id"]) or runs.get(rec["run_id"])
-        if holder is None and filtered and not rec["control"]:
-            continue  # its finding or run is outside the chosen windows
-        if holder is not None:
-            holder["attachments"].append(rec)
-        ev.attachments.append(rec)
 
 
 def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional[Sequence[str]]) -> Optional[set[int]]:
