@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from app.evidence.signature import trusted_keys
     from app.evidence.verify import verify_bundle
 
-    if (args.file is None) == (args.engagement is None):
+    engagement = getattr(args, "engagement", None)  # callers that build the namespace may leave it out
+    if (args.file is None) == (engagement is None):
         raise UsageError("give either a bundle (FILE.zip) or --engagement NAME")
-    if args.engagement is not None:
+    if engagement is not None:
         return _verify_store(args)
     trusted = trusted_keys(args.key) if args.key is not None else None
     report = verify_bundle(args.file, VerifyLimits(manifest_bytes=args.max_manifest_bytes,
