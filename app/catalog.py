@@ -205,13 +205,15 @@ def _assemble(docs: list[_Doc]) -> Catalog:
                                         f"{other.path}:{line}:{column})"))
         return False
 
+    remediation_doc: _Doc | None = None
     for doc in docs:
         for name in SECTIONS:
             if name == "remediation":
                 extra = getattr(doc.body, "remediation", None)
                 if extra is not None and remediation is not None:
                     problems.append(doc.problem(("remediation",), "remediation is defined in two files"))
-                remediation = remediation or extra
+                if remediation is None and extra is not None:
+                    remediation, remediation_doc = extra, doc
                 continue
             for i, row in enumerate(getattr(doc.body, name, ())):
                 if name in ("criteria", "controls"):
@@ -239,6 +241,11 @@ def _assemble(docs: list[_Doc]) -> Catalog:
     for doc, i, row in merged["atlas"]:
         if row.parent is not None and row.parent not in techniques:
             problems.append(doc.problem(("atlas", i, "parent"), f"unknown ATLAS technique '{row.parent}'"))
+    impact_keys = {row.key for _, _, row in merged["finding_impacts"]}
+    for j, key in enumerate(remediation.immediate_impacts if remediation and remediation_doc else ()):
+        if key not in impact_keys and remediation_doc is not None:
+            problems.append(remediation_doc.problem(("remediation", "immediate_impacts", j),
+                                                    f"unknown finding impact '{key}'"))
     for doc, i, row in merged["crosswalk"]:
         if row.criterion not in criteria_ids:
             problems.append(doc.problem(("crosswalk", i, "criterion"), f"unknown criterion '{row.criterion}'"))

@@ -166,9 +166,20 @@ class AtlasTechnique(_Row):
     summary: str = ""  # Redline's own paraphrase
 
 
+class RemediationDue(_Row):
+    """Days from a finding's discovery to its due date, per priority (a policy the engagement's tester may edit)."""
+
+    immediate: int = Field(default=30, ge=1, le=3650)
+    longer_term: int = Field(default=90, ge=1, le=3650)
+
+
 class Remediation(_Row):
     immediate: tuple[str, ...] = ()  # fix before the audit period ends
     longer_term: tuple[str, ...] = ()
+    # The finding_impacts keys the immediate bullets name (data out or someone in, no monitoring, uncontrolled
+    # deployment): a medium-severity finding of these kinds is fixed before the period ends (app.remediation).
+    immediate_impacts: tuple[str, ...] = ()
+    due_days: RemediationDue = RemediationDue()
 
 
 class ExtensionFile(_Row):

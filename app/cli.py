@@ -21,7 +21,7 @@ RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs", "coverage")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
     "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup",
-    "restore", "detectors", "strategies", "manual",
+    "restore", "detectors", "strategies", "manual", "attach", "schedule",
 )
 
 

@@ -37,7 +37,8 @@ __all__ = [
     "create_finding", "find", "legal_moves", "status_after_retest", "transition", "update_finding",
 ]
 
-EDITABLE = ("title", "severity", "impact", "controls", "evidence", "steps_to_reproduce", "notes", "exception_kind")
+EDITABLE = ("title", "severity", "impact", "controls", "evidence", "steps_to_reproduce", "notes", "exception_kind",
+            "priority", "due_date")
 
 # A re-test run's verdict decides the finding's next status; review and error decide nothing
 # (the re-test is recorded, the finding waits for a tester or another re-test).
@@ -89,13 +90,18 @@ def create_finding(db: "Session", *, engagement_id: int, title: str, actor: str 
     if finding.exception_kind and finding.exception_kind not in EXCEPTION_KINDS:
         raise FindingStateError(f"exception type must be one of {', '.join(EXCEPTION_KINDS)}, "
                                 f"not {finding.exception_kind!r}")
+    from app.remediation import prefill
+    from app.store.models import Engagement
+
+    prefill(finding, db.get(Engagement, engagement_id))
     db.add(finding)
     db.flush()
     audit.record(db, engagement_id=engagement_id, action="finding.created", actor=actor,
                  entity=f"finding:{finding.id}",
                  payload={"title": title, "status": finding.status, "severity": finding.severity,
                           "controls": list(finding.controls), "run_id": finding.run_id,
-                          "turn_id": finding.turn_id, "reason": reason,
+                          "turn_id": finding.turn_id, "reason": reason, "priority": finding.priority,
+                          "due_date": finding.due_date,
                           **({"regression_of": finding.regression_of} if finding.regression_of else {})})
     return finding
 
@@ -142,6 +148,11 @@ def update_finding(db: "Session", finding: Finding, *, actor: str = "", reason: 
         raise FindingStateError(f"cannot edit {', '.join(sorted(unknown))} directly")
     if "severity" in changes and changes["severity"] not in SEVERITIES:
         raise FindingStateError(f"severity must be one of {', '.join(SEVERITIES)}")
+    if "priority" in changes:
+        from app.remediation import PRIORITIES
+
+        if changes["priority"] not in PRIORITIES:
+            raise FindingStateError(f"priority must be one of {', '.join(PRIORITIES)}, not {changes['priority']!r}")
     if "exception_kind" in changes:
         kind = changes["exception_kind"]
         if kind not in EXCEPTION_KINDS:

@@ -263,12 +263,14 @@ def exception_log(db: "Session", engagement_id: int) -> list[dict[str, Any]]:
 def exception_register(db: "Session", engagement_id: int) -> dict[str, Any]:
     """The exception log and, apart, the failures awaiting triage, each with its summary sentence.
 
-    The same rows and sentences as the bundle's exception log section, read in one pass.
+    The same rows and sentences as the bundle's exception log section, read in one pass; overdue is
+    judged on today's date (a bundle judges it on the evidence's own date).
     """
     from app.evidence import tables, wording
     from app.evidence.collect import load_evidence
+    from app.runner.plan import today_utc
 
-    ev = load_evidence(db, engagement_id)
+    ev = load_evidence(db, engagement_id, today=today_utc())
     exceptions, triage = tables.exception_log(ev), tables.awaiting_triage(ev)
     return {"summary": wording.exception_summary(exceptions), "exceptions": exceptions,
             "triage_summary": wording.triage_summary(triage), "awaiting_triage": triage}

@@ -22,6 +22,7 @@ from app.findings import OPEN_STATUSES, SEVERITIES, STATUSES, legal_moves
 from app.text import one_line
 from app.resources import assets_dir
 from screens.base import EngagementScreen, report_error, try_store, with_store
+from screens.findings_plan import FindingPlanActions
 from screens.widgets.columns import fit_columns, set_columns
 from screens.widgets.finding_form import ChoiceScreen, quote_preview
 from screens.widgets.literal import cell, literal
@@ -35,7 +36,7 @@ ALL = "*"
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-class FindingsScreen(EngagementScreen):
+class FindingsScreen(FindingPlanActions, EngagementScreen):
     """Every finding of the engagement, filtered; the highlighted one in detail below."""
 
     SCREEN_NAME = "findings"
@@ -46,7 +47,9 @@ class FindingsScreen(EngagementScreen):
             "to it), severity and status. enter opens the quoted evidence in triage; s changes the status "
             "(with a reason) to the moves the lifecycle allows; e sets the exception type (design, operating "
             "effectiveness, system description); R re-tests the finding's scenario on the same system, which "
-            "alone decides retest passed or failed.")
+            "alone decides retest passed or failed. p sets the remediation priority and due date (pre-filled "
+            "from the severity and the catalog's remediation table; DUE turns LATE when a finding awaiting "
+            "remediation passes it, and at 80 columns its id is marked !); a attaches a file (a ticket, a signed acceptance) as evidence.")
     BINDINGS = [
         Binding("enter", "open", "Evidence", id="findings.open", tooltip="Open the evidence turn in triage"),
         Binding("s", "status", "Status", id="findings.status", tooltip="Move the finding along its lifecycle"),
@@ -54,6 +57,10 @@ class FindingsScreen(EngagementScreen):
                 tooltip="Run the finding's scenario again on the same system"),
         Binding("e", "classify", "Type", id="findings.classify",
                 tooltip="Classify the exception: design, operating effectiveness or system description"),
+        # Shown in help and the palette; the footer has no room left at 80 columns.
+        Binding("p", "priority", "Priority", show=False, id="findings.priority",
+                tooltip="Set the remediation priority and due date"),
+        Binding("a", "attach", "Attach", show=False, id="findings.attach", tooltip="Attach a file as evidence to the finding"),
         Binding("slash", "filter", "Filter", key_display="/", id="findings.filter", tooltip="Focus the filters"),
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
@@ -66,6 +73,8 @@ class FindingsScreen(EngagementScreen):
         self.catalog: Any = None
         self.retesting: set[int] = set()
         self.seen: dict[int, list[Any]] = {}  # finding id -> its occurrences (app.occurrences)
+        self.plans: dict[int, Any] = {}  # finding id -> app.remediation.RemediationPlan
+        self.attached: dict[int, list[Any]] = {}  # finding id -> its attachments
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -100,17 +109,27 @@ class FindingsScreen(EngagementScreen):
     # ------------------------------------------------------------------ data
 
     def reload(self, select: Optional[int] = None) -> None:
+        from app.attachments import list_attachments
         from app.findings import find
         from app.occurrences import occurrences
+        from app.remediation import plan_of
+        from app.runner.plan import today_utc
+        from app.store.models import Engagement
 
-        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+        def load(db: Any) -> tuple[list[Any], dict[int, list[Any]], dict[int, Any], dict[int, list[Any]]]:
             found = find(db, self.engagement_id)
-            return found, occurrences(db, found)
+            engagement, today = db.get(Engagement, self.engagement_id), today_utc()
+            plans = {f.id: plan_of(f, engagement, today, self.catalog) for f in found}
+            attached: dict[int, list[Any]] = {}
+            for row in list_attachments(db, self.engagement_id):
+                if row.finding_id is not None:
+                    attached.setdefault(row.finding_id, []).append(row)
+            return found, occurrences(db, found), plans, attached
 
         loaded = try_store(self, load)
         if loaded is None:
             return
-        findings, self.seen = loaded
+        findings, self.seen, self.plans, self.attached = loaded
         keep = select or self.selected_id()
         self.all = findings
         controls = sorted({c for f in findings for c in self._controls_of(f)})
@@ -137,17 +156,25 @@ class FindingsScreen(EngagementScreen):
         table = self.query_one("#findings-table", DataTable)
         keep = select if select is not None else self.selected_id()
         wide = self.size.width >= 110
-        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT"] if wide else [])
-        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30] if wide else [])
+        # The due date has a column where there is room; at 80 columns a late finding's id carries "!" instead.
+        labels = ["#", "SEV", "STATUS", "CONTROLS", "TITLE"] + (["IMPACT", "DUE"] if wide else [])
+        wanted = [4, 6, 13, 18 if wide else 12, 60] + ([30, 10] if wide else [])
         widths = fit_columns(self.size.width or 80, wanted, flex=4)
         set_columns(table, labels, widths)
         self.shown = self._filtered()
         for f in self.shown:
             status = f.status.replace("_", " ") + (" …" if f.id in self.retesting else "")
-            cells = [cell(f.id), cell(f.severity, style=SEVERITY_STYLES.get(f.severity, "")), cell(status),
+            plan = self.plans.get(f.id or 0)
+            late = plan is not None and plan.overdue
+            cells = [cell(f"{f.id}!" if late and not wide else f.id, style="bold red" if late else ""),
+                     cell(f.severity, style=SEVERITY_STYLES.get(f.severity, "")), cell(status),
                      cell(", ".join(f.controls), widths[3]), cell(f.title, widths[4])]
             if wide:
                 cells.append(cell(f.impact, widths[5]))
+                if plan is not None and plan.overdue:
+                    cells.append(cell(f"LATE {plan.days_overdue}d", style="bold red"))
+                else:
+                    cells.append(cell(plan.due_date.isoformat() if plan is not None and plan.due_date else "–"))
             table.add_row(*cells, key=str(f.id))
         index = next((i for i, f in enumerate(self.shown) if f.id == keep), 0)
         if self.shown:
@@ -198,6 +225,16 @@ class FindingsScreen(EngagementScreen):
             where += f" · regression of #{f.regression_of}"
         out += Text(f"\n{where}" + (f" · {extra} more quoted span(s)" if extra else "")
                     + (f" · accepted by {one_line(f.accepted_by, 30)}" if f.accepted_by else ""), style="dim")
+        plan = self.plans.get(f.id or 0)
+        if plan is not None:
+            out += Text(f"\nremediation: {plan.priority.replace('_', ' ')} priority, {plan.flag()}",
+                        style="bold red" if plan.overdue else "")
+        files = self.attached.get(f.id or 0, [])
+        for row in files[:2]:
+            out += Text(f"\nattachment {row.id}: ", style="dim") + literal(
+                f"{one_line(row.filename, 40)} ({row.media_type}, {row.size:,} B) {one_line(row.note, 60)}")
+        if len(files) > 2:
+            out += Text(f"\n… {len(files) - 2} more attachment(s): redline attach --list", style="dim")
         detail.update(out)
 
     # --------------------------------------------------------------- actions

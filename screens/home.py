@@ -59,7 +59,7 @@ class HomeRow:
 
 
 # Each count of what waits, and the key that goes to it.
-WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"))
+WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"), ("f", "overdue"))
 
 
 def home_rows(db: "Session", today: date) -> list[HomeRow]:
@@ -87,10 +87,13 @@ def home_rows(db: "Session", today: date) -> list[HomeRow]:
                 upcoming = "done" if summary.windows else "–"
         worst = next((s for s in SEVERITY_ORDER if summary.open_by_severity.get(s)), "")
         open_text = f"{summary.open_findings} {worst[:1].upper()}".strip() if summary.open_findings else "–"
+        waiting = waiting_work(db, engagement.id or 0, today)
+        if waiting.overdue:
+            open_text += f" !{waiting.overdue}"  # findings past their remediation due date
         rows.append(HomeRow(engagement.id or 0, summary.name, summary.client,
                             "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
                             f"{len(steps_done(engagement))}/{len(STEPS)}", summary.systems_in_scope,
-                            summary.windows, waiting_work(db, engagement.id or 0)))
+                            summary.windows, waiting))
     return rows
 
 
@@ -171,7 +174,8 @@ class HomeScreen(Screen[None]):
         for row in rows:
             cells = [cell(row.name, name_w, "bold"), cell(row.client, client_w), cell(row.audit_type),
                      cell(row.period, 22 if wide else 11), cell(row.next_window, 14),
-                     cell(row.open_findings, style="red" if "H" in row.open_findings else ""),
+                     cell(row.open_findings, style="red" if "H" in row.open_findings or "!" in row.open_findings
+                          else ""),
                      cell(row.aligned, style="green" if row.aligned.startswith("4") else "yellow")]
             if wide:
                 cells += [cell(row.systems), cell(row.windows)]
@@ -196,7 +200,8 @@ class HomeScreen(Screen[None]):
         row = next((r for r in self.rows if r.engagement_id == self.selected_id()), None)
         waiting = row.waiting if row is not None else None
         if row is not None and waiting is not None and waiting.anything:
-            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind(), strict=True))
+            phrases = dict(zip(("drafts", "in_progress", "interrupted", "overdue"), waiting.parts_by_kind(),
+                               strict=True))
             parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
             out.append(cell(row.name, 32).plain + ": ", style="bold")
             out.append(" · ".join(parts) + "\n", style="yellow")

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
 from app.resources import assets_dir
 from app.text import one_line
-from screens.base import EngagementScreen, report_error, with_store
+from screens.base import EngagementScreen, report_error, try_store, with_store
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
 from screens.widgets.run_queue import RunQueue
 from screens.widgets.run_list import (ChunksPending, RunDone, RunEntry, RunFeed, RunList, RunnerUpdate, turn_header,
@@ -54,7 +54,8 @@ class RunScreen(EngagementScreen):
     HELP = ("Left: the scenarios (space picks, g groups them by category, control or system) and the runs. "
             "r runs what is picked (or the highlighted scenario or group); c cancels the highlighted run, C all of them. "
             "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
-            "as a checklist item: m records what you did and saw.")
+            "as a checklist item: m records what you did and saw; a attaches a file (an alert log, a SOC ticket) "
+            "to the highlighted run as evidence.")
     BINDINGS = [
         Binding("r", "run", "Run", id="run.start", tooltip="Run the picked scenarios (or the highlighted one)"),
         Binding("c", "cancel", "Cancel", id="run.cancel", tooltip="Cancel the highlighted run"),
@@ -66,8 +67,9 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
-        Binding("m", "manual", "Manual", show=False, id="run.manual",  # the checklist item itself names the key
-                tooltip="Record the outcome of the highlighted run's next manual step"),
+            "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
+            "as a checklist item: m records what you did and saw; a attaches a file (an alert log, a SOC ticket) "
+            "to the highlighted run as evidence.")
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
@@ -405,6 +407,25 @@ class RunScreen(EngagementScreen):
         run_id = self._selected_run()
         if run_id is not None:
             self.redline.push_screen_for("triage", self.engagement_id, run_id=run_id)
+
+    def action_attach(self) -> None:
+        from app.attachments import max_bytes
+        from screens.widgets.attach_form import AttachScreen
+
+        run_id = self._selected_run()
+        if run_id is not None:
+            self.app.push_screen(AttachScreen(f"Attach a file to run {run_id}", limit_bytes=max_bytes()),
+                                 lambda got: self._attach_file(run_id, got) if got else None)
+
+    def _attach_file(self, run_id: int, got: tuple[str, str]) -> None:
+        from app.attachments import attach
+        from app.text import one_line
+
+        path, note = got
+        row = try_store(self, lambda db: attach(db, self.engagement_id, path, note=note, run_id=run_id))
+        if row is not None:
+            self.notify(f"attachment {row.id}: {one_line(row.filename, 40)} ({row.media_type}, {row.size:,} bytes) "
+                        f"on run {run_id}", markup=False)
 
     def action_finding(self) -> None:
         run_id = self._selected_run()

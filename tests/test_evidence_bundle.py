@@ -23,7 +23,7 @@ FIXED = {
     "oscal/system-security-plan.json", "oscal/assessment-plan.json", "oscal/assessment-results.json",
     "oscal/poam.json", "calibration/detectors.json",
     *(f"data/{n}.json" for n in ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts",
-                                 "findings", "retests", "responses", "changes")),
+                                 "findings", "retests", "responses", "changes", "attachments")),
     *(f"workpapers/{n}.csv" for n in ("test_plan", "attack_coverage", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
                                       "remediation_verification", "continuous_monitoring", "exception_log",
                                       "awaiting_triage", "audit_trail")),

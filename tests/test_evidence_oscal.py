@@ -218,14 +218,16 @@ def test_poam_items_follow_to_the_assessment_results_findings_and_every_control(
 
     [risk_ref] = item.related_risks
     risk = risks[risk_ref.risk_uuid]
-    [remediation] = risk.remediations
+    remediation, due = risk.remediations  # management's response, then the finding's own due date
     assert remediation.description == "Deploy the prompt firewall"
+    assert _prop(due, "priority") and [_token(t.type) for t in due.tasks] == ["milestone"]
     milestones = [t for t in remediation.tasks or [] if _token(t.type) == "milestone"]
     assert [m.timing.on_date.date.date() for m in milestones] == [date(2026, 3, 1)]
     assert "Bob (CISO)" in (remediation.remarks or "")
-    # Without a management response there is no remediation and no milestone (results carry every risk).
+    # Without a management response only the due date is a remediation (results carry every risk).
     by_finding = {_prop(r, "finding")[0]: r for r in result.risks}
-    assert by_finding[str(traced.passed_retest)].remediations is None
+    assert [r.title.startswith("Remediation of finding") for r in by_finding[str(traced.passed_retest)].remediations] \
+        == [True]
     assert by_finding[str(traced.failed_retest)].model_dump() == risk.model_dump()
 
 
@@ -296,8 +298,9 @@ def test_findings_say_what_their_retests_showed_only_when_they_were_retested(wor
                        (f1, "AI-SEC-01"): f"Re-test run {world.runs['r3']}: Remediated: the re-test passed.",
                        (f2, "C1.1"): None}  # never re-tested: nothing is claimed
     risks = {_prop(r, "finding")[0]: r for r in result.risks}
-    assert [_token(m.lifecycle) for m in risks[f1].remediations] == ["completed"]  # the re-test verified it
-    assert [_token(m.lifecycle) for m in risks[f2].remediations] == ["planned"]
+    # management's response, then the due-date remediation (app.remediation): both follow the re-test
+    assert [_token(m.lifecycle) for m in risks[f1].remediations] == ["completed", "completed"]  # the re-test verified it
+    assert [_token(m.lifecycle) for m in risks[f2].remediations] == ["planned", "planned"]
 
 
 def test_the_system_security_plan_draws_the_scope_boundary_and_stands_without_a_matrix(

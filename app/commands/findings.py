@@ -75,6 +75,20 @@ def add_actions(actions: Any) -> None:
     respond.add_argument("--remediation", default="", help="the remediation and its timeline")
     respond.add_argument("--by", metavar="NAME", default="", help="who records it")
     respond.set_defaults(func=respond_to_finding)
+    from app.remediation import PRIORITIES
+
+    plan = actions.add_parser(
+        "priority", help="set a finding's remediation priority and due date",
+        description="Set the remediation priority (" + "; ".join(f"{k}: {v}" for k, v in PRIORITIES.items())
+                    + ") and the due date. A new priority without --due moves the due date by the rule for that "
+                      "priority. The change is audited.")
+    plan.add_argument("ids", metavar="ID", nargs="+", type=int, help="finding id (repeatable)")
+    plan.add_argument("--priority", type=lambda v: v.strip().lower().replace("-", "_"), choices=PRIORITIES,
+                      help="the remediation priority")
+    plan.add_argument("--due", type=_iso_date, metavar="YYYY-MM-DD", help="the due date")
+    plan.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    plan.add_argument("--by", metavar="NAME", default="", help="the tester making the change")
+    plan.set_defaults(func=plan_findings)
     exceptions = actions.add_parser("exceptions", help="list every control failure with its management responses",
                                     description="The exception log: findings and failed runs, with responses.")
     exceptions.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -146,6 +160,27 @@ def classify_findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_findings(args: argparse.Namespace) -> int:
+    """All or nothing, like a move: one refused edit leaves every finding as it was."""
+    from rich.text import Text
+
+    from app.engagements import find_engagement
+    from app.remediation import set_plan
+    from app.store import session
+    from app.terminal import console as make_console
+
+    done = []
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        for finding in _chosen(db, engagement.id or 0, args.ids):
+            before = f"{finding.priority or 'derived'}, due {finding.due_date or 'derived'}"
+            set_plan(db, finding, priority=args.priority, due=args.due, reason=args.reason, actor=args.by)
+            done.append(f"finding {finding.id}: {before} → {finding.priority}, due {finding.due_date}")
+    for line in done:
+        make_console().print(Text(line))
+    return 0
+
+
 def respond_to_finding(args: argparse.Namespace) -> int:
     from app.terminal import console as make_console
     from rich.text import Text
@@ -193,6 +228,8 @@ def list_exceptions(args: argparse.Namespace) -> int:
             failure = Text(one_line(str(r["title"]), 200), style="bold")
             failure.append(f"\n{one_line(str(r['controls']), 80)} · {r['exception_type']} · {r['status']}", style="dim")
             failure.append(f"\n{one_line(str(r['occurrences']), 200)}", style="dim")
+            failure.append(f"\n{r['priority']} priority, {r['due']}",
+                           style="bold red" if r["overdue"] == "yes" else "")
             answer = Text(one_line(str(r["response"]), 300))
             if r.get("owner"):
                 answer.append(f"\nowner {one_line(str(r['owner']), 60)} · {r['response_date'] or '–'}", style="dim")
@@ -217,7 +254,7 @@ def list_exceptions(args: argparse.Namespace) -> int:
     return 0
 
 
-def finding_record(finding: Any, seen: Sequence[Any] = ()) -> dict[str, Any]:
+def finding_record(finding: Any, seen: Sequence[Any] = (), plan: Any = None) -> dict[str, Any]:
     """One finding as listed: the columns above plus the evidence needed to read it without the cockpit.
 
     ``moves`` are the lifecycle moves a tester may make next (:func:`app.findings.legal_moves`), as
@@ -235,6 +272,7 @@ def finding_record(finding: Any, seen: Sequence[Any] = ()) -> dict[str, Any]:
         "evidence": dict(finding.evidence or {}),
         "moves": [{"action": m.action, "to": m.to, "meaning": m.meaning} for m in legal_moves(finding)],
         "occurrences": [o.to_json() for o in seen], "regression_of": finding.regression_of,
+        **(plan.to_json() if plan is not None else {}),
     }
 
 
@@ -245,15 +283,26 @@ def list_findings(args: argparse.Namespace) -> int:
 
     from app.engagements import find_engagement
     from app.findings import OPEN_STATUSES, find
+    from app.attachments import list_attachments
     from app.occurrences import occurrences
+    from app.remediation import plan_of
+    from app.runner.plan import today_utc
     from app.store import session
     from app.text import one_line
 
+    today = today_utc()
     with session() as db:
         engagement = find_engagement(db, args.engagement)
         found = find(db, engagement.id or 0)
         seen = occurrences(db, found)
-        records = [finding_record(f, seen.get(f.id or 0, ())) for f in found]
+        records = [finding_record(f, seen.get(f.id or 0, ()), plan_of(f, engagement, today)) for f in found]
+        attached: dict[int, list[dict[str, Any]]] = {}
+        for row in list_attachments(db, engagement.id or 0):
+            if row.finding_id is not None:
+                attached.setdefault(row.finding_id, []).append(
+                    {"id": row.id, "filename": row.filename, "sha256": row.sha256, "note": row.note})
+    for r in records:
+        r["attachments"] = attached.get(r["id"], [])
     console = make_console()
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
@@ -280,6 +329,14 @@ def list_findings(args: argparse.Namespace) -> int:
             detail.append(f"\nseen in {len(r['occurrences'])} runs: {runs}", style="")
         if r["regression_of"]:
             detail.append(f"\nregression of finding {r['regression_of']}", style="")
+        due = f"due {r['due_date']}"
+        if r["overdue"]:
+            due = f"OVERDUE by {r['days_overdue']} day(s), {due}"
+        detail.append(f"\nremediation: {r['priority'].replace('_', ' ')} priority, {due}",
+                      style="bold red" if r["overdue"] else "")
+        if r["attachments"]:
+            detail.append("\nattachments: " + ", ".join(f"{a['id']} {one_line(a['filename'], 40)}"
+                                                          for a in r["attachments"]), style="")
         detail.append("\nnext: " + (" · ".join(m["action"] for m in r["moves"]) or "none (closed)")
                       + ("; a re-test decides" if r["status"] in OPEN_STATUSES else ""), style="dim")
         table.add_row(Text(str(r["id"])), Text(r["status"]), Text(r["severity"]),

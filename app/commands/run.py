@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
                         help="skip the canary probes that fingerprint each system for change detection")
     parser.add_argument("--no-transport-check", dest="transport", action="store_false",
                         help="skip the transport checks (CC6.7) of each system's URLs before the runs")
+    parser.add_argument("--scheduled", action="store_true",
+                        help="a run started by `redline schedule`'s timer: outside every test window it is tagged "
+                             "with the window it was meant for and recorded as late (or early), and says so")
     parser.add_argument("--resume", type=int, metavar="RUN_ID",
                         help="finish an interrupted run without redoing its finished turns")
     parser.set_defaults(func=_run)
@@ -54,8 +57,27 @@ def _positive(value: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from app.runner.console import run_from_cli
 
+    if args.scheduled and args.window is None:
+        args.window = _scheduled_window(args.engagement)
     return run_from_cli(args.engagement, scenario_ids=args.scenarios, all_=args.all_, system=args.system,
                         window=args.window, extra_paths=args.scenario_paths, concurrency=args.concurrency,
                         probe=args.probe, transport=args.transport,
                         junit=args.junit, resume=args.resume,
                         strategies=[c.strip() for value in args.strategies for c in value.split(",") if c.strip()])
+
+
+def _scheduled_window(ref: str) -> str | None:
+    """The window a scheduled run belongs to (app.schedule); outside every window, said before it starts."""
+    import sys
+
+    from app.engagements import find_engagement
+    from app.runner.plan import today_utc
+    from app.schedule import scheduled_window
+    from app.store import session
+    from app.text import for_terminal
+
+    with session() as db:
+        window, notice = scheduled_window(db, find_engagement(db, ref), today_utc())
+    if notice:
+        print(f"redline: {for_terminal(notice)}", file=sys.stderr)
+    return window.name if window is not None else None

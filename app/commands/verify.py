@@ -2,6 +2,9 @@
 
 Exit 0 when intact, 1 on any problem, 2 when the file cannot be read as a zip.
 Parsing only; the checks are :func:`app.evidence.verify.verify_bundle`.
+``redline verify --engagement NAME`` checks the store instead: the chain, the
+turns and verdicts it covers, and every attached file
+(:func:`app.evidence.collect.chain_state`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "missing and extra files, and re-verify the audit chain. Exit 0 if intact, 1 if not, "
                     "2 if the file is not a readable zip.",
     )
-    parser.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle written by `redline export`")
+    parser.add_argument("file", type=Path, nargs="?", metavar="FILE.zip", help="the bundle written by `redline export`")
+    parser.add_argument("--engagement", metavar="NAME",
+                        help="check this engagement in the store instead of a bundle: its audit chain, the turns "
+                             "and verdicts it covers, and every attached file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--key", type=Path, metavar="PUBKEY_OR_ALLOWED_SIGNERS",
                         help="the exporter's public key (.pub) or an allowed-signers file: the manifest's signature "
@@ -35,9 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.errors import UsageError
     from app.evidence.signature import trusted_keys
     from app.evidence.verify import verify_bundle
 
+    engagement = getattr(args, "engagement", None)  # callers that build the namespace may leave it out
+    if (args.file is None) == (engagement is None):
+        raise UsageError("give either a bundle (FILE.zip) or --engagement NAME")
+    if engagement is not None:
+        return _verify_store(args)
     trusted = trusted_keys(args.key) if args.key is not None else None
     report = verify_bundle(args.file, VerifyLimits(manifest_bytes=args.max_manifest_bytes,
                                                    audit_line_bytes=args.max_audit_line_bytes),
@@ -54,3 +66,25 @@ def run(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(f"  note: {for_terminal(note)}")
     return 0 if report.ok else 1
+
+
+def _verify_store(args: argparse.Namespace) -> int:
+    from app.engagements import find_engagement
+    from app.evidence.collect import chain_state
+    from app.store import session
+
+    with session() as db:
+        engagement = find_engagement(db, args.engagement)
+        state = chain_state(db, engagement.id or 0)
+    if args.json:
+        print(json.dumps({"ok": state.ok, "engagement": engagement.name, "chain_length": state.length,
+                          "problems": list(state.problems), "notes": list(state.notes)}, indent=2, ensure_ascii=True))
+    else:
+        name = for_terminal(engagement.name)
+        print(f"OK: engagement {name}: audit chain of {state.length} events intact; the evidence it covers matches"
+              if state.ok else f"FAILED: engagement {name}: {len(state.problems)} problem(s)")
+        for problem in state.problems:
+            print(f"  - {for_terminal(problem)}")
+        for note in state.notes:
+            print(f"  note: {for_terminal(note)}")
+    return 0 if state.ok else 1

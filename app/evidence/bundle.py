@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _DERIVED = ("prompt", "retry_notes")
 CALIBRATION_FILE = "calibration/detectors.json"  # each detector's and judge's precision and recall
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
-              "retests", "responses", "changes")
+              "retests", "responses", "changes", "attachments")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ def _data_documents(ev: EvidenceSet) -> dict[str, Any]:
         "retests": ev.retests,
         "responses": ev.responses,
         "changes": ev.changes,
+        "attachments": ev.attachments,
     }
 
 
@@ -139,8 +140,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     poam = oscal.poam(ev)
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
-    # reports, the CSVs, the XLSX, data, calibration, transcripts, audit trail, OSCAL, manifest
-    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + 1 + len(ev.runs) + 1 + 3
+    # reports, the CSVs, the XLSX, data, calibration, transcripts, attachments, audit trail, OSCAL, manifest
+    shipped = attachment_files(ev, omitted)
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + 1 + len(ev.runs) + len(shipped) + 1 + 3
              + int(poam is not None) + 1)
     pages: Optional[int] = None
     done = 0
@@ -191,6 +193,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         for run, turns in ev.iter_transcripts(with_raw=True):
             archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
             step(f"transcripts/{run['id']}.jsonl")
+        for bundle_path, source in shipped:  # copied as they are: never opened, rendered or inlined
+            archive.write_file(bundle_path, source)
+            step(bundle_path)
         archive.write_chunks("audit/events.jsonl",
                              (jsonstream.line(e) for e in ev.iter_audit_events(as_recorded=True)))
         step("audit/events.jsonl")
@@ -212,6 +217,9 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
         document.update(_provenance(ev, signer, describe(export_filters(redact, keep_secrets_in_output)),
                                     allow_broken))
+        document["attachments"] = [{"id": a["id"], "path": a["bundle_path"], "sha256": a["sha256"], "size": a["size"],
+                                    "media_type": a["media_type"], "state_at_export": a["state"]}
+                                   for a in ev.attachments if a["bundle_path"] in {p for p, _ in shipped}]
         files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])
@@ -237,6 +245,22 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                         key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
                         secrets_in_output=ev.secrets_in_output,
                         notes=ev.chain.notes, pdf_pages=pages)
+
+
+def attachment_files(ev: EvidenceSet, omitted: list[dict[str, str]]) -> list[tuple[str, Path]]:
+    """(bundle path, stored file) for each attachment the bundle carries; a missing file is listed as omitted."""
+    from app.attachments import folder
+
+    where = folder(ev.engagement_id)
+    shipped = []
+    for a in ev.attachments:
+        source = where / a["stored_name"]
+        if source.is_file() and not source.is_symlink():
+            shipped.append((a["bundle_path"], source))
+        else:
+            omitted.append({"path": a["bundle_path"], "reason": f"attachment {a['id']}: its file is missing from "
+                                                                "the store"})
+    return shipped
 
 
 def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], allow_broken: bool) -> dict[str, Any]:

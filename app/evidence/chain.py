@@ -41,8 +41,8 @@ class ChainState:
 
 
 def chain_state(db: "Session", engagement_id: int) -> ChainState:
-    """Read the chain's head, its length and actors, and every problem: links that do not verify and
-    turns or verdicts whose content no longer matches the digest the chain recorded."""
+    """Read the chain's head, its length and actors, and every problem: links that do not verify, and
+    turns, verdicts or attached files whose content no longer matches the digest the chain recorded."""
     from sqlalchemy import func
     from sqlmodel import select
 
@@ -55,6 +55,9 @@ def chain_state(db: "Session", engagement_id: int) -> ChainState:
     # The chain covers the evidence: turns and verdicts must still match the digests it recorded.
     covered = check_store(db, engagement_id)
     problems += tuple(covered.problems)
+    from app.attachments import attachment_problems
+
+    problems += tuple(attachment_problems(db, engagement_id))  # attached files must still be what was pinned
     first_seen = func.min(AuditEvent.seq)
     actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(
         AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
@@ -65,6 +65,7 @@ class EvidenceSet:
     # Secret-looking values in the exported runs' answers: {"found": {kind: distinct values}, "turns", "kept"}
     secrets_in_output: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)  # detectors' and judges' precision and recall
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # attached files (app.attachments), linked
 
     @property
     def engagement_id(self) -> int:
@@ -213,13 +214,17 @@ def find_engagement_id(db: "Session", name: str) -> int:
 
 
 def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
-                  redact: Sequence[str] = (), keep_secrets_in_output: bool = False) -> EvidenceSet:
+                  redact: Sequence[str] = (), keep_secrets_in_output: bool = False,
+                  today: date | None = None) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
 
     ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes, on top of
     the default one for secret-looking model output, which ``keep_secrets_in_output`` leaves out.
+    ``today`` dates the overdue flags; a bundle leaves it to the evidence's own date (``data_as_of``), so the
+    same store always exports the same bytes.
     """
     from app.evidence.redaction import export_filters, filters_for, secret_census
+    from app.remediation import plan_of
 
     from sqlmodel import col, select
 
@@ -240,6 +245,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     catalog = CatalogView(db)
     chain = chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
+    today = today or (data_as_of.date() if data_as_of else None) or date.today()
 
     run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
                 if selected_ids is None or r.window_id in selected_ids]
@@ -277,6 +283,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
         rec["occurrences"] = seen.get(f.id or 0, [])
         rec["regressions"] = [g.id for g in all_findings if g.regression_of == f.id]
+        rec.update(plan_of(f, engagement, today, catalog.catalog).to_json())
         finding_records.append(rec)
         for run_id in dict.fromkeys([f.run_id] + [o["run"] for o in rec["occurrences"]]):
             if run_id is not None:  # every run that showed the weakness names its finding
@@ -376,6 +383,9 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     from app.calibration import for_bundle
 
     evidence.calibration = scrub.deep(for_bundle(db, engagement_id))
+    from app.evidence.attached import link_attachments
+
+    link_attachments(evidence, selected_ids is not None)
     return evidence
 
 

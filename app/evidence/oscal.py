@@ -210,12 +210,16 @@ def assessment_results(ev: EvidenceSet) -> dict[str, Any]:
     findings = _objective_findings(ev, turn_ids) + oscal_findings.oscal_findings(ev, exceptions, turn_ids)
     if findings:
         result["findings"] = findings
-    return {"assessment-results": {
+    document: dict[str, Any] = {
         "uuid": stable_uuid(ev, "assessment-results", ",".join(ev.selected_windows or ["all"])),
         "metadata": metadata(ev, f"Red-team assessment results: {ev.engagement['name']}"),
         "import-ap": {"href": "assessment-plan.json"},
         "results": [result],
-    }}
+    }
+    back = oscal_findings.back_matter(ev, ev.attachments)
+    if back:
+        document["back-matter"] = back
+    return {"assessment-results": document}
 
 
 def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
@@ -233,8 +237,11 @@ def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
     for f in open_findings:
         items.append({"uuid": stable_uuid(ev, "poam-item", f["id"]), "title": title(f["title"]),
                       "description": f"Finding {f['id']} ({f['severity']}, {f['status']}) against "
-                                     f"{', '.join(f['controls']) or 'no control'}: {f['impact'] or f['title']}",
-                      "props": props(severity=f["severity"], finding=f["id"]),
+                                     f"{', '.join(f['controls']) or 'no control'}: {f['impact'] or f['title']} "
+                                     f"Priority {f['priority'].replace('_', ' ')}, due {f['due_date']}"
+                                     + (f", overdue by {f['days_overdue']} day(s)." if f["overdue"] else "."),
+                      "props": props(severity=f["severity"], finding=f["id"], priority=f["priority"],
+                                     due_date=f["due_date"], overdue="yes" if f["overdue"] else "no"),
                       "related-findings": [{"finding-uuid": oscal_findings.finding_uuid(ev, f["id"], c)}
                                            for c in oscal_findings.targets(f)],
                       "related-risks": [{"risk-uuid": oscal_findings.risk_uuid(ev, f["id"])}]})
@@ -250,4 +257,7 @@ def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
         subset = dataclasses.replace(ev, runs=[r for r in ev.runs if r["id"] in runs])
         document["observations"] = _observations(subset, related)  # streamed as the file is written
     document.update({"risks": oscal_findings.risks(ev, open_findings), "findings": findings, "poam-items": items})
+    back = oscal_findings.back_matter(ev, [a for f in open_findings for a in f.get("attachments", [])])
+    if back:
+        document["back-matter"] = back
     return {"plan-of-action-and-milestones": document}

@@ -6,7 +6,10 @@ and the same content. An OSCAL finding has one target, so a Redline finding
 becomes one OSCAL finding per control it fails. Each relates the observations
 that show the failure and those of every re-test run (its ``Retest`` rows), and
 one risk, which carries management's responses as remediations, with a
-milestone on each response's date.
+milestone on each response's date, and the finding's remediation plan (its
+priority and due date, :mod:`app.remediation`) as a remediation whose
+milestone is the due date. Attached files are back-matter resources (each with
+its SHA-256), linked from the risk of the finding they belong to.
 """
 
 from __future__ import annotations
@@ -116,8 +119,47 @@ def _remediation(ev: EvidenceSet, finding: Mapping[str, Any], response: Mapping[
     return remediation
 
 
+def _due(ev: EvidenceSet, finding: Mapping[str, Any]) -> dict[str, Any]:
+    """The finding's priority and due date as a planned remediation whose milestone is the due date."""
+    overdue = f"; overdue by {finding['days_overdue']} day(s) as of the evidence" if finding.get("overdue") else ""
+    return {
+        "uuid": stable_uuid(ev, "remediation-due", finding["id"]),
+        "lifecycle": "completed" if finding["status"] in REMEDIATED else "planned",
+        "title": title(f"Remediation of finding {finding['id']}: {finding['priority'].replace('_', ' ')} priority"),
+        "description": f"Priority {finding['priority'].replace('_', ' ')} ({finding.get('priority_source')}), due "
+                       f"{finding['due_date']}{overdue}.",
+        "props": props(priority=finding["priority"], due_date=finding["due_date"],
+                       overdue="yes" if finding.get("overdue") else "no"),
+        "tasks": [{"uuid": stable_uuid(ev, "milestone-due", finding["id"]), "type": "milestone",
+                   "title": title(f"Remediation due for finding {finding['id']}"),
+                   "description": f"Finding {finding['id']} is to be remediated by {finding['due_date']}.",
+                   "timing": {"on-date": {"date": f"{finding['due_date']}T00:00:00+00:00"}}}],
+    }
+
+
+def attachment_uuid(ev: EvidenceSet, attachment_id: int) -> str:
+    return stable_uuid(ev, "attachment", attachment_id)
+
+
+def back_matter(ev: EvidenceSet, attachments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Attached files as OSCAL resources: what they are, who attached them, and the SHA-256 the chain recorded."""
+    resources = []
+    for a in attachments:
+        on = (f"finding {a['finding_id']}" if a["finding_id"] else f"run {a['run_id']}" if a["run_id"]
+              else f"control {a['control']}")
+        resources.append({
+            "uuid": attachment_uuid(ev, a["id"]), "title": title(f"Attachment {a['id']}: {a['filename']}"),
+            "description": f"{a['note'] or 'No note.'} Attached to {on} by {a['attached_by']} at {a['attached_at']}.",
+            "props": props(attachment=a["id"], attached_by=a["attached_by"], attached_at=a["attached_at"],
+                           state_at_export=a["state"]),
+            "rlinks": [{"href": f"../{a['bundle_path']}", "media-type": a["media_type"],
+                        "hashes": [{"algorithm": "SHA-256", "value": a["sha256"]}]}],
+        })
+    return {"resources": resources} if resources else {}
+
+
 def risks(ev: EvidenceSet, findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One risk per finding, its remediations from management's responses."""
+    """One risk per finding, its remediations from management's responses, then its due date."""
     out = []
     for f in findings:
         risk: dict[str, Any] = {
@@ -130,7 +172,11 @@ def risks(ev: EvidenceSet, findings: Iterable[dict[str, Any]]) -> list[dict[str,
                            acceptance_reason=f.get("accepted_reason")),
         }
         remediations = [_remediation(ev, f, r) for r in f["responses"]]
+        if f.get("due_date"):
+            remediations.append(_due(ev, f))
         if remediations:
             risk["remediations"] = remediations
+        if f.get("attachments"):
+            risk["links"] = [{"href": f"#{attachment_uuid(ev, a['id'])}", "rel": "evidence"} for a in f["attachments"]]
         out.append(risk)
     return out

@@ -164,10 +164,21 @@ def exception_log(ev: EvidenceSet) -> list[dict[str, Any]]:
                 "regression_of": f.get("regression_of"), "description": f["impact"] or f["title"],
                 "accepted_by": f["accepted_by"] if f["status"] == "risk_accepted" else "",
                 "accepted_reason": f["accepted_reason"] if f["status"] == "risk_accepted" else "",
-                "risk_acceptance": wording.risk_acceptance(f)}
+                "risk_acceptance": wording.risk_acceptance(f), **remediation_columns(f)}
         for response in f["responses"] or [None]:
             rows.append(dict(base, **_response_columns(response)))
     return rows
+
+
+def remediation_columns(f: dict[str, Any]) -> dict[str, Any]:
+    """A finding's priority, due date and overdue flag as the register and the exception log show them."""
+    due = f"due {f['due_date']}" if f.get("due_date") else "no due date"
+    if f.get("overdue"):
+        due = f"OVERDUE by {f['days_overdue']} day(s) ({due})"
+    return {"priority": (f.get("priority") or "").replace("_", " "), "due_date": f.get("due_date") or "",
+            "overdue": "yes" if f.get("overdue") else "no", "due": due,
+            "attachments_text": "; ".join(f"{a['bundle_path']} (SHA-256 {a['sha256']})"
+                                          for a in f.get("attachments", []))}
 
 
 def awaiting_triage(ev: EvidenceSet) -> list[dict[str, Any]]:
@@ -261,7 +272,7 @@ def findings_rows(ev: EvidenceSet) -> list[dict[str, Any]]:
                          eu_ai_act="; ".join(_cross(c, "eu_ai_act") for c in cross),
                          quote=(f.get("evidence") or {}).get("quote", ""),
                          occurrences_text=wording.occurrences_text(f["occurrences"]),
-                         risk_acceptance=wording.risk_acceptance(f)))
+                         risk_acceptance=wording.risk_acceptance(f), **remediation_columns(f)))
     return rows
 
 

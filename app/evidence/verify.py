@@ -23,6 +23,7 @@ from typing import Any
 from app.errors import RedlineError
 from app.evidence import manifest
 from app.evidence.signature import SIG_NAME, check_signature
+from app.evidence.verify_attachments import check_bundle_attachments
 from app.evidence.verify_evidence import check_bundle_evidence
 from app.evidence.bounds import (DEFAULT_LIMITS, TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
                                  size_mismatch, unsafe_entries)
@@ -118,7 +119,8 @@ def verify_bundle(path: Path | str, limits: VerifyLimits = DEFAULT_LIMITS, *,
             if digest != item["sha256"] or size != item["size"]:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
-        _check_chain(archive, names, data["audit_chain"], report, limits, _redacted_events(data))
+        events = _check_chain(archive, names, data["audit_chain"], report, limits, _redacted_events(data))
+        report.problems.extend(check_bundle_attachments(archive, names, events, data.get("windows")))
         _check_provenance(archive, names, data, report, trusted_keys, limits)
     return report
 
@@ -173,12 +175,13 @@ def _redacted_events(manifest: dict[str, Any]) -> frozenset[int]:
 
 
 def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport,
-                 limits: VerifyLimits, redacted: frozenset[int] = frozenset()) -> None:
+                 limits: VerifyLimits, redacted: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    """Re-verify the exported chain; its events, for the checks that rest on what it recorded ([] if unread)."""
     if not pinned["ok"]:
         listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
         report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
     if AUDIT_FILE not in names:
-        return  # reported as a missing file when the manifest lists it, as an omission otherwise
+        return []  # reported as a missing file when the manifest lists it, as an omission otherwise
     events = []
     number = 0
     try:
@@ -189,15 +192,15 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
                     events.append(loads_bounded(raw, limits.json_depth))
     except TooLarge as exc:
         report.problems.append(f"audit chain: {AUDIT_FILE} {exc}")
-        return
+        return []
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
-        return
+        return []
     try:
         problems = verify_events(events, pinned["chain"], redacted)
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"audit chain: an event in {AUDIT_FILE} lacks a field or has a bad value ({exc})")
-        return
+        return []
     report.problems.extend(f"audit chain: {p}" for p in problems)
     report.chain_length = len(events)
     shown = sum(1 for e in events if e.get("payload_redacted"))
@@ -212,3 +215,4 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     if len(events) != pinned["length"]:
         report.problems.append(f"audit chain: {len(events)} events in {AUDIT_FILE}, the manifest recorded "
                                f"{pinned['length']}")
+    return events

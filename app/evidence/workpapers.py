@@ -196,7 +196,8 @@ SHEETS: tuple[Sheet, ...] = (
         C("Steps to reproduce", "steps_to_reproduce", 60), C("Exception type", "exception_type", 28),
         C("Open", "open", 6), C("Created (UTC)", "created_at", 22, "datetime"), C("Created by", "created_by", 14),
         C("Occurrences", "occurrences_text", 40), C("Regression of finding", "regression_of", 10),
-        C("Risk acceptance", "risk_acceptance", 40)),
+        C("Risk acceptance", "risk_acceptance", 40), C("Priority", "priority", 12),
+        C("Due date", "due_date", 12, "date"), C("Overdue", "overdue", 8), C("Attachments", "attachments_text", 48)),
         tables.findings_rows),
     Sheet("remediation_verification", (
         C("Finding", "finding_id", 8), C("Title", "finding_title", 36), C("Controls", "controls", 20),
@@ -216,7 +217,8 @@ SHEETS: tuple[Sheet, ...] = (
         C("Description", "description", 40), C("Management response", "response", 40), C("Cause", "cause", 30),
         C("Mitigating controls", "mitigating_controls", 30), C("Remediation", "remediation", 30),
         C("Owner", "owner", 14), C("Response date", "response_date", 12, "date"),
-        C("Risk accepted by", "accepted_by", 16), C("Risk acceptance reason", "accepted_reason", 36)),
+        C("Risk accepted by", "accepted_by", 16), C("Risk acceptance reason", "accepted_reason", 36),
+        C("Priority", "priority", 12), C("Due date", "due_date", 12, "date"), C("Overdue", "overdue", 8)),
         tables.exception_log),
     Sheet("awaiting_triage", (
         C("Item", "item", 12), C("Finding", "finding_id", 8), C("Title", "title", 36), C("Controls", "controls", 20),

@@ -247,6 +247,11 @@ class Finding(SQLModel, table=True):
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Remediation priority (app.remediation: immediate | longer_term) and the date it is due; pre-filled from the
+    # severity and the catalog's remediation table when the finding is made, editable by the tester (audited).
+    # "" / None on findings stored before they were kept: readers derive them by the same rule.
+    priority: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    due_date: date | None = None
 
 
 class FindingOccurrence(SQLModel, table=True):
@@ -304,3 +309,25 @@ class AuditEvent(SQLModel, table=True):
     prev_hash: str
     hash: str
     hash_version: int = 1  # 1: the hash covers the payload; 2: its SHA-256 (see app.store.audit)
+
+
+class Attachment(SQLModel, table=True):
+    """A file the tester attached as evidence (a change ticket, a SOC ticket, a signed risk acceptance).
+
+    The bytes live in the store's attachment folder (app.attachments), never in the database; the
+    ``attachment.added`` audit event pins their SHA-256 and size, so a file changed afterwards is found.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    finding_id: int | None = Field(default=None, foreign_key="finding.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    control: str = ""  # a criterion or control id, e.g. "CC8.1"
+    filename: str  # the name it had, made safe for display
+    stored_name: str  # its name in the attachment folder and under attachments/ in a bundle
+    sha256: str
+    size: int
+    media_type: str  # sniffed from the content (extension only refines it)
+    note: str = ""
+    attached_by: str = ""
+    attached_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -84,10 +84,23 @@ def _step_strategy_variants(conn: "Connection") -> None:
     add_column_if_missing(conn, "controlmapping", "strategies", "JSON NOT NULL DEFAULT '[]'")
 
 
+def _step_finding_priority(conn: Connection) -> None:
+    """Findings carry a remediation priority and a due date; older rows are left empty and derived on read."""
+    add_column_if_missing(conn, "finding", "priority", "VARCHAR NOT NULL DEFAULT ''")
+    add_column_if_missing(conn, "finding", "due_date", "DATE")
+
+
+def _step_attachments(conn: Connection) -> None:
+    """Files attached as evidence: one row each, the bytes in the store's attachment folder."""
+    from app.store.models import Attachment
+
+    Attachment.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
                                                _step_6_turn_bounds, _step_audit_payload_digest,
-                                               _step_strategy_variants]
+                                               _step_strategy_variants, _step_finding_priority, _step_attachments]
 CURRENT_VERSION = len(STEPS)
 
 
