@@ -25,7 +25,6 @@ from app.errors import RedlineError
 from app.lifecycle import OPEN_STATUSES
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
 
     from app.catalog import Catalog
     from app.store.models import Engagement, Finding
@@ -125,50 +124,5 @@ def plan_of(finding: Any, engagement: Engagement | None, today: date,
     return RemediationPlan(priority, due, source, late > 0, max(late, 0))
 
 
-def set_plan(db: Session, finding: Finding, *, priority: str | None = None, due: date | None = None,
-             reason: str, actor: str = "") -> Finding:
-    """The tester's edit of priority and due date, audited with before, after and the reason.
-
-    A new priority without a date moves the due date by the rule for that
-    priority; a date alone keeps the priority. A due date before the finding
-    was found is refused: it would make it overdue from birth.
-    """
-    from app.findings import update_finding
-    from app.store.models import Engagement
-
-    if priority is None and due is None:
-        raise PriorityError("give a priority, a due date or both")
-    if not reason.strip():
-        raise PriorityError("changing a priority or due date needs a reason")
-    if priority is not None and priority not in PRIORITIES:
-        raise PriorityError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
-    found_on = finding.created_at.date()
-    if due is not None and due < found_on:
-        raise PriorityError(f"the due date {due} is before finding {finding.id} was found ({found_on})")
-    engagement = db.get(Engagement, finding.engagement_id)
-    current = plan_of(finding, engagement, found_on)
-    new_priority = priority or current.priority
-    if due is None:
-        period_end = engagement.period_end if engagement is not None and engagement.audit_type == "type2" else None
-        due = (suggested_due(new_priority, found_on, period_end) if priority is not None and priority != current.priority
-               else current.due_date)
-    if new_priority == finding.priority and due == finding.due_date:
-        raise PriorityError(f"finding {finding.id} is already {new_priority}, due {due}; nothing to change")
-    return update_finding(db, finding, priority=new_priority, due_date=due, reason=reason, actor=actor)
-
-
-def overdue_count(db: Session, engagement_id: int, today: date) -> int:
-    """How many of the engagement's findings are past their due date and not yet remediated (for Home)."""
-    from app.findings import find
-    from app.store.models import Engagement
-
-    engagement = db.get(Engagement, engagement_id)
-    found = find(db, engagement_id, statuses=OPEN_STATUSES)
-    if not found:
-        return 0
-    catalog = _catalog(None)
-    return sum(1 for f in found if plan_of(f, engagement, today, catalog).overdue)
-
-
-__all__ = ["PRIORITIES", "PriorityError", "RemediationPlan", "overdue_count", "plan_of", "prefill", "set_plan",
-           "suggested_due", "suggested_priority"]
+__all__ = ["PRIORITIES", "PriorityError", "RemediationPlan", "plan_of", "prefill", "suggested_due",
+           "suggested_priority"]

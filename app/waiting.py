@@ -53,7 +53,7 @@ def waiting_work(db: "Session", engagement_id: int, today: date | None = None) -
     from sqlalchemy import func
     from sqlmodel import select
 
-    from app.remediation import overdue_count
+    from app.finding_plans import overdue_count
     from app.runner.plan import today_utc
     from app.store.models import Finding, Run
 

@@ -119,7 +119,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
         def load(db: Any) -> tuple[list[Any], dict[int, list[Any]], dict[int, Any], dict[int, list[Any]]]:
             found = find(db, self.engagement_id)
             engagement, today = db.get(Engagement, self.engagement_id), today_utc()
-            plans = {f.id: plan_of(f, engagement, today, self.catalog) for f in found}
+            plans = {f.id or 0: plan_of(f, engagement, today, self.catalog) for f in found}
             attached: dict[int, list[Any]] = {}
             for row in list_attachments(db, self.engagement_id):
                 if row.finding_id is not None:

@@ -80,7 +80,7 @@ class FindingPlanActions:
                              if reason is not None else None)
 
     def _set_plan(self, finding_id: int, priority: str, due: Any, reason: str) -> None:
-        from app.remediation import set_plan
+        from app.finding_plans import set_plan
         from app.store.models import Finding
 
         def edit(db: Any) -> Any:

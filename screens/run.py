@@ -67,9 +67,10 @@ class RunScreen(EngagementScreen):
         Binding("F", "goto('findings')", "Findings", key_display="F", show=False, id="run.findings",
                 tooltip="The findings register"),
         Binding("e", "goto('export')", "Export", show=False, id="run.export", tooltip="Export the evidence bundle"),
-            "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
-            "as a checklist item: m records what you did and saw; a attaches a file (an alert log, a SOC ticket) "
-            "to the highlighted run as evidence.")
+        Binding("m", "manual", "Manual", show=False, id="run.manual",  # the checklist item itself names the key
+                tooltip="Record the outcome of the highlighted run's next manual step"),
+        Binding("a", "attach", "Attach", show=False, id="run.attach",
+                tooltip="Attach a file (an alert log, a SOC ticket) as evidence to the highlighted run"),
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]

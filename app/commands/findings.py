@@ -165,7 +165,7 @@ def plan_findings(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from app.engagements import find_engagement
-    from app.remediation import set_plan
+    from app.finding_plans import set_plan
     from app.store import session
     from app.terminal import console as make_console
 

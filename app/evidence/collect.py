@@ -385,7 +385,8 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     evidence.calibration = scrub.deep(for_bundle(db, engagement_id))
     from app.evidence.attached import link_attachments
 
-    link_attachments(evidence, selected_ids is not None)
+    evidence.attachments = link_attachments(db, engagement_id, scrub, evidence.findings, evidence.runs,
+                                            selected_ids is not None)
     return evidence
 
 
