@@ -83,8 +83,9 @@ def record_manual_outcome(db: Session, *, run_id: int, step: int, outcome: str, 
                           actor: str = "", attachment: str | None = None) -> str:
     """Record the tester's outcome of a manual step and judge the run again; returns the run's verdict.
 
-    ``attachment`` is the reference of a file attached as evidence of the
-    observation (kept with the verdict, in the audit chain); None when there is none.
+    ``attachment`` is the id of a file attached as evidence of the observation
+    (``redline attach``); the verdict keeps it with the file's SHA-256, in the
+    audit chain. An id the engagement has no attachment for is refused.
     """
     from sqlmodel import select
 
@@ -107,9 +108,23 @@ def record_manual_outcome(db: Session, *, run_id: int, step: int, outcome: str, 
     if run.status not in ("finished", "cancelled", "interrupted"):
         raise ManualStepError(f"run {run_id} is {run.status}; record the step once the run has ended")
     evidence: dict[str, Any] = {"manual": True, "step": step, "attachment": attachment or None}
+    if attachment:
+        evidence.update(_attached(db, run.engagement_id, attachment))
     record_human_verdict(db, run_id=run_id, turn_id=turn.id or 0, outcome=outcome, reason=note,
                          actor=actor, evidence=evidence)
     return _judge_again(db, run, actor or audit.default_actor(), step)
+
+
+def _attached(db: Session, engagement_id: int, ref: str) -> dict[str, Any]:
+    """The attached file a manual outcome cites, pinned by its digest; an unknown reference is refused."""
+    from app.attachments import list_attachments
+
+    rows = list_attachments(db, engagement_id)
+    found = next((r for r in rows if str(r.id) == ref.strip().lstrip("#")), None)
+    if found is None:
+        known = ", ".join(f"{r.id} ({r.filename})" for r in rows) or "none yet: `redline attach` adds one"
+        raise ManualStepError(f"no attachment {ref!r} in this engagement (attachments: {known})")
+    return {"attachment": str(found.id), "attachment_sha256": found.sha256, "attachment_name": found.filename}
 
 
 def _judge_again(db: Session, run: Run, actor: str, step: int) -> str:

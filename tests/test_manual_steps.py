@@ -73,15 +73,28 @@ def test_an_unrecorded_manual_step_keeps_the_run_from_passing_and_the_record_dec
     assert _cli("manual", "manual-eng") == 0
     assert f"run {outcome.run_id} step 2: Ask the client's" in capsys.readouterr().out
 
-    # Recorded as failed, with a note and the reference of the attached SIEM export.
+    # An attachment the engagement does not hold is refused, and nothing is recorded.
     assert _cli("manual", "manual-eng", str(outcome.run_id), "2", "--verdict", "fail", "--note",
-                "no failover alert in the SIEM after 15 minutes", "--attachment", "att-3", "--by", "tess") == 0
+                "no failover alert in the SIEM after 15 minutes", "--attachment", "3", "--by", "tess") != 0
+    assert "no attachment '3' in this engagement" in capsys.readouterr().err
+    # Recorded as failed, with a note and the attached SIEM export, pinned by its digest.
+    siem = tmp_path / "siem-export.csv"
+    siem.write_text("time,alert\n10:00,none\n", encoding="utf-8")
+    assert _cli("attach", "manual-eng", str(siem), "--run", str(outcome.run_id), "--note", "SIEM export") == 0
+    with session() as db:
+        from app.attachments import list_attachments
+
+        (attached,) = list_attachments(db, engagement.id)
+    assert _cli("manual", "manual-eng", str(outcome.run_id), "2", "--verdict", "fail", "--note",
+                "no failover alert in the SIEM after 15 minutes", "--attachment", str(attached.id),
+                "--by", "tess") == 0
     assert "the run's verdict is now fail" in capsys.readouterr().out
     with session() as db:
         run = db.get(Run, outcome.run_id)
         assert run is not None and run.verdict == "fail" and run.metrics["manual_pending"] == []
         human = db.exec(select(Verdict).where(Verdict.run_id == outcome.run_id, Verdict.source == "human")).one()
-        assert (human.outcome, human.actor, human.evidence["attachment"]) == ("fail", "tess", "att-3")
+        assert (human.outcome, human.actor, human.evidence["attachment"]) == ("fail", "tess", str(attached.id))
+        assert human.evidence["attachment_sha256"] == attached.sha256
         finding = db.exec(select(Finding).where(Finding.run_id == outcome.run_id)).one()
         assert finding.title == SCENARIO["title"]
         from app.store.audit import chain_name
@@ -92,7 +105,7 @@ def test_an_unrecorded_manual_step_keeps_the_run_from_passing_and_the_record_dec
         assert verify_chain(db, engagement.id) == []
         (item,) = checklist(db, outcome.run_id)
         assert (item.outcome, item.note, item.attachment) == ("fail", "no failover alert in the SIEM after 15 "
-                                                                        "minutes", "att-3")
+                                                                        "minutes", str(attached.id))
 
     second = _run_once(engagement)
     assert _cli("manual", "manual-eng", str(second.run_id), "2", "--verdict", "pass", "--note",
