@@ -16,7 +16,6 @@ turn (the Run screen's live view) the same keys scroll.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, Optional
 
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from textual.binding import Binding
 from screens.widgets.wrap import display_text
 
 if TYPE_CHECKING:
+    from app.text import OffsetMap
     from screens.widgets.transcript import _Turn
 
 
@@ -180,7 +180,7 @@ class SpanSelection:
         if self.select_from == self.caret:  # a click, not a drag: it only places the caret
             self.clear_selection()
 
-    def _where(self) -> list[int]:
+    def _where(self) -> "OffsetMap":
         turn = self._current_turn()
         return turn.where if turn.where is not None else display_text(turn.raw)[1]
 
@@ -197,8 +197,7 @@ class SpanSelection:
         if self.current is None:
             return
         where = self._where()
-        low = bisect_left(where, start, 0, len(where) - 1)
-        high = bisect_left(where, end, low, len(where) - 1)
+        low, high = where.shown_index(start), where.shown_index(end)
         if high > low:
             self.select_from = low
             self._move(high)

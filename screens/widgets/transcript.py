@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.text import for_terminal, one_line
+from app.text import OffsetMap, for_terminal, one_line
 from screens.widgets.selection import SpanSelection
 from screens.widgets.wrap import display_text, safe_chunk, wrap_spans
 
@@ -57,7 +57,7 @@ class _Turn:
     prompt: str  # shown prompt
     shown: str  # shown response
     raw_parts: list[str] = field(default_factory=list)
-    where: Optional[list[int]] = None  # shown index -> raw index, once the turn is final
+    where: Optional[OffsetMap] = None  # shown index -> raw index, once the turn is final
     streaming: bool = False
     note: str = ""
     prompt_rows: list[tuple[int, int]] = field(default_factory=list)

@@ -4,14 +4,15 @@ Greedy word wrap by terminal cells, returned as ``(start, end)`` offsets so a
 selection can be painted and mapped back; wrapping again from any row's start
 reproduces the rows after it, which lets a streaming turn re-wrap only its last
 row. What is shown is :func:`app.text.for_terminal` of the raw text (tabs as
-spaces); :func:`display_text` also returns where each shown character came from.
+spaces); :func:`display_text` also returns where each shown character came from,
+as a sparse :class:`app.text.OffsetMap` (a few bytes, whatever the length).
 """
 
 from __future__ import annotations
 
 from rich.cells import get_character_cell_size
 
-from app.text import for_terminal, for_terminal_mapped
+from app.text import OffsetMap, for_terminal_mapped
 
 TAB = "    "
 
@@ -67,21 +68,11 @@ def _fit(text: str, i: int, stop: int, width: int) -> tuple[int, int]:
     return over, over
 
 
-def display_text(raw: str) -> tuple[str, list[int]]:
+def display_text(raw: str) -> tuple[str, OffsetMap]:
     """What the terminal shows for ``raw`` (tabs as spaces) and the raw index behind each shown character."""
-    shown, where = for_terminal_mapped(raw)
-    if "\t" not in shown:
-        return shown, where
-    out: list[str] = []
-    mapped: list[int] = []
-    for char, index in zip(shown, where):
-        piece = TAB if char == "\t" else char
-        out.append(piece)
-        mapped.extend([index] * len(piece))
-    mapped.append(where[-1])
-    return "".join(out), mapped
+    return for_terminal_mapped(raw, TAB)
 
 
 def safe_chunk(chunk: str) -> str:
     """One streamed chunk made safe on its own (an escape split across chunks is shown inert, never obeyed)."""
-    return for_terminal(chunk).replace("\t", TAB)
+    return for_terminal_mapped(chunk, TAB)[0]
