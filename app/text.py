@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from typing import Any, Optional
+from typing import Any
 
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST),
 # DCS/SOS/PM/APC (ESC P|X|^|_ ... ST), and two-byte escapes.
@@ -120,8 +120,8 @@ class OffsetMap:
 
     __slots__ = ("_shown", "_raw", "length", "raw_length")
 
-    def __init__(self, length: int, raw_length: int, shown: Optional[array] = None,
-                 raw: Optional[array] = None) -> None:
+    def __init__(self, length: int, raw_length: int, shown: array | None = None,
+                 raw: array | None = None) -> None:
         self.length, self.raw_length = length, raw_length
         # Piece k starts at shown index _shown[k]; _raw[k] >= 0: raw index there, counting up one per character;
         # _raw[k] < 0: every shown character of the piece shows the one raw character -(_raw[k] + 1).
@@ -158,7 +158,7 @@ class OffsetMap:
         return len(self._shown)
 
 
-def for_terminal_mapped(text: str, tabs: Optional[str] = None) -> tuple[str, OffsetMap]:
+def for_terminal_mapped(text: str, tabs: str | None = None) -> tuple[str, OffsetMap]:
     """:func:`for_terminal` (tabs as ``tabs`` if given) plus the :class:`OffsetMap` back to ``text``.
 
     Each shown character comes from exactly one input character, so a span
