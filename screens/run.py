@@ -5,8 +5,12 @@ screen's async worker; its ``on_event`` callback (:class:`RunFeed`) is the
 edge where :mod:`app.events` objects become Textual messages. Streamed chunks
 are not one message each: they gather in a batch announced once by a
 ``ChunksPending`` message (which absorbs one queued behind it, ``can_replace``),
-so a flood of tiny chunks costs one transcript append per turn per UI pass, and
-the table's figures are redrawn on a quarter-second tick rather than per chunk.
+and what they carry is drawn at most :data:`REPAINT_HZ` times a second (the
+first batch after a pause at once, later ones gathered until the next slot), so
+a flood of tiny chunks costs one transcript append per turn per repaint. Any
+other runner event first draws what is pending, so a turn's text is complete
+before its end is shown. The table's figures are redrawn on a quarter-second
+tick, and only the cells that changed.
 
 Runs are scheduled by :class:`screens.widgets.run_queue.RunQueue`: each its
 own ``run_scenarios`` call with its own cancel event, so ``c`` stops just the
@@ -15,6 +19,7 @@ highlighted run.
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
@@ -37,10 +42,13 @@ from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from app.runner import PlannedRun
 
 
 WIDE = 160  # columns from which the left side takes half the screen
+REPAINT_HZ = 15  # streamed text is drawn at most this often: smooth to read, and the loop stays free for keys
 
 
 class RunScreen(EngagementScreen):
@@ -75,6 +83,11 @@ class RunScreen(EngagementScreen):
         self.shown_key: Optional[str] = None
         self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
+        # Streamed text taken from the feed but not drawn yet: (entry, turn) -> (parts, time to first token).
+        self._pending: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
+        self._drawn_at = 0.0
+        self._repaint: Optional[Timer] = None
+        self._stats_line: Optional[tuple[str, Text]] = None  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
     def compose(self) -> ComposeResult:
@@ -187,14 +200,37 @@ class RunScreen(EngagementScreen):
     # ------------------------------------------------------------ UI messages
 
     def on_chunks_pending(self, message: ChunksPending) -> None:
-        """Draw every buffered chunk: one transcript append per turn, however many chunks arrived."""
+        """Gather the batch's text; draw it now if the last repaint is old enough, else at the next slot."""
+        for where, (text, ttft) in self.feed.take(message.batch).items():
+            parts, first = self._pending.setdefault(where, ([], None))
+            parts.append(text)
+            if ttft is not None and first is None:
+                self._pending[where] = (parts, ttft)
+        if self._repaint is not None:
+            return
+        wait = self._drawn_at + 1 / REPAINT_HZ - monotonic()
+        if wait <= 0:
+            self._draw_pending()
+        else:
+            self._repaint = self.set_timer(wait, self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        """Draw every gathered chunk: one transcript append per turn, however many chunks arrived."""
+        if self._repaint is not None:
+            self._repaint.stop()
+            self._repaint = None
+        self._drawn_at = monotonic()
+        pending, self._pending = self._pending, {}
         transcript = self.query_one(Transcript)
-        for (key, turn_id), (text, ttft) in self.feed.take(message.batch).items():
+        for (key, turn_id), (parts, ttft) in pending.items():
+            text = "".join(parts)
             entry = self.entries.get(key)
             if entry is not None and entry.chunk(turn_id, text, ttft) is not None and key == self.shown_key:
                 transcript.append(turn_id, text)
 
     def on_runner_update(self, message: RunnerUpdate) -> None:
+        if self._pending:
+            self._draw_pending()  # the text streamed before this event is drawn before it
         entry = self.entries.get(message.key)
         if entry is None:
             return
@@ -287,6 +323,8 @@ class RunScreen(EngagementScreen):
     def _select(self, key: str) -> None:
         if key == self.shown_key:
             return
+        if self._pending:
+            self._draw_pending()
         entry = self.entries.get(key)
         if entry is None:
             return
@@ -320,7 +358,13 @@ class RunScreen(EngagementScreen):
             line = Text("queued: starts when a slot is free", style="dim")
         else:
             line = run_figures(entry.ttft_ms, entry.tokens_per_s, entry.verdicts[-3:])
-        self.query_one("#run-stats", Static).update(line)
+        kind = "error" if entry.error else "queued" if entry.status == "queued" else "figures"
+        before, self._stats_line = self._stats_line, (kind, line)
+        if before is not None and before[0] == kind != "error" and before[1] == line and before[1].style == line.style:
+            return
+        # The figures are one line (no wrap): from one set to the next the height stands, so no layout. An error
+        # wraps, and a change of kind may change the height: those lay out again.
+        self.query_one("#run-stats", Static).update(line, layout=kind == "error" or before is None or before[0] != kind)
 
     # -------------------------------------------------------------- actions
 

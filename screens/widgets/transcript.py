@@ -100,6 +100,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         self._by_key: dict[int, int] = {}
         self._rows: list[tuple[int, int, int, int]] = []  # (turn index, part, start, end)
         self._cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._base: Optional[Style] = None
         self._width = 0
 
     # ------------------------------------------------------------------ content
@@ -164,7 +165,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             rows[keep:] = [(index, RESPONSE, s, e) for s, e in fresh]
             for row in range(keep, len(rows)):
                 self._cache.discard(row)
-            self.virtual_size = Size(self._width, len(rows))
+            self._grow(len(rows))
             self.refresh_lines(keep, len(rows) - keep)
         self._follow(follow)
 
@@ -176,13 +177,22 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             return
         turn = self._turns[index]
         turn.raw_parts = [turn.raw if response is None else response]
-        turn.shown, turn.where = display_text(turn.raw_parts[0])
-        turn.streaming = False
-        turn.note = one_line(note, 600) if note else turn.note
+        shown, turn.where = display_text(turn.raw_parts[0])
+        note = one_line(note, 600) if note else turn.note
         if marks is not None:
             turn.marks = marks
         follow = self.is_vertical_scroll_end
-        self._layout_from(index)
+        if shown == turn.shown and note == turn.note and self._width:
+            # What streamed is what the whole text shows (the usual case): its rows stand. Only the last row
+            # (the streaming mark goes) and the header are drawn again; re-wrapping a long reply would freeze.
+            turn.streaming = False
+            last = turn.first_row + turn.row_count() - 1
+            for row in (turn.first_row, last):
+                self._cache.discard(row)
+                self.refresh_lines(row)
+        else:
+            turn.shown, turn.note, turn.streaming = shown, note, False
+            self._layout_from(index)
         self._follow(follow)
 
     def set_marks(self, key: int, marks: Text) -> None:
@@ -215,7 +225,20 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             turn.note_rows = wrap_spans(turn.note, width) if turn.note else []
             self._rows.extend((t_index, NOTE, s, e) for s, e in turn.note_rows)
         self._redraw()
-        self.virtual_size = Size(self._width, len(self._rows))
+        self._grow(len(self._rows))
+
+    def _grow(self, rows: int) -> None:
+        """Set the scroll height to ``rows`` without a layout of the screen.
+
+        Assigning ``virtual_size`` asks for a full layout of every widget on
+        the screen, once per growing row count: hundreds while a run streams.
+        Only the scroll range and the scrollbar change here (the widget's own
+        size does not), so those are what is updated.
+        """
+        size = Size(self._width, rows)
+        if size != self.virtual_size:
+            self.set_reactive(Transcript.virtual_size, size)
+            self._scroll_update(size)
 
     def _follow(self, was_at_end: bool) -> None:
         if was_at_end:
@@ -254,7 +277,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base if self._base is not None else self._base_style()
         if row >= len(self._rows):
             return Strip.blank(width, base)
         strip = self._cache.get(row)
@@ -262,6 +285,16 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             strip = self._render_row(row, base)
             self._cache[row] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, row)
+
+    def _base_style(self) -> Style:
+        """The widget's style, computed once per style change, not once per line drawn."""
+        self._base = self.rich_style
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None  # a theme or class change: every row is drawn again in the new style
+        self._cache.clear()
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"transcript--{name}", partial=True)
