@@ -138,7 +138,7 @@ def main() -> None:
         base: list[int] = []
         for _ in range(args.repeat):  # interleaved: the machine's load falls on every size alike
             base.append(sample(home, eid, run_ids[0], "none")[1])
-            for size, run_id in zip(sizes, run_ids):
+            for size, run_id in zip(sizes, run_ids, strict=True):
                 took, peak = sample(home, eid, run_id, "triage")
                 times[size].append(took)
                 peaks[size].append(peak)
