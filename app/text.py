@@ -168,50 +168,93 @@ def for_terminal_mapped(text: str, tabs: str | None = None) -> tuple[str, Offset
 
     Linear in the text and lazy about it: text with nothing to escape is
     returned as is (no copy) after one regular-expression scan, and the work is
-    per escaped run, not per character.
+    per escaped run, not per character. :class:`SafeText` does the same in steps.
     """
-    differs = _DIFFERS_OR_TAB if tabs is not None else _DIFFERS
-    found = differs.search(text)
-    if found is None:
-        return text, OffsetMap(len(text), len(text))
-    out: list[str] = []
-    shown_at, raw_at = array(_INDEX, [0]), array(_INDEX, [0])
-    shown, position = 0, 0
+    prepared = SafeText(text, tabs)
+    prepared.advance(len(text))
+    return prepared.result()
 
-    def piece(shown_start: int, raw_start: int) -> None:
-        if shown_at[-1] == shown_start:  # the piece before it is empty: replace it
-            raw_at[-1] = raw_start
-        else:
-            shown_at.append(shown_start)
-            raw_at.append(raw_start)
 
-    while found is not None:
-        start, end = found.span()
-        if start > position:
-            out.append(text[position:start])
-            shown += start - position
-        char = text[start]
-        if char in _ONE_FOR_ONE:  # a run drawn one picture per control: the offset stands
-            end = _RUN.match(text, start).end()  # type: ignore[union-attr]
-            out.append(text[start:end].translate(_PICTURES))
-            shown += end - start
+class SafeText:
+    """:func:`for_terminal_mapped` in steps, for a text too long to prepare in one go on a UI loop.
+
+    :meth:`advance` prepares the raw text up to a given index (an escape
+    sequence that crosses it is taken whole) and returns the shown text it
+    adds; what it returns, joined, is exactly what the one-go preparation
+    shows, wherever the steps fall. Each step scans only its own stretch.
+    """
+
+    def __init__(self, text: str, tabs: str | None = None) -> None:
+        self.text, self.tabs = text, tabs
+        self.position = 0  # raw text prepared up to here
+        self.shown_length = 0
+        self._differs = _DIFFERS_OR_TAB if tabs is not None else _DIFFERS
+        self._pieces: list[str] = []
+        self._changed = False  # while False, the shown text is the raw text itself
+        self._shown_at, self._raw_at = array(_INDEX, [0]), array(_INDEX, [0])
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.text)
+
+    def _piece(self, shown_start: int, raw_start: int) -> None:
+        self._changed = True
+        if self._shown_at[-1] == shown_start:  # the piece before it is empty: replace it
+            self._raw_at[-1] = raw_start
         else:
-            sequence = _ESCAPE_SEQUENCE.match(text, start) if char in _INTRODUCERS else None
-            if sequence is not None or char == "\r":  # removed
-                end = sequence.end() if sequence is not None else end
-                piece(shown, end)
-            elif char in _INTRODUCERS:  # a lone ESC, CSI or OSC: a picture, one for one
-                out.append("\u241b" if char == "\x1b" else "\ufffd")
-                shown += 1
-            else:  # widened: every shown character of it maps to the one raw character
-                wide = tabs if char == "\t" else f"⟨{_BIDI[char]}⟩"
-                assert wide is not None
-                piece(shown, -start - 1)
-                out.append(wide)
-                shown += len(wide)
-                piece(shown, end)
-        position = end
-        found = differs.search(text, position)
-    out.append(text[position:])
-    shown += len(text) - position
-    return "".join(out), OffsetMap(shown, len(text), shown_at, raw_at)
+            self._shown_at.append(shown_start)
+            self._raw_at.append(raw_start)
+
+    def advance(self, stop: int) -> str:
+        """Prepare the raw text up to ``stop`` at least; returns the shown text this step adds."""
+        text, differs, tabs = self.text, self._differs, self.tabs
+        stop = min(stop, len(text))
+        out: list[str] = []
+        position, shown = self.position, self.shown_length
+        while position < stop:
+            found = differs.search(text, position, stop)  # a match can only start at one of these characters
+            if found is None:
+                out.append(text[position:stop])
+                shown += stop - position
+                position = stop
+                break
+            start = found.start()
+            if start > position:
+                out.append(text[position:start])
+                shown += start - position
+            char = text[start]
+            end = start + 1
+            if char in _ONE_FOR_ONE:  # a run drawn one picture per control: the offset stands
+                end = _RUN.match(text, start, stop).end()  # type: ignore[union-attr]
+                out.append(text[start:end].translate(_PICTURES))
+                shown += end - start
+                self._changed = True
+            else:
+                sequence = _ESCAPE_SEQUENCE.match(text, start) if char in _INTRODUCERS else None
+                if sequence is not None or char == "\r":  # removed
+                    end = sequence.end() if sequence is not None else end
+                    self._piece(shown, end)
+                elif char in _INTRODUCERS:  # a lone ESC, CSI or OSC: a picture, one for one
+                    out.append("\u241b" if char == "\x1b" else "\ufffd")
+                    shown += 1
+                    self._changed = True
+                else:  # widened: every shown character of it maps to the one raw character
+                    wide = tabs if char == "\t" and tabs is not None else f"⟨{_BIDI[char]}⟩"
+                    self._piece(shown, -start - 1)
+                    out.append(wide)
+                    shown += len(wide)
+                    self._piece(shown, end)
+            position = end
+        self.position, self.shown_length = position, shown
+        added = "".join(out)
+        self._pieces.append(added)
+        return added
+
+    def result(self) -> tuple[str, OffsetMap]:
+        """The whole shown text and its map (the raw text itself, not a copy, if nothing needed escaping)."""
+        self.advance(len(self.text))
+        if not self._changed:
+            return self.text, OffsetMap(len(self.text), len(self.text))
+        shown = "".join(self._pieces)
+        self._pieces = [shown]
+        return shown, OffsetMap(self.shown_length, len(self.text), self._shown_at, self._raw_at)

@@ -103,3 +103,18 @@ def test_ten_megabytes_are_prepared_with_no_per_character_objects() -> None:
     assert kept - before - sys.getsizeof(shown) <= len(text), kept - before - sys.getsizeof(shown)
     # At the peak the pieces are joined: the shown text twice, and the pieces' headers.
     assert peak - before - 2 * sys.getsizeof(shown) <= 8 * len(text), peak - before - 2 * sys.getsizeof(shown)
+
+
+def test_preparing_in_steps_gives_what_one_go_gives_wherever_the_steps_fall() -> None:
+    from app.text import SafeText
+
+    rng = random.Random(7)
+    for text in hostile_samples()[:300]:
+        prepared = SafeText(text, "    ")
+        added = []
+        while not prepared.done:
+            added.append(prepared.advance(prepared.position + rng.randint(1, 12)))
+        shown, where = prepared.result()
+        expected, expected_where = slow_mapped(text, "    ")
+        assert "".join(added) == shown == expected, repr(text)
+        assert list(where) == expected_where, repr(text)
