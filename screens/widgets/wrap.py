@@ -10,6 +10,8 @@ as a sparse :class:`app.text.OffsetMap` (a few bytes, whatever the length).
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from rich.cells import get_character_cell_size
 
 from app.text import OffsetMap, for_terminal_mapped
@@ -25,20 +27,24 @@ def wrap_spans(text: str, width: int, start: int = 0) -> list[tuple[int, int]]:
     reproduces the rows after it, which is what lets streaming re-wrap only the
     last row.
     """
+    return list(wrap_iter(text, width, start))
+
+
+def wrap_iter(text: str, width: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """:func:`wrap_spans` one row at a time, for storing a long text's rows without a list of them."""
     width = max(1, width)
-    rows: list[tuple[int, int]] = []
     i, n = start, len(text)
     while True:
         newline = text.find("\n", i)
         stop = n if newline < 0 else newline
         while True:
             end, resume = _fit(text, i, stop, width)
-            rows.append((i, end))
+            yield i, end
             if resume >= stop:
                 break
             i = resume
         if newline < 0:
-            return rows
+            return
         i = newline + 1
 
 
