@@ -261,7 +261,12 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         self._grow(self._total)
         if background and self._width:
             self._generation += 1
-            self.run_worker(self._prepare_rest(self._generation, width, list(self._turns)), thread=True,
+            # After the next frame: a thread started now would share the interpreter with drawing that frame.
+            self.call_after_refresh(self._start_preparing, self._generation, width)
+
+    def _start_preparing(self, generation: int, width: int) -> None:
+        if generation == self._generation:
+            self.run_worker(self._prepare_rest(generation, width, list(self._turns)), thread=True,
                             exclusive=True, group="transcript-prepare", exit_on_error=False)
 
     def _renumber(self, index: int) -> None:
