@@ -27,6 +27,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
@@ -87,7 +88,8 @@ class RunScreen(EngagementScreen):
         self._pending: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
         self._drawn_at = 0.0
         self._repaint: Optional[Timer] = None
-        self._stats_line: Optional[tuple[str, Text]] = None  # (kind, line) drawn last under the transcript
+        self._stats_line: Optional[tuple[str, Text]] = None
+        self._under_modal = False  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
     def compose(self) -> ComposeResult:
@@ -114,7 +116,14 @@ class RunScreen(EngagementScreen):
         self.set_interval(0.25, self._tick)
         self.query_one(ScenarioPicker).focus()
 
+    def on_screen_suspend(self) -> None:
+        # Help, a prompt or a question over this screen cannot change a run; triage or findings can.
+        self._under_modal = isinstance(self.app.screen, ModalScreen)
+
     def on_screen_resume(self) -> None:
+        if self._under_modal:
+            self._under_modal = False
+            return  # nothing to read again: rebuilding the table and its query made closing Help slow
         self.reload_runs()
 
     def on_resize(self) -> None:
