@@ -60,9 +60,15 @@ per = max(1, 65536 // len(item))
 packed = [item * per] * (long_chunks // per) + [item * (long_chunks % per)]
 fast = Reply(chunks=[event({"role": "assistant", "content": ""}).encode()] + packed
              + [(event({}, "stop") + "data: [DONE]\n\n").encode()])
+# The change-detection probes that follow a batch get a short answer: they are not what is measured.
+short = Reply(chunks=[(event({"role": "assistant", "content": "ok"}) + event({}, "stop") + "data: [DONE]\n\n").encode()])
+
+def measured(reply):
+    return lambda request: reply if b"refund policy" in request.body or b'"go"' in request.body else short
+
 server = LoopbackServer()
-server.route("/slow/v1/chat/completions", slow)
-server.route("/fast/v1/chat/completions", fast)
+server.route("/slow/v1/chat/completions", measured(slow))
+server.route("/fast/v1/chat/completions", measured(fast))
 server.start()
 print(server.url, flush=True)
 sys.stdin.read()
@@ -213,8 +219,8 @@ async def cockpit():
             entry = [e for e in screen.entries.values() if e.live and e.system == "long"][0]
             screen._fill_table(select=entry.key)
             while entry.running:
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.3)
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.1)  # the last frame after the end of the turn
             result["long_max"] = ticker.stop()[1]
 
 
