@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from typing import Iterable, Iterator, Union, overload
+from collections.abc import Iterable, Iterator
+from typing import overload
 
 _INDEX = "i" if array("i").itemsize == 4 else "l"
 
@@ -100,7 +101,7 @@ class GrowingText:
     @overload
     def __getitem__(self, index: slice) -> str: ...
 
-    def __getitem__(self, index: Union[int, slice]) -> str:
+    def __getitem__(self, index: int | slice) -> str:
         if isinstance(index, int):
             if index < 0:
                 index += self._length

@@ -3,8 +3,6 @@ and the result is exactly what preparing it whole gives (rows, offsets, and host
 
 from __future__ import annotations
 
-from typing import Any
-
 from cockpit_pilot import wait_for
 from textual.app import App, ComposeResult
 
