@@ -60,7 +60,7 @@ async def main():
             from screens.widgets.transcript import Transcript
             transcript = app.screen.query_one(Transcript)
             # The whole transcript prepared (the peak counts everything, not only the first screen).
-            while not getattr(transcript, "prepared", True):
+            while not (getattr(transcript, "prepared", True) and getattr(app.screen.run, "complete", True)):
                 await asyncio.sleep(0.005)
         await pilot.pause()
     took = frame.get("t", start) - start
