@@ -148,11 +148,12 @@ def load_transcript(db: "Session", run_id: int, longest: Optional[int] = None) -
     scenario = db.get(Scenario, run.scenario_pk)
     system = db.get(AISystem, run.system_id)
     window = db.get(TestWindow, run.window_id) if run.window_id else None
-    # The raw response bytes can be megabytes each and triage never shows them.
+    # The raw response bytes can be megabytes each and triage never shows them; the text is cut if asked.
     text = Turn.response_text if longest is None else func.substr(Turn.response_text, 1, longest)
-    rows = db.exec(select(Turn, text, func.length(Turn.response_text))  # type: ignore[call-overload]
-                   .options(defer(Turn.response_raw), defer(Turn.response_text))  # type: ignore[arg-type]
-                   .where(Turn.run_id == run_id).order_by(Turn.sample, Turn.step, Turn.id)).all()
+    query = select(Turn, text, func.length(Turn.response_text))  # type: ignore[call-overload]
+    query = query.options(defer(Turn.response_raw), defer(Turn.response_text))  # type: ignore[arg-type]
+    query = query.where(Turn.run_id == run_id).order_by(Turn.sample, Turn.step, Turn.id)  # type: ignore[arg-type]
+    rows = db.exec(query).all()
     verdicts = db.exec(select(Verdict).where(Verdict.run_id == run_id).order_by(Verdict.id)).all()  # type: ignore[arg-type]
     by_turn: dict[Optional[int], list[Verdict]] = {}
     for verdict in verdicts:
