@@ -186,6 +186,7 @@ async def cockpit():
             await asyncio.sleep(0.01)
         await pilot.pause()
         screen = app.screen
+        await asyncio.sleep(1.0)  # idle: the screen's own loading (the scenario library, the run list) is over
         idle = [await press_help(app, drawn) for _ in range(3)]
         ticker = Ticker()
         ticker.start()
