@@ -30,7 +30,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
+from app.events import ChunkReceived, RunStarted, TurnFinished, TurnStarted, VerdictRecorded
 from app.resources import assets_dir
 from app.text import one_line
 from screens.base import EngagementScreen, report_error, with_store
@@ -88,6 +88,7 @@ class RunScreen(EngagementScreen):
         self._pending: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
         self._drawn_at = 0.0
         self._repaint: Optional[Timer] = None
+        self._waiting: Optional[list[tuple[str, ChunkReceived]]] = None  # an open batch the next repaint takes
         self._stats_line: Optional[tuple[str, Text]] = None
         self._under_modal = False  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
@@ -210,11 +211,12 @@ class RunScreen(EngagementScreen):
 
     def on_chunks_pending(self, message: ChunksPending) -> None:
         """Gather the batch's text; draw it now if the last repaint is old enough, else at the next slot."""
-        for where, (text, ttft) in self.feed.take(message.batch).items():
-            parts, first = self._pending.setdefault(where, ([], None))
-            parts.append(text)
-            if ttft is not None and first is None:
-                self._pending[where] = (parts, ttft)
+        if self._repaint is not None and self.feed.is_open(message.batch):
+            # A repaint is already due: leave the batch open, so the chunks that follow join it without
+            # posting a message each time the loop is free; the repaint (or the next other event) takes it.
+            self._waiting = message.batch
+            return
+        self._gather(message.batch)
         if self._repaint is not None:
             return
         wait = self._drawn_at + 1 / REPAINT_HZ - monotonic()
@@ -223,11 +225,21 @@ class RunScreen(EngagementScreen):
         else:
             self._repaint = self.set_timer(wait, self._draw_pending)
 
+    def _gather(self, batch: list[tuple[str, ChunkReceived]]) -> None:
+        for where, (text, ttft) in self.feed.take(batch).items():
+            parts, first = self._pending.setdefault(where, ([], None))
+            parts.append(text)
+            if ttft is not None and first is None:
+                self._pending[where] = (parts, ttft)
+
     def _draw_pending(self) -> None:
         """Draw every gathered chunk: one transcript append per turn, however many chunks arrived."""
         if self._repaint is not None:
             self._repaint.stop()
             self._repaint = None
+        if self._waiting is not None:
+            self._gather(self._waiting)
+            self._waiting = None
         self._drawn_at = monotonic()
         pending, self._pending = self._pending, {}
         transcript = self.query_one(Transcript)
@@ -238,7 +250,7 @@ class RunScreen(EngagementScreen):
                 transcript.append(turn_id, text)
 
     def on_runner_update(self, message: RunnerUpdate) -> None:
-        if self._pending:
+        if self._pending or self._waiting is not None:
             self._draw_pending()  # the text streamed before this event is drawn before it
         entry = self.entries.get(message.key)
         if entry is None:
@@ -332,7 +344,7 @@ class RunScreen(EngagementScreen):
     def _select(self, key: str) -> None:
         if key == self.shown_key:
             return
-        if self._pending:
+        if self._pending or self._waiting is not None:
             self._draw_pending()
         entry = self.entries.get(key)
         if entry is None:

@@ -212,6 +212,10 @@ class RunFeed:
         self._batch = None
         self.post(RunnerUpdate(key, event))
 
+    def is_open(self, batch: list[tuple[str, ChunkReceived]]) -> bool:
+        """Whether chunks still join ``batch`` (no other event and no ``take`` closed it yet)."""
+        return self._batch is batch
+
     def take(self, batch: list[tuple[str, ChunkReceived]]) -> dict[tuple[str, int], tuple[str, Optional[float]]]:
         """A posted batch's text joined per (entry, turn), with the time to first token if a chunk carried it."""
         if self._batch is batch:
