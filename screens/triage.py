@@ -26,7 +26,7 @@ from screens.widgets.finding_form import FindingChoice, FindingForm
 from screens.widgets.literal import literal
 from screens.widgets.prompt import PromptScreen
 from screens.widgets.run_list import turn_header, turn_note
-from screens.widgets.transcript import LONG, Transcript, TurnText
+from screens.widgets.transcript import PREVIEW, Transcript, TurnText
 from screens.widgets.verdicts import outcome_text, verdict_marks
 
 VERDICT_KEYS = {"pass": "pass", "fail": "fail", "review": "needs review"}
@@ -88,7 +88,7 @@ class TriageScreen(EngagementScreen):
         self.engagement_name = with_store(lambda db: get_engagement(db, self.engagement_id)).name
         self.set_heading(f"triage · run {self.run_id}")
         # A long reply is read as its start first (drawn at once), then whole in a thread.
-        self.reload(longest=LONG)
+        self.reload(longest=PREVIEW)
         if self.run is not None and not self.run.complete:
             self._read_whole()
         transcript = self.query_one(Transcript)
