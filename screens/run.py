@@ -5,11 +5,9 @@ screen's async worker; its ``on_event`` callback (:class:`RunFeed`) is the
 edge where :mod:`app.events` objects become Textual messages. Streamed chunks
 are not one message each: they gather in a batch announced once by a
 ``ChunksPending`` message (which absorbs one queued behind it, ``can_replace``),
-and what they carry is drawn at most :data:`REPAINT_HZ` times a second (the
-first batch after a pause at once, later ones gathered until the next slot), so
-a flood of tiny chunks costs one transcript append per turn per repaint. Any
-other runner event first draws what is pending, so a turn's text is complete
-before its end is shown. The table's figures are redrawn on a quarter-second
+and what they carry is drawn at a bounded rate by
+:class:`screens.widgets.repaint.RepaintGate`, so a flood of tiny chunks costs
+one transcript append per turn per repaint. The table's figures are redrawn on a quarter-second
 tick, and only the cells that changed.
 
 Runs are scheduled by :class:`screens.widgets.run_queue.RunQueue`: each its
@@ -19,7 +17,6 @@ highlighted run.
 
 from __future__ import annotations
 
-from time import monotonic
 from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
@@ -30,12 +27,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from app.events import ChunkReceived, RunStarted, TurnFinished, TurnStarted, VerdictRecorded
+from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
 from app.resources import assets_dir
 from app.text import one_line
 from screens.base import EngagementScreen, report_error, with_store
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
 from screens.widgets.prompt import ConfirmScreen
+from screens.widgets.repaint import RepaintGate
 from screens.widgets.run_queue import RunQueue
 from screens.widgets.run_list import (ChunksPending, RunDone, RunEntry, RunFeed, RunList, RunnerUpdate, turn_header,
                                       turn_note)
@@ -43,13 +41,11 @@ from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
 if TYPE_CHECKING:
-    from textual.timer import Timer
-
     from app.runner import PlannedRun
+    from screens.widgets.repaint import Joined
 
 
 WIDE = 160  # columns from which the left side takes half the screen
-REPAINT_HZ = 15  # streamed text is drawn at most this often: smooth to read, and the loop stays free for keys
 
 
 class RunScreen(EngagementScreen):
@@ -84,11 +80,7 @@ class RunScreen(EngagementScreen):
         self.shown_key: Optional[str] = None
         self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
-        # Streamed text taken from the feed but not drawn yet: (entry, turn) -> (parts, time to first token).
-        self._pending: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
-        self._drawn_at = 0.0
-        self._repaint: Optional[Timer] = None
-        self._waiting: Optional[list[tuple[str, ChunkReceived]]] = None  # an open batch the next repaint takes
+        self.painter = RepaintGate(self.feed, self.set_timer, self._draw_chunks)
         self._stats_line: Optional[tuple[str, Text]] = None
         self._under_modal = False  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
@@ -210,48 +202,18 @@ class RunScreen(EngagementScreen):
     # ------------------------------------------------------------ UI messages
 
     def on_chunks_pending(self, message: ChunksPending) -> None:
-        """Gather the batch's text; draw it now if the last repaint is old enough, else at the next slot."""
-        if self._repaint is not None and self.feed.is_open(message.batch):
-            # A repaint is already due: leave the batch open, so the chunks that follow join it without
-            # posting a message each time the loop is free; the repaint (or the next other event) takes it.
-            self._waiting = message.batch
-            return
-        self._gather(message.batch)
-        if self._repaint is not None:
-            return
-        wait = self._drawn_at + 1 / REPAINT_HZ - monotonic()
-        if wait <= 0:
-            self._draw_pending()
-        else:
-            self._repaint = self.set_timer(wait, self._draw_pending)
+        self.painter.offer(message.batch)
 
-    def _gather(self, batch: list[tuple[str, ChunkReceived]]) -> None:
-        for where, (text, ttft) in self.feed.take(batch).items():
-            parts, first = self._pending.setdefault(where, ([], None))
-            parts.append(text)
-            if ttft is not None and first is None:
-                self._pending[where] = (parts, ttft)
-
-    def _draw_pending(self) -> None:
-        """Draw every gathered chunk: one transcript append per turn, however many chunks arrived."""
-        if self._repaint is not None:
-            self._repaint.stop()
-            self._repaint = None
-        if self._waiting is not None:
-            self._gather(self._waiting)
-            self._waiting = None
-        self._drawn_at = monotonic()
-        pending, self._pending = self._pending, {}
+    def _draw_chunks(self, joined: "Joined") -> None:
+        """Draw gathered chunks: one transcript append per turn, however many chunks arrived."""
         transcript = self.query_one(Transcript)
-        for (key, turn_id), (parts, ttft) in pending.items():
-            text = "".join(parts)
+        for (key, turn_id), (text, ttft) in joined.items():
             entry = self.entries.get(key)
             if entry is not None and entry.chunk(turn_id, text, ttft) is not None and key == self.shown_key:
                 transcript.append(turn_id, text)
 
     def on_runner_update(self, message: RunnerUpdate) -> None:
-        if self._pending or self._waiting is not None:
-            self._draw_pending()  # the text streamed before this event is drawn before it
+        self.painter.flush()  # the text streamed before this event is drawn before it
         entry = self.entries.get(message.key)
         if entry is None:
             return
@@ -344,8 +306,7 @@ class RunScreen(EngagementScreen):
     def _select(self, key: str) -> None:
         if key == self.shown_key:
             return
-        if self._pending or self._waiting is not None:
-            self._draw_pending()
+        self.painter.flush()
         entry = self.entries.get(key)
         if entry is None:
             return
