@@ -11,8 +11,9 @@ its end is shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -24,18 +25,18 @@ REPAINT_HZ = 15  # streamed text is drawn at most this often: smooth to read, an
 
 Batch = list[tuple[str, "ChunkReceived"]]
 # (entry key, turn id) -> (the turn's new text, its time to first token if a chunk carried it)
-Joined = dict[tuple[str, int], tuple[str, Optional[float]]]
+Joined = dict[tuple[str, int], tuple[str, float | None]]
 
 
 class RepaintGate:
     """Gathers the feed's batches and hands them to ``draw`` at most :data:`REPAINT_HZ` times a second."""
 
-    def __init__(self, feed: "RunFeed", set_timer: Callable[[float, Callable[[], None]], "Timer"],
+    def __init__(self, feed: RunFeed, set_timer: Callable[[float, Callable[[], None]], Timer],
                  draw: Callable[[Joined], Any]) -> None:
         self.feed, self._set_timer, self._draw = feed, set_timer, draw
-        self._pending: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
-        self._waiting: Optional[Batch] = None  # an open batch the next repaint takes
-        self._repaint: Optional["Timer"] = None
+        self._pending: dict[tuple[str, int], tuple[list[str], float | None]] = {}
+        self._waiting: Batch | None = None  # an open batch the next repaint takes
+        self._repaint: Timer | None = None
         self._drawn_at = 0.0
 
     def offer(self, batch: Batch) -> None:
