@@ -9,6 +9,8 @@ the one function here that fits it.
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_right
 from typing import Any
 
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST),
@@ -21,15 +23,12 @@ _ESCAPE_SEQUENCE = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
     r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
 )
-# C0 controls except tab and newline, DEL, and C1 controls.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidi embeddings, overrides and isolates (Trojan Source), shown rather than obeyed.
 _BIDI = {
     "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
     "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
     "\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM",
 }
-_BIDI_RE = re.compile("[" + "".join(_BIDI) + "]")
 
 
 def for_terminal(text: str) -> str:
@@ -39,21 +38,7 @@ def for_terminal(text: str) -> str:
     overwrite what came before on a line. Markup safety is not handled here:
     callers must also render with ``Text``/``Content``/``markup=False``.
     """
-    text = _ESCAPE_SEQUENCE.sub("", text)
-    text = _CONTROL.sub(_control_picture, text)
-    return _BIDI_RE.sub(lambda m: f"⟨{_BIDI[m.group()]}⟩", text)
-
-
-def _control_picture(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == "\r":
-        return ""
-    code = ord(char)
-    if code < 0x20:
-        return chr(0x2400 + code)  # U+2400 control pictures: ␀ ␁ … ␛ ␟
-    if code == 0x7F:
-        return "␡"
-    return "�"
+    return for_terminal_mapped(text)[0]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -106,27 +91,170 @@ def for_xml(text: str) -> str:
     )
 
 
-def for_terminal_mapped(text: str) -> tuple[str, list[int]]:
-    """:func:`for_terminal` plus, for each character it returns, the index of the input character it shows.
+# Controls shown as one picture each: C0 (but tab, newline, CR and ESC), DEL, and C1 (but CSI and OSC).
+_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A, 0x0D, 0x1B)}
+_PICTURES[0x7F] = "\u2421"  # ␡
+_PICTURES.update({code: "\ufffd" for code in range(0x80, 0xA0) if code not in (0x9B, 0x9D)})
+_ONE_FOR_ONE = "".join(chr(code) for code in _PICTURES)
+# Where the shown text can differ from the raw: a run of controls drawn one for one, or one character that may
+# start an escape sequence, vanish (CR) or widen (a bidi mark; a tab when asked).
+_SPECIAL = "\x1b\x9b\x9d\r" + "".join(_BIDI)
+# One plain character class: the scan over text with nothing to escape is several times faster than an alternation.
+_DIFFERS = re.compile(f"[{re.escape(_ONE_FOR_ONE + _SPECIAL)}]")
+_DIFFERS_OR_TAB = re.compile(f"[{re.escape(_ONE_FOR_ONE + _SPECIAL)}\t]")
+_RUN = re.compile(f"[{re.escape(_ONE_FOR_ONE)}]+")
+_INTRODUCERS = "\x1b\x9b\x9d"
+# Offsets as 32-bit ints: 8 bytes a piece. A bigger text than 2**31 characters is beyond every read limit.
+_INDEX = "i" if array("i").itemsize == 4 else "l"
+
+
+class OffsetMap:
+    """Where each shown character came from in the raw text: ``where[i]`` is the raw index behind shown index ``i``.
+
+    Stored sparsely, as the pieces where the offset changes (an escape sequence
+    removed, a bidi mark or a tab widened), never one int per character: text
+    with nothing to escape is one piece, and a 10 MB reply costs a few bytes.
+    Indexing behaves as the list it replaces, one entry per shown character and
+    a last one, ``len(raw)``, so an empty span at the end maps too.
+    """
+
+    __slots__ = ("_shown", "_raw", "length", "raw_length")
+
+    def __init__(self, length: int, raw_length: int, shown: array | None = None,
+                 raw: array | None = None) -> None:
+        self.length, self.raw_length = length, raw_length
+        # Piece k starts at shown index _shown[k]; _raw[k] >= 0: raw index there, counting up one per character;
+        # _raw[k] < 0: every shown character of the piece shows the one raw character -(_raw[k] + 1).
+        self._shown = shown if shown is not None else array(_INDEX, [0])
+        self._raw = raw if raw is not None else array(_INDEX, [0])
+
+    def __len__(self) -> int:
+        return self.length + 1
+
+    def __getitem__(self, index: int) -> int:
+        if index < 0:
+            index += self.length + 1
+        if not 0 <= index <= self.length:
+            raise IndexError(index)
+        if index == self.length:
+            return self.raw_length
+        piece = bisect_right(self._shown, index) - 1
+        raw = self._raw[piece]
+        return -raw - 1 if raw < 0 else raw + index - self._shown[piece]
+
+    def shown_index(self, raw: int) -> int:
+        """The first shown index whose raw index is ``raw`` or more (``len(shown)`` if none)."""
+        low, high = 0, self.length
+        while low < high:
+            middle = (low + high) // 2
+            if self[middle] < raw:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    @property
+    def pieces(self) -> int:
+        return len(self._shown)
+
+
+def for_terminal_mapped(text: str, tabs: str | None = None) -> tuple[str, OffsetMap]:
+    """:func:`for_terminal` (tabs as ``tabs`` if given) plus the :class:`OffsetMap` back to ``text``.
 
     Each shown character comes from exactly one input character, so a span
     ``[i, j)`` of the safe text maps back to ``[where[i], where[j - 1] + 1)`` of
     the raw text (the escape sequences around it stay out): a tester selects what
-    the terminal shows, and the evidence quotes what the model sent. The list
-    ends with ``len(text)`` so an empty span at the end maps too.
+    the terminal shows, and the evidence quotes what the model sent.
+
+    Linear in the text and lazy about it: text with nothing to escape is
+    returned as is (no copy) after one regular-expression scan, and the work is
+    per escaped run, not per character. :class:`SafeText` does the same in steps.
     """
-    out: list[str] = []
-    where: list[int] = []
-    position = 0
-    for match in [*_ESCAPE_SEQUENCE.finditer(text), None]:
-        stop = match.start() if match is not None else len(text)
-        for index in range(position, stop):
-            char = text[index]
-            control = _CONTROL.match(char)
-            shown = _control_picture(control) if control else (f"⟨{_BIDI[char]}⟩" if char in _BIDI else char)
-            out.append(shown)
-            where.extend([index] * len(shown))
-        if match is not None:
-            position = match.end()
-    where.append(len(text))
-    return "".join(out), where
+    prepared = SafeText(text, tabs)
+    prepared.advance(len(text))
+    return prepared.result()
+
+
+class SafeText:
+    """:func:`for_terminal_mapped` in steps, for a text too long to prepare in one go on a UI loop.
+
+    :meth:`advance` prepares the raw text up to a given index (an escape
+    sequence that crosses it is taken whole) and returns the shown text it
+    adds; what it returns, joined, is exactly what the one-go preparation
+    shows, wherever the steps fall. Each step scans only its own stretch.
+    """
+
+    def __init__(self, text: str, tabs: str | None = None) -> None:
+        self.text, self.tabs = text, tabs
+        self.position = 0  # raw text prepared up to here
+        self.shown_length = 0
+        self._differs = _DIFFERS_OR_TAB if tabs is not None else _DIFFERS
+        self._pieces: list[str] = []
+        self._changed = False  # while False, the shown text is the raw text itself
+        self._shown_at, self._raw_at = array(_INDEX, [0]), array(_INDEX, [0])
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.text)
+
+    def _piece(self, shown_start: int, raw_start: int) -> None:
+        self._changed = True
+        if self._shown_at[-1] == shown_start:  # the piece before it is empty: replace it
+            self._raw_at[-1] = raw_start
+        else:
+            self._shown_at.append(shown_start)
+            self._raw_at.append(raw_start)
+
+    def advance(self, stop: int) -> str:
+        """Prepare the raw text up to ``stop`` at least; returns the shown text this step adds."""
+        text, differs, tabs = self.text, self._differs, self.tabs
+        stop = min(stop, len(text))
+        out: list[str] = []
+        position, shown = self.position, self.shown_length
+        while position < stop:
+            found = differs.search(text, position, stop)  # a match can only start at one of these characters
+            if found is None:
+                out.append(text[position:stop])
+                shown += stop - position
+                position = stop
+                break
+            start = found.start()
+            if start > position:
+                out.append(text[position:start])
+                shown += start - position
+            char = text[start]
+            end = start + 1
+            if char in _ONE_FOR_ONE:  # a run drawn one picture per control: the offset stands
+                end = _RUN.match(text, start, stop).end()  # type: ignore[union-attr]
+                out.append(text[start:end].translate(_PICTURES))
+                shown += end - start
+                self._changed = True
+            else:
+                sequence = _ESCAPE_SEQUENCE.match(text, start) if char in _INTRODUCERS else None
+                if sequence is not None or char == "\r":  # removed
+                    end = sequence.end() if sequence is not None else end
+                    self._piece(shown, end)
+                elif char in _INTRODUCERS:  # a lone ESC, CSI or OSC: a picture, one for one
+                    out.append("\u241b" if char == "\x1b" else "\ufffd")
+                    shown += 1
+                    self._changed = True
+                else:  # widened: every shown character of it maps to the one raw character
+                    wide = tabs if char == "\t" and tabs is not None else f"⟨{_BIDI[char]}⟩"
+                    self._piece(shown, -start - 1)
+                    out.append(wide)
+                    shown += len(wide)
+                    self._piece(shown, end)
+            position = end
+        self.position, self.shown_length = position, shown
+        added = "".join(out)
+        self._pieces.append(added)
+        return added
+
+    def result(self) -> tuple[str, OffsetMap]:
+        """The whole shown text and its map (the raw text itself, not a copy, if nothing needed escaping)."""
+        self.advance(len(self.text))
+        if not self._changed:
+            return self.text, OffsetMap(len(self.text), len(self.text))
+        shown = "".join(self._pieces)
+        self._pieces = [shown]
+        return shown, OffsetMap(self.shown_length, len(self.text), self._shown_at, self._raw_at)

@@ -65,6 +65,7 @@ class TurnView:
     tokens: int = 0
     auto: list[VerdictView] = field(default_factory=list)
     human: list[VerdictView] = field(default_factory=list)
+    complete: bool = True  # False: ``response`` is only the start of the stored text (see load_transcript)
     author: str = ""  # the attacker system that wrote the prompt; "" for the scenario's own text
 
     @property
@@ -96,6 +97,11 @@ class RunTranscript:
     status: str
     verdict: str
     turns: list[TurnView]
+
+    @property
+    def complete(self) -> bool:
+        """Every response is whole (none was cut to its start by ``load_transcript(..., longest=...)``)."""
+        return all(t.complete for t in self.turns)
 
     def turn_index(self, turn_id: int | None) -> int:
         """Position of ``turn_id`` among the turns (0 when absent)."""
@@ -131,8 +137,15 @@ def _verdict_view(v: Verdict) -> VerdictView:
                        dict(v.evidence or {}))
 
 
-def load_transcript(db: Session, run_id: int) -> RunTranscript:
-    """The run's turns (by sample, then step) with their automatic and human verdicts."""
+def load_transcript(db: Session, run_id: int, longest: int | None = None) -> RunTranscript:
+    """The run's turns (by sample, then step) with their automatic and human verdicts.
+
+    With ``longest``, a response longer than that many characters is read as
+    its start only (``TurnView.complete`` is False): SQLite cuts it, so a
+    10 MB reply costs its first screenful, and a screen can draw at once and
+    read the whole text afterwards, off its UI loop.
+    """
+    from sqlalchemy import func
     from sqlalchemy.orm import defer
     from sqlmodel import select
 
@@ -144,24 +157,28 @@ def load_transcript(db: Session, run_id: int) -> RunTranscript:
     scenario = db.get(Scenario, run.scenario_pk)
     system = db.get(AISystem, run.system_id)
     window = db.get(TestWindow, run.window_id) if run.window_id else None
-    # The raw response bytes can be megabytes each and triage never shows them.
-    turns = db.exec(select(Turn).options(defer(Turn.response_raw)).where(Turn.run_id == run_id)  # type: ignore[arg-type]
-                    .order_by(Turn.sample, Turn.step, Turn.id)).all()  # type: ignore[arg-type]
+    # The raw response bytes can be megabytes each and triage never shows them; the text is cut if asked.
+    text = Turn.response_text if longest is None else func.substr(Turn.response_text, 1, longest)
+    query = select(Turn, text, func.length(Turn.response_text))  # type: ignore[call-overload]
+    query = query.options(defer(Turn.response_raw), defer(Turn.response_text))  # type: ignore[arg-type]
+    query = query.where(Turn.run_id == run_id).order_by(Turn.sample, Turn.step, Turn.id)  # type: ignore[arg-type]
+    rows = db.exec(query).all()
     verdicts = db.exec(select(Verdict).where(Verdict.run_id == run_id).order_by(Verdict.id)).all()  # type: ignore[arg-type]
     by_turn: dict[int | None, list[Verdict]] = {}
     for verdict in verdicts:
         by_turn.setdefault(verdict.turn_id, []).append(verdict)
     views = []
-    for t in turns:
+    for t, response, length in rows:
         judged = by_turn.get(t.id, [])
         views.append(TurnView(
             id=t.id or 0, run_id=run_id, step=t.step, sample=t.sample, kind=t.kind, identity=t.identity,
-            status=t.status, prompt=str((t.request or {}).get("prompt", "")), response=t.response_text,
+            status=t.status, prompt=str((t.request or {}).get("prompt", "")), response=response or "",
             error_type=t.error_type, error_detail=t.error_detail, ttft_ms=t.ttft_ms, total_ms=t.total_ms,
             tokens=t.token_count,
             auto=[_verdict_view(v) for v in judged if v.source != "human"],
             human=[_verdict_view(v) for v in judged if v.source == "human"],
             author=written_by(t.request),
+            complete=len(response or "") >= (length or 0),
         ))
     return RunTranscript(
         run_id=run_id, engagement_id=run.engagement_id, scenario_id=scenario.scenario_id if scenario else "",

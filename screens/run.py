@@ -5,8 +5,10 @@ screen's async worker; its ``on_event`` callback (:class:`RunFeed`) is the
 edge where :mod:`app.events` objects become Textual messages. Streamed chunks
 are not one message each: they gather in a batch announced once by a
 ``ChunksPending`` message (which absorbs one queued behind it, ``can_replace``),
-so a flood of tiny chunks costs one transcript append per turn per UI pass, and
-the table's figures are redrawn on a quarter-second tick rather than per chunk.
+and what they carry is drawn at a bounded rate by
+:class:`screens.widgets.repaint.RepaintGate`, so a flood of tiny chunks costs
+one transcript append per turn per repaint. The table's figures are redrawn on a quarter-second
+tick, and only the cells that changed.
 
 Runs are scheduled by :class:`screens.widgets.run_queue.RunQueue`: each its
 own ``run_scenarios`` call with its own cancel event, so ``c`` stops just the
@@ -22,6 +24,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
@@ -29,6 +32,7 @@ from app.resources import assets_dir
 from app.text import one_line
 from screens.base import EngagementScreen, report_error, try_store, with_store
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
+from screens.widgets.repaint import RepaintGate
 from screens.widgets.run_queue import RunQueue
 from screens.widgets.run_list import (ChunksPending, RunDone, RunEntry, RunFeed, RunList, RunnerUpdate, turn_header,
                                       turn_note)
@@ -38,6 +42,7 @@ from screens.widgets.verdicts import run_figures, verdict_marks
 if TYPE_CHECKING:
     from app.manual import ManualItem
     from app.runner import PlannedRun
+    from screens.widgets.repaint import Joined
 
 
 WIDE = 160  # columns from which the left side takes half the screen
@@ -81,6 +86,9 @@ class RunScreen(EngagementScreen):
         self.shown_key: Optional[str] = None
         self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
+        self.painter = RepaintGate(self.feed, self.set_timer, self._draw_chunks)
+        self._stats_line: Optional[tuple[str, Text]] = None
+        self._under_modal = False  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
     def compose(self) -> ComposeResult:
@@ -107,7 +115,14 @@ class RunScreen(EngagementScreen):
         self.set_interval(0.25, self._tick)
         self.query_one(ScenarioPicker).focus()
 
+    def on_screen_suspend(self) -> None:
+        # Help, a prompt or a question over this screen cannot change a run; triage or findings can.
+        self._under_modal = isinstance(self.app.screen, ModalScreen)
+
     def on_screen_resume(self) -> None:
+        if self._under_modal:
+            self._under_modal = False
+            return  # nothing to read again: rebuilding the table and its query made closing Help slow
         self.reload_runs()
 
     def on_resize(self) -> None:
@@ -193,14 +208,18 @@ class RunScreen(EngagementScreen):
     # ------------------------------------------------------------ UI messages
 
     def on_chunks_pending(self, message: ChunksPending) -> None:
-        """Draw every buffered chunk: one transcript append per turn, however many chunks arrived."""
+        self.painter.offer(message.batch)
+
+    def _draw_chunks(self, joined: "Joined") -> None:
+        """Draw gathered chunks: one transcript append per turn, however many chunks arrived."""
         transcript = self.query_one(Transcript)
-        for (key, turn_id), (text, ttft) in self.feed.take(message.batch).items():
+        for (key, turn_id), (text, ttft) in joined.items():
             entry = self.entries.get(key)
             if entry is not None and entry.chunk(turn_id, text, ttft) is not None and key == self.shown_key:
                 transcript.append(turn_id, text)
 
     def on_runner_update(self, message: RunnerUpdate) -> None:
+        self.painter.flush()  # the text streamed before this event is drawn before it
         entry = self.entries.get(message.key)
         if entry is None:
             return
@@ -295,6 +314,7 @@ class RunScreen(EngagementScreen):
     def _select(self, key: str) -> None:
         if key == self.shown_key:
             return
+        self.painter.flush()
         entry = self.entries.get(key)
         if entry is None:
             return
@@ -329,7 +349,13 @@ class RunScreen(EngagementScreen):
             line = Text("queued: starts when a slot is free", style="dim")
         else:
             line = run_figures(entry.ttft_ms, entry.tokens_per_s, entry.verdicts[-3:])
-        self.query_one("#run-stats", Static).update(line)
+        kind = "error" if entry.error else "queued" if entry.status == "queued" else "figures"
+        before, self._stats_line = self._stats_line, (kind, line)
+        if before is not None and before[0] == kind != "error" and before[1] == line and before[1].style == line.style:
+            return
+        # The figures are one line (no wrap): from one set to the next the height stands, so no layout. An error
+        # wraps, and a change of kind may change the height: those lay out again.
+        self.query_one("#run-stats", Static).update(line, layout=kind == "error" or before is None or before[0] != kind)
 
     # -------------------------------------------------------------- actions
 

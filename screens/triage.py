@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -25,7 +26,7 @@ from screens.widgets.finding_form import FindingChoice, FindingForm
 from screens.widgets.literal import literal
 from screens.widgets.prompt import PromptScreen
 from screens.widgets.run_list import turn_header, turn_note
-from screens.widgets.transcript import Transcript, TurnText
+from screens.widgets.transcript import PREVIEW, Transcript, TurnText
 from screens.widgets.verdicts import outcome_text, verdict_marks
 
 VERDICT_KEYS = {"pass": "pass", "fail": "fail", "review": "needs review"}
@@ -86,7 +87,10 @@ class TriageScreen(EngagementScreen):
 
         self.engagement_name = with_store(lambda db: get_engagement(db, self.engagement_id)).name
         self.set_heading(f"triage · run {self.run_id}")
-        self.reload()
+        # A long reply is read as its start first (drawn at once), then whole in a thread.
+        self.reload(longest=PREVIEW)
+        if self.run is not None and not self.run.complete:
+            self._read_whole()
         transcript = self.query_one(Transcript)
         turns = self.run.turns if self.run is not None else []
         index = self.run.turn_index(self.start_turn) if self.run is not None else 0
@@ -103,11 +107,35 @@ class TriageScreen(EngagementScreen):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
 
-    def reload(self) -> None:
-        """Read the run again and redraw the transcript (verdict marks included), keeping the current turn."""
+    @work(thread=True, exclusive=True, group="triage-whole", exit_on_error=False)
+    def _read_whole(self) -> None:
+        """The whole text of the long replies, read off the UI loop, then drawn in place of their starts."""
+        from app.errors import RedlineError
         from app.triage import load_transcript
 
-        run = try_store(self, lambda db: load_transcript(db, self.run_id))
+        try:
+            run = with_store(lambda db: load_transcript(db, self.run_id))
+        except RedlineError:
+            return  # the start stays on screen; the next reload (a verdict) reads it whole
+        self.app.call_from_thread(self._whole_read, run)
+
+    def _whole_read(self, run: Any) -> None:
+        self.reload(run=run)
+        self._panel()
+
+    def _loading(self) -> bool:
+        """True (and says so) while a long reply is shown from its start only: nothing is quoted from it yet."""
+        if self.run is not None and not self.run.complete:
+            self.notify("The transcript is still loading; try again in a moment.", markup=False)
+            return True
+        return False
+
+    def reload(self, longest: Optional[int] = None, run: Any = None) -> None:
+        """Read the run again (or show ``run``) and redraw the transcript, keeping the current turn."""
+        from app.triage import load_transcript
+
+        if run is None:
+            run = try_store(self, lambda db: load_transcript(db, self.run_id, longest))
         if run is None:
             return
         self.run = run
@@ -208,7 +236,7 @@ class TriageScreen(EngagementScreen):
 
     def action_verdict(self, outcome: str) -> None:
         turn = self._turn()
-        if turn is None:
+        if turn is None or self._loading():
             return
         self.app.push_screen(
             PromptScreen(f"Your verdict on turn {(self.query_one(Transcript).current or 0) + 1}: {VERDICT_KEYS[outcome]}",
@@ -242,7 +270,7 @@ class TriageScreen(EngagementScreen):
 
         transcript = self.query_one(Transcript)
         turn = self._turn()
-        if turn is None:
+        if turn is None or self._loading():
             return
         if not turn.response:
             self.notify("This turn has no response text to quote.", markup=False, severity="warning")

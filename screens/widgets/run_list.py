@@ -221,6 +221,10 @@ class RunFeed:
         self._batch = None
         self.post(RunnerUpdate(key, event))
 
+    def is_open(self, batch: list[tuple[str, ChunkReceived]]) -> bool:
+        """Whether chunks still join ``batch`` (no other event and no ``take`` closed it yet)."""
+        return self._batch is batch
+
     def take(self, batch: list[tuple[str, ChunkReceived]]) -> dict[tuple[str, int], tuple[str, Optional[float]]]:
         """A posted batch's text joined per (entry, turn), with the time to first token if a chunk carried it."""
         if self._batch is batch:
@@ -240,6 +244,7 @@ class RunList(DataTable[Any]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._columns: list[Any] = []
+        self._drawn: dict[str, list[Text]] = {}  # the cells each row shows, so a tick redraws only what changed
 
     LABELS = ("RUN", "STATE", "TTFT", "TOK/S", "SYSTEM", "DETECTORS")
     # Below these a column is not worth showing; STATE's minimum is its content, so a state is never cut.
@@ -269,8 +274,10 @@ class RunList(DataTable[Any]):
             labels, widths = list(self.LABELS[:count]), wider
         set_columns(self, labels, widths)
         self._columns = list(self.columns.keys())
+        self._drawn = {}
         for entry, row in zip(ordered, cells, strict=True):
             self.add_row(*row[:len(labels)], key=entry.key)
+            self._drawn[entry.key] = row[:len(labels)]
             entry.dirty = False
         index = next((i for i, e in enumerate(ordered) if e.key == keep), 0 if ordered else None)
         if index is None:
@@ -279,7 +286,7 @@ class RunList(DataTable[Any]):
         return ordered[index].key
 
     def update(self, entry: RunEntry) -> bool:
-        """Redraw one row's cells in place (the table is not rebuilt).
+        """Redraw the cells of one row that changed, in place (the table is not rebuilt).
 
         Returns True when the row's state has grown wider than its column
         (``○ queued`` became ``● running``): the caller then fills the table
@@ -288,8 +295,12 @@ class RunList(DataTable[Any]):
         refit = False
         if entry.key in self.rows:
             cells = entry.cells(len(self._columns))
-            for column, value in zip(self._columns, cells, strict=True):
+            drawn = self._drawn.setdefault(entry.key, [])
+            for index, (column, value) in enumerate(zip(self._columns, cells, strict=True)):
+                if index < len(drawn) and drawn[index] == value and drawn[index].style == value.style:
+                    continue  # each changed cell costs the table a redraw: unchanged ones are left alone
                 self.update_cell(entry.key, column, value)
+            self._drawn[entry.key] = cells
             if len(self._columns) > 1 and cells[1].cell_len > self.columns[self._columns[1]].width:
                 refit = True
         entry.dirty = False

@@ -16,7 +16,6 @@ turn (the Run screen's live view) the same keys scroll.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, Optional
 
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from textual.binding import Binding
 from screens.widgets.wrap import display_text
 
 if TYPE_CHECKING:
+    from app.text import OffsetMap
     from screens.widgets.shown_turn import ShownTurn as _Turn
 
 
@@ -61,7 +61,7 @@ class SpanSelection:
     post_message: Any
     SelectionChanged: Any  # the host's message class: the current turn, caret or selection moved
     GUTTER_WIDTH: int  # cells before the text on each row (the USER / MODEL label)
-    RESPONSE_PART: int  # the row kind of a response row in the host's ``_rows``
+    RESPONSE_PART: int  # the row kind of a response row in the host's ``_row``
 
     def _redraw(self) -> None:
         raise NotImplementedError
@@ -134,11 +134,10 @@ class SpanSelection:
 
     def offset_at(self, x: int, y: int) -> Optional[tuple[int, int]]:
         """(turn index, shown offset in its response) under widget cell (x, y), or None off a response."""
-        rows = self._rows  # type: ignore[attr-defined]
         row = self.scroll_offset.y + y
-        if not 0 <= row < len(rows):
+        if not 0 <= row < self._total:  # type: ignore[attr-defined]
             return None
-        t_index, part, start, end = rows[row]
+        t_index, part, start, end = self._row(row)  # type: ignore[attr-defined]
         if part != self.RESPONSE_PART:
             return None
         from rich.cells import get_character_cell_size
@@ -180,7 +179,7 @@ class SpanSelection:
         if self.select_from == self.caret:  # a click, not a drag: it only places the caret
             self.clear_selection()
 
-    def _where(self) -> list[int]:
+    def _where(self) -> "OffsetMap":
         turn = self._current_turn()
         return turn.where if turn.where is not None else display_text(turn.raw)[1]
 
@@ -197,15 +196,18 @@ class SpanSelection:
         if self.current is None:
             return
         where = self._where()
-        low = bisect_left(where, start, 0, len(where) - 1)
-        high = bisect_left(where, end, low, len(where) - 1)
+        low, high = where.shown_index(start), where.shown_index(end)
         if high > low:
             self.select_from = low
             self._move(high)
 
     def _row_of_caret(self) -> int:
-        rows = self._current_turn().response_rows
-        return next((i for i, (s, e) in enumerate(rows) if s <= self.caret <= e), len(rows) - 1)
+        """The first row that holds the caret (a row's end counts as in it), found by bisection."""
+        rows, caret = self._current_turn().response_rows, self.caret
+        row = rows.row_of(caret)
+        while row > 0 and rows.starts[row - 1] <= caret <= rows.ends[row - 1]:
+            row -= 1
+        return row
 
     def _move(self, caret: int) -> None:
         turn = self._current_turn()

@@ -7,9 +7,12 @@ selection through them, so the record lives below both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 from rich.text import Text
+
+from app.text import OffsetMap, SafeText
+from screens.widgets.rows import GrowingText, RowSpans
 
 
 @dataclass
@@ -18,15 +21,17 @@ class ShownTurn:
     header: str
     marks: Optional[Text]
     prompt: str  # shown prompt
-    shown: str  # shown response
+    shown: Union[str, GrowingText]  # shown response (growing while it streams)
     raw_parts: list[str] = field(default_factory=list)
-    where: Optional[list[int]] = None  # shown index -> raw index, once the turn is final
+    where: Optional[OffsetMap] = None  # shown index -> raw index, once known (computed when a selection needs it)
     streaming: bool = False
     note: str = ""
-    prompt_rows: list[tuple[int, int]] = field(default_factory=list)
-    response_rows: list[tuple[int, int]] = field(default_factory=list)
-    note_rows: list[tuple[int, int]] = field(default_factory=list)  # a long note wraps, never cut
+    prompt_rows: RowSpans = field(default_factory=RowSpans)
+    response_rows: RowSpans = field(default_factory=RowSpans)
+    note_rows: RowSpans = field(default_factory=RowSpans)  # a long note wraps, never cut
     first_row: int = 0
+    wrapped: int = 0  # the text width the response rows were wrapped at (0: not yet, or only its preview)
+    preparing: Optional[SafeText] = None  # a long reply whose safe text is still being prepared
 
     @property
     def raw(self) -> str:

@@ -4,14 +4,17 @@ Greedy word wrap by terminal cells, returned as ``(start, end)`` offsets so a
 selection can be painted and mapped back; wrapping again from any row's start
 reproduces the rows after it, which lets a streaming turn re-wrap only its last
 row. What is shown is :func:`app.text.for_terminal` of the raw text (tabs as
-spaces); :func:`display_text` also returns where each shown character came from.
+spaces); :func:`display_text` also returns where each shown character came from,
+as a sparse :class:`app.text.OffsetMap` (a few bytes, whatever the length).
 """
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from rich.cells import get_character_cell_size
 
-from app.text import for_terminal, for_terminal_mapped
+from app.text import OffsetMap, for_terminal_mapped
 
 TAB = "    "
 
@@ -24,20 +27,24 @@ def wrap_spans(text: str, width: int, start: int = 0) -> list[tuple[int, int]]:
     reproduces the rows after it, which is what lets streaming re-wrap only the
     last row.
     """
+    return list(wrap_iter(text, width, start))
+
+
+def wrap_iter(text: str, width: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """:func:`wrap_spans` one row at a time, for storing a long text's rows without a list of them."""
     width = max(1, width)
-    rows: list[tuple[int, int]] = []
     i, n = start, len(text)
     while True:
         newline = text.find("\n", i)
         stop = n if newline < 0 else newline
         while True:
             end, resume = _fit(text, i, stop, width)
-            rows.append((i, end))
+            yield i, end
             if resume >= stop:
                 break
             i = resume
         if newline < 0:
-            return rows
+            return
         i = newline + 1
 
 
@@ -67,22 +74,11 @@ def _fit(text: str, i: int, stop: int, width: int) -> tuple[int, int]:
     return over, over
 
 
-def display_text(raw: str) -> tuple[str, list[int]]:
+def display_text(raw: str) -> tuple[str, OffsetMap]:
     """What the terminal shows for ``raw`` (tabs as spaces) and the raw index behind each shown character."""
-    shown, where = for_terminal_mapped(raw)
-    if "\t" not in shown:
-        return shown, where
-    out: list[str] = []
-    mapped: list[int] = []
-    # ``where`` ends with one index past the last character (for an empty span at the end): not zipped.
-    for char, index in zip(shown, where, strict=False):
-        piece = TAB if char == "\t" else char
-        out.append(piece)
-        mapped.extend([index] * len(piece))
-    mapped.append(where[-1])
-    return "".join(out), mapped
+    return for_terminal_mapped(raw, TAB)
 
 
 def safe_chunk(chunk: str) -> str:
     """One streamed chunk made safe on its own (an escape split across chunks is shown inert, never obeyed)."""
-    return for_terminal(chunk).replace("\t", TAB)
+    return for_terminal_mapped(chunk, TAB)[0]
