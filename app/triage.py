@@ -159,7 +159,7 @@ def load_transcript(db: Session, run_id: int, longest: int | None = None) -> Run
     window = db.get(TestWindow, run.window_id) if run.window_id else None
     # The raw response bytes can be megabytes each and triage never shows them; the text is cut if asked.
     text = Turn.response_text if longest is None else func.substr(Turn.response_text, 1, longest)
-    query = select(Turn, text, func.length(Turn.response_text))  # type: ignore[call-overload]
+    query = select(Turn, text, func.length(Turn.response_text))
     query = query.options(defer(Turn.response_raw), defer(Turn.response_text))  # type: ignore[arg-type]
     query = query.where(Turn.run_id == run_id).order_by(Turn.sample, Turn.step, Turn.id)  # type: ignore[arg-type]
     rows = db.exec(query).all()
