@@ -53,8 +53,11 @@ def head(db: "Session", engagement_id: int | None) -> AuditEvent | None:
 def record(db: "Session", *, engagement_id: int | None, action: str, actor: str = "",
            entity: str = "", payload: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event to the engagement's chain (flushed, committed with the caller's session)."""
+    from app.store.portable import lock_chain
+
     payload = json.loads(_canonical(payload or {}))  # what is hashed is exactly what is stored
     chain = chain_name(engagement_id)
+    lock_chain(db, engagement_id)  # concurrent writers (other processes, other machines) queue here
     last = head(db, engagement_id)
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
