@@ -161,6 +161,12 @@ class FindingsScreen(EngagementScreen):
             return None
         return self.shown[table.cursor_row]
 
+    def shown_version(self, finding_id: int) -> Optional[int]:
+        """The version of the finding as this screen showed it: a change decided on it is refused if
+        another tester has changed the finding since (the message says who; reload shows theirs)."""
+        shown = next((f for f in self.all if f.id == finding_id), None)
+        return getattr(shown, "version", None)
+
     def selected_id(self) -> Optional[int]:
         finding = self.selected()
         return finding.id if finding is not None else None
@@ -253,16 +259,15 @@ class FindingsScreen(EngagementScreen):
                              if approver is not None else None)
 
     def _transition(self, finding_id: int, to: str, reason: str, approver: str) -> None:
-        from app.findings import transition
-        from app.store.models import Finding
+        from app.findings import load_for_change, transition
 
         def move(db: Any) -> Any:
-            finding = db.get(Finding, finding_id)
+            finding = load_for_change(db, finding_id, expected_version=self.shown_version(finding_id))
             return transition(db, finding, to, reason=reason, approver=approver)
 
         if try_store(self, move) is not None:
             self.notify(f"finding #{finding_id} is now {to.replace('_', ' ')}", markup=False)
-            self.reload(select=finding_id)
+        self.reload(select=finding_id)  # after a refusal too: a conflict's message asks the tester to look again
 
     def action_classify(self) -> None:
         from app.findings import EXCEPTION_KINDS
@@ -284,10 +289,11 @@ class FindingsScreen(EngagementScreen):
                              lambda reason: self._classify(finding_id, kind, reason) if reason is not None else None)
 
     def _classify(self, finding_id: int, kind: str, reason: str) -> None:
-        from app.findings import classify
-        from app.store.models import Finding
+        from app.findings import classify, load_for_change
 
-        if try_store(self, lambda db: classify(db, db.get(Finding, finding_id), kind, reason=reason)) is not None:
+        version = self.shown_version(finding_id)
+        if try_store(self, lambda db: classify(db, load_for_change(db, finding_id, expected_version=version), kind,
+                                               reason=reason)) is not None:
             self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
             self.reload(select=finding_id)
 

@@ -141,14 +141,24 @@ def session(path: Path | None = None) -> Iterator["Session"]:
     """A session that commits on success and rolls back on error.
 
     Objects stay readable after commit (``expire_on_commit=False``) so callers
-    can hand them to the UI without another query.
+    can hand them to the UI without another query. A write that lost a race
+    for a finding to another client is rolled back whole and raised as
+    :class:`app.store.conflicts.EditConflict`.
     """
+    from sqlalchemy.orm.exc import StaleDataError
     from sqlmodel import Session
 
-    with Session(get_engine(path), expire_on_commit=False) as db:
+    engine = get_engine(path)
+    with Session(engine, expire_on_commit=False) as db:
         try:
             yield db
             db.commit()
+        except StaleDataError:  # another client changed a finding this one was writing (app.store.conflicts)
+            from app.store.conflicts import from_stale_write, stale_findings
+
+            stale = stale_findings(db)
+            db.rollback()
+            raise from_stale_write(engine, stale) from None
         except BaseException:
             db.rollback()
             raise

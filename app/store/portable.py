@@ -81,7 +81,23 @@ def lock_chain(db: "Session", engagement_id: Optional[int]) -> None:
     if dialect_of(db) == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": CHAIN_LOCK, "id": engagement_id or 0})
     else:
+        hold_store(db)
+
+
+def hold_store(db: "Session") -> None:
+    """SQLite: take the store's write lock now (a write that changes nothing), so what is read next is
+    what the coming write will change. PostgreSQL locks rows instead (``FOR UPDATE``); this does nothing there."""
+    from sqlalchemy import text
+
+    if dialect_of(db) == "sqlite":
         db.execute(text("UPDATE auditevent SET seq = seq WHERE 1 = 0"))
+
+
+def read_for_change(db: "Session", model: Any, ident: Any) -> Any:
+    """A row about to be changed, read as it is now and held until this transaction ends: no other
+    writer can slip a change in between this read and the write (which would then be refused as stale)."""
+    hold_store(db)
+    return db.get(model, ident, with_for_update=True, populate_existing=True)
 
 
 class ServerRunLock:
