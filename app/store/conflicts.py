@@ -60,12 +60,23 @@ def check_version(db: "Session", finding: Any, expected: Optional[int]) -> None:
         raise EditConflict(message(db, finding, expected))
 
 
-def stale_findings(db: "Session") -> list[tuple[int, int]]:
-    """The (id, version read) of each finding this session was about to write: read before it rolls back."""
-    from app.store.models import Finding
+def watch(db: "Session") -> None:
+    """Note, before each flush, the (id, version read) of every finding it writes: should the store refuse
+    the write as stale, :func:`stale_findings` names them (the failed flush leaves no trace to ask)."""
+    from sqlalchemy import event
 
-    return [(obj.id, obj.version) for obj in list(db.dirty) + list(db.deleted)
-            if isinstance(obj, Finding) and obj.id is not None]
+    def note(session: Any, _context: Any, _instances: Any) -> None:
+        from app.store.models import Finding
+
+        session.info["findings_written"] = [(obj.id, obj.version) for obj in list(session.dirty)
+                                            if isinstance(obj, Finding) and obj.id is not None]
+
+    event.listen(db, "before_flush", note)
+
+
+def stale_findings(db: "Session") -> list[tuple[int, int]]:
+    """The (id, version read) of the findings the failed flush was writing."""
+    return list(db.info.get("findings_written", []))
 
 
 def from_stale_write(engine: Any, stale: Iterable[tuple[int, int]]) -> EditConflict:

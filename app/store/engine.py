@@ -150,6 +150,9 @@ def session(path: Path | None = None) -> Iterator["Session"]:
 
     engine = get_engine(path)
     with Session(engine, expire_on_commit=False) as db:
+        from app.store.conflicts import watch
+
+        watch(db)
         try:
             yield db
             db.commit()

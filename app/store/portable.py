@@ -97,7 +97,10 @@ def read_for_change(db: "Session", model: Any, ident: Any) -> Any:
     """A row about to be changed, read as it is now and held until this transaction ends: no other
     writer can slip a change in between this read and the write (which would then be refused as stale)."""
     hold_store(db)
-    return db.get(model, ident, with_for_update=True, populate_existing=True)
+    row = db.get(model, ident)
+    if row is not None:  # read again even if this session has it: another client may have changed it since
+        db.refresh(row, with_for_update=True)
+    return row
 
 
 class ServerRunLock:
