@@ -199,3 +199,29 @@ def _wait_for(process: subprocess.Popen[str], seen: Any) -> None:
             if seen(db) is not None:
                 return
         time.sleep(0.02)
+
+
+def test_every_change_records_the_tester_their_signing_key_and_the_os_login(monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: Any) -> None:
+    """Before a key exists the event names the tester and the OS login; after, the key's fingerprint too."""
+    import getpass
+
+    from app.evidence import keys
+    from app.findings import create_finding
+    from app.store.models import AuditEvent, Engagement
+
+    monkeypatch.setenv("REDLINE_TESTER", "ana")
+    with session() as db:
+        engagement = Engagement(name="acme")
+        db.add(engagement)
+        db.flush()
+        before = create_finding(db, engagement_id=engagement.id or 0, title="one")
+    key = keys.create("ana").key
+    with session() as db:
+        after = create_finding(db, engagement_id=engagement.id or 0, title="two", actor="bea")
+        events = {e.entity: e for e in db.exec(__import__("sqlmodel").select(AuditEvent)).all()}
+    first, second = events[f"finding:{before.id}"], events[f"finding:{after.id}"]
+    assert first.payload["by"] == {"tester": "ana", "os_user": getpass.getuser()}
+    # Attributed to bea (--by), made from ana's seat with ana's key: both are on the record.
+    assert second.actor == "bea"
+    assert second.payload["by"] == {"tester": "ana", "os_user": getpass.getuser(), "key": key.fingerprint}

@@ -52,10 +52,17 @@ def head(db: "Session", engagement_id: int | None) -> AuditEvent | None:
 
 def record(db: "Session", *, engagement_id: int | None, action: str, actor: str = "",
            entity: str = "", payload: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one event to the engagement's chain (flushed, committed with the caller's session)."""
+    """Append one event to the engagement's chain (flushed, committed with the caller's session).
+
+    The payload's ``by`` says who made the change (:func:`recorded_by`): on a
+    shared store several testers write to one chain, and ``actor`` alone is a
+    name anyone can type.
+    """
     from app.store.portable import lock_chain
 
-    payload = json.loads(_canonical(payload or {}))  # what is hashed is exactly what is stored
+    payload = dict(payload or {})
+    payload.setdefault("by", recorded_by())
+    payload = json.loads(_canonical(payload))  # what is hashed is exactly what is stored
     chain = chain_name(engagement_id)
     lock_chain(db, engagement_id)  # concurrent writers (other processes, other machines) queue here
     last = head(db, engagement_id)
@@ -111,6 +118,23 @@ def verify_chain(db: "Session", engagement_id: int | None) -> list[ChainProblem]
     chain = chain_name(engagement_id)
     rows = db.exec(select(AuditEvent).where(AuditEvent.chain == chain)).all()
     return verify_events([row.model_dump() for row in rows], chain)
+
+
+def recorded_by() -> dict[str, str]:
+    """Who is making a change from this process: the configured tester, their signing key's fingerprint
+    (when they have made one, :mod:`app.evidence.keys`), and the OS login, which the tester cannot choose."""
+    import getpass
+
+    who = {"tester": default_actor(), "os_user": getpass.getuser()}
+    try:
+        from app.evidence.keys import current_public
+
+        key = current_public(who["tester"])
+    except Exception:  # noqa: BLE001 - an unreadable key file must not stop the change being recorded
+        key = None
+    if key is not None:
+        who["key"] = key.fingerprint
+    return who
 
 
 def default_actor() -> str:
