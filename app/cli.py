@@ -20,7 +20,7 @@ from app.errors import RedlineError
 RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore",
+    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore", "migrate",
 )
 
 

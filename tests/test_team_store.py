@@ -225,3 +225,48 @@ def test_every_change_records_the_tester_their_signing_key_and_the_os_login(monk
     # Attributed to bea (--by), made from ana's seat with ana's key: both are on the record.
     assert second.actor == "bea"
     assert second.payload["by"] == {"tester": "ana", "os_user": getpass.getuser(), "key": key.fingerprint}
+
+
+@pytest.mark.postgresql
+def test_a_migrated_engagement_verifies_and_its_bundle_matches_the_original(
+        demo: Any, postgres_url: str, redline_home: Path, tmp_path: Path, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop's SQLite engagement moves to the team's server: same chain, same bundle, file for file."""
+    from app.store.engine import dispose_all
+
+    eid = make_engagement(demo.base_url, scenarios=("pi-direct-override", "sysprompt-summary-request"))
+    make_engagement(demo.base_url, name="other", scenarios=("pi-direct-override",))
+    assert main(["run", "acme"]) == 1
+    assert main(["findings", "acme", "confirm", "1", "--reason", "reproduced"]) == 0
+    demo.hardened = True
+    assert main(["retest", "acme", "--no-probe"]) == 0
+    original = tmp_path / "original.zip"
+    assert main(["export", "acme", "--out", str(original)]) == 0
+
+    sqlite_url = f"sqlite:///{redline_home / 'redline.db'}"
+    capsys.readouterr()
+    assert main(["migrate", "--from", sqlite_url, "--to", postgres_url, "--engagement", "acme"]) == 0
+    said = capsys.readouterr().out
+    assert "acme: chain verified" in said and "test-only-db-secret" not in said and "redline:***@" in said
+    assert main(["migrate", "--from", sqlite_url, "--to", postgres_url, "--engagement", "acme"]) == 2
+    assert "already holds engagement 'acme'" in capsys.readouterr().err  # nothing copied twice
+
+    monkeypatch.setenv("REDLINE_DATABASE_URL", postgres_url)
+    dispose_all()
+    with session() as db:
+        from app.engagements import find_engagement
+
+        assert find_engagement(db, "acme").id == eid
+        assert audit.verify_chain(db, eid) == []
+    moved = tmp_path / "moved.zip"
+    assert main(["export", "acme", "--out", str(moved)]) == 0
+    assert main(["verify", str(moved)]) == 0
+    with zipfile.ZipFile(original) as a, zipfile.ZipFile(moved) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        differ = [name for name in a.namelist() if a.read(name) != b.read(name)]
+    assert differ == ["manifest.json"], differ  # the export's own metadata: when it was made
+    with zipfile.ZipFile(original) as a, zipfile.ZipFile(moved) as b:
+        first, second = json.loads(a.read("manifest.json")), json.loads(b.read("manifest.json"))
+    assert {k for k in first if first[k] != second[k]} <= {"exported_at"}
+    # The server keeps handing out fresh ids after the copied ones.
+    assert main(["run", "acme"]) == 0

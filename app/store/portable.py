@@ -169,8 +169,8 @@ def reset_id_sequences(conn: "Connection", tables: list[Any]) -> None:
     if conn.dialect.name != "postgresql":
         return
     for table in tables:
-        column = table.c.get("id")
-        if column is None or not column.autoincrement or str(column.type) != "INTEGER":
+        column = table.autoincrement_column
+        if column is None or column.name != "id":
             continue
         conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                           f"COALESCE((SELECT MAX(id) FROM \"{table.name}\"), 0) + 1, false)"))
