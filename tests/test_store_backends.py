@@ -132,3 +132,16 @@ def test_a_bad_url_is_named_by_its_source_and_never_echoes_a_password(monkeypatc
     assert "mysql://ana:***@db/redline" in str(caught.value)
     monkeypatch.delenv("REDLINE_DATABASE_URL")
     assert main(["--database-url", "postgresql://ana:hunter22@127.0.0.1:1/none", "runs", "acme"]) != 0
+
+
+def test_backup_copies_an_sqlite_store_and_on_a_server_says_what_to_use(store_backend: str, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    code = main(["backup", "--out", str(tmp_path / "copy.db")])
+    err = capsys.readouterr().err
+    if store_backend == "sqlite":
+        assert code == 0 and (tmp_path / "copy.db").exists()
+    else:
+        assert code != 0 and "pg_dump" in err and "redline migrate" in err and "redline:***@" in err
+        assert not (tmp_path / "copy.db").exists()
