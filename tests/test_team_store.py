@@ -147,7 +147,7 @@ def test_a_streaming_run_and_a_second_client_share_one_engagement(postgres_url: 
         assert main(["run", "acme"]) == 1
         ids = [str(f.id) for f in _findings(eid)]
         assert main(["findings", "acme", "confirm", *ids, "--reason", "reproduced"]) == 0
-        server.chunk_delay = 0.004  # the next run streams for a while
+        server.chunk_delay = 0.01  # the next run streams for a while
         stop = tmp_path / "stop"
         client = subprocess.Popen([sys.executable, "-c", SECOND_CLIENT, ",".join(ids), str(stop)], cwd=REPO,
                                   env={**os.environ, "REDLINE_TESTER": "bea"}, stdout=subprocess.PIPE,
@@ -156,6 +156,8 @@ def test_a_streaming_run_and_a_second_client_share_one_engagement(postgres_url: 
         runner = subprocess.Popen([sys.executable, "-m", "app.cli", "run", "acme", "--concurrency", "2"],
                                   cwd=REPO, env={**os.environ, "REDLINE_TESTER": "runner"},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # This process is another machine's cockpit: it sees the turn's text while the turn still streams.
+        seen_streaming = _wait_for(runner, _text_of_a_streaming_turn)
         out, err = runner.communicate(timeout=600)
         stop.touch()
         moved, client_err = client.communicate(timeout=600)
@@ -164,6 +166,7 @@ def test_a_streaming_run_and_a_second_client_share_one_engagement(postgres_url: 
     for text in (client_err, err, out):
         assert "database is locked" not in text and "could not serialize" not in text
     assert client.returncode == 0, client_err
+    assert seen_streaming, "no turn's text was seen while it streamed"
     assert runner.returncode == 1, err  # the system is still vulnerable: the run fails, as it should
 
     with session() as db:
@@ -190,15 +193,27 @@ def _findings(eid: int) -> list[Finding]:
         return find(db, eid)
 
 
-def _wait_for(process: subprocess.Popen[str], seen: Any) -> None:
-    """Until ``seen(db)`` finds the child's first write (or the child has ended); the store says, not a clock."""
+def _wait_for(process: subprocess.Popen[str], seen: Any) -> Any:
+    """Until ``seen(db)`` finds what the child wrote (None if the child ended first); the store says, not a clock."""
     import time
 
     while process.poll() is None:
         with session() as db:
-            if seen(db) is not None:
-                return
-        time.sleep(0.02)
+            found = seen(db)
+            if found:
+                return found
+        time.sleep(0.01)
+    return None
+
+
+def _text_of_a_streaming_turn(db: Any) -> Any:
+    from sqlmodel import select
+
+    from app.store.models import Turn
+    from app.store.streamed import streamed_texts
+
+    streaming = [t.id for t in db.exec(select(Turn).where(Turn.status == "streaming")).all()]
+    return any(streamed_texts(db, streaming).values()) if streaming else None
 
 
 def test_every_change_records_the_tester_their_signing_key_and_the_os_login(monkeypatch: pytest.MonkeyPatch,
