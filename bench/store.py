@@ -25,7 +25,6 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -80,7 +79,7 @@ def measure(turns: int, batches: int, pieces: int) -> tuple[float, int]:
     return elapsed, turns * batches * len(raw)
 
 
-def _server_url() -> tuple[Optional[str], Optional[object], str]:
+def _server_url() -> tuple[str | None, object | None, str]:
     """A URL for a throwaway PostgreSQL server (and the server, to stop), or None and why not."""
     from tests.servers.postgres import PASSWORD, PostgresServer, server_binaries
 

@@ -145,3 +145,4 @@ def test_backup_copies_an_sqlite_store_and_on_a_server_says_what_to_use(store_ba
     else:
         assert code != 0 and "pg_dump" in err and "redline migrate" in err and "redline:***@" in err
         assert not (tmp_path / "copy.db").exists()
+

@@ -19,7 +19,8 @@ import pytest
 from app.cli import main
 from app.store import audit, session
 from app.store.models import Finding
-from tests.test_lifecycle_support import demo, make_engagement  # noqa: F401
+from tests.test_lifecycle_support import demo as _demo_fixture  # noqa: F401  (the `demo` fixture)
+from tests.test_lifecycle_support import make_engagement
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -285,3 +286,18 @@ def test_a_migrated_engagement_verifies_and_its_bundle_matches_the_original(
     assert {k for k in first if first[k] != second[k]} <= {"exported_at"}
     # The server keeps handing out fresh ids after the copied ones.
     assert main(["run", "acme"]) == 0
+
+
+def test_without_server_binaries_the_postgresql_half_skips_saying_why_and_fails_under_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.servers.postgres as pg
+
+    monkeypatch.setattr(pg.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(pg.glob, "glob", lambda _pattern: [])
+    monkeypatch.setenv("REDLINE_PG_BIN", "/nonexistent")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="install the `postgresql` package"):
+        next(pg.start_server())
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI runs both backends: no PostgreSQL server binaries"):
+        next(pg.start_server())

@@ -18,7 +18,8 @@ tester can reload, look, and decide again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 
@@ -32,7 +33,7 @@ class EditConflict(RedlineError):
     exit_code = 3
 
 
-def _last_change(db: "Session", finding: Any) -> str:
+def _last_change(db: Session, finding: Any) -> str:
     """Who changed the finding last and how, from its newest audit event."""
     from sqlmodel import select
 
@@ -48,19 +49,19 @@ def _last_change(db: "Session", finding: Any) -> str:
     return f"changed by {event.actor or 'someone'} ({event.action}, {when})"
 
 
-def message(db: "Session", finding: Any, read_version: int) -> str:
+def message(db: Session, finding: Any, read_version: int) -> str:
     return (f"finding {finding.id} was {_last_change(db, finding)} after you read it: it is now at version "
             f"{finding.version}, you read version {read_version}. Your change was not saved and the finding "
             f"keeps theirs; reload it, check what changed, and make your change again if it still applies.")
 
 
-def check_version(db: "Session", finding: Any, expected: Optional[int]) -> None:
+def check_version(db: Session, finding: Any, expected: int | None) -> None:
     """Refuse a change decided on an older read of ``finding`` (``expected`` None: no check asked for)."""
     if expected is not None and finding.version != expected:
         raise EditConflict(message(db, finding, expected))
 
 
-def watch(db: "Session") -> None:
+def watch(db: Session) -> None:
     """Note, before each flush, the (id, version read) of every finding it writes: should the store refuse
     the write as stale, :func:`stale_findings` names them (the failed flush leaves no trace to ask)."""
     from sqlalchemy import event
@@ -74,7 +75,7 @@ def watch(db: "Session") -> None:
     event.listen(db, "before_flush", note)
 
 
-def stale_findings(db: "Session") -> list[tuple[int, int]]:
+def stale_findings(db: Session) -> list[tuple[int, int]]:
     """The (id, version read) of the findings the failed flush was writing."""
     return list(db.info.get("findings_written", []))
 

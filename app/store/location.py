@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.errors import RedlineError
 
@@ -39,7 +39,7 @@ class StoreURLError(RedlineError):
 class StoreLocation:
     """A store as this process reaches it: the URL with its password, and how to show it."""
 
-    url: "URL"
+    url: URL
     origin: str  # where the URL came from: "--database-url", "REDLINE_DATABASE_URL", "the data dir"
 
     @property
@@ -51,7 +51,7 @@ class StoreLocation:
         return masked(self.url)
 
     @property
-    def sqlite_path(self) -> Optional[Path]:
+    def sqlite_path(self) -> Path | None:
         """The file of an SQLite store (None for a server)."""
         if self.backend != SQLITE or not self.url.database or self.url.database == ":memory:":
             return None
@@ -63,7 +63,7 @@ def set_database_url(url: str) -> None:
     os.environ[ENV_URL] = url
 
 
-def masked(url: "URL | str") -> str:
+def masked(url: URL | str) -> str:
     """The URL as it may be shown: any password replaced by ``***``."""
     from sqlalchemy.engine import make_url
 
@@ -71,7 +71,7 @@ def masked(url: "URL | str") -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def parse(raw: str, origin: str) -> "URL":
+def parse(raw: str, origin: str) -> URL:
     """A URL given by the user, checked and given the driver Redline ships for its backend."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -91,7 +91,7 @@ def parse(raw: str, origin: str) -> "URL":
     return url
 
 
-def with_password(url: "URL") -> "URL":
+def with_password(url: URL) -> URL:
     """A server URL without a password gets one from the keyring or environment, if one is kept there."""
     if url.get_backend_name() == SQLITE or url.password is not None:
         return url

@@ -17,8 +17,9 @@ copy that would not verify is never left behind.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 
@@ -47,7 +48,7 @@ class Copied:
         return f"copied {', '.join(self.engagements)} ({counts}); {heads}"
 
 
-def _tables() -> dict[str, "Table"]:
+def _tables() -> dict[str, Table]:
     from sqlmodel import SQLModel
 
     import app.store.models  # noqa: F401  (registers the tables)
@@ -55,7 +56,7 @@ def _tables() -> dict[str, "Table"]:
     return dict(SQLModel.metadata.tables)
 
 
-def _rows(conn: "Connection", table: "Table", column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
+def _rows(conn: Connection, table: Table, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
     """Rows whose ``column`` is in ``values``, in id order, a bounded ``IN`` list at a time."""
     from sqlalchemy import select
 
@@ -68,7 +69,7 @@ def _rows(conn: "Connection", table: "Table", column: str, values: Iterable[Any]
     return sorted(out, key=lambda r: r[key])
 
 
-def _collect(conn: "Connection", names: Optional[list[str]]) -> dict[str, list[dict[str, Any]]]:
+def _collect(conn: Connection, names: list[str] | None) -> dict[str, list[dict[str, Any]]]:
     """Every row the chosen engagements own, table by table, in the order they can be inserted."""
     from sqlalchemy import select
 
@@ -105,7 +106,7 @@ def _collect(conn: "Connection", names: Optional[list[str]]) -> dict[str, list[d
     return {name: got[name] for name in order}
 
 
-def _check_free(conn: "Connection", rows: dict[str, list[dict[str, Any]]]) -> None:
+def _check_free(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Refuse when the target already holds a row under an id the copy needs (the same scenario or catalog
     entry, byte for byte, is shared instead)."""
     t = _tables()
@@ -124,7 +125,7 @@ def _check_free(conn: "Connection", rows: dict[str, list[dict[str, Any]]]) -> No
                                "names rows by id), so it needs a store without them: migrate into an empty store")
 
 
-def migrate(source: "StoreLocation", target: "StoreLocation", engagements: Optional[list[str]] = None) -> Copied:
+def migrate(source: StoreLocation, target: StoreLocation, engagements: list[str] | None = None) -> Copied:
     """Copy the named engagements (default: all) from ``source`` to ``target``; verified before it commits."""
     from sqlmodel import Session
 

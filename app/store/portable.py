@@ -23,7 +23,7 @@ of what it guards (0 for the global chain).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -36,12 +36,12 @@ RUN_LOCK = 0x52_4C_00_03
 VERSION_TABLE = "redline_schema"
 
 
-def dialect_of(bind: "Connection | Session | Engine") -> str:
-    get_bind = getattr(bind, "get_bind", None)
-    return str((get_bind() if get_bind is not None else bind).dialect.name)
+def dialect_of(bind: Connection | Session | Engine) -> str:
+    target: Any = bind.get_bind() if hasattr(bind, "get_bind") else bind
+    return str(target.dialect.name)
 
 
-def schema_version(conn: "Connection") -> int:
+def schema_version(conn: Connection) -> int:
     from sqlalchemy import text
 
     if conn.dialect.name == "sqlite":
@@ -51,7 +51,7 @@ def schema_version(conn: "Connection") -> int:
     return int(found or 0)
 
 
-def set_schema_version(conn: "Connection", number: int) -> None:
+def set_schema_version(conn: Connection, number: int) -> None:
     from sqlalchemy import text
 
     if conn.dialect.name == "sqlite":
@@ -61,14 +61,14 @@ def set_schema_version(conn: "Connection", number: int) -> None:
     conn.execute(text(f"INSERT INTO {VERSION_TABLE} (version) VALUES (:v)"), {"v": number})
 
 
-def lock_schema(conn: "Connection") -> None:
+def lock_schema(conn: Connection) -> None:
     """PostgreSQL: hold off every other process's upgrade until this transaction ends."""
     from sqlalchemy import text
 
     conn.execute(text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": SCHEMA_LOCK})
 
 
-def lock_chain(db: "Session", engagement_id: Optional[int]) -> None:
+def lock_chain(db: Session, engagement_id: int | None) -> None:
     """Make this transaction the only one appending to the engagement's chain until it ends.
 
     Read the chain's head only after this: two writers that both read the same
@@ -84,7 +84,7 @@ def lock_chain(db: "Session", engagement_id: Optional[int]) -> None:
         hold_store(db)
 
 
-def hold_store(db: "Session") -> None:
+def hold_store(db: Session) -> None:
     """SQLite: take the store's write lock now (a write that changes nothing), so what is read next is
     what the coming write will change. PostgreSQL locks rows instead (``FOR UPDATE``); this does nothing there."""
     from sqlalchemy import text
@@ -93,7 +93,7 @@ def hold_store(db: "Session") -> None:
         db.execute(text("UPDATE auditevent SET seq = seq WHERE 1 = 0"))
 
 
-def read_for_change(db: "Session", model: Any, ident: Any) -> Any:
+def read_for_change(db: Session, model: Any, ident: Any) -> Any:
     """A row about to be changed, read as it is now and held until this transaction ends: no other
     writer can slip a change in between this read and the write (which would then be refused as stale)."""
     hold_store(db)
@@ -106,7 +106,7 @@ def read_for_change(db: "Session", model: Any, ident: Any) -> Any:
 class ServerRunLock:
     """PostgreSQL: a run's liveness lock, held on a connection of its own for as long as the run runs."""
 
-    def __init__(self, engine: "Engine", run_id: int) -> None:
+    def __init__(self, engine: Engine, run_id: int) -> None:
         self.engine = engine
         self.run_id = run_id
         self._conn: Any = None
@@ -137,7 +137,7 @@ class ServerRunLock:
             conn.close()
 
 
-def run_is_live_on_server(engine: "Engine", run_id: int) -> bool:
+def run_is_live_on_server(engine: Engine, run_id: int) -> bool:
     """Whether any session on the server, from any machine, holds the run's lock right now."""
     from sqlalchemy import text
 
@@ -150,19 +150,19 @@ def run_is_live_on_server(engine: "Engine", run_id: int) -> bool:
     return not got
 
 
-def erase_on_delete(conn: "Connection") -> None:
+def erase_on_delete(conn: Connection) -> None:
     """SQLite: overwrite deleted content in the file. A server's old row versions go when it vacuums them."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA secure_delete=ON")
 
 
-def fold_log(conn: "Connection") -> None:
+def fold_log(conn: Connection) -> None:
     """SQLite: fold the write-ahead log into the file and empty it (best effort). A server manages its own."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def reset_id_sequences(conn: "Connection", tables: list[Any]) -> None:
+def reset_id_sequences(conn: Connection, tables: list[Any]) -> None:
     """PostgreSQL: after rows were copied in with their ids, the next id each table hands out follows them."""
     from sqlalchemy import text
 

@@ -22,9 +22,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ PASSWORD = "test-only-db-secret"
 _names = itertools.count(1)
 
 
-def server_binaries() -> tuple[Optional[Path], str]:
+def server_binaries() -> tuple[Path | None, str]:
     """The folder holding ``initdb``, ``pg_ctl`` and ``postgres``, or None and why not."""
     candidates = [os.environ.get("REDLINE_PG_BIN", "")]
     found = shutil.which("pg_ctl")
@@ -59,7 +60,7 @@ class PostgresServer:
     bin: Path
     root: Path
     port: int = field(default_factory=_free_port)
-    uid: Optional[int] = None
+    uid: int | None = None
 
     @property
     def data(self) -> Path:
@@ -72,7 +73,7 @@ class PostgresServer:
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         pwfile = self.root / "pw"
         pwfile.write_text(PASSWORD)
         if self.uid is not None:
