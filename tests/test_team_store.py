@@ -19,8 +19,7 @@ import pytest
 from app.cli import main
 from app.store import audit, session
 from app.store.models import Finding
-from tests.test_lifecycle_support import demo as _demo_fixture  # noqa: F401  (the `demo` fixture)
-from tests.test_lifecycle_support import make_engagement
+from tests.test_lifecycle_support import demo, make_engagement  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +44,7 @@ def _failing_turn(run_id: int) -> tuple[int, str]:
 
 
 @pytest.mark.usefixtures("store_backend")
-def test_run_triage_finding_retest_export_verify(demo: Any, capsys: Any, tmp_path: Path) -> None:
+def test_run_triage_finding_retest_export_verify(demo: Any, capsys: Any, tmp_path: Path) -> None:  # noqa: F811
     from app.triage import finding_from_span, record_human_verdict
 
     eid = make_engagement(demo.base_url, scenarios=("pi-direct-override",))
@@ -82,7 +81,7 @@ def test_run_triage_finding_retest_export_verify(demo: Any, capsys: Any, tmp_pat
 
 @pytest.mark.usefixtures("store_backend")
 def test_two_clients_change_one_finding_the_second_is_told_and_the_first_change_stands(
-        demo: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        demo: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     from app.findings import transition, update_finding
     from app.store.conflicts import EditConflict
 
@@ -245,7 +244,7 @@ def test_every_change_records_the_tester_their_signing_key_and_the_os_login(monk
 
 @pytest.mark.postgresql
 def test_a_migrated_engagement_verifies_and_its_bundle_matches_the_original(
-        demo: Any, postgres_url: str, redline_home: Path, tmp_path: Path, capsys: Any,
+        demo: Any, postgres_url: str, redline_home: Path, tmp_path: Path, capsys: Any,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A laptop's SQLite engagement moves to the team's server: same chain, same bundle, file for file."""
     from app.store.engine import dispose_all
@@ -286,6 +285,11 @@ def test_a_migrated_engagement_verifies_and_its_bundle_matches_the_original(
     assert {k for k in first if first[k] != second[k]} <= {"exported_at"}
     # The server keeps handing out fresh ids after the copied ones.
     assert main(["run", "acme"]) == 0
+    # And back again, server to a file: the copy verifies there too.
+    back = tmp_path / "back" / "redline.db"
+    assert main(["migrate", "--from", postgres_url, "--to", f"sqlite:///{back}"]) == 0
+    with session(back) as db:
+        assert audit.verify_chain(db, eid) == [] and audit.head(db, eid) is not None
 
 
 def test_without_server_binaries_the_postgresql_half_skips_saying_why_and_fails_under_ci(

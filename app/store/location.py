@@ -105,13 +105,18 @@ def with_password(url: URL) -> URL:
     return url.set(password=password)
 
 
+_resolved: dict[str, StoreLocation] = {}
+
+
 def current() -> StoreLocation:
-    """The store this process uses now."""
+    """The store this process uses now (a server's password is looked up once per URL, not per session)."""
     from sqlalchemy.engine import URL as SAURL
 
     raw = os.environ.get(ENV_URL, "").strip()
     if raw:
-        return StoreLocation(with_password(parse(raw, ENV_URL)), ENV_URL)
+        if raw not in _resolved:
+            _resolved[raw] = StoreLocation(with_password(parse(raw, ENV_URL)), ENV_URL)
+        return _resolved[raw]
     from app.paths import db_path
 
     return StoreLocation(SAURL.create(SQLITE, database=str(db_path().resolve())), "the data dir")
