@@ -95,10 +95,17 @@ def hold_store(db: Session) -> None:
 
 def read_for_change(db: Session, model: Any, ident: Any) -> Any:
     """A row about to be changed, read as it is now and held until this transaction ends: no other
-    writer can slip a change in between this read and the write (which would then be refused as stale)."""
+    writer can slip a change in between this read and the write (which would then be refused as stale).
+
+    Every change is audited, so the engagement's chain lock is taken first, then the row's: one order for
+    every writer (the chain, then rows), so two writers can queue but never wait on each other in a circle.
+    """
     hold_store(db)
     row = db.get(model, ident)
     if row is not None:  # read again even if this session has it: another client may have changed it since
+        engagement_id = getattr(row, "engagement_id", None)
+        if engagement_id is not None:
+            lock_chain(db, engagement_id)
         db.refresh(row, with_for_update=True)
     return row
 
