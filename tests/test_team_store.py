@@ -305,3 +305,23 @@ def test_without_server_binaries_the_postgresql_half_skips_saying_why_and_fails_
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI runs both backends: no PostgreSQL server binaries"):
         next(pg.start_server())
+
+
+@pytest.mark.postgresql
+def test_two_processes_opening_a_fresh_server_store_create_its_schema_once(postgres_url: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema steps run under an advisory lock: the second process finds the work done, not half of it."""
+    from sqlalchemy import text
+
+    from app.store import get_engine
+    from app.store.schema import CURRENT_VERSION
+
+    opener = "from app.store import get_engine; get_engine()"
+    env = {**os.environ, "REDLINE_DATABASE_URL": postgres_url}
+    both = [subprocess.Popen([sys.executable, "-c", opener], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in both]
+    assert [p.returncode for p in both] == [0, 0], errors
+    monkeypatch.setenv("REDLINE_DATABASE_URL", postgres_url)
+    with get_engine().connect() as conn:
+        assert conn.execute(text("SELECT version FROM redline_schema")).scalars().all() == [CURRENT_VERSION]
