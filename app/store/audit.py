@@ -138,8 +138,7 @@ def recorded_by() -> dict[str, str]:
 
 
 def default_actor() -> str:
-    """The tester's name: ``REDLINE_TESTER``, else the OS login."""
-    import getpass
-    import os
+    """The tester's name: ``REDLINE_TESTER``, else the OS login (:mod:`app.tester`)."""
+    from app.tester import name
 
-    return os.environ.get("REDLINE_TESTER") or getpass.getuser()
+    return name()
