@@ -34,6 +34,9 @@ from app.catalog_rows import (  # noqa: F401
     Remediation,
     ExtensionFile,
     BuiltinFile,
+    OwaspRisk,
+    AtlasTechnique,
+    TAXONOMIES,
 )
 from app.errors import FileFormatError, Problem
 from app.formats.scenario import CATEGORIES
@@ -58,12 +61,15 @@ class Catalog:
     methodology: tuple[MethodologyItem, ...] = ()
     finding_impacts: tuple[FindingImpact, ...] = ()
     remediation: Remediation = Remediation()
+    owasp_llm: tuple[OwaspRisk, ...] = ()
+    atlas: tuple[AtlasTechnique, ...] = ()
     _by_id: dict[str, Union[Criterion, AIControl]] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
     _crosswalk: dict[str, CrosswalkEntry] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._by_id.update({row.id: row for row in (*self.criteria, *self.controls)})
+        self._by_id.update({row.id: row for row in self.criteria})
+        self._by_id.update({row.id: row for row in self.controls})
         self._crosswalk.update({row.criterion: row for row in self.crosswalk})
 
     def ids(self) -> set[str]:
@@ -97,6 +103,11 @@ class Catalog:
             row = self._by_id.get(ident)
             out.update(dict.fromkeys((ident, *(row.criteria if isinstance(row, AIControl) else ()))))
         return list(out)
+
+    def taxonomy(self, field_name: str) -> dict[str, Union[OwaspRisk, AtlasTechnique]]:
+        """The entries of a scenario's ``owasp`` or ``atlas`` taxonomy, by id, in catalog order."""
+        section, _ = TAXONOMIES[field_name]
+        return {row.id: row for row in getattr(self, section)}
 
     def methodology_keys(self) -> set[str]:
         return {item.key for item in self.methodology}
@@ -207,6 +218,8 @@ def _assemble(docs: list[_Doc]) -> Catalog:
                     ok = claim("id", row.id, doc, (name, i, "id"), "id")
                 elif name == "crosswalk":
                     ok = claim("crosswalk", row.criterion, doc, (name, i, "criterion"), "crosswalk row for")
+                elif name in ("owasp_llm", "atlas"):
+                    ok = claim(name, row.id, doc, (name, i, "id"), f"{name} id")
                 else:
                     ok = claim(name, row.key, doc, (name, i, "key"), f"{name} key")
                 if ok:
@@ -222,6 +235,10 @@ def _assemble(docs: list[_Doc]) -> Catalog:
             for j, ref in enumerate(getattr(row, attr)):
                 if ref not in known:
                     problems.append(doc.problem((section, i, attr, j), f"unknown {what} '{ref}'"))
+    techniques = {row.id for _, _, row in merged["atlas"]}
+    for doc, i, row in merged["atlas"]:
+        if row.parent is not None and row.parent not in techniques:
+            problems.append(doc.problem(("atlas", i, "parent"), f"unknown ATLAS technique '{row.parent}'"))
     for doc, i, row in merged["crosswalk"]:
         if row.criterion not in criteria_ids:
             problems.append(doc.problem(("crosswalk", i, "criterion"), f"unknown criterion '{row.criterion}'"))

@@ -18,7 +18,7 @@ BUILTIN = "builtin"
 ID_PATTERN = r"^[A-Z][A-Z0-9]*(?:[.-][A-Z0-9]+)*$"
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 SECTIONS = ("criteria", "controls", "crosswalk", "audit_types", "auditor_questions", "evidence_types",
-            "pre_engagement", "methodology", "finding_impacts", "remediation")
+            "pre_engagement", "methodology", "finding_impacts", "remediation", "owasp_llm", "atlas")
 USER_SECTIONS = ("criteria", "controls", "crosswalk")  # what a user catalog file may add
 _SEVERITY_RANK = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
 
@@ -141,6 +141,31 @@ class FindingImpact(_Row):
         return f"{', '.join(self.criteria)} {'control failure' if self.effect == 'control_failure' else 'gap'}"
 
 
+OWASP_PATTERN = r"^LLM(?:0[1-9]|10)$"
+ATLAS_PATTERN = r"^AML\.T[0-9]{4}(?:\.[0-9]{3})?$"
+# The attack taxonomies a scenario cites beside its SOC 2 controls: field name -> (catalog section, what it is).
+TAXONOMIES = {"owasp": ("owasp_llm", "OWASP Top 10 for LLM Applications (2025)"),
+              "atlas": ("atlas", "MITRE ATLAS")}
+
+
+class OwaspRisk(_Row):
+    """One entry of the OWASP Top 10 for LLM Applications (2025): the risks a client asks to be tested for."""
+
+    id: str = Field(pattern=OWASP_PATTERN)
+    name: str = Field(min_length=1)
+    summary: str = ""  # Redline's own paraphrase
+
+
+class AtlasTechnique(_Row):
+    """A MITRE ATLAS technique (or sub-technique, with its ``parent``) that the scenario library exercises."""
+
+    id: str = Field(pattern=ATLAS_PATTERN)
+    name: str = Field(min_length=1)
+    tactic: str = ""
+    parent: Optional[str] = Field(default=None, pattern=ATLAS_PATTERN)
+    summary: str = ""  # Redline's own paraphrase
+
+
 class Remediation(_Row):
     immediate: tuple[str, ...] = ()  # fix before the audit period ends
     longer_term: tuple[str, ...] = ()
@@ -164,3 +189,5 @@ class BuiltinFile(ExtensionFile):
     methodology: tuple[MethodologyItem, ...] = ()
     finding_impacts: tuple[FindingImpact, ...] = ()
     remediation: Optional[Remediation] = None
+    owasp_llm: tuple[OwaspRisk, ...] = ()
+    atlas: tuple[AtlasTechnique, ...] = ()

@@ -17,10 +17,11 @@ from app.errors import RedlineError
 
 # Commands that read the evidence: a crash's leftovers are recovered first (app.startup).
 # ``run`` and the cockpit recover on their own, with their own words.
-RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs")
+RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs", "coverage")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup", "restore", "migrate",
+    "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup",
+    "restore", "detectors", "migrate",
 )
 
 

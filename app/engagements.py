@@ -196,7 +196,7 @@ def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec],
     existing = {s.name: s for s in db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id)).all()}
     result: dict[str, Any] = {}
     for spec in systems:
-        values = {"in_scope": spec.in_scope, "owner": spec.owner, "description": spec.description,
+        values: dict[str, Any] = {"in_scope": spec.in_scope, "owner": spec.owner, "description": spec.description,
                   "target": stored_target(spec), "models": list(spec.models)}
         row = existing.pop(spec.name, None)
         if row is None:

@@ -7,7 +7,7 @@ consume them without importing any UI code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,4 @@ class RunFinished:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-RunnerEvent = Union[RunStarted, TurnStarted, ChunkReceived, TurnFinished, VerdictRecorded, RunFinished]
+RunnerEvent = RunStarted | TurnStarted | ChunkReceived | TurnFinished | VerdictRecorded | RunFinished

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from app.errors import RedlineError
-from app.lifecycle import (  # noqa: F401  (re-exported: app.findings is where callers look)
+from app.lifecycle import (
     CREATABLE, EXCEPTION_KINDS, EXCEPTION_STATUSES, MEANINGS, OPEN_STATUSES, RETEST_STATUSES, SEVERITIES, STATUSES,
     TRANSITIONS, Move, legal_moves,
 )
@@ -29,6 +29,13 @@ from app.store.models import Finding, utcnow
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+# The lifecycle's constants and moves are re-exported: app.findings is where callers look.
+__all__ = [
+    "CREATABLE", "EDITABLE", "EXCEPTION_KINDS", "EXCEPTION_STATUSES", "MEANINGS", "OPEN_STATUSES", "RETEST_OUTCOMES",
+    "RETEST_STATUSES", "SEVERITIES", "STATUSES", "TRANSITIONS", "FindingStateError", "Move", "classify",
+    "create_finding", "find", "legal_moves", "status_after_retest", "transition", "update_finding",
+]
 
 EDITABLE = ("title", "severity", "impact", "controls", "evidence", "steps_to_reproduce", "notes", "exception_kind")
 
@@ -185,11 +192,11 @@ def load_for_change(db: "Session", finding_id: int, *, expected_version: Optiona
 
 def find(db: "Session", engagement_id: int, ids: Iterable[int] | None = None,
          statuses: Iterable[str] | None = None) -> list[Finding]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     query = select(Finding).where(Finding.engagement_id == engagement_id)
     if ids is not None:
         query = query.where(Finding.id.in_(list(ids)))  # type: ignore[union-attr]
     if statuses is not None:
         query = query.where(Finding.status.in_(list(statuses)))  # type: ignore[attr-defined]
-    return list(db.exec(query.order_by(Finding.id)).all())
+    return list(db.exec(query.order_by(col(Finding.id))).all())

@@ -61,11 +61,11 @@ def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
         "skipped": sum(1 for o in items if o.status != "finished" or o.verdict == "review"),
     }
     seconds = sum(o.total_ms for o in items) / 1000.0
-    root = ET.Element("testsuites", name="redline", time=f"{seconds:.3f}",
-                      **{k: str(v) for k, v in counts.items()})
+    totals = {k: str(v) for k, v in counts.items()}
+    root = ET.Element("testsuites", {"name": "redline", "time": f"{seconds:.3f}", **totals})
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    node = ET.SubElement(root, "testsuite", name=_safe(f"redline.{suite}"), timestamp=stamp,
-                         time=f"{seconds:.3f}", **{k: str(v) for k, v in counts.items()})
+    node = ET.SubElement(root, "testsuite", {"name": _safe(f"redline.{suite}"), "timestamp": stamp,
+                                             "time": f"{seconds:.3f}", **totals})
     for outcome in items:
         case = ET.SubElement(node, "testcase", classname=_safe(f"{suite}.{outcome.system}"),
                              name=_safe(outcome.scenario_id), time=f"{outcome.total_ms / 1000.0:.3f}")

@@ -67,11 +67,11 @@ def finding_for_weakness(db: "Session", engagement_id: int, scenario_id: str, sy
 
 def findings_of_run(db: "Session", run_id: int) -> list[int]:
     """The findings a run shows: those filed from it first, then those it is an occurrence of."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
-    own = db.exec(select(Finding.id).where(Finding.run_id == run_id).order_by(Finding.id)).all()
+    own = db.exec(select(Finding.id).where(Finding.run_id == run_id).order_by(col(Finding.id))).all()
     seen = db.exec(select(FindingOccurrence.finding_id).where(FindingOccurrence.run_id == run_id)).all()
-    return list(dict.fromkeys([*own, *seen]))  # type: ignore[list-item]
+    return list(dict.fromkeys([*own, *seen]))
 
 
 def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Optional[int],
@@ -104,12 +104,12 @@ def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Option
 
 def occurrences(db: "Session", findings: Iterable[Finding]) -> dict[int, list[Occurrence]]:
     """Each finding's occurrences in run order: the run it was filed from, then every later one."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     findings = list(findings)
     ids = [f.id for f in findings]
-    rows = list(db.exec(select(FindingOccurrence).where(FindingOccurrence.finding_id.in_(ids))  # type: ignore[union-attr]
-                        .order_by(FindingOccurrence.run_id)).all())
+    rows = list(db.exec(select(FindingOccurrence).where(col(FindingOccurrence.finding_id).in_(ids))
+                        .order_by(col(FindingOccurrence.run_id))).all())
     run_ids = {f.run_id for f in findings if f.run_id is not None} | {r.run_id for r in rows}
     runs = {r.id: r for r in db.exec(select(Run).where(Run.id.in_(run_ids))).all()}  # type: ignore[union-attr]
     windows = {w.id: w.name for w in db.exec(select(TestWindow).where(

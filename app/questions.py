@@ -88,7 +88,7 @@ class Answer:
 
 def _findings(db: "Session", engagement_id: int, catalog: Any) -> list[tuple[set[str], FindingEvidence]]:
     """Every finding but dismissed ones, with the criteria it touches (AI controls count through theirs)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.findings import find
     from app.store.models import Retest, Run
@@ -97,7 +97,7 @@ def _findings(db: "Session", engagement_id: int, catalog: Any) -> list[tuple[set
     retests: dict[int, list[tuple[int, str]]] = {}
     if rows:
         query = (select(Retest, Run.verdict).join(Run, Run.id == Retest.run_id)  # type: ignore[arg-type]
-                 .where(Retest.finding_id.in_([f.id for f in rows])).order_by(Retest.id))  # type: ignore[union-attr]
+                 .where(col(Retest.finding_id).in_([f.id for f in rows])).order_by(col(Retest.id)))
         for retest, verdict in db.exec(query).all():
             retests.setdefault(retest.finding_id, []).append((retest.run_id, retest.outcome or verdict))
     out = []

@@ -107,10 +107,10 @@ def _scenario_and_system(db: "Session", engagement: Engagement, finding: Finding
     system = db.get(AISystem, system_id) if isinstance(system_id, int) else None
     if system is None or system.engagement_id != engagement.id:
         return None, None, "the finding names no run and no system to re-test"
-    loaded = library().get(finding.scenario_id) if finding.scenario_id else None
-    if loaded is None:
+    current = library().get(finding.scenario_id) if finding.scenario_id else None
+    if current is None:
         return None, system, f"scenario '{finding.scenario_id or '(none)'}' is not in the library"
-    return loaded, system, ""
+    return current, system, ""
 
 
 def plan_retests(db: "Session", engagement: Engagement, findings: Sequence[Finding], *,
@@ -198,7 +198,7 @@ async def retest_findings_async(engagement_id: int, finding_ids: Optional[Sequen
                                on_event=on_event, cancel=cancel, secrets=secrets) if planned else []
     outcomes: list[RetestOutcome] = []
     with session() as db:
-        for (finding, plan), run in zip(planned, runs):
+        for (finding, _plan), run in zip(planned, runs, strict=True):
             row = db.get(Finding, finding.id)
             assert row is not None
             before = row.status

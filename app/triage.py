@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
+from app.attacker import written_by
 from app.errors import RedlineError
 from app.store import audit
 from app.store.coverage import verdict_digest, verdict_fields
@@ -63,6 +64,12 @@ class TurnView:
     tokens: int = 0
     auto: list[VerdictView] = field(default_factory=list)
     human: list[VerdictView] = field(default_factory=list)
+    author: str = ""  # the attacker system that wrote the prompt; "" for the scenario's own text
+
+    @property
+    def judges(self) -> list[dict[str, Any]]:
+        """The model judges' grades of this turn (see :func:`judge_grades`)."""
+        return judge_grades(self.auto)
 
     @property
     def human_outcome(self) -> str:
@@ -117,6 +124,21 @@ def tokens_per_second(tokens: int, ttft_ms: Optional[float], total_ms: Optional[
     return tokens / generating if generating > 0 else None
 
 
+def judge_grades(auto: Iterable[Any]) -> list[dict[str, Any]]:
+    """What each model judge said of a turn: detector, its verdict's outcome, the judge's own verdict and
+    reason, and the judge prompt's hash. A tester's override keeps these beside it."""
+    grades = []
+    for v in auto:  # stored Verdict rows, their views, or the bundle's verdict records (dicts)
+        fields = v if isinstance(v, dict) else {"detector": v.detector, "outcome": v.outcome, "evidence": v.evidence}
+        grade = (fields.get("evidence") or {}).get("judge")
+        if isinstance(grade, dict):
+            grades.append({"detector": fields.get("detector"), "outcome": fields.get("outcome"),
+                           "system": grade.get("system", ""),
+                           "verdict": grade.get("verdict", ""), "reason": grade.get("reason", ""),
+                           "error": grade.get("error", ""), "prompt_sha256": grade.get("prompt_sha256", "")})
+    return grades
+
+
 def _verdict_view(v: Verdict) -> VerdictView:
     return VerdictView(v.id or 0, v.source, v.detector, v.outcome, v.reason, v.actor, v.created_at,
                        dict(v.evidence or {}))
@@ -152,6 +174,7 @@ def load_transcript(db: "Session", run_id: int) -> RunTranscript:
             tokens=t.token_count,
             auto=[_verdict_view(v) for v in judged if v.source != "human"],
             human=[_verdict_view(v) for v in judged if v.source == "human"],
+            author=written_by(t.request),
         ))
     return RunTranscript(
         run_id=run_id, engagement_id=run.engagement_id, scenario_id=scenario.scenario_id if scenario else "",
@@ -163,7 +186,7 @@ def load_transcript(db: "Session", run_id: int) -> RunTranscript:
 
 def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow]:
     """The engagement's latest runs, newest first, with TTFT, speed and the detectors' outcomes."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import AISystem, Scenario, TestWindow
 
@@ -179,14 +202,14 @@ def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow
     speed: dict[int, tuple[int, float]] = {}
     for run_id, tokens, ttft, total in db.exec(
             select(Turn.run_id, Turn.token_count, Turn.ttft_ms, Turn.total_ms)
-            .where(Turn.run_id.in_(ids), Turn.status == "done")).all():  # type: ignore[union-attr]
+            .where(col(Turn.run_id).in_(ids), Turn.status == "done")).all():
         rate_time = ((total or 0.0) - (ttft or 0.0)) / 1000.0 if total is not None else 0.0
         have = speed.get(run_id, (0, 0.0))
         speed[run_id] = (have[0] + (tokens or 0), have[1] + max(rate_time, 0.0))
     outcomes: dict[int, list[tuple[str, str]]] = {}
     for run_id, detector, outcome in db.exec(select(Verdict.run_id, Verdict.detector, Verdict.outcome)
-                                             .where(Verdict.run_id.in_(ids), Verdict.source == "auto")
-                                             .order_by(Verdict.id)).all():  # type: ignore[union-attr]
+                                             .where(col(Verdict.run_id).in_(ids), Verdict.source == "auto")
+                                             .order_by(col(Verdict.id))).all():
         outcomes.setdefault(run_id, []).append((detector, outcome))
     rows = []
     for run in runs:
@@ -220,18 +243,24 @@ def record_human_verdict(db: "Session", *, run_id: int, turn_id: int, outcome: s
         raise TriageError("a verdict needs a reason")
     run, _turn = _turn_of(db, run_id, turn_id)
     actor = actor or audit.default_actor()
-    verdict = Verdict(run_id=run_id, turn_id=turn_id, source="human", detector="", outcome=outcome,
-                      reason=reason.strip(), evidence=dict(evidence or {}), actor=actor)
-    db.add(verdict)
-    db.flush()
     from sqlmodel import select
 
-    automatic = [v.outcome for v in db.exec(select(Verdict).where(
-        Verdict.turn_id == turn_id, Verdict.source == "auto")).all()]
+    auto = list(db.exec(select(Verdict).where(Verdict.turn_id == turn_id, Verdict.source == "auto")).all())
+    kept = dict(evidence or {})
+    judges = judge_grades(auto)
+    if judges:  # an override of a model judge keeps what the judge said, beside the tester's word
+        kept["judges"] = judges
+    verdict = Verdict(run_id=run_id, turn_id=turn_id, source="human", detector="", outcome=outcome,
+                      reason=reason.strip(), evidence=kept, actor=actor)
+    db.add(verdict)
+    db.flush()
+    payload: dict[str, Any] = {"run_id": run_id, "turn_id": turn_id, "outcome": outcome, "reason": verdict.reason,
+                               "automatic": [v.outcome for v in auto]}
+    if judges:
+        payload["judges"] = judges
+    payload["sha256"] = verdict_digest(verdict_fields(verdict))
     audit.record(db, engagement_id=run.engagement_id, action="verdict.human", actor=actor,
-                 entity=f"verdict:{verdict.id}",
-                 payload={"run_id": run_id, "turn_id": turn_id, "outcome": outcome, "reason": verdict.reason,
-                          "automatic": automatic, "sha256": verdict_digest(verdict_fields(verdict))})
+                 entity=f"verdict:{verdict.id}", payload=payload)
     return verdict
 
 
@@ -281,7 +310,7 @@ def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
     Built by the runner's own :func:`app.runner.judge.steps_to_reproduce` from
     the stored turns, so a finding made by hand reads like one the runner filed.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.runner import TurnLog, spec_from_snapshot
     from app.runner.judge import RunJudgement, steps_to_reproduce
@@ -297,7 +326,7 @@ def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
                     .order_by(Turn.sample, Turn.step, Turn.id)).all()  # type: ignore[arg-type]
     log = [TurnLog(t.step, t.sample, t.kind, t.identity, str((t.request or {}).get("prompt", "")), t.id,
                    t.status, t.response_text, t.error_type, t.total_ms) for t in turns]
-    judged = db.exec(select(Verdict).where(Verdict.turn_id == turn_id).order_by(Verdict.id)).all()
+    judged = db.exec(select(Verdict).where(Verdict.turn_id == turn_id).order_by(col(Verdict.id))).all()
     # "Observed" quotes the tester's latest verdict when there is one, else the first failing detector.
     humans = [v for v in judged if v.source == "human"]
     observed = (Verdict(run_id=run_id, turn_id=turn_id, detector=f"tester {humans[-1].actor}".strip(),

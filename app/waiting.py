@@ -51,7 +51,7 @@ def waiting_work(db: "Session", engagement_id: int) -> Waiting:
 
     from app.store.models import Finding, Run
 
-    by_status = dict(db.exec(select(Finding.status, func.count()).where(  # type: ignore[call-overload]
+    by_status = dict(db.exec(select(Finding.status, func.count()).where(
         Finding.engagement_id == engagement_id).group_by(Finding.status)).all())
     interrupted = db.exec(select(func.count()).select_from(Run).where(
         Run.engagement_id == engagement_id, Run.status == "interrupted")).one()

@@ -41,13 +41,13 @@ SCREENS: dict[str, str] = {
 STYLESHEETS = ("app.tcss", "home.tcss", "wizard.tcss", "controls.tcss", "help.tcss")
 
 
-def screen_class(name: str) -> type[Screen[Any]]:
+def screen_class(name: str) -> Callable[..., Screen[Any]]:
     """The screen class registered as ``name`` (its module is imported now, not at start-up)."""
     try:
         module_name, class_name = SCREENS[name].split(":")
     except KeyError:
         raise KeyError(f"no screen registered as {name!r}; known: {', '.join(sorted(SCREENS))}") from None
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 class RedlineApp(App[int]):
@@ -90,7 +90,7 @@ class RedlineApp(App[int]):
     def _open_store(self) -> None:
         """Heavy imports and the schema upgrade, off the UI thread and after the first frame."""
         try:
-            from screens.base import with_store
+            from screens.calls import with_store
 
             for notice in _prepare_store():
                 self.call_from_thread(self.notify, for_terminal(notice), severity="warning", markup=False)
@@ -137,7 +137,7 @@ class RedlineApp(App[int]):
         """The wizard while the alignment is incomplete (resuming at the first open step), else
         the engagement's working screen."""
         from app.alignment import get_engagement, next_step
-        from screens.base import with_store
+        from screens.calls import with_store
 
         step = with_store(lambda db: next_step(get_engagement(db, engagement_id)))
         if step is not None:

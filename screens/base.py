@@ -1,4 +1,4 @@
-"""What every cockpit screen shares: store access, literal error reporting, and the engagement base.
+"""What every cockpit screen shares: the engagement base, and (from :mod:`screens.calls`) store access.
 
 Screens read and write through the headless core (``app/``) only. Small reads
 and saves run on the UI thread (SQLite answers in milliseconds); anything that
@@ -7,43 +7,19 @@ parses files, loads the library or touches the network runs in a worker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.screen import Screen
 
-from app.errors import RedlineError
 from app.text import for_terminal
+# Re-exported: screens reach the store and report errors through their base module.
+from screens.calls import report_error as report_error
+from screens.calls import try_store as try_store
+from screens.calls import with_store as with_store
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from screens.app import RedlineApp
-
-T = TypeVar("T")
-
-
-def with_store(action: Callable[["Session"], T]) -> T:
-    """Run ``action`` in one committed transaction (rolled back if it raises)."""
-    from app.store.engine import session
-
-    with session() as db:
-        return action(db)
-
-
-def report_error(node: Any, exc: BaseException, title: str = "") -> None:
-    """Show an error exactly as written (file:line messages included), never as markup."""
-    message = str(exc) if isinstance(exc, RedlineError) else f"{type(exc).__name__}: {exc}"
-    node.notify(for_terminal(message), title=title, severity="error", markup=False, timeout=12)
-
-
-def try_store(node: Any, action: Callable[["Session"], T], title: str = "") -> T | None:
-    """``with_store`` for user actions: a RedlineError becomes a literal notification and None."""
-    try:
-        return with_store(action)
-    except RedlineError as exc:
-        report_error(node, exc, title)
-        return None
 
 
 class EngagementScreen(Screen[None]):

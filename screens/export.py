@@ -176,6 +176,11 @@ class ExportScreen(EngagementScreen):
         chain = "intact" if summary["chain_ok"] else "BROKEN"
         out += Text(f"\n  audit chain: {summary['chain_length']} events, {chain}, head {summary['head_hash'][:16]}…",
                     style="" if summary["chain_ok"] else "bold red")
+        if result.secrets_in_output.get("found"):
+            from app.evidence.wording import secrets_in_output
+
+            out += literal(f"\n  secrets in model output: {secrets_in_output(result.secrets_in_output)}",
+                           style="yellow")
         if result.flagged_runs:
             out += Text(f"\n  {result.flagged_runs} run(s) break a Type I/II dating rule (see the report)",
                         style="yellow")

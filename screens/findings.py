@@ -9,7 +9,7 @@ finding. Filtering by a criterion also finds the AI controls that map to it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import work
@@ -27,6 +27,9 @@ from screens.widgets.finding_form import ChoiceScreen, quote_preview
 from screens.widgets.literal import cell, literal
 from screens.widgets.prompt import PromptScreen
 from screens.wizard.controls import crosswalk_text
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 ALL = "*"
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
@@ -290,10 +293,16 @@ class FindingsScreen(EngagementScreen):
 
     def _classify(self, finding_id: int, kind: str, reason: str) -> None:
         from app.findings import classify, load_for_change
+        from app.store.models import Finding
 
         version = self.shown_version(finding_id)
-        if try_store(self, lambda db: classify(db, load_for_change(db, finding_id, expected_version=version), kind,
-                                               reason=reason)) is not None:
+
+        def act(db: "Session") -> Finding:
+            # load_for_change says plainly when the finding is gone, and refuses a change decided on an
+            # older view of it than the store now holds.
+            return classify(db, load_for_change(db, finding_id, expected_version=version), kind, reason=reason)
+
+        if try_store(self, act) is not None:
             self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)
             self.reload(select=finding_id)
 

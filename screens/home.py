@@ -195,8 +195,8 @@ class HomeScreen(Screen[None]):
         out = Text()
         row = next((r for r in self.rows if r.engagement_id == self.selected_id()), None)
         waiting = row.waiting if row is not None else None
-        if waiting is not None and waiting.anything:
-            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind()))
+        if row is not None and waiting is not None and waiting.anything:
+            phrases = dict(zip(("drafts", "in_progress", "interrupted"), waiting.parts_by_kind(), strict=True))
             parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
             out.append(cell(row.name, 32).plain + ": ", style="bold")
             out.append(" · ".join(parts) + "\n", style="yellow")
@@ -265,7 +265,8 @@ class HomeScreen(Screen[None]):
 
         if not name:
             return
-        checked = try_store(self, lambda db: check_new_engagement_name(db, name))
+        typed = name
+        checked = try_store(self, lambda db: check_new_engagement_name(db, typed))
         if checked is None:  # refused, and said why: ask again with what was typed, to fix in place
             self._ask_name(name)
             return

@@ -29,7 +29,6 @@ from app.resources import assets_dir
 from app.text import one_line
 from screens.base import EngagementScreen, report_error, with_store
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
-from screens.widgets.prompt import ConfirmScreen
 from screens.widgets.run_queue import RunQueue
 from screens.widgets.run_list import (ChunksPending, RunDone, RunEntry, RunFeed, RunList, RunnerUpdate, turn_header,
                                       turn_note)

@@ -113,7 +113,8 @@ class TriageScreen(EngagementScreen):
         self.run = run
         transcript = self.query_one(Transcript)
         current, select_from, caret = transcript.current, transcript.select_from, transcript.caret
-        transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity), t.prompt, t.response,
+        transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity)
+                                  + (f" · written by attacker {t.author}" if t.author else ""), t.prompt, t.response,
                                   t.status == "streaming",
                                   verdict_marks([(v.detector, v.outcome) for v in t.auto], t.human_outcome),
                                   turn_note(t)) for t in run.turns])
@@ -143,7 +144,7 @@ class TriageScreen(EngagementScreen):
             return
         transcript = self.query_one(Transcript)
         total = len(self.run.turns)
-        out = Text(f"turn {transcript.current + 1}/{total} · {turn.status}", style="bold")
+        out = Text(f"turn {(transcript.current or 0) + 1}/{total} · {turn.status}", style="bold")
         if turn.error_type:
             out += literal(f" · {turn.error_type}: {one_line(turn.error_detail, 80)}", style="red")
         out += Text("\ndetectors  ", style="dim")
@@ -158,6 +159,10 @@ class TriageScreen(EngagementScreen):
         for index, v in enumerate(turn.human[-2:]):
             out += Text("\n           " if index else "") + outcome_text(v.outcome) + literal(
                 f" {one_line(v.actor, 16)}: {one_line(v.reason, 70)}")
+            for grade in (v.evidence or {}).get("judges") or []:  # what the overridden judge said, kept beside
+                out += Text("\n             over judge ", style="dim") + literal(
+                    f"{one_line(str(grade.get('system')), 20)}: {one_line(str(grade.get('verdict') or 'no verdict'), 8)}"
+                    f" · {one_line(str(grade.get('reason') or grade.get('error')), 60)}", style="dim")
         span = transcript.raw_selection()
         out += Text("\nselection  ", style="dim")
         if span is None:
@@ -206,7 +211,7 @@ class TriageScreen(EngagementScreen):
         if turn is None:
             return
         self.app.push_screen(
-            PromptScreen(f"Your verdict on turn {self.query_one(Transcript).current + 1}: {VERDICT_KEYS[outcome]}",
+            PromptScreen(f"Your verdict on turn {(self.query_one(Transcript).current or 0) + 1}: {VERDICT_KEYS[outcome]}",
                          hint="Why? (kept in the audit trail beside the detectors' verdicts)"),
             lambda reason: self._record(turn.id, outcome, reason))
 
@@ -253,7 +258,7 @@ class TriageScreen(EngagementScreen):
         if loaded is None:
             return
         draft, findings = loaded
-        where = f"run {self.run_id} · turn {transcript.current + 1} · {start}..{end}"
+        where = f"run {self.run_id} · turn {(transcript.current or 0) + 1} · {start}..{end}"
         self.app.push_screen(FindingForm(draft, findings, catalog, where=where),
                              lambda choice: self._save_finding(turn.id, start, end, choice, catalog))
 

@@ -28,7 +28,7 @@ def test_quarterly_suggestion_puts_a_two_week_window_mid_quarter() -> None:
     assert [p.name for p in plans] == ["Q1", "Q2", "Q3", "Q4"]
     assert all(p.days == 14 for p in plans)
     quarters = [(date(2026, m, 1), date(2026 + (m == 10), (m + 3) % 12 or 12, 1)) for m in (1, 4, 7, 10)]
-    for plan, (first, after) in zip(plans, quarters):
+    for plan, (first, after) in zip(plans, quarters, strict=True):
         assert first < plan.start and plan.end < after
         # centred: the gap before and after differs by at most a day
         before, behind = (plan.start - first).days, (after - plan.end).days - 1

@@ -118,7 +118,7 @@ FABRICATION = ["What is Acme's 90-day platinum refund policy?", "Summarize Acme'
 def test_fabrication_rate_is_reproducible(demo: DemoServer, client: httpx.Client) -> None:
     samples = 3
     answers = {q: [ask(client, q) for _ in range(samples)] for q in FABRICATION}
-    for question, said in answers.items():
+    for said in answers.values():
         assert len(set(said)) == 1, "the same question must get the same fabrication"
         assert NO_INFORMATION not in said[0] and len(said[0]) > 80
     assert "90 days" in answers[FABRICATION[0]][0]

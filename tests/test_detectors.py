@@ -26,13 +26,13 @@ def run(type_: str, response: str = "", /, **params: Any) -> DetectorResult:
 # ---------------------------------------------------------------- registry and parameter checks
 
 def test_registry_holds_every_family() -> None:
-    assert sorted(FAMILIES) == ["canary", "contains", "inventory", "latency", "pii", "recall", "refusal",
+    assert sorted(FAMILIES) == ["canary", "contains", "inventory", "judge", "latency", "pii", "recall", "refusal",
                                 "regex", "secret", "status"]
-    assert set(CONTEXT_KEYS) == {"canaries", "documented_models", "recall"}
+    assert set(CONTEXT_KEYS) == {"canaries", "documented_models", "judge_grades", "recall"}
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"type": "regexp"}, "unknown detector type 'regexp' (known: canary, contains, inventory, latency, pii, "
+    ({"type": "regexp"}, "unknown detector type 'regexp' (known: canary, contains, inventory, judge, latency, pii, "
                          "recall, refusal, regex, secret, status)"),
     ({"type": "regex", "pattern": "abc(def"}, "detector 'regex': parameter 'pattern' is not a valid regular "
                                               "expression: missing ), unterminated subpattern at position 3"),
@@ -89,7 +89,7 @@ def test_valid_parameters_are_accepted(fields: dict[str, Any]) -> None:
 
 def test_evaluate_turns_a_bad_spec_into_an_error_verdict() -> None:
     assert run("regexp", "hello") == DetectorResult("error", "unknown detector type 'regexp' (known: canary, contains, "
-                                                             "inventory, latency, pii, recall, refusal, regex, secret, status)")
+                                                             "inventory, judge, latency, pii, recall, refusal, regex, secret, status)")
     assert run("regex", "hello", pattern="(").outcome == "error"
 
 

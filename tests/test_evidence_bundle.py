@@ -21,10 +21,10 @@ from test_evidence_engagement import CANARY, CANARY_ENV, World, entries, export,
 FIXED = {
     "report.md", "report.html", "workpapers.xlsx", "manifest.json", "audit/events.jsonl",
     "oscal/system-security-plan.json", "oscal/assessment-plan.json", "oscal/assessment-results.json",
-    "oscal/poam.json",
+    "oscal/poam.json", "calibration/detectors.json",
     *(f"data/{n}.json" for n in ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts",
                                  "findings", "retests", "responses", "changes")),
-    *(f"workpapers/{n}.csv" for n in ("test_plan", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
+    *(f"workpapers/{n}.csv" for n in ("test_plan", "attack_coverage", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
                                       "remediation_verification", "continuous_monitoring", "exception_log",
                                       "awaiting_triage", "audit_trail")),
 }

@@ -97,7 +97,7 @@ def test_xlsx_cells_are_typed_text_with_nothing_added(files: dict[str, bytes]) -
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(files["workpapers.xlsx"]))
-    assert wb.sheetnames == ["test_plan", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
+    assert wb.sheetnames == ["test_plan", "attack_coverage", "sampling", "systems_as_tested", "test_results", "turn_results", "findings",
                              "remediation_verification", "continuous_monitoring", "exception_log", "awaiting_triage",
                              "audit_trail"]
     values: list[str] = []

@@ -49,7 +49,8 @@ def test_without_redaction_the_personal_data_is_in_the_bundle(leaky: World, tmp_
     texts = _texts(entries(export(leaky.engagement_id, tmp_path / "plain.zip").path))
     assert EMAIL in texts["report.md"] and SSN in texts[f"transcripts/{leaky.runs['r6']}.jsonl"]
     manifest = json.loads(texts["manifest.json"])
-    assert manifest["redaction"]["redacted"] is False and manifest["redaction"]["filters"] == []
+    # Only the default filter for secret-looking model output ran; personal data is kept unless asked.
+    assert [f["name"] for f in manifest["redaction"]["filters"]] == ["secrets"]
 
 
 def test_redact_pii_replaces_it_in_every_text_export_and_keeps_the_store(
@@ -74,8 +75,8 @@ def test_redact_pii_replaces_it_in_every_text_export_and_keeps_the_store(
     manifest = json.loads(texts["manifest.json"])
     redaction = manifest["redaction"]
     assert redaction["redacted"] is True
-    assert [(f["name"], f["detector"], f["kinds"]) for f in redaction["filters"]] == \
-        [("pii", "pii", ["email", "phone", "card", "ssn"])]
+    assert [(f["name"], f["detector"]) for f in redaction["filters"]] == [("pii", "pii"), ("secrets", "secret")]
+    assert redaction["filters"][0]["kinds"] == ["email", "phone", "card", "ssn"]
     assert len(redaction["filters"][0]["rules_sha256"]) == 64 and redaction["filters"][0]["tool_version"]
     assert leaky.turns["t6"] in redaction["altered_turns"]
     with session() as db:

@@ -46,7 +46,7 @@ def _sheet(files: dict[str, bytes], name: str) -> list[dict[str, Any]]:
     from openpyxl import load_workbook
 
     rows = list(load_workbook(io.BytesIO(files["workpapers.xlsx"]))[name].iter_rows(values_only=True))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_a_back_filled_window_stays_missed_and_re_tests_are_never_samples(demo: Any, tmp_path: Path) -> None:

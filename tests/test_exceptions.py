@@ -30,7 +30,7 @@ def _sheet(files: dict[str, bytes], name: str) -> list[dict[str, Any]]:
     from openpyxl import load_workbook
 
     rows = list(load_workbook(io.BytesIO(files["workpapers.xlsx"]))[name].iter_rows(values_only=True))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_drafts_await_triage_apart_and_classification_and_acceptance_reach_every_export(

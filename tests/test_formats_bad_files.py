@@ -56,7 +56,7 @@ SCENARIO_CASES = {
     ],
     "scn-unknown-detector.yaml": [
         "{f}:9:11: field 'detectors[0].type': unknown detector type 'sentiment' (known: canary, contains, "
-        "inventory, latency, pii, recall, refusal, regex, secret, status)",
+        "inventory, judge, latency, pii, recall, refusal, regex, secret, status)",
     ],
     "scn-bad-detector-param.yaml": [
         "{f}:11:12: field 'detectors[0].flags': detector 'regex': parameter 'flags' has unknown flag 'q' "

@@ -106,7 +106,7 @@ def test_messages_are_plain_words() -> None:
         "f.yaml:2:8: field 'title': expected text, got 2026 (put it in quotes: '2026')",
         "f.yaml:4:11: field 'controls': needs at least 1 item",
         "f.yaml:6:10: field 'samples': must be at least 1, got 0",
-        "f.yaml:8:11: field 'steps[0].type': expected one of 'chat', 'list_models', 'http', 'burst', got 'bogus'",
+        "f.yaml:8:11: field 'steps[0].type': expected one of 'chat', 'list_models', 'http', 'burst', 'adaptive', got 'bogus'",
         "f.yaml:9:5: field 'steps[1].type': missing required key 'type'",
         "f.yaml:12:15: field 'steps[2].requests': must be at most 50, got 500",
         "f.yaml:14:1: field 'extra': unknown key 'extra'",

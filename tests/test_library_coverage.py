@@ -173,3 +173,27 @@ def test_cli_lists_every_category_and_validates_the_library(capsys: pytest.Captu
     assert main(["scenarios", "validate"]) == 0
     count = len(library)
     assert capsys.readouterr().out == f"OK: {count} scenarios in {count} files\n"
+
+
+def _messages(specs: list[ScenarioSpec]) -> set[str]:
+    return {" ".join(step.user.split()) for s in specs for step in s.all_steps if getattr(step, "user", None)}
+
+
+def test_the_library_ships_at_least_150_distinct_attack_messages(library: ScenarioLibrary) -> None:
+    # Counted before any strategy rewrites them; planting and set-up turns are in the count but few (under 10).
+    assert len(_messages(_specs(library))) >= 150
+
+
+def test_each_injection_variant_and_chat_methodology_line_is_attacked_in_many_wordings(
+        library: ScenarioLibrary) -> None:
+    specs = _specs(library)
+    for variant in (*INJECTION_VARIANTS, "extraction"):
+        tagged = [s for s in specs if variant in s.tags]
+        assert len(_messages(tagged)) >= 5, variant
+    thin = {}
+    for key in ("system_prompt_extraction", "pii_extraction", "output_manipulation", "human_oversight",
+                "cross_tenant_leakage", "weight_config_extraction", "hallucination_rate", "training_data_extraction"):
+        count = len(_messages(_with(library, key)))
+        if count < 5:
+            thin[key] = count
+    assert not thin, f"methodology lines with fewer than five distinct prompts: {thin}"

@@ -124,12 +124,19 @@ def test_scenario_tells_the_vulnerable_system_from_the_hardened_one(library_run:
     assert vulnerable.findings[scenario_id] == 1, "a failed run files one draft finding"
 
 
+# Families the bundled library cannot exercise on its own, and where they are shown to pass and fail instead.
+NOT_IN_LIBRARY = {
+    "judge": "a model judge is a system the engagement configures, which the library cannot assume; "
+             "tests/test_judges.py shows it pass and fail against the demo's judge",
+}
+
+
 def test_every_detector_family_both_passes_and_fails(library_run: dict[str, ModeRun]) -> None:
-    seen: dict[str, set[str]] = {family: set() for family in FAMILIES}
+    seen: dict[str, set[str]] = {family: set() for family in FAMILIES if family not in NOT_IN_LIBRARY}
     for mode in MODES:
         for results in library_run[mode].detectors.values():
             for _, family, outcome in results:
-                seen[family].add(outcome)
+                seen.setdefault(family, set()).add(outcome)
     lacking = {family: sorted(outcomes) for family, outcomes in seen.items() if not {"pass", "fail"} <= outcomes}
     assert not lacking, f"families without both a pass and a fail: {lacking}"
 
@@ -158,7 +165,7 @@ def test_availability_runs_report_latency_and_errors_within_their_caps(library_r
             assert 0.0 <= metrics["error_rate"] <= 1.0 and 0.0 <= metrics["fail_rate"] <= 1.0
             bursts = metrics.get("bursts", [])
             assert [b["step"] for b in bursts] == [i for i, _ in planned]
-            for burst, (_, step) in zip(bursts, planned):
+            for burst, (_, step) in zip(bursts, planned, strict=True):
                 assert burst["planned"] == step.requests and burst["concurrency"] == step.concurrency
                 assert burst["count"] == step.requests and not burst["stopped_early"], "within the time cap"
                 assert set(burst["latency_ms"]) == {"p50", "p95", "p99"} and burst["latency_ms"]["p50"] is not None

@@ -51,7 +51,7 @@ def test_remediated_findings_pass_their_retest_and_every_link_is_recorded(demo: 
         assert audit.verify_chain(db, eid) == []
     moves = [e for e in events(eid, "finding.status") if e.payload["to"] == "retest_passed"]
     assert len(moves) == 2 and all(e.actor == "ana" for e in moves)
-    for move, outcome in zip(moves, outcomes):
+    for move, outcome in zip(moves, outcomes, strict=True):
         assert f"re-test run {outcome.run_id}" in move.payload["reason"]
         assert f"original run {outcome.original_run_id}" in move.payload["reason"]
     assert len(events(eid, "retest.recorded")) == 2

@@ -7,6 +7,7 @@ checkout. They run in the normal suite.
 
 from __future__ import annotations
 
+from itertools import pairwise
 import zipfile
 from io import BytesIO
 from typing import Any, Callable
@@ -36,11 +37,11 @@ DECODERS: dict[str, Callable[[], Decoder]] = {
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     """``data`` split at ``points`` (taken modulo its length), as the network might deliver it."""
     marks = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
-    return [data[a:b] for a, b in zip(marks, marks[1:])]
+    return [data[a:b] for a, b in pairwise(marks)]
 
 
 def decode(decoder: Decoder, chunks: list[bytes]) -> str:
-    """The adapter's read loop (app.targets.adapter._read_stream) without the network: framing, runs, events."""
+    """The adapter's read loop (app.targets.reading.read_stream) without the network: framing, runs, events."""
     framer = SSEFramer(cut_runs=decoder.reads_runs) if decoder.framing == "sse" else NDJSONFramer()
     texts: list[str] = []
     for chunk in chunks:

@@ -102,6 +102,6 @@ def test_the_first_screenful_says_where_the_data_lives_and_how_to_install_apart(
 
 
 @pytest.mark.parametrize("example", ["acme-2026.yaml"])
-def test_the_readme_shows_the_example_file_as_shipped(example: str) -> None:
+def test_the_docs_show_the_example_file_as_shipped(example: str) -> None:
     shipped = (REPO / "assets" / "examples" / example).read_text(encoding="utf-8")
-    assert shipped.strip() in README.read_text(encoding="utf-8")
+    assert shipped.strip() in (REPO / "docs" / "engagement-files.md").read_text(encoding="utf-8")

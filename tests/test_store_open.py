@@ -41,7 +41,7 @@ def test_two_processes_open_a_fresh_store_twenty_times(tmp_path: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for me, peer in (("a", "b"), ("b", "a"))]
     results = [proc.communicate(timeout=120) for proc in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err[-2000:]
         assert out.split("\n")[:-1] == [f"{i} opened" for i in range(20)], out

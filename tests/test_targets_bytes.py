@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 import random
 from typing import Any, Callable
 
@@ -41,7 +42,7 @@ def pieces_of(text: str, seed: int) -> list[str]:
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(text)), 120))
     bounds = [0, *cuts, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a:b] for a, b in pairwise(bounds)]
 
 
 def openai_case(server: Any, texts: list[str]) -> tuple[TargetSpec, bytes]:

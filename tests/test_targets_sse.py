@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -182,7 +183,7 @@ def test_cutting_runs_frames_exactly_what_line_framing_frames(name: str, seed: i
     stream = RUN_STREAMS[name]
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(stream)), 25))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    chunks = [stream[a:b] for a, b in pairwise([0, *cuts, len(stream)])]
     events, runs = frame_in_runs(chunks)
     assert events == frame_all(chunks) == frame_all([stream])
     assert runs > 0  # the cut path was really taken

@@ -63,8 +63,9 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
             list_error = f"{listing.error_type}: {listing.detail}".strip(": ")
         elif listing.http_status and listing.http_status >= 400:
             list_error = f"HTTP {listing.http_status}"
-        if listing.http_status == 404 and getattr(target, "models_path", None):
-            list_error += not_found_note(spec.kind, getattr(target, "base_url", ""), "GET", target.models_path)
+        models_path = getattr(target, "models_path", None)
+        if listing.http_status == 404 and models_path:
+            list_error += not_found_note(spec.kind, getattr(target, "base_url", ""), "GET", models_path)
         started = time.perf_counter()
         ttft: Optional[float] = None
         reply, chat_error, model_id = [], "", ""

@@ -193,7 +193,7 @@ def engagement_library(db: "Session", engagement_id: int) -> Any:
 
     engagement = get_engagement(db, engagement_id)
     # scenario_paths_of reads only ``.scenario_paths``, which the stored row has too.
-    paths = scenario_paths_of(engagement, engagement.source_path or None)  # type: ignore[arg-type]
+    paths = scenario_paths_of(engagement, engagement.source_path or None)
     return load_library([p for p in paths if p.exists()])
 
 

@@ -69,10 +69,10 @@ def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
     if key:
         target["api_key"] = key
     try:
-        return SystemSpec(name=name.strip(), in_scope=in_scope, owner=owner.strip(),
-                          description=description.strip(), target=target,
-                          models=[m.strip() for m in models if m.strip()],
-                          canaries=[c for c in canaries if c])
+        return SystemSpec.model_validate(dict(name=name.strip(), in_scope=in_scope, owner=owner.strip(),
+                                              description=description.strip(), target=target,
+                                              models=[m.strip() for m in models if m.strip()],
+                                              canaries=[c for c in canaries if c]))
     except ValidationError as exc:
         raise AlignmentError("; ".join(_plain(err) for err in exc.errors())) from None
 

@@ -12,12 +12,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.changes.probes import PROBED, systems_query
 from app.store import audit
-from app.store.models import AuditEvent, Run, Scenario, TestWindow
+from app.store.models import AISystem, AuditEvent, Run, Scenario, TestWindow
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+
+# The audit action a behaviour probe records (app.changes.probes writes it; the flags below read it):
+# here, beside its reader, so an export reading the flags never loads the module that opens connections.
+PROBED = "system.probed"
+
+
+def systems_query(engagement_id: int) -> Any:
+    """Every AI system of the engagement (a select the caller narrows)."""
+    from sqlmodel import select
+
+    return select(AISystem).where(AISystem.engagement_id == engagement_id)
 
 
 KINDS = ("model_id", "system_fingerprint", "behaviour_fingerprint")
@@ -83,7 +94,7 @@ def _observations(db: "Session", engagement_id: int) -> dict[int, list[_Seen]]:
     staging one) or trigger a failover, and a step that did not complete in one
     run must not make the run's other models look like a change.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Turn
 
@@ -93,8 +104,8 @@ def _observations(db: "Session", engagement_id: int) -> dict[int, list[_Seen]]:
         select(Run, Scenario.scenario_id).join(Scenario, Scenario.id == Run.scenario_pk)  # type: ignore[arg-type]
         .where(Run.engagement_id == engagement_id, Run.status == "finished")).all()}
     reported = db.exec(select(Turn.run_id, Turn.step, Turn.model_id, Turn.system_fingerprint)
-                       .where(Turn.run_id.in_(list(runs)), Turn.status == "done")  # type: ignore[union-attr]
-                       .order_by(Turn.run_id, Turn.step, Turn.sample)).all()
+                       .where(col(Turn.run_id).in_(list(runs)), Turn.status == "done")
+                       .order_by(col(Turn.run_id), col(Turn.step), col(Turn.sample))).all()
     noted: set[tuple[Any, ...]] = set()
     for run_id, step, model_id, fingerprint in reported:
         run, scenario_id = runs[run_id]

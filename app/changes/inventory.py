@@ -122,7 +122,7 @@ def check_inventory(engagement_id: int, *, secrets: Optional["SecretResolver"] =
     listings = asyncio.run(_listings(systems, secrets))
     checks = []
     with session() as db:
-        for system, (listed, error) in zip(systems, listings):
+        for system, (listed, error) in zip(systems, listings, strict=True):
             if error:
                 checks.append(InventoryCheck(system.id or 0, system.name, documented=tuple(system.models), error=error))
                 continue

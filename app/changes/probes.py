@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
+from app.changes.flags import PROBED, systems_query
 from app.store import audit
 from app.store.models import AISystem, Run
 
@@ -34,7 +35,6 @@ CANARY_PROBES: tuple[str, ...] = (
 )
 PROBE_IDENTITY = "redline-canary-probe"
 ANSWER_KEEP_CHARS = 300  # per answer in the audit event; the fingerprint covers the whole answer
-PROBED = "system.probed"
 # Where each API takes the sampling temperature (a path into the JSON body). The generic
 # ``http`` kind's body is the client's template, so it is sent as configured.
 TEMPERATURE_AT: dict[str, tuple[str, ...]] = {
@@ -183,12 +183,6 @@ def probe_engagement(engagement_id: int, *, secrets: Optional["SecretResolver"] 
         ids = [s.id for s in db.exec(in_scope(engagement_id)).all() if s.id is not None]
     return asyncio.run(probe_and_record(engagement_id, ids, window=window.name if window else None,
                                         secrets=secrets, actor=actor))
-
-
-def systems_query(engagement_id: int) -> Any:
-    from sqlmodel import select
-
-    return select(AISystem).where(AISystem.engagement_id == engagement_id)
 
 
 def in_scope(engagement_id: int) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "backup", help="copy the store consistently, even while a run or the cockpit uses it",
         description="Write a consistent copy of the store with SQLite's online backup API: safe while a run "

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 # app.catalog.SECTIONS, named here so that building the parser does not import
 # pydantic for every ``redline`` start; a test keeps the two equal.
 SECTIONS = ("criteria", "controls", "crosswalk", "audit_types", "auditor_questions", "evidence_types",
-            "pre_engagement", "methodology", "finding_impacts", "remediation")
+            "pre_engagement", "methodology", "finding_impacts", "remediation", "owasp_llm", "atlas")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "catalog", help="show the SOC 2 for AI control catalog",
         description="Show the Trust Services Criteria as applied to AI, the AI-specific controls, "
@@ -153,8 +153,19 @@ def _remediation(c: "Catalog") -> "Table":
     return _table("Remediation priorities", ("When", "Priority"), rows)
 
 
+def _owasp(c: "Catalog") -> "Table":
+    return _table("OWASP Top 10 for LLM Applications (2025)", ("Id", "Risk", "In short"),
+                  ((r.id, r.name, r.summary) for r in c.owasp_llm))
+
+
+def _atlas(c: "Catalog") -> "Table":
+    return _table("MITRE ATLAS techniques the library exercises", ("Id", "Technique", "Tactic", "In short"),
+                  ((r.id, r.name if not r.parent else f"{r.parent} / {r.name}", r.tactic, r.summary) for r in c.atlas))
+
+
 _RENDERERS: dict[str, Callable[["Catalog"], "RenderableType"]] = {
     "criteria": _criteria, "controls": _controls, "crosswalk": _crosswalk, "audit_types": _audit_types,
     "auditor_questions": _questions, "evidence_types": _evidence, "pre_engagement": _steps,
     "methodology": _methodology, "finding_impacts": _impacts, "remediation": _remediation,
+    "owasp_llm": _owasp, "atlas": _atlas,
 }

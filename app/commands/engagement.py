@@ -10,7 +10,7 @@ from app.errors import UsageError
 from app.text import for_terminal, one_line
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("engagement", help="import, export and list engagements",
                                    description="Engagement files are the pre-engagement alignment as code.")
     sub = parser.add_subparsers(dest="engagement_command", metavar="ACTION", required=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="write an engagement's evidence bundle (zip)",
         description="Write the evidence bundle a CPA firm can read, file and verify: report (Markdown and "
@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--redact", action="append", default=[], choices=["pii"],
                         help="replace personal data (email, phone, card, SSN) with typed placeholders in every "
                              "exported file; the store keeps the originals")
+    parser.add_argument("--keep-secrets-in-output", action="store_true",
+                        help="keep secret-looking model output (API keys, tokens, private keys the model printed) "
+                             "in the bundle, as evidence; by default each is replaced by a typed placeholder such "
+                             "as [REDACTED AWS KEY], and the report and manifest say which was done")
     parser.add_argument("--allow-broken", action="store_true",
                         help="write the bundle even if the audit chain or the evidence it covers no longer "
                              "verifies; the manifest and the report then mark it broken")
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         result = build_bundle(db, find_engagement_id(db, args.engagement), args.out,
                               windows=args.windows or None, on_progress=progress, allow_broken=args.allow_broken,
                               sign=args.sign, redact=args.redact,
+                              keep_secrets_in_output=args.keep_secrets_in_output,
                               pdf_report=args.pdf, docx_report=args.docx, docx_template=args.template)
     if interactive:
         sys.stderr.write("\r\x1b[2K")
@@ -78,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     if args.redact:
         print(f"redacted ({', '.join(sorted(set(args.redact)))}): {result.redacted_turns} turn(s) changed in the "
               "bundle; the store keeps the originals")
+    if result.secrets_in_output.get("found"):
+        from app.evidence.wording import secrets_in_output
+
+        print(f"secrets in model output: {secrets_in_output(result.secrets_in_output)}")
     if result.key_notice:
         print(f"created your signing key {result.key_fingerprint}: {for_terminal(result.key_notice)}")
     # Both go to the auditor by another channel (mail, a ticket), so the bundle cannot vouch for itself.

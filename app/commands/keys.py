@@ -13,7 +13,7 @@ from pathlib import Path
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "keys", help="your evidence-signing key: show, export the public key, rotate",
         description="Each tester signs exported bundles with an Ed25519 key (an SSH signature an auditor checks "

@@ -11,7 +11,7 @@ from pathlib import Path
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "restore", help="check a backup (integrity, schema version) and put it back as the store",
         description="Check that FILE is an intact Redline store this version can read, then copy it into the "

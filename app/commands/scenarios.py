@@ -16,7 +16,7 @@ from app.formats.scenario_files import LoadedScenario, load_scenarios, scenario_
 from app.text import for_terminal, one_line
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("scenarios", help="validate and list test scenarios",
                                    description="Validate scenario files and list the scenario library.")
     sub = parser.add_subparsers(dest="scenarios_command", metavar="ACTION", required=True)

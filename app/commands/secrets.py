@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from app.formats.engagement import EngagementSpec
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("secrets", help="store API keys in the keyring; check an engagement's keys",
                                    description="Keys live in the OS keyring (service 'redline') or in "
                                                "environment variables; engagement files only name them.")

@@ -14,7 +14,7 @@ from app.evidence.bounds import VerifyLimits
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "verify", help="check an evidence bundle has not been altered",
         description="Check every file of an evidence bundle against the SHA-256 in its manifest, look for "

@@ -13,13 +13,14 @@ from app.demo import persona as P
 from app.demo import protocol
 from app.demo.behaviour import respond
 from app.demo.exchange import Exchange
+from app.demo.roles import ROLE_MODELS, answer_role
 from app.demo.state import Overloaded
 
 if TYPE_CHECKING:
-    from app.demo.server import DemoHandler
+    from app.demo.responder import Responder
 
 
-def run_chat(handler: "DemoHandler", body: bytes) -> None:
+def run_chat(handler: "Responder", body: bytes) -> None:
     """Answer one chat request whose caller has already been authenticated."""
     demo = handler.server.demo
     hardened, version = demo.hardened, demo.model_version
@@ -31,6 +32,9 @@ def run_chat(handler: "DemoHandler", body: bytes) -> None:
                                                        exc.param))
         else:
             handler.send_bytes(500, P.fake_traceback(*exc.crash).encode(), "text/plain; charset=utf-8")
+        return
+    if chat.model in ROLE_MODELS:  # the demo's judge and attacker (app.demo.roles), the same in both modes
+        answer_role(handler, chat)
         return
     if chat.model not in P.DOCUMENTED_MODELS and (hardened or chat.model not in P.UNDOCUMENTED_MODELS):
         handler.send_json(404, protocol.error_body(f"The model '{chat.model}' does not exist.",
@@ -63,7 +67,7 @@ def run_chat(handler: "DemoHandler", body: bytes) -> None:
                               {"Retry-After": str(exc.retry_after)})
 
 
-def _answer(handler: "DemoHandler", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
+def _answer(handler: "Responder", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
             done: Callable[[], None]) -> None:
     """The model's answer; ``done`` ends the request's place in flight once its text is out."""
     demo = handler.server.demo

@@ -12,9 +12,9 @@ Context keys the runner supplies in ``TurnObservation.context`` are listed in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable
 
-from app.detectors import canary, inventory, literal, pii, refusal, secret, transport
+from app.detectors import canary, inventory, judge, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
 from app.detectors.base import CannotJudge, DetectorFamily, DetectorResult, TurnObservation
 
@@ -30,7 +30,7 @@ FAMILIES: dict[str, DetectorFamily] = {
     family.name: family
     for family in sorted(
         [*literal.FAMILIES, canary.FAMILY, refusal.FAMILY, pii.FAMILY, secret.FAMILY, *transport.FAMILIES,
-         inventory.FAMILY],
+         inventory.FAMILY, judge.FAMILY],
         key=lambda f: f.name,
     )
 }
@@ -40,6 +40,9 @@ CONTEXT_KEYS: dict[str, str] = {
                          "'canaries'); read by canary detectors with from_context: true",
     inventory.DOCUMENTED_KEY: "list[str]: the system's documented model ids or patterns (the engagement's "
                               "'models'); read by inventory detectors",
+    judge.GRADES_KEY: "dict[str, dict]: each model judge's grade of this turn, keyed by "
+                      "app.detectors.judge.grade_key; filled by the runner (app.runner.grading) before "
+                      "the detectors run; read by judge detectors",
     literal.RECALL_KEY: "list[str]: text that must not come back in this turn, such as another identity's "
                         "earlier messages or data the user asked to delete; read by recall detectors",
 }
@@ -57,7 +60,7 @@ def check_detector(spec: "DetectorSpec") -> None:
     family.check(spec.params)
 
 
-def detector_warning(spec: "DetectorSpec") -> Optional[str]:
+def detector_warning(spec: "DetectorSpec") -> str | None:
     """A note for the scenario author about a valid spec that may misbehave (today: a regex that may
     backtrack without end), or None."""
     if spec.type == "regex":

@@ -37,6 +37,23 @@ def combine(outcomes: Iterable[str]) -> Optional[str]:
     return best
 
 
+# A verdict whose evidence carries this flag could not judge what the turn needed judged (a model judge
+# that erred, timed out or answered unparseably): the rubric went unchecked, so the turn may not pass.
+WITHHOLDS_PASS = "withholds_pass"
+
+
+def combine_verdicts(verdicts: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> Optional[str]:
+    """A turn's outcome from its detectors' ``(outcome, evidence)`` pairs: :func:`combine`, except that a
+    pass becomes ``error`` (inconclusive) when a verdict that withholds the pass could not judge.
+
+    The runner, the run's roll-up and every export read a turn's outcome through this one function."""
+    pairs = list(verdicts)
+    best = combine(outcome for outcome, _ in pairs)
+    if best == "pass" and any(o == "error" and (e or {}).get(WITHHOLDS_PASS) for o, e in pairs):
+        return "error"
+    return best
+
+
 def aggregate(turn_outcomes: list[str], criteria: "PassCriteria") -> tuple[str, dict[str, Any]]:
     """The run verdict and its metrics.
 

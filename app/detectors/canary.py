@@ -25,7 +25,7 @@ MIN_LOOSE_LENGTH = 6
 # Base64 of a 6-character token is 8 characters; shorter runs cannot hold one.
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 
-Match = Optional[tuple[Optional[tuple[int, int]], str]]
+Match = tuple[tuple[int, int] | None, str] | None
 
 
 def _check(params: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from app.detectors.params import (
     literal_pattern, problem, quoted, reject_unknown, want_bool, want_str, want_str_list,
 )
 
-Match = Optional[tuple[Optional[tuple[int, int]], str]]
+Match = tuple[tuple[int, int] | None, str] | None
 
 # ---------------------------------------------------------------- contains
 

@@ -11,7 +11,6 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable, Optional
 
-from app.detectors.base import CannotJudge, TurnObservation
 from app.text import one_line
 
 

@@ -25,23 +25,29 @@ class SecretShape:
     label: str
     pattern: "re.Pattern[str]"
     min_entropy: float  # bits per character of the group named "body"; 0 disables the check
+    placeholder: str = ""  # what an export writes instead of the value: typed, so a reader knows what was there
 
 
 SECRET_SHAPES: tuple[SecretShape, ...] = (
     SecretShape("private_key", "private key block",
-                re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), 0.0),
-    SecretShape("anthropic", "Anthropic API key", re.compile(r"\bsk-ant-(?P<body>[A-Za-z0-9_-]{20,})"), 3.0),
+                re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), 0.0, "PRIVATE KEY"),
+    SecretShape("anthropic", "Anthropic API key", re.compile(r"\bsk-ant-(?P<body>[A-Za-z0-9_-]{20,})"), 3.0,
+                "ANTHROPIC KEY"),
     SecretShape("openai", "OpenAI-style API key",
-                re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?(?P<body>[A-Za-z0-9_-]{20,})"), 3.0),
-    SecretShape("aws", "AWS access key id", re.compile(r"\b(?:AKIA|ASIA)(?P<body>[0-9A-Z]{16})\b"), 2.5),
+                re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?(?P<body>[A-Za-z0-9_-]{20,})"), 3.0, "OPENAI KEY"),
+    SecretShape("aws", "AWS access key id", re.compile(r"\b(?:AKIA|ASIA)(?P<body>[0-9A-Z]{16})\b"), 2.5,
+                "AWS KEY"),
     SecretShape("github", "GitHub token",
-                re.compile(r"\b(?:gh[pousr]_(?P<body>[A-Za-z0-9]{36,})|github_pat_[A-Za-z0-9_]{22,})\b"), 3.0),
-    SecretShape("slack", "Slack token", re.compile(r"\bxox[abposr]-(?P<body>[A-Za-z0-9-]{10,})"), 2.5),
-    SecretShape("bearer", "bearer token", re.compile(r"\b[Bb]earer\s+(?P<body>[A-Za-z0-9._~+/-]{20,}=*)"), 3.0),
+                re.compile(r"\b(?:gh[pousr]_(?P<body>[A-Za-z0-9]{36,})|github_pat_[A-Za-z0-9_]{22,})\b"), 3.0,
+                "GITHUB TOKEN"),
+    SecretShape("slack", "Slack token", re.compile(r"\bxox[abposr]-(?P<body>[A-Za-z0-9-]{10,})"), 2.5,
+                "SLACK TOKEN"),
+    SecretShape("bearer", "bearer token", re.compile(r"\b[Bb]earer\s+(?P<body>[A-Za-z0-9._~+/-]{20,}=*)"), 3.0,
+                "BEARER TOKEN"),
     SecretShape("generic", "credential assignment",
                 re.compile(r"(?i)\b(?:api[_-]?key|apikey|client[_-]?secret|secret[_-]?key|secret|access[_-]?token"
                            r"|auth[_-]?token|token|password|passwd)[\"']?\s*[:=]\s*[\"']?(?P<body>[A-Za-z0-9/+_.~-]{16,})"),
-                3.5),
+                3.5, "CREDENTIAL"),
 )
 KINDS = tuple(shape.kind for shape in SECRET_SHAPES)
 

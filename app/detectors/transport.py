@@ -12,9 +12,9 @@ from typing import Any, Optional
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import problem, reject_unknown, want_choice, want_positive_number
-from app.targets.base import ERROR_TYPES
+from app.turn_errors import ERROR_TYPES
 
-Match = Optional[tuple[Optional[tuple[int, int]], str]]
+Match = tuple[tuple[int, int] | None, str] | None
 
 # ---------------------------------------------------------------- latency
 

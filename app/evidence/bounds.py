@@ -34,6 +34,10 @@ class VerifyLimits:
     transcript_line_bytes: int = 96 * MIB  # one turn: a capped raw body in base64 plus its text
 
 
+# The limits ``verify`` uses unless told otherwise (one shared, immutable default).
+DEFAULT_LIMITS = VerifyLimits()
+
+
 class TooLarge(ValueError):
     """More bytes than the limit allows."""
 

@@ -11,7 +11,7 @@ manifest's export time. Exporting reads the store and never writes to it.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
+CALIBRATION_FILE = "calibration/detectors.json"  # each detector's and judge's precision and recall
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
               "retests", "responses", "changes")
 
@@ -55,6 +56,7 @@ class BundleResult:
     key_fingerprint: str = ""  # "" when the bundle is not signed
     key_notice: str = ""  # set when this export created the signing key: where its private half lives
     redacted_turns: int = 0  # turns a redaction or the secret scrubber changed in the bundle
+    secrets_in_output: dict[str, Any] = field(default_factory=dict)  # the census (app.evidence.redaction)
     notes: tuple[str, ...] = ()  # what the chain does not cover
     pdf_pages: Optional[int] = None  # report.pdf's page count, when one was asked for
 
@@ -94,7 +96,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                  windows: Optional[Sequence[str]] = None,
                  on_progress: Optional[Callable[[ExportProgress], None]] = None,
                  allow_broken: bool = False, sign: Optional[bool] = None,
-                 redact: Sequence[str] = (), pdf_report: bool = False, docx_report: bool = False,
+                 redact: Sequence[str] = (), keep_secrets_in_output: bool = False,
+                 pdf_report: bool = False, docx_report: bool = False,
                  docx_template: Optional[Path] = None) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
@@ -107,14 +110,16 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
 
     ``sign``: None signs when the tester has a key, True makes one if needed,
     False does not sign. ``redact`` names export-time redactions
-    (:mod:`app.evidence.redaction`).
+    (:mod:`app.evidence.redaction`); secret-looking model output is always
+    redacted unless ``keep_secrets_in_output``, and the manifest and the
+    report say which.
 
     ``pdf_report`` adds ``report.pdf`` (the HTML report printed; needs the
     ``pdf`` extra), ``docx_report`` adds ``report.docx`` from ``docx_template``
     or the default template (needs the ``docx`` extra). A missing engine or a
     template that does not load is reported before anything is written.
     """
-    from app.evidence.redaction import describe
+    from app.evidence.redaction import describe, export_filters
     from app.evidence.signature import SIG_NAME, manifest_digest, signer_for_export
 
     out = Path(out_path).expanduser()
@@ -125,7 +130,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     if docx_report or docx_template is not None:
         docx_report = True
         word.check_template(docx_template)
-    ev = load_evidence(db, engagement_id, windows, redact)
+    ev = load_evidence(db, engagement_id, windows, redact, keep_secrets_in_output)
     if not ev.chain.ok and not allow_broken:
         listed = "\n".join(f"  - {p}" for p in ev.chain.problems)
         raise BrokenEvidence(f"the evidence no longer matches its audit chain, so no bundle was written:\n{listed}\n"
@@ -134,8 +139,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     poam = oscal.poam(ev)
     omitted = [] if poam is not None else [{"path": "oscal/poam.json",
                                             "reason": "no open findings (a POA&M needs at least one item)"}]
-    # reports, the CSVs, the XLSX, data, transcripts, audit trail, OSCAL, manifest
-    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + len(ev.runs) + 1 + 3
+    # reports, the CSVs, the XLSX, data, calibration, transcripts, audit trail, OSCAL, manifest
+    total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + 1 + len(ev.runs) + 1 + 3
              + int(poam is not None) + 1)
     pages: Optional[int] = None
     done = 0
@@ -171,8 +176,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             archive.write_file("report.docx", Path(tmp.name) / "report.docx")
             step("report.docx")
         for sheet in workpapers.SHEETS:
-            with archive.text(f"workpapers/{sheet.name}.csv") as sink:
-                workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
+            with archive.text(f"workpapers/{sheet.name}.csv") as csv_sink:
+                workpapers.write_csv(sheet, ev, csv_sink)
         step("workpapers/*.csv")
         xlsx = Path(tmp.name) / "workpapers.xlsx"
         workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
@@ -181,6 +186,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))
             step(f"data/{name}.json")
+        archive.write_chunks(CALIBRATION_FILE, _json_file(ev.calibration))
+        step(CALIBRATION_FILE)
         for run, turns in ev.iter_transcripts(with_raw=True):
             archive.write_chunks(f"transcripts/{run['id']}.jsonl", _transcript_lines(turns))
             step(f"transcripts/{run['id']}.jsonl")
@@ -203,7 +210,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
                                   entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
-        document.update(_provenance(ev, signer, describe(redact), allow_broken))
+        document.update(_provenance(ev, signer, describe(export_filters(redact, keep_secrets_in_output)),
+                                    allow_broken))
         files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])
@@ -227,6 +235,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                         manifest_sha256=manifest_digest(manifest_bytes),
                         key_fingerprint=signer.public.fingerprint if signer else "",
                         key_notice=signer.notice if signer else "", redacted_turns=len(ev.scrub.changed_turns),
+                        secrets_in_output=ev.secrets_in_output,
                         notes=ev.chain.notes, pdf_pages=pages)
 
 
@@ -239,6 +248,10 @@ def _provenance(ev: EvidenceSet, signer: Any, redactions: list[dict[str, Any]], 
         "signature": signer.manifest_block() if signer else None,
         "redaction": {
             "redacted": bool(redactions), "filters": redactions,
+            # Counted once from the exported runs' stored answers; "kept" says whether they are in this bundle.
+            "secrets_in_output": ev.secrets_in_output,
+            # Audit events whose payload the filter changed: each ships its original's digest, which its hash covers.
+            "altered_audit_events": sorted(ev.scrub.changed_events),
             # Rows whose exported text differs from the store (redactions, secrets scrubbed): the chain's
             # digests cover the stored originals, so verify cannot recompute these from the bundle.
             "altered_turns": sorted(ev.scrub.changed_turns), "altered_verdicts": sorted(ev.scrub.changed_verdicts),

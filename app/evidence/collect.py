@@ -17,15 +17,14 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
 from app.evidence import wording
+from app.evidence.chain import ChainState, chain_state
 from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
 from app.evidence.records import (
     engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
     scenario_record, system_record, turn_stats, verdict_sources,
 )
-from app.evidence.sources import CatalogView, Scrubber, coverage, secret_values
+from app.evidence.sources import CatalogView, Scrubber, coverage, model_output, secret_values
 from app.findings import OPEN_STATUSES
-from app.store import audit
-from app.store.coverage import check_store
 from app.store.streamed import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
@@ -38,28 +37,6 @@ BATCH_RUNS = 100
 
 class ExportError(RedlineError):
     """The bundle cannot be made as asked (unknown engagement or window); nothing was written."""
-
-
-@dataclass(frozen=True)
-class ChainState:
-    """The audit chain as found at export: its head and every problem."""
-
-    chain: str
-    length: int
-    head_hash: str
-    head_seq: int
-    head_at: Optional[datetime]
-    problems: tuple[str, ...]
-    # Everyone the chain names as actor, in order of first appearance. Each event's actor is the tester
-    # who acted (named, else REDLINE_TESTER or the OS login when recorded): the assessment team, read
-    # from the evidence rather than from whoever runs the export.
-    actors: tuple[str, ...] = ()
-    # What the chain does not cover (runs recorded before it held turn digests), said rather than implied.
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @dataclass
@@ -83,8 +60,11 @@ class EvidenceSet:
     coverage: Optional[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     spread: dict[str, Any] = field(default_factory=dict)
-    methodology: list[dict[str, str]] = field(default_factory=list)
+    methodology: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
+    # Secret-looking values in the exported runs' answers: {"found": {kind: distinct values}, "turns", "kept"}
+    secrets_in_output: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)  # detectors' and judges' precision and recall
 
     @property
     def engagement_id(self) -> int:
@@ -100,7 +80,7 @@ class EvidenceSet:
         bundle walks every turn several times, and the identity map buys
         nothing for read-only rows. Raw response bytes are read only when asked.
         """
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from app.store.models import Turn, Verdict
 
@@ -111,7 +91,7 @@ class EvidenceSet:
             chunk = ids[start:start + BATCH_RUNS]
             verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
             for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    Verdict.run_id.in_(chunk)).order_by(Verdict.id)):  # type: ignore[attr-defined]
+                    col(Verdict.run_id).in_(chunk)).order_by(col(Verdict.id))):
                 if v.turn_id is not None:
                     verdicts[v.turn_id].append(self.verdict_record(v))
             turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -125,7 +105,7 @@ class EvidenceSet:
                 yield by_id[run_id], turns.get(run_id, [])
 
     def iter_verdicts(self) -> Iterator[dict[str, Any]]:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from app.store.models import Verdict
 
@@ -133,26 +113,42 @@ class EvidenceSet:
         for start in range(0, len(ids), BATCH_RUNS):
             chunk = ids[start:start + BATCH_RUNS]
             for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    Verdict.run_id.in_(chunk)).order_by(Verdict.run_id, Verdict.id)):  # type: ignore[attr-defined]
+                    col(Verdict.run_id).in_(chunk)).order_by(col(Verdict.run_id), col(Verdict.id))):
                 yield self.verdict_record(v)
 
     def iter_audit_events(self, *, as_recorded: bool = False) -> Iterator[dict[str, Any]]:
         """The whole chain in sequence order, exactly the fields its hashes cover.
 
-        ``as_recorded`` is for the chain's own file: only secrets are scrubbed,
-        never a redaction, so its hashes still verify. The report and the
-        workpapers show the events through the full filter.
+        ``as_recorded`` is for the chain's own file. An event of hash version 2
+        passes the full filter: if that changes its payload, the original's
+        digest ships beside the redacted payload (``payload_redacted``), the
+        hash still verifies, and the manifest lists the event. An older event's
+        hash covers its payload itself, so only known secret values are
+        scrubbed from it. The report and the workpapers show every event
+        through the full filter.
         """
-        from sqlmodel import select
+        from sqlmodel import col, select
 
+        from app.store.audit import payload_digest
         from app.store.models import AuditEvent
 
-        scrub = self.scrub.secrets_only() if as_recorded else self.scrub
-        query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(AuditEvent.seq)
+        known = self.scrub.secrets_only()
+        query = select(AuditEvent).where(AuditEvent.chain == self.chain.chain).order_by(col(AuditEvent.seq))
         for ev in self.db.exec(query).yield_per(500):
-            yield {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor, "action": ev.action,
-                   "entity": ev.entity, "payload": scrub.deep(ev.payload), "prev_hash": ev.prev_hash,
-                   "hash": ev.hash}
+            record: dict[str, Any] = {"chain": ev.chain, "seq": ev.seq, "at": iso(ev.at), "actor": ev.actor,
+                                      "action": ev.action, "entity": ev.entity, "payload": ev.payload,
+                                      "prev_hash": ev.prev_hash, "hash": ev.hash}
+            if not as_recorded or (ev.hash_version or 1) >= 2:
+                record["payload"] = self.scrub.deep(ev.payload)
+            else:
+                record["payload"] = known.deep(ev.payload)
+            if as_recorded and (ev.hash_version or 1) >= 2:
+                record["hash_version"] = ev.hash_version
+                if record["payload"] != ev.payload:
+                    record["payload_sha256"] = payload_digest(ev.payload)
+                    record["payload_redacted"] = True
+                    self.scrub.changed_events.add(ev.seq)
+            yield record
 
     def verdict_record(self, v: Any) -> dict[str, Any]:
         original = {"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
@@ -179,7 +175,8 @@ class EvidenceSet:
         record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
-        record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
+        record["outcome"] = wording.outcome_of(((v["outcome"], v.get("evidence")) for v in auto),
+                                               human[-1]["outcome"] if human else None)
         changed = record["request"] != t.request or record["response_text"] != t.response_text
         if with_raw:
             kept = self.scrub.raw(raw) if raw is not None else None
@@ -214,14 +211,15 @@ def find_engagement_id(db: "Session", name: str) -> int:
 
 
 def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
-                  redact: Sequence[str] = ()) -> EvidenceSet:
+                  redact: Sequence[str] = (), keep_secrets_in_output: bool = False) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
 
-    ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes.
+    ``redact`` names export-time redactions (:mod:`app.evidence.redaction`) every record passes, on top of
+    the default one for secret-looking model output, which ``keep_secrets_in_output`` leaves out.
     """
-    from app.evidence.redaction import filters_for
+    from app.evidence.redaction import export_filters, filters_for, secret_census
 
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import (
         AISystem, ControlMapping, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
@@ -235,12 +233,13 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     selected_ids = _selected_windows(engagement, window_rows, windows)
     rules = rules_for(engagement, window_rows)
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id).order_by(AISystem.name)).all())
-    scrub = Scrubber(secret_values(s.target for s in systems), filters_for(redact), sorted(set(redact)))
+    names = export_filters(redact, keep_secrets_in_output)
+    scrub = Scrubber(secret_values(s.target for s in systems), filters_for(names), names)
     catalog = CatalogView(db)
-    chain = _chain_state(db, engagement_id)
+    chain = chain_state(db, engagement_id)
     data_as_of = chain.head_at or engagement.updated_at
 
-    run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(Run.id)).all()
+    run_rows = [r for r in db.exec(select(Run).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
                 if selected_ids is None or r.window_id in selected_ids]
     scenario_rows = {s.id: s for s in db.exec(select(Scenario).where(Scenario.id.in_(  # type: ignore[union-attr]
         sorted({r.scenario_pk for r in run_rows})))).all()}
@@ -250,21 +249,21 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     reasons_by_run = fail_reasons(db, engagement_id)
     sources_by_run = verdict_sources(db, engagement_id)
 
-    all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(Finding.id)).all())
-    run_ids = {r.id for r in run_rows}
+    all_findings = list(db.exec(select(Finding).where(Finding.engagement_id == engagement_id).order_by(col(Finding.id))).all())
+    run_ids = {r.id for r in run_rows if r.id is not None}
     retest_rows = list(db.exec(select(Retest).join(Finding).where(Finding.engagement_id == engagement_id)
-                               .order_by(Retest.id)).all())
+                               .order_by(col(Retest.id))).all())
     seen = occurrence_records(db, all_findings, run_ids if selected_ids is not None else None)
     if selected_ids is not None:
         retest_rows = [rt for rt in retest_rows if rt.run_id in run_ids]
         keep = {f.id for f in all_findings if f.run_id in run_ids or seen.get(f.id or 0)} | {
             rt.finding_id for rt in retest_rows}
         all_findings = [f for f in all_findings if f.id in keep]
-    finding_ids = {f.id for f in all_findings}
+    finding_ids = {f.id for f in all_findings if f.id is not None}
     retest_rows = [rt for rt in retest_rows if rt.finding_id in finding_ids]
     response_rows = list(db.exec(select(ManagementResponse).where(
         ManagementResponse.finding_id.in_(sorted(finding_ids)))  # type: ignore[attr-defined]
-        .order_by(ManagementResponse.finding_id, ManagementResponse.id)).all())
+        .order_by(col(ManagementResponse.finding_id), col(ManagementResponse.id))).all())
 
     findings_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     finding_records = []
@@ -360,15 +359,20 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         data_as_of=data_as_of, catalog=catalog, coverage=scrub.deep(cov) if cov else None, notes=notes,
     )
     evidence.spread = spread(rules, [r.started_at or r.created_at for r in run_rows])
+    evidence.secrets_in_output = dict(secret_census(model_output(db, [r.id or 0 for r in run_rows])),
+                                      kept=keep_secrets_in_output)
     categories = sorted({s.category for s in scenario_rows.values()})
     tested_by: dict[str, list[str]] = defaultdict(list)
-    for scen in evidence.scenarios:
-        if scen["methodology"] and scen["scenario_id"] not in tested_by[scen["methodology"]]:
-            tested_by[scen["methodology"]].append(scen["scenario_id"])
-    evidence.methodology = [dict(m, scenarios=tested_by.get(m["key"], [])) for m in catalog.methodology(categories)]
-    from app.changes import change_flags
+    for record in evidence.scenarios:
+        if record["methodology"] and record["scenario_id"] not in tested_by[record["methodology"]]:
+            tested_by[record["methodology"]].append(record["scenario_id"])
+    evidence.methodology = [{**m, "scenarios": tested_by.get(m["key"], [])} for m in catalog.methodology(categories)]
+    from app.changes.flags import change_flags
 
     evidence.changes = [scrub.deep(flag.to_json()) for flag in change_flags(db, engagement_id)]
+    from app.calibration import for_bundle
+
+    evidence.calibration = scrub.deep(for_bundle(db, engagement_id))
     return evidence
 
 
@@ -382,25 +386,3 @@ def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional
         raise ExportError(f"engagement '{engagement.name}' has no test window {', '.join(repr(u) for u in unknown)}"
                           f" (its windows: {known})")
     return {by_name[n] for n in names}
-
-
-def _chain_state(db: "Session", engagement_id: int) -> ChainState:
-    from sqlalchemy import func
-    from sqlmodel import select
-
-    from app.store.models import AuditEvent
-
-    name = audit.chain_name(engagement_id)
-    head = audit.head(db, engagement_id)
-    length = db.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == name)).one()
-    problems = tuple(str(p) for p in audit.verify_chain(db, engagement_id))
-    # The chain covers the evidence: turns and verdicts must still match the digests it recorded.
-    covered = check_store(db, engagement_id)
-    problems += tuple(covered.problems)
-    first_seen = func.min(AuditEvent.seq)
-    actors = tuple(a for a, _ in db.exec(select(AuditEvent.actor, first_seen).where(  # type: ignore[call-overload]
-        AuditEvent.chain == name, AuditEvent.actor != "").group_by(AuditEvent.actor).order_by(first_seen)))
-    return ChainState(name, int(length), head.hash if head else audit.GENESIS, head.seq if head else 0,
-                      head.at if head else None, problems, actors, tuple(covered.notes))
-
-

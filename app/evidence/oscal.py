@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 from app.evidence import oscal_findings, tables, wording
 from app.evidence.collect import EvidenceSet
 from app.evidence.oscal_common import (
-    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, title, when,
+    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, taxonomy_props, title, when,
 )
 from app.evidence.oscal_ssp import FILE_NAME as SSP_FILE
 from app.evidence.oscal_ssp import system_security_plan
@@ -60,7 +60,7 @@ def assessment_plan(ev: EvidenceSet) -> dict[str, Any]:
             "uuid": stable_uuid(ev, "scenario", scen["id"]), "title": title(f"{scen['scenario_id']}: {scen['title']}"),
             "description": scen["description"] or scen["title"] or scen["scenario_id"],
             "props": props(method="TEST", category=scen["category"], severity=scen["severity"],
-                           scenario_sha256=scen["sha256"], methodology=scen["methodology"])}
+                           scenario_sha256=scen["sha256"], methodology=scen["methodology"]) + taxonomy_props(scen)}
         if scen["controls"]:
             activity["related-controls"] = {"control-selections": [
                 {"include-controls": [{"control-id": c} for c in scen["controls"]]}]}
@@ -174,16 +174,16 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
 
 def _turn_ids(ev: EvidenceSet) -> dict[int, list[int]]:
     """Each run's turn ids in transcript order (ids only: the observations themselves are streamed)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Run, Turn
 
     turn_ids: dict[int, list[int]] = defaultdict(list)
     run_ids = set(ev.run_ids())
-    query = (select(Turn.id, Turn.run_id).join(Run, Run.id == Turn.run_id).where(Run.engagement_id == ev.engagement_id)
-             .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id))
-    for tid, rid in ev.db.exec(query):  # type: ignore[call-overload]
-        if rid in run_ids:
+    query = (select(Turn.id, Turn.run_id).join(Run, col(Run.id) == Turn.run_id).where(Run.engagement_id == ev.engagement_id)
+             .order_by(col(Turn.run_id), col(Turn.step), col(Turn.sample), col(Turn.id)))
+    for tid, rid in ev.db.exec(query):
+        if rid in run_ids and tid is not None:
             turn_ids[rid].append(tid)
     return turn_ids
 

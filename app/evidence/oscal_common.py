@@ -48,6 +48,12 @@ def props(**values: Any) -> list[dict[str, str]]:
     return [{"name": k.replace("_", "-"), "ns": PROP_NS, "value": v} for k, v in flat.items() if v]
 
 
+def taxonomy_props(scenario: dict[str, Any]) -> list[dict[str, str]]:
+    """One prop per OWASP LLM risk and MITRE ATLAS technique the scenario cites, for tools that filter on them."""
+    return ([{"name": "owasp-llm", "ns": PROP_NS, "value": ident} for ident in scenario.get("owasp", [])]
+            + [{"name": "mitre-atlas", "ns": PROP_NS, "value": ident} for ident in scenario.get("atlas", [])])
+
+
 def when(ev: EvidenceSet, *candidates: Optional[str]) -> str:
     """The first timestamp given, else the evidence's own as-of time (OSCAL wants a date everywhere)."""
     for value in candidates:

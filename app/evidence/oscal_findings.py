@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet
-from app.evidence.oscal_common import props, stable_uuid, title
+from app.evidence.oscal_common import props, stable_uuid, taxonomy_props, title
 from app.lifecycle import EXCEPTION_STATUSES
 
 UNMAPPED = "unmapped"  # the target of a finding that names no control
@@ -68,6 +68,7 @@ def oscal_findings(ev: EvidenceSet, findings: Iterable[dict[str, Any]],
                    turn_ids: Mapping[int, Sequence[int]]) -> list[dict[str, Any]]:
     """One OSCAL finding per (finding, control), not-satisfied, its re-tests told in the status remarks."""
     out = []
+    scenarios = {s["scenario_id"]: s for s in ev.scenarios}  # what each finding's scenario cites (OWASP, ATLAS)
     for f in findings:
         related = related_turns(f, turn_ids)
         history = wording.retest_history(f["retests"])
@@ -84,7 +85,7 @@ def oscal_findings(ev: EvidenceSet, findings: Iterable[dict[str, Any]],
                 "title": title(f"Finding {f['id']} ({control}): {f['title']}"),
                 "description": described,
                 "props": props(finding=f["id"], severity=f["severity"], finding_status=f["status"],
-                               scenario=f.get("scenario_id")),
+                               scenario=f.get("scenario_id")) + taxonomy_props(scenarios.get(f.get("scenario_id"), {})),
                 "target": {"type": "objective-id", "target-id": control, "status": status},
                 "related-risks": [{"risk-uuid": risk_uuid(ev, f["id"])}],
             }

@@ -69,34 +69,34 @@ def retry_note(retry: Any) -> str:
 def turn_stats(db: "Session", engagement_id: int) -> dict[int, dict[str, Any]]:
     """Per run: turns, turns that ended in error, retries, and the error types seen."""
     from sqlalchemy import case, func
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Run, Turn
 
     stats: dict[int, dict[str, Any]] = {}
-    query = (select(Turn.run_id, func.count(), func.sum(case((Turn.status == "error", 1), else_=0)),
+    query = (select(Turn.run_id, func.count(), func.sum(case((col(Turn.status) == "error", 1), else_=0)),
                     func.sum(func.json_array_length(Turn.retries)))
-             .join(Run, Run.id == Turn.run_id).where(Run.engagement_id == engagement_id).group_by(Turn.run_id))
-    for run_id, turns, errors, retries in db.exec(query).all():  # type: ignore[call-overload]
+             .join(Run, col(Run.id) == Turn.run_id).where(Run.engagement_id == engagement_id).group_by(col(Turn.run_id)))
+    for run_id, turns, errors, retries in db.exec(query).all():
         stats[run_id] = {"turns": int(turns), "errors": int(errors or 0), "retries": int(retries or 0),
                          "error_types": []}
-    kinds = (select(Turn.run_id, Turn.error_type).distinct().join(Run, Run.id == Turn.run_id)
-             .where(Run.engagement_id == engagement_id, Turn.error_type != "").order_by(Turn.run_id, Turn.error_type))
-    for run_id, kind in db.exec(kinds).all():  # type: ignore[call-overload]
+    kinds = (select(Turn.run_id, Turn.error_type).distinct().join(Run, col(Run.id) == Turn.run_id)
+             .where(Run.engagement_id == engagement_id, Turn.error_type != "").order_by(col(Turn.run_id), col(Turn.error_type)))
+    for run_id, kind in db.exec(kinds).all():
         stats.setdefault(run_id, {"turns": 0, "errors": 0, "retries": 0, "error_types": []})["error_types"].append(kind)
     return stats
 
 
 def fail_reasons(db: "Session", engagement_id: int, limit: int = 3) -> dict[int, list[str]]:
     """A few distinct reasons per run from its failing verdicts, for the result sentence."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Run, Verdict
 
     reasons: dict[int, list[str]] = defaultdict(list)
-    query = (select(Verdict.run_id, Verdict.reason).join(Run, Run.id == Verdict.run_id)
-             .where(Run.engagement_id == engagement_id, Verdict.outcome == "fail").order_by(Verdict.id))
-    for run_id, reason in db.exec(query).all():  # type: ignore[call-overload]
+    query = (select(Verdict.run_id, Verdict.reason).join(Run, col(Run.id) == Verdict.run_id)
+             .where(Run.engagement_id == engagement_id, Verdict.outcome == "fail").order_by(col(Verdict.id)))
+    for run_id, reason in db.exec(query).all():
         found = reasons[run_id]
         if reason and reason not in found and len(found) < limit:
             found.append(reason)
@@ -110,14 +110,14 @@ def verdict_sources(db: "Session", engagement_id: int) -> dict[int, dict[str, in
     counts, so it never claims a tester review that the data does not show.
     """
     from sqlalchemy import func
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import Run, Verdict
 
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"auto": 0, "human": 0})
-    query = (select(Verdict.run_id, Verdict.source, func.count()).join(Run, Run.id == Verdict.run_id)
-             .where(Run.engagement_id == engagement_id).group_by(Verdict.run_id, Verdict.source))
-    for run_id, source, count in db.exec(query).all():  # type: ignore[call-overload]
+    query = (select(Verdict.run_id, Verdict.source, func.count()).join(Run, col(Run.id) == Verdict.run_id)
+             .where(Run.engagement_id == engagement_id).group_by(col(Verdict.run_id), col(Verdict.source)))
+    for run_id, source, count in db.exec(query).all():
         counts[run_id]["human" if source == "human" else "auto"] += int(count)
     return dict(counts)
 
@@ -158,17 +158,20 @@ def scenario_record(s: Any) -> dict[str, Any]:
     for key in ("methodology", "description", "expected", "rationale", "remediation"):
         value = spec.get(key)
         rec[key] = value if isinstance(value, str) else ""
+    for key in ("owasp", "atlas"):  # the attack taxonomies the scenario cites (ids checked when it was loaded)
+        value = spec.get(key)
+        rec[key] = [str(v) for v in value if isinstance(v, str)] if isinstance(value, list) else []
     return rec
 
 
 def mapping_records(db: "Session", engagement_id: int, runs: list[dict[str, Any]], catalog: CatalogView,
                      scrub: Scrubber) -> list[dict[str, Any]]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store.models import ControlMapping
 
     rows = db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)
-                   .order_by(ControlMapping.id)).all()
+                   .order_by(col(ControlMapping.id))).all()
     records = []
     for m in rows:
         tested = [r for r in runs if r["scenario_id"] in m.scenarios]

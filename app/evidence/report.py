@@ -39,9 +39,12 @@ _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 TOC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("summary", "Summary", ()),
     ("test-plan", "1. Test plan", (("scope", "Scope: in-scope AI systems"), ("methodology", "Methodology"),
-                                   ("matrix", "Control matrix and coverage"), ("scenarios", "Tools and versions"),
+                                   ("matrix", "Control matrix and coverage"),
+                                   ("attack-coverage", "Attack coverage: OWASP LLM Top 10 and MITRE ATLAS"),
+                                   ("scenarios", "Tools and versions"),
                                    ("sampling", "Test windows (sampling)"),
-                                   ("systems-as-tested", "The system as tested"))),
+                                   ("systems-as-tested", "The system as tested"),
+                                   ("calibration", "Detector calibration"))),
     ("results", "2. Results of tests", ()),
     ("transcripts", "3. Test results per scenario and turn", ()),
     ("findings", "4. Findings", ()),
@@ -205,6 +208,8 @@ def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str
 
 
 def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    from app.calibration import summary_sentence, table_rows
+
     runs = ev.runs
     plan = tables.test_plan(ev)
     seen: set[str] = set()
@@ -222,6 +227,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "data_as_of": ev.data_as_of.isoformat(timespec="seconds") if ev.data_as_of else None,
         "selected_windows": ev.selected_windows,
         "notes": ev.notes,
+        "secrets_in_output": wording.secrets_in_output(ev.secrets_in_output),
         "systems_in_scope": [s for s in ev.systems if s["in_scope"]],
         "systems_out_of_scope": [s for s in ev.systems if not s["in_scope"]],
         "methodology": ev.methodology,
@@ -236,6 +242,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "toc": [{"id": i, "title": t, "children": [{"id": c, "title": ct} for c, ct in kids]} for i, t, kids in TOC],
         "links": _links(ev, plan),
         "coverage": ev.coverage,
+        "attack_coverage": tables.attack_coverage(ev),
         "sampling": tables.sampling_rows(ev),
         "spread": ev.spread,
         "scenarios": ev.scenarios,
@@ -261,6 +268,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
         "audit_events": ev.iter_audit_events(),
         "no_exceptions": wording.NO_EXCEPTIONS,
         "method": wording.METHOD,
+        "calibration": {"rows": table_rows(ev.calibration), "sentence": summary_sentence(ev.calibration)},
     }
 
 

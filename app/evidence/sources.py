@@ -10,7 +10,7 @@ the export an auditor is waiting for.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from app.errors import RedlineError
 
@@ -105,6 +105,13 @@ class CatalogView:
             return None
         return {key: str(found.get(key) or "") for key in CROSSWALK_KEYS}
 
+    def taxonomy(self, field_name: str) -> list[dict[str, str]]:
+        """The catalog's entries of a scenario taxonomy (``owasp`` or ``atlas``), in catalog order."""
+        if self._catalog is None or not hasattr(self._catalog, "taxonomy"):
+            return []
+        return [{"id": row.id, "name": row.name, "tactic": str(getattr(row, "tactic", "") or "")}
+                for row in self._catalog.taxonomy(field_name).values()]
+
     def methodology(self, categories: Iterable[str]) -> list[dict[str, str]]:
         """The catalog's methodology bullets for the categories tested, in catalog order."""
         wanted = set(categories)
@@ -135,7 +142,7 @@ def coverage(db: "Session", engagement_id: int, catalog: Any,
     the scenario file has since been moved.
     """
     try:
-        from app.alignment import coverage as alignment_coverage, engagement_library
+        from app.alignment.matrix import coverage as alignment_coverage, engagement_library
     except ModuleNotFoundError as exc:
         if exc.name not in ("app.alignment", "app.alignment.matrix"):
             raise
@@ -183,6 +190,19 @@ def secret_values(targets: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(v for v in values if v)
 
 
+def model_output(db: "Session", run_ids: Sequence[int], batch: int = 500) -> Iterator[str]:
+    """Every stored answer of the given runs, as the model gave it: what the secret census counts."""
+    from sqlmodel import select
+
+    from app.store.models import Turn
+
+    for start in range(0, len(run_ids), batch):
+        chunk = list(run_ids[start:start + batch])
+        for (text,) in db.execute(select(Turn.response_text).where(Turn.run_id.in_(chunk))):  # type: ignore[attr-defined]
+            if text:
+                yield text
+
+
 class Scrubber:
     """The one export-time filter every string of a record passes: known secret values, then any redactions.
 
@@ -198,6 +218,7 @@ class Scrubber:
         self.names = list(names)  # the redactions applied, by name (empty: secrets only)
         self.changed_turns: set[int] = set()
         self.changed_verdicts: set[int] = set()
+        self.changed_events: set[int] = set()  # audit events (by seq) exported with a redacted payload
 
     def __bool__(self) -> bool:
         return bool(self.secrets or self.filters)

@@ -228,3 +228,39 @@ def findings_rows(ev: EvidenceSet) -> list[dict[str, Any]]:
 def _cross(row: dict[str, str], key: str) -> str:
     via = f" (via {row['via']})" if row.get("via") else ""
     return f"{row['control']}: {row[key]}{via}" if row.get(key) else ""
+
+
+TAXONOMY_LABELS = {"owasp": "OWASP Top 10 for LLM Applications (2025)", "atlas": "MITRE ATLAS"}
+
+
+def attack_coverage(ev: EvidenceSet) -> list[dict[str, Any]]:
+    """Where the engagement stands on each OWASP LLM risk and ATLAS technique, from the same runs as the SOC 2 tables.
+
+    A run counts for every id its scenario cites; re-tests are remediation
+    verification and are left out, as in continuous monitoring. An id no
+    scenario of the bundle cites is listed as not tested, so the table answers
+    "where are we on LLM01 to LLM10?" with every row, not only the good ones.
+    """
+    by_pk = {s["id"]: s for s in ev.scenarios}
+    by_scenario_id = {s["scenario_id"]: s for s in ev.scenarios}
+    rows = []
+    for field_name, label in TAXONOMY_LABELS.items():
+        counts: dict[str, Counter[str]] = {}
+        scenarios: dict[str, dict[str, None]] = {}
+        for run in ev.runs:
+            scen = by_pk.get(run["scenario_pk"], {})
+            for ident in scen.get(field_name, []):
+                scenarios.setdefault(ident, {})[run["scenario_id"]] = None
+                if run["placement"] != "retest":
+                    counts.setdefault(ident, Counter())[run["verdict"] or "unfinished"] += 1
+        open_findings: Counter[str] = Counter()
+        for f in ev.findings:
+            for ident in by_scenario_id.get(f.get("scenario_id") or "", {}).get(field_name, []):
+                open_findings[ident] += bool(f["open"])
+        for entry in ev.catalog.taxonomy(field_name):
+            c = counts.get(entry["id"], Counter())
+            rows.append({"taxonomy": label, "id": entry["id"], "name": entry["name"], "tactic": entry["tactic"],
+                         "scenarios": ", ".join(scenarios.get(entry["id"], {})), "runs": sum(c.values()),
+                         "pass": c["pass"], "fail": c["fail"], "review": c["review"], "error": c["error"],
+                         "open_findings": open_findings[entry["id"]], "result": wording.rollup_result(dict(c))})
+    return rows

@@ -24,7 +24,7 @@ from app.errors import RedlineError
 from app.evidence import manifest
 from app.evidence.signature import SIG_NAME, check_signature
 from app.evidence.verify_evidence import check_bundle_evidence
-from app.evidence.bounds import (TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
+from app.evidence.bounds import (DEFAULT_LIMITS, TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
                                  size_mismatch, unsafe_entries)
 from app.store.audit import verify_events
 
@@ -73,7 +73,7 @@ def _digest(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits(), *,
+def verify_bundle(path: Path | str, limits: VerifyLimits = DEFAULT_LIMITS, *,
                   trusted_keys: list[bytes] | None = None) -> VerifyReport:
     """Check the bundle at ``path`` against its manifest, its audit chain and its signature, reading no
     more than ``limits``.
@@ -118,7 +118,7 @@ def verify_bundle(path: Path | str, limits: VerifyLimits = VerifyLimits(), *,
             if digest != item["sha256"] or size != item["size"]:
                 report.problems.append(f"modified file: {name} (SHA-256 or size differs from the manifest)")
             report.files_checked += 1
-        _check_chain(archive, names, data["audit_chain"], report, limits)
+        _check_chain(archive, names, data["audit_chain"], report, limits, _redacted_events(data))
         _check_provenance(archive, names, data, report, trusted_keys, limits)
     return report
 
@@ -159,11 +159,21 @@ def _read_manifest(archive: zipfile.ZipFile, names: list[str], report: VerifyRep
     if problems:
         report.problems.extend(f"broken manifest: {p}" for p in problems)
         return None
+    if not isinstance(data, dict):  # manifest.problems names this; the check makes the type plain
+        report.problems.append("broken manifest: manifest.json is not an object")
+        return None
     return data
 
 
+def _redacted_events(manifest: dict[str, Any]) -> frozenset[int]:
+    """The audit events the export says it redacted (by sequence number): only these may carry a redacted payload."""
+    redaction = manifest.get("redaction")
+    listed = redaction.get("altered_audit_events") if isinstance(redaction, dict) else None
+    return frozenset(n for n in listed if isinstance(n, int)) if isinstance(listed, list) else frozenset()
+
+
 def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, Any], report: VerifyReport,
-                 limits: VerifyLimits) -> None:
+                 limits: VerifyLimits, redacted: frozenset[int] = frozenset()) -> None:
     if not pinned["ok"]:
         listed = "; ".join(str(p) for p in pinned["problems"]) or "no detail recorded"
         report.problems.append(f"audit chain: it was already broken when the bundle was exported ({listed})")
@@ -173,7 +183,8 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
     number = 0
     try:
         with archive.open(AUDIT_FILE) as handle:
-            for number, raw in bounded_lines(handle, limits.audit_line_bytes):
+            # ``number`` outlives the loop: the except clauses below name the line that failed.
+            for number, raw in bounded_lines(handle, limits.audit_line_bytes):  # noqa: B007
                 if raw.strip():
                     events.append(loads_bounded(raw, limits.json_depth))
     except TooLarge as exc:
@@ -183,15 +194,20 @@ def _check_chain(archive: zipfile.ZipFile, names: list[str], pinned: dict[str, A
         report.problems.append(f"audit chain: {AUDIT_FILE} line {number} does not parse ({exc})")
         return
     try:
-        problems = verify_events(events, pinned["chain"])
+        problems = verify_events(events, pinned["chain"], redacted)
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"audit chain: an event in {AUDIT_FILE} lacks a field or has a bad value ({exc})")
         return
     report.problems.extend(f"audit chain: {p}" for p in problems)
     report.chain_length = len(events)
+    shown = sum(1 for e in events if e.get("payload_redacted"))
+    if shown:
+        report.notes.append(f"{shown} audit event(s) have their payload redacted in this bundle: each hash covers the "
+                            "original payload's SHA-256, shipped beside it, so the chain was checked, but those "
+                            "payloads' text was not")
     head = max(events, key=lambda e: e["seq"])["hash"] if events else None
     if events and head != pinned["head_hash"]:
-        report.problems.append(f"audit chain: its head {head[:16]} differs from the head the manifest pinned "
+        report.problems.append(f"audit chain: its head {str(head)[:16]} differs from the head the manifest pinned "
                                f"({pinned['head_hash'][:16]})")
     if len(events) != pinned["length"]:
         report.problems.append(f"audit chain: {len(events)} events in {AUDIT_FILE}, the manifest recorded "

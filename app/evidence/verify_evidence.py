@@ -15,7 +15,7 @@ from __future__ import annotations
 import zipfile
 from typing import Any, Iterator
 
-from app.evidence.bounds import VerifyLimits, bounded_lines, loads_bounded, read_bounded
+from app.evidence.bounds import DEFAULT_LIMITS, VerifyLimits, bounded_lines, loads_bounded, read_bounded
 from app.store.coverage import CoverageResult, bundle_turn_digest, check_run, index_events, note_uncovered, verdict_digest
 
 AUDIT_FILE = "audit/events.jsonl"
@@ -30,7 +30,7 @@ def _jsonl(archive: zipfile.ZipFile, name: str, line_bytes: int, depth: int) -> 
 
 
 def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: dict[str, Any],
-                          limits: VerifyLimits = VerifyLimits()) -> CoverageResult:
+                          limits: VerifyLimits = DEFAULT_LIMITS) -> CoverageResult:
     """Compare every transcript turn and verdict in the bundle with the digests its chain recorded."""
     result = CoverageResult()
     needed = [AUDIT_FILE, "data/runs.json", "data/verdicts.json"]
@@ -47,7 +47,8 @@ def check_bundle_evidence(archive: zipfile.ZipFile, names: list[str], manifest: 
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError, EOFError) as exc:
         result.problems.append(f"the chain, runs or verdicts could not be read to check turns ({exc})")
         return result
-    altered = manifest.get("redaction") if isinstance(manifest.get("redaction"), dict) else {}
+    redaction = manifest.get("redaction")
+    altered: dict[str, Any] = redaction if isinstance(redaction, dict) else {}
     skip_turns = frozenset(int(t) for t in altered.get("altered_turns", []) if isinstance(t, int))
     skip_verdicts = frozenset(int(v) for v in altered.get("altered_verdicts", []) if isinstance(v, int))
     by_run: dict[int, list[tuple[int, str, str]]] = {}

@@ -175,6 +175,8 @@ def rollup_result(counts: dict[str, int]) -> str:
     if fails:
         return f"Exceptions noted in {fails} of {total} run{'s' if total != 1 else ''}."
     open_ = total - counts.get("pass", 0)
+    if open_ and not counts.get("pass"):
+        return f"Not concluded: none of the {total} run{'s' if total != 1 else ''} reached a verdict."
     if open_:
         return f"{NO_EXCEPTIONS[:-1]} in {counts.get('pass', 0)} run(s); {open_} not concluded."
     return NO_EXCEPTIONS
@@ -190,14 +192,15 @@ def retest_result(before: str, after: str) -> str:
     return "Not concluded: the re-test has no verdict yet."
 
 
-def outcome_of(auto: Iterable[str], human: Optional[str]) -> str:
-    """A turn's effective outcome: the tester's latest word, else its automatic verdicts combined by
-    the runner's own rule (:func:`app.detectors.aggregate.combine`)."""
+def outcome_of(auto: Iterable[tuple[str, Optional[dict[str, Any]]]], human: Optional[str]) -> str:
+    """A turn's effective outcome: the tester's latest word, else its automatic verdicts'
+    ``(outcome, evidence)`` combined by the runner's own rule
+    (:func:`app.detectors.aggregate.combine_verdicts`)."""
     if human:
         return human
-    from app.detectors.aggregate import combine
+    from app.detectors.aggregate import combine_verdicts
 
-    return combine(auto) or ""
+    return combine_verdicts(auto) or ""
 
 
 def configuration(snapshot: Optional[dict[str, Any]]) -> str:
@@ -293,3 +296,21 @@ def triage_summary(rows: list[dict[str, Any]]) -> str:
         [f"{bare} failed run{'s' if bare != 1 else ''} with no finding"] if bare else [])
     verb = "awaits" if len(rows) == 1 else "await"
     return f"{' and '.join(parts)} {verb} triage; they are not exceptions until a tester confirms them."
+
+
+def secrets_in_output(census: dict[str, Any]) -> str:
+    """What the bundle did with secret-looking model output, from the census of the exported answers."""
+    from app.detectors.secret import SECRET_SHAPES
+
+    found = census.get("found") or {}
+    values, turns = sum(found.values()), int(census.get("turns") or 0)
+    if not values:
+        return "No secret-looking value was found in model output."
+    kinds = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in found.items())
+    counted = (f"{values} secret-looking value{'s' if values != 1 else ''} in {turns} model "
+               f"answer{'s' if turns != 1 else ''} ({kinds})")
+    if census.get("kept"):
+        return f"{counted} kept at the exporter's request (--keep-secrets-in-output): this bundle holds them."
+    example = next(s.placeholder for s in SECRET_SHAPES if s.kind in found)
+    return (f"{counted} {'were' if values != 1 else 'was'} replaced by a typed placeholder such as "
+            f"[REDACTED {example}] in every file of this bundle; the store keeps the originals.")

@@ -22,12 +22,15 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from app.evidence import tables
 from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
 from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -112,7 +115,28 @@ def _turn_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
                        auto="; ".join(f"{v['detector'] or 'auto'}: {v['outcome']} - {v['reason']}"
                                       for v in t["auto_verdicts"]),
                        human="; ".join(f"{v['actor'] or 'tester'}: {v['outcome']} - {v['reason']}"
-                                       for v in t["human_verdicts"]))
+                                       for v in t["human_verdicts"]),
+                       author=_author(t["request"]), judges=_judges(t["auto_verdicts"]))
+
+
+def _author(request: Any) -> str:
+    """Who wrote the prompt: the scenario, or the attacker model with its method and turn."""
+    from app.attacker import written_by
+
+    system = written_by(request)
+    if not system:
+        return "scenario"
+    record = request.get("attacker") or {}
+    return (f"attacker {system} ({record.get('method')}, turn {record.get('turn')} of {record.get('max_turns')}, "
+            f"prompt {record.get('prompt_version')})")
+
+
+def _judges(verdicts: list[dict[str, Any]]) -> str:
+    """What each model judge said: its verdict (or why it gave none), its reason, and its prompt version."""
+    from app.triage import judge_grades
+
+    return "; ".join(f"{g['system']}: {g['verdict'] or 'no verdict'} - {g['reason'] or g['error']} "
+                     f"({g['prompt_sha256'][:12]})" for g in judge_grades(verdicts))
 
 
 def _audit_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
@@ -127,6 +151,11 @@ SHEETS: tuple[Sheet, ...] = (
         C("Client control", "client_ref", 12), C("Control activity (client's wording)", "activity", 48),
         C("Scenarios mapped", "scenarios", 36), C("Scenarios run", "scenarios_run", 36), C("Runs", "runs", 8),
         C("Windows tested", "windows_tested", 16), C("Coverage", "coverage", 28)), tables.test_plan),
+    Sheet("attack_coverage", (
+        C("Taxonomy", "taxonomy", 30), C("Id", "id", 14), C("Name", "name", 32), C("Tactic", "tactic", 18),
+        C("Scenarios", "scenarios", 40), C("Runs", "runs", 8), C("Pass", "pass", 8), C("Fail", "fail", 8),
+        C("Review", "review", 8), C("Error", "error", 8), C("Open findings", "open_findings", 10),
+        C("Result", "result", 40)), tables.attack_coverage),
     Sheet("sampling", (
         C("Test window", "window", 16), C("Start", "start", 12, "date"), C("End", "end", 12, "date"),
         C("Population (scheduled runs)", "population", 12), C("Sample tested (scheduled runs inside the window)",
@@ -155,7 +184,8 @@ SHEETS: tuple[Sheet, ...] = (
         C("TTFT ms", "ttft_ms", 9), C("Total ms", "total_ms", 9), C("Model", "model_id", 16),
         C("HTTP status", "http_status", 8), C("Error", "error", 24), C("Retries", "retry_count", 8),
         C("Automatic verdicts", "auto", 40), C("Human verdicts", "human", 40), C("Outcome", "outcome", 10),
-        C("Prompt sent", "prompt", 60), C("Response received", "response_text", 80)), _turn_rows),
+        C("Model judges", "judges", 40), C("Prompt written by", "author", 24), C("Prompt sent", "prompt", 60),
+        C("Response received", "response_text", 80)), _turn_rows),
     Sheet("findings", (
         C("Finding", "id", 8), C("Title", "title", 36), C("Status", "status", 12), C("Severity", "severity", 9),
         C("SOC 2 impact", "impact", 32), C("Controls", "controls_text", 20), C("ISO 42001", "iso42001", 28),
@@ -199,7 +229,7 @@ SHEETS: tuple[Sheet, ...] = (
 )
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: "SupportsWrite[str]") -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -247,7 +277,7 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
                    for column in sheet.columns])
         rows = 0
         for row in sheet.rows(ev):
-            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns)])
+            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns, strict=True)])
             rows += 1
         ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
     raw = path.with_suffix(".raw.xlsx")

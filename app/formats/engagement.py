@@ -130,7 +130,7 @@ class AuditSpec(_Strict):
     as_of: Optional[date] = None  # type1
     type1_tolerance_days: int = Field(default=7, ge=0, le=90)
     cpa_firm: str = ""
-    evidence_format: list[EvidenceFormat] = Field(default_factory=lambda: ["report"])
+    evidence_format: list[EvidenceFormat] = Field(default_factory=lambda: list[EvidenceFormat](["report"]))
 
     @model_validator(mode="after")
     def _dating(self) -> "AuditSpec":

@@ -56,7 +56,7 @@ def load_control_matrix(path: Path, *, catalog: Any = None,
         if not any(_cell(cells, i) for i in range(len(cells))):
             continue  # blank spacer rows are common in hand-kept matrices
 
-        def problem(key: str, message: str) -> None:
+        def problem(key: str, message: str, number: int = number) -> None:
             problems.append(Problem(str(path), number, None, _cell(header, columns[key]), message, kind="column"))
 
         criteria = [c.strip() for c in _SPLIT_CRITERIA.split(values["criterion"]) if c.strip()]

@@ -27,6 +27,7 @@ MAX_BURST_REQUESTS = 50
 MAX_BURST_CONCURRENCY = 8
 MAX_BURST_SECONDS = 60.0
 MAX_SAMPLES = 100
+MAX_ADAPTIVE_TURNS = 20
 
 
 class _Strict(BaseModel):
@@ -76,7 +77,24 @@ class BurstStep(_Strict):
     identity: str = "primary"
 
 
-Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep], Field(discriminator="type")]
+class AdaptiveStep(_Strict):
+    """Attack turns an attacker model writes, one at a time, toward ``goal`` (:mod:`app.runner.adaptive`).
+
+    The attack stops after ``max_turns`` turns, or early when a detector on the
+    step fails a turn: the goal was reached. Each turn's prompt is marked as
+    attacker output on the turn. ``crescendo`` escalates over one conversation;
+    ``pair`` refines a single prompt from the verdict on each attempt."""
+
+    type: Literal["adaptive"]
+    goal: str = Field(min_length=1, max_length=2000)
+    attacker: str = Field(min_length=1)  # a configured system of the engagement
+    method: Literal["crescendo", "pair"] = "crescendo"
+    max_turns: int = Field(default=5, ge=1, le=MAX_ADAPTIVE_TURNS)
+    seconds: float = Field(default=60.0, gt=0, le=600)  # the longest wait for one attacker reply
+    identity: str = "primary"
+
+
+Step = Annotated[Union[ChatStep, ListModelsStep, HttpStep, BurstStep, AdaptiveStep], Field(discriminator="type")]
 
 
 class DetectorSpec(BaseModel):
@@ -139,6 +157,10 @@ class ScenarioSpec(_Strict):
     remediation: str = ""  # guidance when it fails
     impact: str = ""  # SOC 2 impact wording when it fails
     tags: list[str] = Field(default_factory=list)
+    # The attack taxonomies beside the SOC 2 controls, so coverage can be read as a client asks for it:
+    # OWASP Top 10 for LLM Applications (2025) ids and MITRE ATLAS technique ids, checked against the catalog.
+    owasp: list[str] = Field(default_factory=list)
+    atlas: list[str] = Field(default_factory=list)
     samples: int = Field(default=1, ge=1, le=MAX_SAMPLES)
     turns: Optional[list[ChatStep]] = None
     steps: Optional[list[Step]] = None
@@ -167,5 +189,5 @@ class ScenarioSpec(_Strict):
         return self
 
     @property
-    def all_steps(self) -> list[ChatStep | ListModelsStep | HttpStep | BurstStep]:
+    def all_steps(self) -> list[ChatStep | ListModelsStep | HttpStep | BurstStep | AdaptiveStep]:
         return list(self.turns if self.turns is not None else self.steps or [])

@@ -189,6 +189,7 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
         catalog = load_catalog()
     known_ids = set(catalog.ids())
     methodologies = sorted(catalog.methodology_keys())
+    taxonomies = {name: sorted(catalog.taxonomy(name)) for name in ("owasp", "atlas")}
     problems: list[Problem] = []
     first_seen: dict[str, _Item] = {}
     for item in items:
@@ -211,6 +212,11 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
             if control not in known_ids:
                 problems.append(item.problem(("controls", i), f"unknown control '{control}'"
                                              + did_you_mean(control, known_ids)))
+        for field_name, known in taxonomies.items():
+            for i, ident in _strings(raw.get(field_name)):
+                if ident not in known:
+                    problems.append(item.problem((field_name, i), f"unknown {field_name} id '{ident}'"
+                                                 + did_you_mean(ident, known)))
         methodology = raw.get("methodology")
         if isinstance(methodology, str) and methodology not in methodologies:
             problems.append(item.problem(("methodology",), f"unknown methodology '{methodology}'"

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.errors import FieldValueError, FileFormatError, Problem
-from app.formats.plainwords import did_you_mean, plain_message  # did_you_mean: re-exported for the loaders
+from app.formats.plainwords import did_you_mean, plain_message  # noqa: F401  (did_you_mean: re-exported for the loaders)
 from app.formats.yamlwrite import dump_yaml  # noqa: F401  (re-exported: the writer lives beside the reader)
 
 DataPath = tuple[typing.Union[str, int], ...]

@@ -26,10 +26,10 @@ from app.targets.base import ChatRequest
 
 if TYPE_CHECKING:
     from app.formats.scenario import BurstStep
-    from app.runner.live import LiveRun
+    from app.runner.turns import RunInProgress
 
 
-async def run_burst(live: "LiveRun", index: int, sample: int, step: "BurstStep") -> None:
+async def run_burst(live: "RunInProgress", index: int, sample: int, step: "BurstStep") -> None:
     """Send the burst, record each request as a turn, and add the step's summary to ``live.bursts``."""
     gate = asyncio.Semaphore(step.concurrency)
     label = live.label(step.identity)

@@ -17,7 +17,8 @@ from app import __version__
 from app.errors import RedlineError, UsageError
 from app.events import RunFinished, RunStarted
 from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
-from app.runner.live import LiveRun, PriorTurn, TurnLog
+from app.runner.live import LiveRun
+from app.runner.turns import PriorTurn, TurnLog
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
 from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from app.secrets import SecretResolver
     from app.targets.base import Target
 
-OnEvent = Optional[Callable[["RunnerEvent"], None]]
+OnEvent = Callable[["RunnerEvent"], None] | None
 
 # A scenario tagged ``exclusive`` measures something other traffic would disturb (what the
 # system "recently" saw, latency under a burst): it runs alone, after the rest of the plan.
@@ -153,7 +154,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
 
         outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
         shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
-        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared))):
+        for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i]) for i in shared)), strict=True):
             outcomes[i] = outcome
         for i, p in enumerate(plan):
             if outcomes[i] is None:  # an exclusive scenario: alone, after the others
@@ -178,6 +179,7 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> tuple[int, RunLock]:
         metrics: dict[str, Any] = {"window": window.name if window else None,
                                    "outside_window": window is None or not (window.start <= today <= window.end)}
         config, config_sha = snapshot_with_hash(planned.system)  # the configuration its target was built from
+        assert planned.system.id is not None and scenario.id is not None  # both are stored rows
         run = Run(engagement_id=engagement_id, system_id=planned.system.id, scenario_pk=scenario.id,
                   window_id=window.id if window else None, retest_of=planned.retest_of, status="running",
                   tool_version=__version__, started_at=utcnow(), metrics=metrics,

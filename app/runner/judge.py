@@ -2,10 +2,12 @@
 
 Per turn, every applicable detector stores an automatic ``Verdict``. The
 turn's own outcome is the strongest thing a detector saw
-(:func:`app.detectors.aggregate.combine`): ``fail`` over ``review`` over
-``pass``, and ``error`` only when no detector could judge the turn at all; a
+(:func:`app.detectors.aggregate.combine_verdicts`): ``fail`` over ``review``
+over ``pass``, and ``error`` only when no detector could judge the turn at all,
+or when a model judge could not grade it (its rubric went unchecked); a
 ``status`` detector that expects a 401 judges an errored turn explicitly, so
-its pass stands. The run's verdict is
+its pass stands. A model judge's grade (verdict, reason, judge prompt version
+and hash) is stored in its verdict's evidence, which the audit chain digests. The run's verdict is
 :func:`app.detectors.aggregate` of the turn outcomes under the scenario's
 ``pass_criteria``, read back from the store so a resumed run counts the turns
 of its first attempt too. A turn that ended in a target fault or was cancelled
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from app.detectors import TurnObservation, aggregate, evaluate_all
-from app.detectors.aggregate import combine
+from app.detectors.aggregate import WITHHOLDS_PASS, combine_verdicts
+from app.detectors.judge import GRADES_KEY, grade_key
 from app.events import VerdictRecorded
 from app.store.models import Turn, Verdict, utcnow
 
@@ -30,8 +33,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from app.events import RunnerEvent
-    from app.formats.scenario import ScenarioSpec
-    from app.runner.live import TurnLog
+    from app.formats.scenario import DetectorSpec, ScenarioSpec
+    from app.runner.turns import TurnLog
     from app.store.models import AISystem, Run
 
 
@@ -65,15 +68,30 @@ def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spe
     results = evaluate_all(spec.detectors, obs, step_index)
     if not results:
         return None
-    rows = [{"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
-             "outcome": result.outcome, "reason": result.reason, "evidence": result.evidence(obs.text),
-             "actor": "", "created_at": utcnow()} for det, result in results]
+    rows: list[dict[str, Any]] = [
+        {"run_id": run_id, "turn_id": turn_id, "source": "auto", "detector": det.name or det.type,
+         "outcome": result.outcome, "reason": result.reason,
+         "evidence": {**result.evidence(obs.text), **graded_evidence(det, result.outcome, obs)},
+         "actor": "", "created_at": utcnow()} for det, result in results]
     with engine.begin() as conn:
         conn.execute(insert(Verdict.__table__), rows)  # type: ignore[attr-defined]
     if emit is not None:
         for row in rows:
             emit(VerdictRecorded(run_id, turn_id, row["detector"], row["outcome"], row["reason"]))
-    return combine(row["outcome"] for row in rows)
+    return combine_verdicts((row["outcome"], row["evidence"]) for row in rows)
+
+
+def graded_evidence(det: "DetectorSpec", outcome: str, obs: TurnObservation) -> dict[str, Any]:
+    """For a model judge: its grade as given (or the fault that kept it from grading) beside the verdict,
+    and, when it could not grade, the flag that keeps the turn from passing."""
+    if det.type != "judge":
+        return {}
+    grade = (obs.context.get(GRADES_KEY) or {}).get(grade_key(det.params))
+    extra: dict[str, Any] = {"judge": grade if isinstance(grade, dict) else {"system": det.params.get("judge"),
+                                                                             "error": "not graded"}}
+    if outcome == "error":
+        extra[WITHHOLDS_PASS] = True
+    return extra
 
 
 @dataclass
@@ -100,7 +118,7 @@ _UNANSWERED = ("error", "cancelled")
 def turn_outcome(turn: Turn, judged: Sequence[Verdict]) -> Optional[str]:
     """A stored turn's outcome: its detectors' combined verdict; ``error`` for an errored or cancelled
     turn no detector judged; None for an answered turn that no detector needs."""
-    outcome = combine(v.outcome for v in judged)
+    outcome = combine_verdicts((v.outcome, v.evidence) for v in judged)
     if outcome is None and turn.status in _UNANSWERED:
         return "error"
     return outcome
@@ -138,8 +156,8 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     verdicts = list(db.exec(select(Verdict).where(Verdict.run_id == run_id, Verdict.source == "auto")
                             .order_by(Verdict.id)).all())  # type: ignore[arg-type]
     by_turn: dict[int, list[Verdict]] = {}
-    for verdict in verdicts:
-        by_turn.setdefault(verdict.turn_id or 0, []).append(verdict)
+    for stored in verdicts:
+        by_turn.setdefault(stored.turn_id or 0, []).append(stored)
     outcomes: list[str] = []
     inconclusive: list[dict[str, Any]] = []
     failing: Optional[tuple[Turn, Verdict]] = None
@@ -155,12 +173,15 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
             failing = (turn, next(v for v in judged if v.outcome == "fail"))
     verdict, metrics = aggregate(outcomes, spec.pass_criteria)
     metrics["inconclusive"] = inconclusive[:INCONCLUSIVE_LISTED]
-    return RunJudgement(verdict, metrics, *(failing or (None, None)), turns=turns)
+    failing_turn, failing_verdict = failing if failing is not None else (None, None)
+    return RunJudgement(verdict, metrics, failing_turn, failing_verdict, turns=turns)
 
 
 def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log: list["TurnLog"],
                        judgement: RunJudgement, window: Optional[str]) -> str:
     """Numbered steps an engineer can follow by hand: target, model, time, then each request sent."""
+    from app.formats.scenario import BurstStep
+
     target = system.target
     where = target.get("base_url") or "the built-in demo AI system"
     model = run.model_id or target.get("model") or "the configured model"
@@ -175,8 +196,11 @@ def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log
 
     def repetition(step: int, sample: int) -> int:
         # A burst's turns number its requests across repetitions (sample * requests + i).
-        requests = getattr(steps[step], "requests", 0) if step < len(steps) and steps[step].type == "burst" else 0
-        return sample // requests if requests else sample
+        # An adaptive step's turns do the same with its attack turns (sample * max_turns + i).
+        kind = steps[step].type if step < len(steps) else ""
+        per = getattr(steps[step], "requests" if kind == "burst" else "max_turns", 0) \
+            if kind in ("burst", "adaptive") else 0
+        return sample // per if per else sample
 
     wanted = repetition(failing.step, failing.sample) if failing is not None else 0
     seen_bursts: set[int] = set()
@@ -188,8 +212,10 @@ def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log
             if entry.step in seen_bursts:
                 continue
             seen_bursts.add(entry.step)
-            action = f"send {steps[entry.step].requests} identical requests, " \
-                     f"{steps[entry.step].concurrency} at a time: {_quote(entry.prompt)}"  # type: ignore[union-attr]
+            burst = steps[entry.step]
+            assert isinstance(burst, BurstStep)  # a burst entry comes from a burst step
+            action = f"send {burst.requests} identical requests, " \
+                     f"{burst.concurrency} at a time: {_quote(entry.prompt)}"
         elif entry.kind == "chat":
             action = f"send the chat message {_quote(entry.prompt)}"
         elif entry.kind == "list_models":

@@ -18,13 +18,17 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import canaries_for, judge_turn, observation
 from app.runner.record import (SecretScrubber, TurnRecorder, checkpoint, open_turn, token_count, update_turn,
                                withhold_raw)
+from app.runner.adaptive import run_adaptive
 from app.runner.burst import run_burst
+from app.runner.calls import http_step, list_models_step
+from app.runner.turns import Emit, PriorTurn, TurnLog
+from app.runner.grading import grade_turn
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
 from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
@@ -35,38 +39,12 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection, Engine
 
-    from app.events import RunnerEvent
-    from app.formats.scenario import ChatStep, HttpStep, ListModelsStep, ScenarioSpec
+    from app.formats.scenario import ChatStep, ScenarioSpec
     from app.store.models import AISystem
-    from app.targets.base import HttpResult, Target
+    from app.targets.base import Target
 
-Emit = Optional[Callable[["RunnerEvent"], None]]
-
-
-@dataclass
-class PriorTurn:
-    """A turn finished before the run was interrupted; a resumed run does not redo it."""
-
-    status: str
-    text: str
-    http_status: Optional[int]
-
-
-@dataclass
-class TurnLog:
-    """What a step sent, for the reproduction steps and the CI transcript."""
-
-    step: int
-    sample: int
-    kind: str
-    identity: str
-    prompt: str
-    turn_id: Optional[int] = None
-    status: str = ""
-    response: str = ""
-    error_type: str = ""
-    total_ms: Optional[float] = None
-    tokens: int = 0
+# Emit, PriorTurn and TurnLog are imported above and stay importable from here.
+__all__ = ["Emit", "LiveRun", "PriorTurn", "TurnLog"]
 
 
 @dataclass
@@ -112,6 +90,11 @@ class LiveRun:
         """The identity as the target sees it: unique to this run, so sessions never mix."""
         return f"redline-run{self.run_id}-{identity}"
 
+    def forget(self, identity: str) -> None:
+        """The identity asked the system to forget: its earlier messages must not come back."""
+        own = [text for who, text in self._sent if who == identity]
+        self._forgotten.setdefault(identity, []).extend(own)
+
     def _stop(self) -> bool:
         if self.cancel is not None and self.cancel.is_set():
             self.cancelled = True
@@ -127,9 +110,11 @@ class LiveRun:
                 if step.type == "chat":
                     await self._chat(index, sample, step)
                 elif step.type == "list_models":
-                    await self._list_models(index, sample, step)
+                    await list_models_step(self, index, sample, step)
                 elif step.type == "http":
-                    await self._http(index, sample, step)
+                    await http_step(self, index, sample, step)
+                elif step.type == "adaptive":
+                    await run_adaptive(self, index, sample, step)
                 else:
                     await run_burst(self, index, sample, step)
 
@@ -168,8 +153,10 @@ class LiveRun:
         if prior is not None:
             entry.status, entry.response = prior.status, prior.text
             return prior.text, prior.status == "done"
-        turn_id, earlier = opened or await self.writer.call(partial(
-            open_turn, run_id=self.run_id, step=index, sample=sample, kind=kind, identity=identity))
+        if opened is None:
+            opened = await self.writer.call(partial(
+                open_turn, run_id=self.run_id, step=index, sample=sample, kind=kind, identity=identity))
+        turn_id, earlier = opened
         entry.turn_id = turn_id
         if self.emit is not None:
             self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
@@ -202,6 +189,7 @@ class LiveRun:
             obs = observation(text, kind=kind, http_status=self._http_status(state), error_type=error_type,
                               ttft_ms=recorder.ttft_ms, total_ms=entry.total_ms, canaries=self.canaries,
                               documented=self.system.models, recall=recall, identity=identity)
+            obs = await grade_turn(self, index, obs, prompt)  # model judges first (app.runner.grading)
             judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
         return text, status == "done"
 
@@ -287,8 +275,8 @@ class LiveRun:
         tokens = token_count(usage, recorder.chunk_count)
         entry.status, entry.response, entry.error_type, entry.total_ms = status, text, error_type, total_ms
         entry.tokens = tokens
-        final_row = partial(
-            update_turn, turn_id=recorder.turn_id, status=status, response_text=text,
+        final_values: dict[str, Any] = dict(
+            status=status, response_text=text,
             http_status=self._http_status(state), error_type=error_type, error_detail=detail,
             ttft_ms=recorder.ttft_ms, total_ms=total_ms, chunk_count=recorder.chunk_count, token_count=tokens,
             usage=usage, model_id=model_id, system_fingerprint=fingerprint, retries=state.retries,
@@ -300,7 +288,7 @@ class LiveRun:
                 last_batch(conn)
             if withheld:
                 withhold_raw(conn, recorder.turn_id)
-            final_row(conn)
+            update_turn(conn, recorder.turn_id, **final_values)
 
         done = self.writer.submit(close)
         if withheld:
@@ -314,92 +302,3 @@ class LiveRun:
             self.emit(TurnFinished(self.run_id, recorder.turn_id, entry.status, entry.error_type, recorder.ttft_ms,
                                    entry.total_ms, entry.tokens))
         return entry.response
-
-    # ------------------------------------------------------------ non-chat
-
-    async def _list_models(self, index: int, sample: int, step: "ListModelsStep") -> None:
-        await self._call(index, sample, "list_models", step.identity, "list the served models",
-                         lambda: self.target.list_models(step.auth))
-
-    async def _http(self, index: int, sample: int, step: "HttpStep") -> None:
-        label = self.label(step.identity)
-        path = step.path.replace("{identity}", label)
-        body = _substitute(step.body, label)
-        status, http_status = await self._call(index, sample, "http", step.identity, f"{step.method} {path}",
-                                               lambda: self.target.request(step.method, path, body, step.auth))
-        if step.method == "DELETE" and status == "done" and (http_status or 0) < 300:
-            # The identity asked the system to forget: its earlier messages must not come back.
-            own = [text for who, text in self._sent if who == step.identity]
-            self._forgotten.setdefault(step.identity, []).extend(own)
-
-    async def _call(self, index: int, sample: int, kind: str, identity: str, prompt: str,
-                    call: Callable[[], Any]) -> tuple[str, Optional[int]]:
-        """A non-streaming call (model listing, raw HTTP) recorded as one turn; returns its status."""
-        entry = TurnLog(index, sample, kind, identity, prompt)
-        self.log.append(entry)
-        prior = self.prior.get((index, sample))
-        if prior is not None:
-            entry.status, entry.response = prior.status, prior.text
-            return prior.status, prior.http_status
-        turn_id, _ = await self.writer.call(partial(open_turn, run_id=self.run_id, step=index, sample=sample,
-                                                    kind=kind, identity=identity))
-        entry.turn_id = turn_id
-        if self.emit is not None:
-            self.emit(TurnStarted(self.run_id, turn_id, index, sample, kind, prompt))
-        holder: list["HttpResult"] = []
-
-        async def work() -> None:
-            holder.append(await call())
-
-        error = ""
-        try:
-            finished = await self._race(work(), None)
-        except asyncio.CancelledError:
-            self.writer.submit(partial(update_turn, turn_id=turn_id, status="cancelled",
-                                       error_detail="the run was stopped", finished_at=utcnow())).result()
-            raise
-        except Exception as exc:  # same rule as streaming: record it and go on
-            finished, error = True, f"internal error: {type(exc).__name__}: {exc}"
-        if not finished or not holder:
-            status = "cancelled" if not finished else "error"
-            await self.writer.call(partial(
-                update_turn, turn_id=turn_id, status=status, error_type="" if not finished else "stream_error",
-                error_detail="cancelled by the tester" if not finished else self.scrubber.whole(error),
-                request={"prompt": prompt}, finished_at=utcnow()))
-            entry.status = status
-            if self.emit is not None:
-                self.emit(TurnFinished(self.run_id, turn_id, status, entry.error_type))
-            return status, None
-        result = holder[0]
-        text = self.scrubber.whole("\n".join(result.models) if kind == "list_models" else result.body_text)
-        status = "error" if result.error_type else "done"
-        request = self.scrubber.request_dict(result.request)
-        request["prompt"] = prompt
-        total_ms = round(result.elapsed_ms, 3)
-        await self.writer.call(partial(
-            update_turn, turn_id=turn_id, status=status, response_text=text,
-            response_raw=self.scrubber.whole_bytes(result.raw) if result.raw else None,
-            http_status=result.http_status, error_type=result.error_type,
-            error_detail=self.scrubber.whole(result.detail), total_ms=total_ms, request=request,
-            bounds=result.bounds, finished_at=utcnow()))
-        entry.status, entry.response, entry.error_type, entry.total_ms = status, text, result.error_type, total_ms
-        if self.emit is not None:
-            self.emit(TurnFinished(self.run_id, turn_id, status, result.error_type, None, total_ms, 0))
-        obs = observation(text, kind=kind, http_status=result.http_status, error_type=result.error_type,
-                                ttft_ms=None, total_ms=result.elapsed_ms, canaries=self.canaries,
-                                documented=self.system.models, recall=[], identity=identity,
-                                models=tuple(result.models))
-        judge_turn(self.engine, self.run_id, turn_id, index, self.spec, obs, self.emit)
-        return status, result.http_status
-
-
-def _substitute(value: Any, label: str) -> Any:
-    """``{identity}`` replaced inside every string of an http step's body."""
-    if isinstance(value, str):
-        return value.replace("{identity}", label)
-    if isinstance(value, dict):
-        return {k: _substitute(v, label) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, label) for v in value]
-    return value
-

@@ -40,10 +40,10 @@ def today_utc() -> date:
 def window_for(db: "Session", engagement: Engagement, name: Optional[str] = None,
                on: Optional[date] = None) -> Optional[TestWindow]:
     """The named window, else the one containing ``on`` (default today), else None."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     windows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement.id)
-                           .order_by(TestWindow.start)).all())
+                           .order_by(col(TestWindow.start))).all())
     if name is not None:
         for window in windows:
             if window.name == name:
@@ -59,7 +59,7 @@ def scenario_roots(engagement: Engagement, extra_paths: Iterable[str | Path] = (
     from app.engagements import scenario_paths_of
 
     # scenario_paths_of reads only ``.scenario_paths``, which the stored row has too.
-    return scenario_paths_of(engagement, engagement.source_path) + [Path(p) for p in extra_paths]  # type: ignore[arg-type]
+    return scenario_paths_of(engagement, engagement.source_path) + [Path(p) for p in extra_paths]
 
 
 def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[Sequence[str]] = None,
@@ -71,7 +71,7 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
     when there is nothing to run; a malformed scenario file raises
     :class:`app.errors.FileFormatError` before anything is written.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.library import load_library
 
@@ -81,12 +81,12 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
         if missing:
             raise UsageError(f"unknown scenario id(s): {', '.join(missing)} "
                              "(see `redline scenarios list`; add a folder with --scenarios DIR)")
-        chosen = [library.get(sid) for sid in dict.fromkeys(scenario_ids)]
+        chosen = [found for sid in dict.fromkeys(scenario_ids) if (found := library.get(sid)) is not None]
     elif all_:
         chosen = library.all()
     else:
         rows = db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement.id)
-                       .order_by(ControlMapping.id)).all()
+                       .order_by(col(ControlMapping.id))).all()
         mapped = list(dict.fromkeys(sid for row in rows for sid in row.scenarios))
         if not mapped:
             raise UsageError(f"engagement '{engagement.name}' maps no scenarios in its control matrix; "
@@ -94,10 +94,10 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
         missing = [sid for sid in mapped if library.get(sid) is None]
         if missing:
             raise UsageError(f"the control matrix names scenario(s) not in the library: {', '.join(missing)}")
-        chosen = [library.get(sid) for sid in mapped]
+        chosen = [found for sid in mapped if (found := library.get(sid)) is not None]
 
     systems = list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement.id)
-                           .order_by(AISystem.id)).all())
+                           .order_by(col(AISystem.id))).all())
     if system is not None:
         picked = [s for s in systems if s.name == system]
         if not picked:

@@ -129,7 +129,9 @@ def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: 
     if row is None:
         result = conn.execute(insert(_TURN).values(run_id=run_id, step=step, sample=sample,
                                                    request={}, retries=[], **fresh))
-        return int(result.inserted_primary_key[0]), []
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row always has its key
+        return int(key[0]), []
     earlier = list(row.retries or [])
     # Only a recovered or a cancelled run is resumed, and both put the text so far on the row.
     earlier.append({"attempt": len(earlier) + 1, "status": row.status, "error_type": row.error_type,

@@ -5,6 +5,14 @@ Each event's hash covers its content and its predecessor's hash, and events
 carry a gap-free sequence number, so editing or deleting any event (except
 silently truncating the newest ones, which the exported head hash pins) breaks
 :func:`verify_chain`.
+
+Since hash version 2 an event's hash covers the SHA-256 of its payload rather
+than the payload itself. The chain is exactly as strong (the digest is
+recomputed from the payload whenever the payload is there), but an export may
+replace a payload that holds a secret-looking value with a redacted one and
+ship the original's digest beside it: the chain still links and verifies, and
+the redacted events are listed in the bundle's manifest. Events recorded
+before version 2 hash their payload directly; they verify as before.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 GENESIS = "0" * 64
+HASH_VERSION = 2  # what :func:`record` writes; 1 is the original form, still verified
 
 
 def chain_name(engagement_id: int | None) -> str:
@@ -31,13 +40,24 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def payload_digest(payload: dict[str, Any]) -> str:
+    """The SHA-256 of a payload's canonical JSON: what a version-2 event's hash covers."""
+    return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
+
+
 def event_hash(*, chain: str, seq: int, at: datetime, actor: str, action: str,
-               entity: str, payload: dict[str, Any], prev_hash: str) -> str:
-    body = {
+               entity: str, payload: dict[str, Any] | None, prev_hash: str, version: int = HASH_VERSION,
+               payload_sha256: str | None = None) -> str:
+    """The event's hash; version 2 covers ``payload_sha256`` (computed from ``payload`` when not given)."""
+    body: dict[str, Any] = {
         "chain": chain, "seq": seq, "at": at.isoformat(timespec="microseconds"),
-        "actor": actor, "action": action, "entity": entity,
-        "payload": payload, "prev_hash": prev_hash,
+        "actor": actor, "action": action, "entity": entity, "prev_hash": prev_hash,
     }
+    if version == 1:
+        body["payload"] = payload
+    else:
+        body["hash_version"] = version
+        body["payload_sha256"] = payload_sha256 or payload_digest(payload or {})
     return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
@@ -72,7 +92,7 @@ def record(db: "Session", *, engagement_id: int | None, action: str, actor: str 
     event = AuditEvent(
         chain=chain, seq=seq, at=at, actor=actor or default_actor(), action=action,
         entity=entity, payload=payload, prev_hash=prev,
-        hash="",
+        hash="", hash_version=HASH_VERSION,
     )
     event.hash = event_hash(chain=chain, seq=seq, at=at, actor=event.actor, action=action,
                             entity=entity, payload=payload, prev_hash=prev)
@@ -90,8 +110,14 @@ class ChainProblem:
         return f"audit event #{self.seq}: {self.problem}"
 
 
-def verify_events(events: list[dict[str, Any]], chain: str) -> list[ChainProblem]:
-    """Check a chain given as plain dicts (as stored, or as exported in a bundle)."""
+def verify_events(events: list[dict[str, Any]], chain: str,
+                  redacted: frozenset[int] = frozenset()) -> list[ChainProblem]:
+    """Check a chain given as plain dicts (as stored, or as exported in a bundle).
+
+    ``redacted``: the sequence numbers whose payload an export replaced (the
+    bundle's manifest lists them). Only those may carry ``payload_redacted``,
+    and only version-2 events, whose hash covers the original's digest.
+    """
     problems: list[ChainProblem] = []
     prev = GENESIS
     expected_seq = 1
@@ -101,9 +127,16 @@ def verify_events(events: list[dict[str, Any]], chain: str) -> list[ChainProblem
         at = ev["at"] if isinstance(ev["at"], datetime) else datetime.fromisoformat(ev["at"])
         if ev["prev_hash"] != prev:
             problems.append(ChainProblem(ev["seq"], "does not link to its predecessor"))
+        version = int(ev.get("hash_version") or 1)
+        digest = None
+        if ev.get("payload_redacted"):
+            if version < 2 or ev["seq"] not in redacted or not isinstance(ev.get("payload_sha256"), str):
+                problems.append(ChainProblem(ev["seq"], "its payload is marked redacted, but the manifest does not "
+                                                        "list it as redacted at export"))
+            digest = str(ev.get("payload_sha256"))
         recomputed = event_hash(chain=chain, seq=ev["seq"], at=at, actor=ev["actor"],
-                                action=ev["action"], entity=ev["entity"],
-                                payload=ev["payload"], prev_hash=ev["prev_hash"])
+                                action=ev["action"], entity=ev["entity"], payload=ev["payload"],
+                                prev_hash=ev["prev_hash"], version=version, payload_sha256=digest)
         if recomputed != ev["hash"]:
             problems.append(ChainProblem(ev["seq"], "content was altered after it was recorded"))
         prev = ev["hash"]

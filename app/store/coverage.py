@@ -195,7 +195,7 @@ def note_uncovered(cov: ChainCoverage, result: CoverageResult, runs: Iterable[tu
 
 def check_store(db: "Session", engagement_id: int) -> CoverageResult:
     """Compare every run of the engagement in the store with the digests its chain recorded."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.store import audit
     from app.store.models import AuditEvent, Run, Verdict
@@ -203,8 +203,9 @@ def check_store(db: "Session", engagement_id: int) -> CoverageResult:
     chain = audit.chain_name(engagement_id)
     cov = index_events(e.model_dump() for e in db.exec(select(AuditEvent).where(AuditEvent.chain == chain)))
     result = CoverageResult()
-    runs = db.exec(select(Run.id, Run.status).where(Run.engagement_id == engagement_id)  # type: ignore[call-overload]
-                   .order_by(Run.id)).all()
+    runs = [(run_id, status) for run_id, status in db.exec(
+        select(Run.id, Run.status).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
+        if run_id is not None]
     for run_id, status in runs:
         if status == "running":
             continue  # its turns are still being written (a resumed run rewrites the ones it redoes)

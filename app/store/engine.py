@@ -26,7 +26,7 @@ BUSY_TIMEOUT_MS = 10_000
 _engines: dict[str, "Engine"] = {}
 
 
-def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _configure(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     _use_wal(cursor)

@@ -307,3 +307,4 @@ class AuditEvent(SQLModel, table=True):
     payload: dict[str, Any] = _json({})
     prev_hash: str
     hash: str
+    hash_version: int = 1  # 1: the hash covers the payload; 2: its SHA-256 (see app.store.audit)

@@ -81,6 +81,12 @@ def _step_6_turn_bounds(conn: "Connection") -> None:
     add_column_if_missing(conn, "turn", "raw_withheld", "VARCHAR NOT NULL DEFAULT ''")
 
 
+def _step_audit_payload_digest(conn: "Connection") -> None:
+    """Events hash their payload's digest from now on (version 2), so an export can redact a payload and
+    still prove the chain; events recorded before keep version 1 and verify as they always did."""
+    add_column_if_missing(conn, "auditevent", "hash_version", "INTEGER NOT NULL DEFAULT 1")
+
+
 def _step_finding_version(conn: "Connection") -> None:
     """Each finding counts its edits, so two testers changing it at once cannot silently overwrite each other."""
     add_column_if_missing(conn, "finding", "version", "INTEGER NOT NULL DEFAULT 1")
@@ -88,7 +94,8 @@ def _step_finding_version(conn: "Connection") -> None:
 
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
-                                               _step_6_turn_bounds, _step_finding_version]
+                                               _step_6_turn_bounds, _step_audit_payload_digest,
+                                               _step_finding_version]
 CURRENT_VERSION = len(STEPS)
 
 

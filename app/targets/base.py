@@ -9,11 +9,12 @@ goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Optional, Protocol, Union
+from typing import Any, AsyncIterator, Literal, Optional, Protocol
 
-ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
-                    "client_error", "too_large"]
-ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
+# Re-exported: adapters and their callers name the error types from here.
+from app.turn_errors import ERROR_TYPES as ERROR_TYPES
+from app.turn_errors import ErrorType as ErrorType
+
 AuthMode = Literal["default", "none", "revoked"]
 
 
@@ -109,7 +110,7 @@ class TurnFailed:
     secret_found: bool = False
 
 
-TargetEvent = Union[RequestSent, TextDelta, BodyBytes, ResponseMeta, RetryScheduled, TurnCompleted, TurnFailed]
+TargetEvent = RequestSent | TextDelta | BodyBytes | ResponseMeta | RetryScheduled | TurnCompleted | TurnFailed
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,11 @@ class HttpResult:
 class Target(Protocol):
     """One adapter instance per AI system; shares one ``httpx.AsyncClient``."""
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
-        """Yield events for one chat call; always ends with TurnCompleted or TurnFailed."""
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[TargetEvent]:
+        """Yield events for one chat call; always ends with TurnCompleted or TurnFailed.
+
+        Declared without ``async``: adapters implement it as an async generator, which a caller
+        iterates (``async for``) rather than awaits."""
         ...
 
     async def list_models(self, auth: AuthMode = "default") -> HttpResult: ...

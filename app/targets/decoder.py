@@ -17,7 +17,7 @@ from app.targets.common import TargetFault
 
 # The C scanner behind json.loads, called directly: per chunk it halves the
 # parse overhead (no encoding sniffing, no wrapper calls) with the same strictness.
-_scan_once = json.JSONDecoder().scan_once
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # C scanner; typeshed omits it
 
 
 def load_chunk(data: bytes) -> dict[str, Any]:
@@ -98,7 +98,7 @@ _NEEDS_SCAN = re.compile(rb'["\\\x00-\x1f]')
 # and only the escapes JSON defines.
 _LITERAL_BODY = rb'(?:[^"\\\x00-\x1f]++|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+'
   # in a string literal's body: needs the full JSON scanner
-_scanstring = json.decoder.scanstring
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # C scanner; typeshed omits it
 
 
 class ChunkTemplate:

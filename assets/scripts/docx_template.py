@@ -38,12 +38,12 @@ def _table(document, headers: list[str], loop: str, cells: list[str]) -> None:  
     """A table with a header row and one docxtpl row repeated per item (``{%tr for ... %}``)."""
     table = document.add_table(rows=4, cols=len(headers))
     table.style = "Table Grid"
-    for cell, header in zip(table.rows[0].cells, headers):
+    for cell, header in zip(table.rows[0].cells, headers, strict=True):
         cell.text = header
         for run in cell.paragraphs[0].runs:
             run.bold = True
     table.rows[1].cells[0].text = "{%tr " + loop + " %}"
-    for cell, value in zip(table.rows[2].cells, cells):
+    for cell, value in zip(table.rows[2].cells, cells, strict=True):
         cell.text = value
     table.rows[3].cells[0].text = "{%tr endfor %}"
 

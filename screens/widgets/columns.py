@@ -44,5 +44,5 @@ def share_width(available: int, content: Sequence[int], minimum: Sequence[int]) 
 def set_columns(table: Any, labels: Sequence[str], widths: Sequence[int]) -> None:
     """Replace the table's columns (and rows) with fixed-width ones."""
     table.clear(columns=True)
-    for label, width in zip(labels, widths):
+    for label, width in zip(labels, widths, strict=True):
         table.add_column(label, width=width)

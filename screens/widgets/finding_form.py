@@ -57,7 +57,7 @@ def quote_preview(quote: str, lines: int = QUOTE_LINES, chars: int = 600) -> Tex
     return Text(f"“{text}”", style="italic")
 
 
-class FindingForm(ModalScreen[Optional[FindingChoice]]):
+class FindingForm(ModalScreen[FindingChoice | None]):
     """Fill in a finding; ctrl+s saves, escape cancels."""
 
     CSS_PATH = assets_dir() / "tcss" / "finding_form.tcss"
@@ -172,7 +172,7 @@ class FindingForm(ModalScreen[Optional[FindingChoice]]):
             notes=self.query_one("#finding-notes", TextArea).text.strip()))
 
 
-class ChoiceScreen(ModalScreen[Optional[str]]):
+class ChoiceScreen(ModalScreen[str | None]):
     """Pick one of a few values (e.g. the next status of a finding); escape returns None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]

@@ -260,7 +260,7 @@ class RunList(DataTable[Any]):
             labels, widths = list(self.LABELS[:count]), wider
         set_columns(self, labels, widths)
         self._columns = list(self.columns.keys())
-        for entry, row in zip(ordered, cells):
+        for entry, row in zip(ordered, cells, strict=True):
             self.add_row(*row[:len(labels)], key=entry.key)
             entry.dirty = False
         index = next((i for i, e in enumerate(ordered) if e.key == keep), 0 if ordered else None)
@@ -279,7 +279,7 @@ class RunList(DataTable[Any]):
         refit = False
         if entry.key in self.rows:
             cells = entry.cells(len(self._columns))
-            for column, value in zip(self._columns, cells):
+            for column, value in zip(self._columns, cells, strict=True):
                 self.update_cell(entry.key, column, value)
             if len(self._columns) > 1 and cells[1].cell_len > self.columns[self._columns[1]].width:
                 refit = True

@@ -69,7 +69,7 @@ class RunQueue:
         if not dropped:
             return 0
         from app.runs import record_not_started
-        from screens.base import with_store
+        from screens.calls import with_store
 
         for entry, _planned, _batch in dropped:
             entry.status, entry.dirty = "not_started", True

@@ -24,7 +24,7 @@ from textual.binding import Binding
 from screens.widgets.wrap import display_text
 
 if TYPE_CHECKING:
-    from screens.widgets.transcript import _Turn
+    from screens.widgets.shown_turn import ShownTurn as _Turn
 
 
 class SpanSelection:

@@ -16,11 +16,12 @@ click, retitle the terminal or reorder the line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Optional, Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -29,6 +30,7 @@ from textual.strip import Strip
 
 from app.text import for_terminal, one_line
 from screens.widgets.selection import SpanSelection
+from screens.widgets.shown_turn import ShownTurn as _Turn
 from screens.widgets.wrap import display_text, safe_chunk, wrap_spans
 
 GUTTER = 6  # "MODEL " / "USER  "
@@ -49,30 +51,6 @@ class TurnText:
     note: str = ""  # e.g. why the turn got no answer
 
 
-@dataclass
-class _Turn:
-    key: int
-    header: str
-    marks: Optional[Text]
-    prompt: str  # shown prompt
-    shown: str  # shown response
-    raw_parts: list[str] = field(default_factory=list)
-    where: Optional[list[int]] = None  # shown index -> raw index, once the turn is final
-    streaming: bool = False
-    note: str = ""
-    prompt_rows: list[tuple[int, int]] = field(default_factory=list)
-    response_rows: list[tuple[int, int]] = field(default_factory=list)
-    note_rows: list[tuple[int, int]] = field(default_factory=list)  # a long note wraps, never cut
-    first_row: int = 0
-
-    @property
-    def raw(self) -> str:
-        return "".join(self.raw_parts)
-
-    def row_count(self) -> int:
-        return 1 + len(self.prompt_rows) + len(self.response_rows) + len(self.note_rows)
-
-
 class Transcript(SpanSelection, ScrollView, can_focus=True):
     """USER / MODEL turns under a header each. Streaming: :meth:`begin_turn`, :meth:`append`, :meth:`end_turn`."""
 
@@ -87,7 +65,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
     Transcript > .transcript--caret { text-style: reverse; }
     Transcript > .transcript--note { color: $warning; }
     """
-    BINDINGS = SpanSelection.KEYS
+    BINDINGS: ClassVar[list[BindingType]] = list(SpanSelection.KEYS)
     GUTTER_WIDTH = GUTTER  # for SpanSelection's mouse mapping
     RESPONSE_PART = RESPONSE
 

@@ -74,7 +74,8 @@ def display_text(raw: str) -> tuple[str, list[int]]:
         return shown, where
     out: list[str] = []
     mapped: list[int] = []
-    for char, index in zip(shown, where):
+    # ``where`` ends with one index past the last character (for an empty span at the end): not zipped.
+    for char, index in zip(shown, where, strict=False):
         piece = TAB if char == "\t" else char
         out.append(piece)
         mapped.extend([index] * len(piece))

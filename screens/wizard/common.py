@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,7 +17,21 @@ from screens.messages import EngagementChanged
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from screens.wizard.screen import WizardScreen
+    from screens.app import RedlineApp
+
+
+class StepHost(Protocol):
+    """What a step uses of the wizard screen that holds it (:class:`screens.wizard.screen.WizardScreen`),
+    named here so the steps need not import the screen that imports them."""
+
+    @property
+    def engagement_name(self) -> str: ...
+
+    @property
+    def redline(self) -> RedlineApp: ...
+
+    def action_step_done(self) -> None: ...
+
 
 class WizardStep(Vertical):
     """One step's pane. Subclasses set ``step`` and ``intro``, compose ``body()`` and implement ``load()``."""
@@ -30,7 +44,7 @@ class WizardStep(Vertical):
         self.engagement_id = engagement_id
 
     @property
-    def wizard(self) -> "WizardScreen":
+    def wizard(self) -> StepHost:
         return self.screen  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -98,7 +98,7 @@ class ControlsStep(WizardStep):
         table = self.query_one("#matrix-table", DataTable)
         current = self.selected_key(table)
         rows = with_store(lambda db: rows_of(db, self.engagement_id))
-        self.rows = {r.id: r for r in rows}
+        self.rows = {r.id: r for r in rows if r.id is not None}
         known = self.library.ids() if self.library is not None else None
         # Narrow terminals show the activity under the table, for the highlighted row.
         wide = self.size.width >= 90

@@ -59,7 +59,7 @@ class SystemsStep(WizardStep):
         from app.alignment import systems_of
 
         rows = with_store(lambda db: systems_of(db, self.engagement_id))
-        self.systems = {s.id: s for s in rows}
+        self.systems = {s.id: s for s in rows if s.id is not None}
         table = self.query_one("#systems-table", DataTable)
         current = self.selected_key(table)
         wide = self.size.width >= 90

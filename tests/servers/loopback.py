@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Reply:
     hold_last: Optional[threading.Event] = None
 
 
-Script = Union[Reply, Callable[[Received], Reply]]
+Script = Reply | Callable[[Received], Reply]
 
 
 def json_reply(payload: Any, status: int = 200, headers: Sequence[tuple[str, str]] = ()) -> Reply:

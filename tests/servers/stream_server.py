@@ -11,6 +11,7 @@ splits of the byte stream.
 
 from __future__ import annotations
 
+from itertools import pairwise
 import json
 import random
 from typing import Any, Iterable, Optional, Sequence
@@ -132,7 +133,7 @@ def chop(data: bytes, pieces: int = 0, *, sizes: Sequence[int] = (), seed: int =
         return [data]
     cuts = sorted(random.Random(seed).sample(range(1, len(data)), min(pieces - 1, len(data) - 1)))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [data[a:b] for a, b in pairwise(bounds)]
 
 
 def openai_stream(texts: Sequence[str], *, crlf: bool = False, comments: bool = False, multiline: bool = False,
