@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.model_reply import ask
+from app.provenance import AUTHOR, written_by  # noqa: F401  (re-exported: the runner and views use them)
 from app.text import one_line
 
 if TYPE_CHECKING:
@@ -158,12 +159,3 @@ async def next_attack(target: Target, method: str, goal: str, turn: int, max_tur
     return AttackTurn(text, "", reply.model_id, reply.elapsed_ms)
 
 
-AUTHOR = "attacker"  # a turn's ``request.author`` when a model wrote its prompt
-
-
-def written_by(request: Any) -> str:
-    """The attacker system that wrote a stored turn's prompt, or "" when the scenario's own text was sent."""
-    if not isinstance(request, dict) or request.get("author") != AUTHOR:
-        return ""
-    record = request.get("attacker")
-    return str(record.get("system") or AUTHOR) if isinstance(record, dict) else AUTHOR

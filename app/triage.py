@@ -10,12 +10,13 @@ status rules and the audit trail are the same as everywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
-from app.attacker import written_by
 from app.errors import RedlineError
+from app.provenance import judge_grades, written_by
 from app.store import audit
 from app.store.coverage import verdict_digest, verdict_fields
 from app.store.models import Finding, Run, Turn, Verdict
@@ -40,7 +41,7 @@ class VerdictView:
     outcome: str
     reason: str
     actor: str
-    created_at: Optional[datetime]
+    created_at: datetime | None
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,8 +60,8 @@ class TurnView:
     response: str  # the raw response text (untrusted)
     error_type: str = ""
     error_detail: str = ""
-    ttft_ms: Optional[float] = None
-    total_ms: Optional[float] = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
     tokens: int = 0
     auto: list[VerdictView] = field(default_factory=list)
     human: list[VerdictView] = field(default_factory=list)
@@ -77,7 +78,7 @@ class TurnView:
         return self.human[-1].outcome if self.human else ""
 
     @property
-    def tokens_per_s(self) -> Optional[float]:
+    def tokens_per_s(self) -> float | None:
         return tokens_per_second(self.tokens, self.ttft_ms, self.total_ms)
 
 
@@ -96,7 +97,7 @@ class RunTranscript:
     verdict: str
     turns: list[TurnView]
 
-    def turn_index(self, turn_id: Optional[int]) -> int:
+    def turn_index(self, turn_id: int | None) -> int:
         """Position of ``turn_id`` among the turns (0 when absent)."""
         return next((i for i, t in enumerate(self.turns) if t.id == turn_id), 0)
 
@@ -111,12 +112,12 @@ class RunRow:
     window: str
     status: str
     verdict: str
-    ttft_ms: Optional[float]
-    tokens_per_s: Optional[float]
+    ttft_ms: float | None
+    tokens_per_s: float | None
     outcomes: tuple[tuple[str, str], ...]  # (detector, outcome) of each automatic verdict, as recorded
 
 
-def tokens_per_second(tokens: int, ttft_ms: Optional[float], total_ms: Optional[float]) -> Optional[float]:
+def tokens_per_second(tokens: int, ttft_ms: float | None, total_ms: float | None) -> float | None:
     """Generation speed after the first token: what "tok/s" means on the run screen; None when unmeasured."""
     if not tokens or total_ms is None:
         return None
@@ -124,27 +125,12 @@ def tokens_per_second(tokens: int, ttft_ms: Optional[float], total_ms: Optional[
     return tokens / generating if generating > 0 else None
 
 
-def judge_grades(auto: Iterable[Any]) -> list[dict[str, Any]]:
-    """What each model judge said of a turn: detector, its verdict's outcome, the judge's own verdict and
-    reason, and the judge prompt's hash. A tester's override keeps these beside it."""
-    grades = []
-    for v in auto:  # stored Verdict rows, their views, or the bundle's verdict records (dicts)
-        fields = v if isinstance(v, dict) else {"detector": v.detector, "outcome": v.outcome, "evidence": v.evidence}
-        grade = (fields.get("evidence") or {}).get("judge")
-        if isinstance(grade, dict):
-            grades.append({"detector": fields.get("detector"), "outcome": fields.get("outcome"),
-                           "system": grade.get("system", ""),
-                           "verdict": grade.get("verdict", ""), "reason": grade.get("reason", ""),
-                           "error": grade.get("error", ""), "prompt_sha256": grade.get("prompt_sha256", "")})
-    return grades
-
-
 def _verdict_view(v: Verdict) -> VerdictView:
     return VerdictView(v.id or 0, v.source, v.detector, v.outcome, v.reason, v.actor, v.created_at,
                        dict(v.evidence or {}))
 
 
-def load_transcript(db: "Session", run_id: int) -> RunTranscript:
+def load_transcript(db: Session, run_id: int) -> RunTranscript:
     """The run's turns (by sample, then step) with their automatic and human verdicts."""
     from sqlalchemy.orm import defer
     from sqlmodel import select
@@ -161,7 +147,7 @@ def load_transcript(db: "Session", run_id: int) -> RunTranscript:
     turns = db.exec(select(Turn).options(defer(Turn.response_raw)).where(Turn.run_id == run_id)  # type: ignore[arg-type]
                     .order_by(Turn.sample, Turn.step, Turn.id)).all()  # type: ignore[arg-type]
     verdicts = db.exec(select(Verdict).where(Verdict.run_id == run_id).order_by(Verdict.id)).all()  # type: ignore[arg-type]
-    by_turn: dict[Optional[int], list[Verdict]] = {}
+    by_turn: dict[int | None, list[Verdict]] = {}
     for verdict in verdicts:
         by_turn.setdefault(verdict.turn_id, []).append(verdict)
     views = []
@@ -184,7 +170,7 @@ def load_transcript(db: "Session", run_id: int) -> RunTranscript:
     )
 
 
-def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow]:
+def run_rows(db: Session, engagement_id: int, limit: int = 200) -> list[RunRow]:
     """The engagement's latest runs, newest first, with TTFT, speed and the detectors' outcomes."""
     from sqlmodel import col, select
 
@@ -222,7 +208,7 @@ def run_rows(db: "Session", engagement_id: int, limit: int = 200) -> list[RunRow
     return rows
 
 
-def _turn_of(db: "Session", run_id: int, turn_id: int) -> tuple[Run, Turn]:
+def _turn_of(db: Session, run_id: int, turn_id: int) -> tuple[Run, Turn]:
     run = db.get(Run, run_id)
     turn = db.get(Turn, turn_id)
     if run is None or turn is None or turn.run_id != run_id:
@@ -230,8 +216,8 @@ def _turn_of(db: "Session", run_id: int, turn_id: int) -> tuple[Run, Turn]:
     return run, turn
 
 
-def record_human_verdict(db: "Session", *, run_id: int, turn_id: int, outcome: str, reason: str,
-                         actor: str = "", evidence: Optional[dict[str, Any]] = None) -> Verdict:
+def record_human_verdict(db: Session, *, run_id: int, turn_id: int, outcome: str, reason: str,
+                         actor: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
     """A tester's verdict on one turn: a new row beside the automatic ones, and an audit event.
 
     ``outcome`` is pass, fail or review (needs review); the reason is mandatory,
@@ -304,7 +290,7 @@ class FindingDraft:
     run_findings: list[int] = field(default_factory=list)
 
 
-def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
+def reproduction_steps(db: Session, run_id: int, turn_id: int) -> str:
     """Numbered steps to reproduce ``turn_id``: the requests sent before it in the same conversation.
 
     Built by the runner's own :func:`app.runner.judge.steps_to_reproduce` from
@@ -337,7 +323,7 @@ def reproduction_steps(db: "Session", run_id: int, turn_id: int) -> str:
                               window.name if window else None)
 
 
-def draft_finding(db: "Session", *, run_id: int, turn_id: int, start: int, end: int,
+def draft_finding(db: Session, *, run_id: int, turn_id: int, start: int, end: int,
                   catalog: Any = None) -> FindingDraft:
     """A finding pre-filled from the run: the scenario's title and controls, the seed's severity and
     SOC 2 impact for those controls (:meth:`Catalog.impact_for`), the crosswalk, the steps to
@@ -364,7 +350,7 @@ def draft_finding(db: "Session", *, run_id: int, turn_id: int, start: int, end: 
     )
 
 
-def finding_from_span(db: "Session", *, run_id: int, turn_id: int, start: int, end: int, title: str,
+def finding_from_span(db: Session, *, run_id: int, turn_id: int, start: int, end: int, title: str,
                       severity: str, impact: str, controls: Iterable[str], steps_to_reproduce: str = "",
                       notes: str = "", actor: str = "", catalog: Any = None) -> Finding:
     """A new draft finding quoting ``[start, end)`` of the turn's response, through :func:`app.findings.create_finding`."""
@@ -386,7 +372,7 @@ def finding_from_span(db: "Session", *, run_id: int, turn_id: int, start: int, e
     )
 
 
-def extend_finding(db: "Session", finding_id: int, *, run_id: int, turn_id: int, start: int, end: int,
+def extend_finding(db: Session, finding_id: int, *, run_id: int, turn_id: int, start: int, end: int,
                    reason: str = "", actor: str = "") -> Finding:
     """Add a quoted span to an existing finding's evidence (``evidence["additional"]``), via
     :func:`app.findings.update_finding` so the change is audited with before and after."""

@@ -133,7 +133,7 @@ def test_the_bundle_shows_attacker_turns_judge_reasons_and_the_calibration(tmp_p
     import json
     import zipfile
 
-    from app.calibration import calibrate
+    from app.calibration_run import calibrate
     from app.evidence.bundle import build_bundle
     from app.evidence.verify import verify_bundle
     from app.store import session

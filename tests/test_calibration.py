@@ -39,7 +39,7 @@ def test_calibrate_prints_each_detector_and_the_demo_judge(capsys: Any) -> None:
 
 
 def test_the_demo_judge_is_measured_not_assumed() -> None:
-    from app.calibration import calibrate
+    from app.calibration_run import calibrate
 
     result = calibrate(judges=["demo"])
     [judge] = result["judges"]
@@ -68,7 +68,8 @@ def test_a_bad_set_names_file_line_and_field(tmp_path: Path, capsys: Any) -> Non
 
 
 def test_a_calibration_with_an_engagement_is_recorded_in_its_chain(tmp_path: Path) -> None:
-    from app.calibration import CALIBRATED_ACTION, calibrate, latest_calibration
+    from app.calibration import CALIBRATED_ACTION, latest_calibration
+    from app.calibration_run import calibrate
     from app.store import audit, session
     from tests.test_runner_support import engagement_file, import_engagement_file
 

@@ -95,7 +95,7 @@ def _inventory_impact() -> tuple[str, str]:
 
 
 async def _listings(systems: Sequence[AISystem], secrets: Optional["SecretResolver"]) -> list[tuple[list[str], str]]:
-    from app.runner.execute import Targets
+    from app.runner.adapters import Targets
 
     targets = Targets(secrets)
     try:

@@ -119,7 +119,7 @@ async def probe_target(target: "Target", system: AISystem, redact: Any = None) -
 
 async def probe_systems(systems: Sequence[AISystem], secrets: Optional["SecretResolver"] = None) -> list[ProbeResult]:
     """Probe each system once, on adapters of its own (never the runner's, whose requests stay as configured)."""
-    from app.runner.execute import Targets
+    from app.runner.adapters import Targets
 
     targets = Targets(secrets)
     try:

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from app.calibration import calibrate, table_rows
+    from app.calibration import table_rows
+    from app.calibration_run import calibrate
     from app.errors import FileFormatError
     from app.text import for_terminal
 

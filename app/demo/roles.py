@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from app.demo import protocol
 
 if TYPE_CHECKING:
-    from app.demo.server import DemoHandler
+    from app.demo.responder import Responder
 
 JUDGE_MODEL = "demo-judge"
 ATTACKER_MODEL = "demo-attacker"
@@ -68,7 +68,7 @@ PAIR_RUNGS = (
 )
 
 
-def answer_role(handler: DemoHandler, chat: protocol.ChatBody) -> None:
+def answer_role(handler: Responder, chat: protocol.ChatBody) -> None:
     """Answer a chat request addressed to the demo judge or attacker (auth has passed)."""
     prompt = "\n".join(text for role, text in chat.messages if role == "user")
     text = judge_reply(prompt) if chat.model == JUDGE_MODEL else attacker_reply(prompt)

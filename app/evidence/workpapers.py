@@ -19,10 +19,11 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.evidence import tables
 from app.evidence.archive import repack
@@ -82,7 +83,7 @@ def plain(value: Any) -> Any:
     return text
 
 
-def moment(value: Any, kind: str) -> Optional[datetime | date]:
+def moment(value: Any, kind: str) -> datetime | date | None:
     """A stored ISO timestamp as the naive UTC datetime (or date) a spreadsheet stores; ``None`` if it is not one.
 
     Excel and LibreOffice have no time zones, so every datetime is converted to
@@ -102,7 +103,7 @@ def moment(value: Any, kind: str) -> Optional[datetime | date]:
     if kind == "date" and "T" not in str(value) and parsed.time() == datetime.min.time():
         return parsed.date()
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -121,7 +122,7 @@ def _turn_rows(ev: EvidenceSet) -> Iterable[dict[str, Any]]:
 
 def _author(request: Any) -> str:
     """Who wrote the prompt: the scenario, or the attacker model with its method and turn."""
-    from app.attacker import written_by
+    from app.provenance import written_by
 
     system = written_by(request)
     if not system:
@@ -133,7 +134,7 @@ def _author(request: Any) -> str:
 
 def _judges(verdicts: list[dict[str, Any]]) -> str:
     """What each model judge said: its verdict (or why it gave none), its reason, and its prompt version."""
-    from app.triage import judge_grades
+    from app.provenance import judge_grades
 
     return "; ".join(f"{g['system']}: {g['verdict'] or 'no verdict'} - {g['reason'] or g['error']} "
                      f"({g['prompt_sha256'][:12]})" for g in judge_grades(verdicts))
@@ -229,7 +230,7 @@ SHEETS: tuple[Sheet, ...] = (
 )
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: "SupportsWrite[str]") -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str]) -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")

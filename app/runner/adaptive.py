@@ -18,13 +18,14 @@ why: the attack did not run to its end, so the run cannot pass on it.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.attacker import AUTHOR, AttackTurn, attack_record, next_attack
 from app.detectors.aggregate import combine_verdicts
 from app.events import TurnFinished, TurnStarted
 from app.runner.grading import configured_system
 from app.runner.record import open_turn, update_turn
+from app.runner.turns import RunInProgress
 from app.store.models import utcnow
 from app.targets.base import ChatRequest
 
@@ -32,15 +33,27 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from app.formats.scenario import AdaptiveStep
-    from app.runner.live import LiveRun
 
 
-async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveStep) -> None:
+class AttackingRun(RunInProgress, Protocol):
+    """What the adaptive loop needs of the run beyond any step's needs: its conversations so far, what
+    each identity sent, and whether the run is stopping. The runner's ``LiveRun`` is one."""
+
+    _history: dict[str, list[dict[str, str]]]
+    _sent: list[tuple[str, str]]
+    _forgotten: dict[str, list[str]]
+
+    def _stop(self) -> bool: ...
+
+    async def _chat_turn(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+async def run_adaptive(live: AttackingRun, index: int, sample: int, step: AdaptiveStep) -> None:
     """Run the attack: at most ``step.max_turns`` turns, stopping early once the goal is reached.
 
     Crescendo turns continue the identity's conversation. Each ``pair`` attempt is sent on its own after
     the identity's earlier steps, and the attacker sees every earlier attempt with the verdict on it."""
-    from app.runner.live import TurnLog
+    from app.runner.turns import TurnLog
 
     identity = step.identity
     history = live._history.setdefault(identity, [])
@@ -87,11 +100,11 @@ async def run_adaptive(live: LiveRun, index: int, sample: int, step: AdaptiveSte
             return  # the goal's detector fired: the attack reached its goal
 
 
-async def _write(live: LiveRun, system: Any, step: AdaptiveStep, turn: int,
+async def _write(live: AttackingRun, system: Any, step: AdaptiveStep, turn: int,
                  conversation: list[dict[str, str]]) -> AttackTurn:
     """The attacker's next message; a fault is the turn's error, never an exception."""
     from app.errors import RedlineError
-    from app.runner.execute import Targets
+    from app.runner.adapters import Targets
 
     if system is None:
         return AttackTurn("", f"the engagement has no system named '{step.attacker}' to attack with")
@@ -107,7 +120,7 @@ async def _write(live: LiveRun, system: Any, step: AdaptiveStep, turn: int,
         await targets.aclose()
 
 
-async def _attacker_fault(live: LiveRun, entry: Any, turn_id: int, record: dict[str, Any]) -> None:
+async def _attacker_fault(live: AttackingRun, entry: Any, turn_id: int, record: dict[str, Any]) -> None:
     """Close the turn the attacker could not write as ``error``, saying why, and announce it."""
     entry.turn_id, entry.status, entry.error_type = turn_id, "error", "stream_error"
     live.log.append(entry)
@@ -145,7 +158,7 @@ def _stored_turn(conn: Connection, run_id: int, step: int, sample: int) -> tuple
     return int(row.id), str((row.request or {}).get("prompt") or "")
 
 
-def _judgement(live: LiveRun, turn_id: int) -> tuple[str | None, str]:
+def _judgement(live: AttackingRun, turn_id: int) -> tuple[str | None, str]:
     """The turn's outcome from its stored automatic verdicts (by the rule every export uses) and their
     reasons: the stop signal, and for ``pair`` the judge's feedback to the attacker."""
     from sqlalchemy import select

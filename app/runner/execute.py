@@ -19,6 +19,7 @@ from app.events import RunFinished, RunStarted
 from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
 from app.runner.live import LiveRun
 from app.runner.turns import PriorTurn, TurnLog
+from app.runner.adapters import Targets  # noqa: F401  (re-exported: callers import it from here)
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
 from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live
@@ -62,49 +63,6 @@ class RunOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     transcript: list[TurnLog] = field(default_factory=list)
     total_ms: float = 0.0
-
-
-class Targets:
-    """One adapter per AI system for the whole batch, closed at the end; keys resolved up front."""
-
-    def __init__(self, secrets: Optional["SecretResolver"] = None):
-        from app.secrets import SecretResolver
-
-        self.resolver = secrets or SecretResolver()
-        self._targets: dict[int, "Target"] = {}
-
-    def prepare(self, system: AISystem) -> "Target":
-        """Build the system's adapter; a missing API key fails here, before any run starts."""
-        from app.formats.engagement import TargetSpec
-        from app.secrets import SecretUnavailable
-        from app.targets.factory import make_target
-
-        assert system.id is not None
-        if system.id in self._targets:
-            return self._targets[system.id]
-        fields = set(TargetSpec.model_fields)
-        try:
-            spec = TargetSpec.model_validate({k: v for k, v in system.target.items() if k in fields})
-        except ValueError as exc:
-            raise UsageError(f"system '{system.name}' has an invalid target: {exc}") from None
-        if spec.api_key is not None:
-            self.resolver.resolve(spec.api_key)
-        if spec.revoked_key is not None:
-            try:
-                self.resolver.resolve(spec.revoked_key)
-            except SecretUnavailable:
-                pass  # only 'auth: revoked' steps need it; the adapter fails those with a clear detail
-        target = make_target(spec, secrets=self.resolver)
-        self._targets[system.id] = target
-        return target
-
-    def scrubber(self) -> SecretScrubber:
-        return SecretScrubber(self.resolver.values)
-
-    async def aclose(self) -> None:
-        for target in self._targets.values():
-            await target.aclose()
-        self._targets.clear()
 
 
 def _engine() -> "Engine":

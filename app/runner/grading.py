@@ -22,7 +22,7 @@ from app.judges import Grade, grade
 
 if TYPE_CHECKING:
     from app.detectors.base import TurnObservation
-    from app.runner.live import LiveRun
+    from app.runner.turns import RunInProgress
     from app.store.models import AISystem
 
 
@@ -42,7 +42,7 @@ async def ask_judge(system: AISystem | None, name: str, rubric: str, request: st
                     seconds: float) -> Grade:
     """One grade from the configured system ``name``; every fault becomes the grade's error."""
     from app.errors import RedlineError
-    from app.runner.execute import Targets
+    from app.runner.adapters import Targets
 
     if system is None:
         return Grade(name, "", "", f"the engagement has no system named '{name}' to judge with")
@@ -57,7 +57,7 @@ async def ask_judge(system: AISystem | None, name: str, rubric: str, request: st
         await targets.aclose()
 
 
-async def grade_turn(live: LiveRun, index: int, obs: TurnObservation, prompt: str) -> TurnObservation:
+async def grade_turn(live: RunInProgress, index: int, obs: TurnObservation, prompt: str) -> TurnObservation:
     """``obs`` with the grade of every judge that applies to step ``index`` (unchanged when none does)."""
     specs = [d for d in live.spec.detectors if d.type == "judge" and applies_to(d, index, obs.kind)]
     if not specs or not obs.text:
