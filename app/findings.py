@@ -183,7 +183,7 @@ def load_for_change(db: "Session", finding_id: int, *, expected_version: Optiona
     from app.store.conflicts import check_version
     from app.store.portable import read_for_change
 
-    finding = read_for_change(db, Finding, finding_id)
+    finding: Finding | None = read_for_change(db, Finding, finding_id)
     if finding is None:
         raise FindingStateError(f"there is no finding {finding_id}")
     check_version(db, finding, expected_version)

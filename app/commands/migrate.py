@@ -10,7 +10,7 @@ import argparse
 from app.text import for_terminal
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "migrate", help="copy engagements, with their runs, findings and audit chain, to another store",
         description="Copy engagements from one store to another (a laptop's SQLite file to the team's "

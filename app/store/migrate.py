@@ -165,10 +165,10 @@ def migrate(source: StoreLocation, target: StoreLocation, engagements: list[str]
         portable.reset_id_sequences(write, list(t.values()))
         with Session(bind=write) as db:
             for engagement in rows["engagement"]:
-                problems = audit.verify_chain(db, engagement["id"])  # type: ignore[arg-type]
+                problems = audit.verify_chain(db, engagement["id"])
                 if problems:
                     raise MigrateError(f"engagement '{engagement['name']}': the copied audit chain does not verify "
                                        f"({problems[0]}); nothing was written to {target.shown}")
-                last = audit.head(db, engagement["id"])  # type: ignore[arg-type]
+                last = audit.head(db, engagement["id"])
                 done.chains[engagement["name"]] = last.hash if last is not None else audit.GENESIS
     return done
