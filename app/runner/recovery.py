@@ -119,7 +119,8 @@ def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
             continue
         try:
             with db.begin_nested():
-                _recover_one(db, run_id, max_chars)
+                if not _recover_one(db, run_id, max_chars):
+                    continue  # it finished between the look and the lock: nothing was abandoned
             recovered.append(run_id)
         except Exception as exc:  # noqa: BLE001 - whatever broke this run, the store must still open
             mark_unrecoverable(db, run_id, _reason(exc))
@@ -131,14 +132,18 @@ def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
     return recovered
 
 
-def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
+def _recover_one(db: "Session", run_id: int, max_chars: int) -> bool:
+    """Recover one run; False if it is no longer ``running`` when read again under its lock (its process
+    finished it, and let go of its run lock, between the list of running runs and the liveness check)."""
     from sqlmodel import select
 
     from app.runner.judge import settle
+    from app.store.portable import read_for_change
     from app.store.streamed import streamed_lengths, streamed_texts
 
-    run = db.get(Run, run_id)
-    assert run is not None
+    run = read_for_change(db, Run, run_id)
+    if run is None or run.status != "running":
+        return False
     cut = db.exec(select(Turn).where(Turn.run_id == run_id,
                                      Turn.status.in_(("pending", "streaming")))).all()  # type: ignore[attr-defined]
     ids = [t.id for t in cut if t.id is not None]
@@ -161,6 +166,7 @@ def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
                           "chars_kept": sum(len(t.response_text) for t in cut),
                           "evidence": run_evidence(db, run_id)})
     db.flush()
+    return True
 
 
 class Unrecoverable(Exception):
