@@ -21,7 +21,7 @@ RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs", "coverage")
 COMMANDS = (
     "catalog", "engagement", "scenarios", "run", "findings", "retest",
     "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup",
-    "restore", "detectors", "strategies", "manual", "attach", "schedule",
+    "restore", "detectors", "strategies", "manual", "attach", "schedule", "migrate",
 )
 
 
@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"redline {__version__}")
     parser.add_argument("--home", metavar="DIR", help="data dir holding the store (default: $REDLINE_HOME or the user data dir)")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="a shared store, as a SQLAlchemy URL such as postgresql://ana@db.example/redline "
+                        "(default: $REDLINE_DATABASE_URL, else the SQLite file in the data dir); the password "
+                        "comes from `redline secrets set database` or $REDLINE_KEY_DATABASE")
     parser.add_argument("--demo", action="store_true", help="open the cockpit on the built-in demo engagement")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -53,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.paths import set_home
 
         set_home(args.home)
+    if args.database_url:
+        from app.store.location import set_database_url
+
+        set_database_url(args.database_url)
     try:
         if args.command is None:
             return _open_cockpit(demo=args.demo)

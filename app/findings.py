@@ -183,6 +183,24 @@ def classify(db: "Session", finding: Finding, kind: str, *, reason: str, actor: 
     return update_finding(db, finding, exception_kind=kind, actor=actor, reason=reason)
 
 
+def load_for_change(db: "Session", finding_id: int, *, expected_version: Optional[int] = None) -> Finding:
+    """The finding a client is about to change, as it is now and held until the change commits; refused if
+    it moved past the version that client decided on.
+
+    The cockpit passes the version it showed; ``--if-version`` passes the one the
+    tester read. A race after this check is still caught when the write lands
+    (:mod:`app.store.conflicts`).
+    """
+    from app.store.conflicts import check_version
+    from app.store.portable import read_for_change
+
+    finding: Finding | None = read_for_change(db, Finding, finding_id)
+    if finding is None:
+        raise FindingStateError(f"there is no finding {finding_id}")
+    check_version(db, finding, expected_version)
+    return finding
+
+
 def find(db: "Session", engagement_id: int, ids: Iterable[int] | None = None,
          statuses: Iterable[str] | None = None) -> list[Finding]:
     from sqlmodel import col, select

@@ -76,7 +76,13 @@ def findings_of_run(db: "Session", run_id: int) -> list[int]:
 
 def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Optional[int],
                    evidence: dict[str, Any], *, actor: str = "") -> FindingOccurrence:
-    """Record ``run_id`` as another occurrence of ``finding``; a dismissed finding goes back to triage."""
+    """Record ``run_id`` as another occurrence of ``finding``; a dismissed finding goes back to triage.
+
+    The finding is read again and held first: a tester on another machine may have moved it since the
+    runner looked it up, and the runner's write must build on that move, not be refused as stale."""
+    from app.store.portable import read_for_change
+
+    finding = read_for_change(db, Finding, finding.id)
     if finding.status not in OCCURRENCE_STATUSES:
         raise FindingStateError(f"finding {finding.id} is {finding.status}: a new failure is a regression of it, "
                                 "not an occurrence")

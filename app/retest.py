@@ -147,7 +147,12 @@ def plan_retests(db: "Session", engagement: Engagement, findings: Sequence[Findi
 
 def record_retest(db: "Session", finding: Finding, run_id: int, verdict: str, *, scenario_id: str = "",
                   system: str = "", actor: str = "") -> Retest:
-    """Link a finished re-test run to its finding and move the finding as the verdict says."""
+    """Link a finished re-test run to its finding and move the finding as the verdict says.
+
+    The finding is read again and held first: a tester may have moved it while the re-test ran."""
+    from app.store.portable import read_for_change
+
+    finding = read_for_change(db, Finding, finding.id) or finding
     retest = Retest(finding_id=finding.id or 0, run_id=run_id,
                     outcome=verdict if verdict in ("pass", "fail", "error") else "")
     db.add(retest)

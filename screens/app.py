@@ -95,9 +95,14 @@ class RedlineApp(App[int]):
             for notice in _prepare_store():
                 self.call_from_thread(self.notify, for_terminal(notice), severity="warning", markup=False)
             demo_id = with_store(partial(_demo_id, self.today())) if self.open_demo_at_start else None
+            from app.store.location import current
+
+            shared = current()
         except Exception as exc:  # shown on Home; the app stays usable for reading help
             self.call_from_thread(self._store_failed, f"{type(exc).__name__}: {exc}")
             return
+        if shared.sqlite_path is None:  # a team's server: every screen's header says which (password masked)
+            self.call_from_thread(setattr, self, "title", f"Redline · {shared.backend} {shared.shown}")
         self.call_from_thread(self._store_opened, demo_id)
 
     def _store_opened(self, demo_id: Optional[int]) -> None:

@@ -191,6 +191,12 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
             return None
         return self.shown[table.cursor_row]
 
+    def shown_version(self, finding_id: int) -> Optional[int]:
+        """The version of the finding as this screen showed it: a change decided on it is refused if
+        another tester has changed the finding since (the message says who; reload shows theirs)."""
+        shown = next((f for f in self.all if f.id == finding_id), None)
+        return getattr(shown, "version", None)
+
     def selected_id(self) -> Optional[int]:
         finding = self.selected()
         return finding.id if finding is not None else None
@@ -293,16 +299,15 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
                              if approver is not None else None)
 
     def _transition(self, finding_id: int, to: str, reason: str, approver: str) -> None:
-        from app.findings import transition
-        from app.store.models import Finding
+        from app.findings import load_for_change, transition
 
         def move(db: Any) -> Any:
-            finding = db.get(Finding, finding_id)
+            finding = load_for_change(db, finding_id, expected_version=self.shown_version(finding_id))
             return transition(db, finding, to, reason=reason, approver=approver)
 
         if try_store(self, move) is not None:
             self.notify(f"finding #{finding_id} is now {to.replace('_', ' ')}", markup=False)
-            self.reload(select=finding_id)
+        self.reload(select=finding_id)  # after a refusal too: a conflict's message asks the tester to look again
 
     def action_classify(self) -> None:
         from app.findings import EXCEPTION_KINDS
@@ -324,14 +329,15 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
                              lambda reason: self._classify(finding_id, kind, reason) if reason is not None else None)
 
     def _classify(self, finding_id: int, kind: str, reason: str) -> None:
-        from app.findings import FindingStateError, classify
+        from app.findings import classify, load_for_change
         from app.store.models import Finding
 
+        version = self.shown_version(finding_id)
+
         def act(db: "Session") -> Finding:
-            finding = db.get(Finding, finding_id)
-            if finding is None:
-                raise FindingStateError(f"no finding #{finding_id}")
-            return classify(db, finding, kind, reason=reason)
+            # load_for_change says plainly when the finding is gone, and refuses a change decided on an
+            # older view of it than the store now holds.
+            return classify(db, load_for_change(db, finding_id, expected_version=version), kind, reason=reason)
 
         if try_store(self, act) is not None:
             self.notify(f"finding #{finding_id} is now a {kind.replace('_', ' ')} exception", markup=False)

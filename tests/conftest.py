@@ -23,6 +23,9 @@ def redline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 # Real loopback servers (tests/servers/), available to every test module by fixture name.
 from tests.servers.fixtures import fault_server, stream_server  # noqa: E402,F401
 
+# A real PostgreSQL server for the session, and the fixture that runs a test on both store backends.
+from tests.servers.postgres import postgres_server, postgres_url, store_backend  # noqa: E402,F401
+
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say why the seed tests skipped, even under ``-q`` (which hides skip reasons): a newcomer should know."""

@@ -30,6 +30,7 @@ FIXED = {
 }
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_bundle_lists_every_expected_file_and_the_manifest_hashes_match(world: World, tmp_path: Path) -> None:
     seen: list = []
     result = export(world.engagement_id, tmp_path / "b.zip", on_progress=seen.append)
@@ -159,6 +160,7 @@ def test_a_failed_export_leaves_no_file(world: World, tmp_path: Path, monkeypatc
     assert list(out.iterdir()) == []  # neither the bundle nor its partial file
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_cli_export_then_verify(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "acme.zip"
     assert main(["export", "acme-2026", "--out", str(out), "--window", "Q1", "--window", "Q2"]) == 0

@@ -81,6 +81,7 @@ def _with_events(bundle: Path, out: Path, events: list[dict]) -> Path:
     return rezip(bundle, out, change={"audit/events.jsonl": body, "manifest.json": json.dumps(manifest).encode()})
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_a_forged_audit_trail_fails_even_with_a_matching_hash(bundle: Path, tmp_path: Path) -> None:
     events = [json.loads(x) for x in entries(bundle)["audit/events.jsonl"].splitlines()]
     events[3]["payload"] = {"verdict": "pass"}
@@ -88,6 +89,7 @@ def test_a_forged_audit_trail_fails_even_with_a_matching_hash(bundle: Path, tmp_
     assert report.problems == ["audit chain: audit event #4: content was altered after it was recorded"]
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_dropping_the_newest_audit_events_is_caught_by_the_pinned_head(bundle: Path, tmp_path: Path) -> None:
     events = [json.loads(x) for x in entries(bundle)["audit/events.jsonl"].splitlines()]
     report = verify_bundle(_with_events(bundle, tmp_path / "t.zip", events[:-2]))

@@ -19,6 +19,7 @@ def _engagement(db) -> int:  # type: ignore[no-untyped-def]
     return eng.id
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_full_lifecycle_is_recorded() -> None:
     with session() as db:
         eid = _engagement(db)
@@ -31,6 +32,7 @@ def test_full_lifecycle_is_recorded() -> None:
         assert audit.verify_chain(db, eid) == []
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_illegal_moves_and_missing_reasons_are_refused() -> None:
     with session() as db:
         eid = _engagement(db)

@@ -33,6 +33,7 @@ def _csv(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(files[f"workpapers/{name}.csv"].decode("utf-8-sig"))))
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_findings_follow_the_rules_end_to_end(demo: Any, capsys: Any, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 

@@ -3,6 +3,8 @@ hardened one passes with none; the API key never reaches the store; runs stream 
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ def _engagement(tmp_path: Path, demo_pair: Any, monkeypatch: Any) -> Any:
     return import_engagement_file(path)
 
 
+@pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 def test_vulnerable_fails_with_a_draft_finding_and_hardened_passes(tmp_path: Path, demo_pair: Any,
                                                                    monkeypatch: Any) -> None:
     from sqlmodel import select

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +45,7 @@ def add_actions(actions: Any) -> None:
         move.add_argument("--by", metavar="NAME", default="", help="the tester making the change (default: $REDLINE_TESTER or your login)")
         move.add_argument("--approver", metavar="NAME", default="", required=name == "accept",
                           help="who accepted the risk" if name == "accept" else argparse.SUPPRESS)
+        _add_if_version(move)
         move.set_defaults(func=move_findings, to=to)
     reopen = actions.add_parser("reopen", help="reopen an accepted risk (to open) or a dismissed draft (to draft)",
                                 description="Reopen findings: risk_accepted -> open, dismissed -> draft.")
@@ -63,6 +64,7 @@ def add_actions(actions: Any) -> None:
                           choices=EXCEPTION_KINDS, help="the exception type")
     classify.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     classify.add_argument("--by", metavar="NAME", default="", help="the tester making the change")
+    _add_if_version(classify)
     classify.set_defaults(func=classify_findings)
     respond = actions.add_parser("respond", help="record management's response to a control failure",
                                  description="Add a management response (the exception log) to a finding.")
@@ -102,15 +104,24 @@ def _iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
-def _chosen(db: Any, engagement_id: int, ids: list[int]) -> list[Any]:
+def _add_if_version(parser: Any) -> None:
+    parser.add_argument("--if-version", metavar="N", type=int, default=None,
+                        help="change the finding only if it is still at version N (as listed by `findings --json`): "
+                             "on a shared store, someone else's change since then is reported, not overwritten")
+
+
+def _chosen(db: Any, engagement_id: int, ids: list[int], if_version: Optional[int] = None) -> list[Any]:
     from app.errors import UsageError
     from app.findings import find
-
+    if if_version is not None and len(set(ids)) != 1:
+        raise UsageError("--if-version names the version of one finding: give exactly one ID with it")
     found = {f.id: f for f in find(db, engagement_id, ids=ids)}
     unknown = [str(i) for i in dict.fromkeys(ids) if i not in found]
     if unknown:
         raise UsageError(f"no finding {', '.join(unknown)} in this engagement")
-    return [found[i] for i in dict.fromkeys(ids)]
+    from app.findings import load_for_change
+
+    return [load_for_change(db, i, expected_version=if_version) for i in dict.fromkeys(ids)]
 
 
 def move_findings(args: argparse.Namespace) -> int:
@@ -125,7 +136,7 @@ def move_findings(args: argparse.Namespace) -> int:
     moved = []
     with session() as db:
         engagement = find_engagement(db, args.engagement)
-        for finding in _chosen(db, engagement.id or 0, args.ids):
+        for finding in _chosen(db, engagement.id or 0, args.ids, getattr(args, "if_version", None)):
             before = finding.status
             to = args.to or next((m.to for m in legal_moves(finding) if m.action == "reopen"), None)
             if to is None:
@@ -151,7 +162,7 @@ def classify_findings(args: argparse.Namespace) -> int:
     done = []
     with session() as db:
         engagement = find_engagement(db, args.engagement)
-        for finding in _chosen(db, engagement.id or 0, args.ids):
+        for finding in _chosen(db, engagement.id or 0, args.ids, args.if_version):
             before = finding.exception_kind or "not classified"
             classify(db, finding, args.kind, reason=args.reason, actor=args.by)
             done.append(f"finding {finding.id}: exception type {before} → {args.kind}")
@@ -273,6 +284,7 @@ def finding_record(finding: Any, seen: Sequence[Any] = (), plan: Any = None) -> 
         "moves": [{"action": m.action, "to": m.to, "meaning": m.meaning} for m in legal_moves(finding)],
         "occurrences": [o.to_json() for o in seen], "regression_of": finding.regression_of,
         **(plan.to_json() if plan is not None else {}),
+        "version": finding.version,
     }
 
 

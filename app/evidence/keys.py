@@ -61,9 +61,9 @@ class KeyCreated:
 
 def tester() -> str:
     """Whose key: the tester name every audit event records (``REDLINE_TESTER``, else the OS login)."""
-    from app.store.audit import default_actor
+    from app.tester import name
 
-    return default_actor()
+    return name()
 
 
 def key_dir(name: Optional[str] = None) -> Path:

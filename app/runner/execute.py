@@ -116,11 +116,16 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                     return RunOutcome(None, planned.scenario.spec.id, planned.system.name,
                                       planned.window.name if planned.window else None, "not_started", "",
                                       title=planned.scenario.spec.title, strategy=planned.strategy)
-                run_id = _start_run(engagement_id, planned)
+                run_id, lock = _start_run(engagement_id, planned)
+                try:
+                    target = targets.prepare(planned.system)
+                except BaseException:
+                    lock.release()
+                    raise
                 spec = planned.variant.spec if planned.variant is not None else planned.scenario.spec
                 return await _drive(engine, writer, run_id, spec, planned.system,
                                     planned.window.name if planned.window else None,
-                                    targets.prepare(planned.system), targets.scrubber(), on_event, cancel, {},
+                                    target, targets.scrubber(), on_event, cancel, {}, lock,
                                     targets.operations(planned.system))
 
         outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
@@ -137,7 +142,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
         await targets.aclose()
 
 
-def _start_run(engagement_id: int, planned: PlannedRun) -> int:
+def _start_run(engagement_id: int, planned: PlannedRun) -> tuple[int, RunLock]:
     """The Run row (``running``) and its ``run.started`` audit event, in one transaction."""
     from app.library import snapshot
     from app.store import session
@@ -166,27 +171,30 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> int:
                               "tool_version": __version__, "system_sha256": config_sha,
                               **({"strategy": run.strategy, "variant": run.variant} if run.strategy else {})})
         assert run.id is not None
-        return run.id
+        # Held before the run is seen as running, and until its final row is stored: a process that
+        # recovers crashed runs (on this machine or, on a shared server, another) never takes it for one.
+        lock = RunLock(run.id).acquire()
+    return run.id, lock
 
 
 async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem,
                  window: Optional[str], target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
                  cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn],
-                 operations: ClientOperations | None = None) -> RunOutcome:
-    """Execute a started (or resumed) run and close it, whatever happens to the steps."""
-    lock = RunLock(run_id).acquire()
-    live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,
-                   writer=writer, on_event=on_event, cancel=cancel, prior=prior, operations=operations)
-    if on_event is not None:
-        on_event(RunStarted(run_id, spec.id, system.name, window))
+                 lock: RunLock, operations: ClientOperations | None = None) -> RunOutcome:
+    """Execute a started (or resumed) run and close it, whatever happens to the steps; then let go of its lock."""
     try:
-        await live.execute()
-    except asyncio.CancelledError:
-        _finish(run_id, live, spec, system, window, "cancelled", on_event)
-        raise
+        live = LiveRun(engine, run_id=run_id, spec=spec, system=system, target=target, scrubber=scrubber,
+                       writer=writer, on_event=on_event, cancel=cancel, prior=prior, operations=operations)
+        if on_event is not None:
+            on_event(RunStarted(run_id, spec.id, system.name, window))
+        try:
+            await live.execute()
+        except asyncio.CancelledError:
+            _finish(run_id, live, spec, system, window, "cancelled", on_event)
+            raise
+        return _finish(run_id, live, spec, system, window, "cancelled" if live.cancelled else "finished", on_event)
     finally:
         lock.release()
-    return _finish(run_id, live, spec, system, window, "cancelled" if live.cancelled else "finished", on_event)
 
 
 def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
@@ -321,17 +329,22 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
     writer: Optional[StoreWriter] = None
     try:
         target = targets.prepare(system)  # a missing key fails before the run is touched
-        with session() as db:
-            run = db.get(Run, run_id)
-            assert run is not None
-            run.status = "running"
-            db.add(run)
-            audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
-                         payload={"from": previous, "turns_kept": len(prior), "system_sha256": config_sha})
-        engine = _engine()
-        writer = StoreWriter(engine)
+        lock = RunLock(run_id).acquire()  # held from before the run is marked running again
+        try:
+            with session() as db:
+                run = db.get(Run, run_id)
+                assert run is not None
+                run.status = "running"
+                db.add(run)
+                audit.record(db, engagement_id=engagement_id, action="run.resumed", entity=f"run:{run_id}",
+                             payload={"from": previous, "turns_kept": len(prior), "system_sha256": config_sha})
+            engine = _engine()
+            writer = StoreWriter(engine)
+        except BaseException:
+            lock.release()
+            raise
         return await _drive(engine, writer, run_id, spec, system, window.name if window else None, target,
-                            targets.scrubber(), on_event, cancel, prior, targets.operations(system))
+                            targets.scrubber(), on_event, cancel, prior, lock, targets.operations(system))
     finally:
         if writer is not None:
             writer.close()

@@ -205,10 +205,12 @@ RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw 
 
 
 def withhold_raw(conn: "Connection", turn_id: int) -> None:
-    """Drop the raw bytes stored with a turn's chunks, overwriting them in the file (``secure_delete``)."""
+    """Drop the raw bytes stored with a turn's chunks, overwriting them in an SQLite file (``secure_delete``)."""
     from sqlalchemy import update
 
-    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+    from app.store.portable import erase_on_delete
+
+    erase_on_delete(conn)
     conn.execute(update(_CHUNK).where(_CHUNK.c.turn_id == turn_id, _CHUNK.c.raw.is_not(None))
                  .values(raw=None, raw_codec=""))
 
@@ -217,7 +219,9 @@ def checkpoint(conn: "Connection") -> None:
     """Fold the write-ahead log into the store and empty it, so withheld bytes leave its older frames too.
 
     Best effort: while another process reads, SQLite leaves the log as it is."""
-    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    from app.store.portable import fold_log
+
+    fold_log(conn)
 
 
 class TurnRecorder:

@@ -6,7 +6,8 @@ however it dies, so at start-up any Run still marked ``running`` whose lock is
 free was interrupted; one whose lock is held belongs to a live process (the
 cockpit and a CLI run can share a store) and is left alone. Where file locks
 are unavailable (no ``fcntl``), every ``running`` run found at start-up is
-taken as interrupted.
+taken as interrupted. On a shared server the process may be on another
+machine, so there the lock is the server's own (:class:`app.store.portable.ServerRunLock`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from app import locks
 from app.store import audit
 from app.store.coverage import run_evidence
 from app.store.models import Run, Turn, utcnow
+from app.store.portable import ServerRunLock, run_is_live_on_server
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
 # A run in one of these states can be finished later with ``redline run --resume`` (or from the cockpit).
@@ -37,26 +40,46 @@ def _lock_path(run_id: int) -> Path:
     return private_dir(home_dir() / "runs", "the run locks folder") / f"{run_id}.lock"
 
 
+def _server() -> "Engine | None":
+    """The store's engine when it is a shared server (whose runs may be on other machines), else None."""
+    from app.store import get_engine
+
+    engine = get_engine()
+    return None if engine.dialect.name == "sqlite" else engine
+
+
 class RunLock:
     """Held for as long as this process is running the Run."""
 
     def __init__(self, run_id: int):
         self.run_id = run_id
         self._fd: Optional[int] = None
+        self._server: Optional[ServerRunLock] = None
 
     def acquire(self) -> "RunLock":
+        from app.errors import RedlineError
+
+        busy = RedlineError(f"run {self.run_id} is being run by another Redline process")
+        engine = _server()
+        if engine is not None:
+            held = ServerRunLock(engine, self.run_id)
+            if not held.acquire():
+                raise busy
+            self._server = held
+            return self
         if not locks.AVAILABLE:
             return self
         fd = locks.acquire(_lock_path(self.run_id))
         if fd is None:
-            from app.errors import RedlineError
-
-            raise RedlineError(f"run {self.run_id} is being run by another Redline process")
+            raise busy
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
 
     def release(self) -> None:
+        if self._server is not None:
+            held, self._server = self._server, None
+            held.release()
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
@@ -64,7 +87,10 @@ class RunLock:
 
 
 def is_live(run_id: int) -> bool:
-    """Whether some process (this one included) holds the run's lock right now."""
+    """Whether some process (this one included; on a server, on any machine) holds the run's lock right now."""
+    engine = _server()
+    if engine is not None:
+        return run_is_live_on_server(engine, run_id)
     return locks.is_held(_lock_path(run_id))
 
 
@@ -93,25 +119,31 @@ def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
             continue
         try:
             with db.begin_nested():
-                _recover_one(db, run_id, max_chars)
+                if not _recover_one(db, run_id, max_chars):
+                    continue  # it finished between the look and the lock: nothing was abandoned
             recovered.append(run_id)
         except Exception as exc:  # noqa: BLE001 - whatever broke this run, the store must still open
             mark_unrecoverable(db, run_id, _reason(exc))
             if on_unrecoverable is not None:
                 on_unrecoverable(run_id, _reason(exc))
-        _lock_path(run_id).unlink(missing_ok=True)
+        if _server() is None:
+            _lock_path(run_id).unlink(missing_ok=True)
     db.flush()
     return recovered
 
 
-def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
+def _recover_one(db: "Session", run_id: int, max_chars: int) -> bool:
+    """Recover one run; False if it is no longer ``running`` when read again under its lock (its process
+    finished it, and let go of its run lock, between the list of running runs and the liveness check)."""
     from sqlmodel import select
 
     from app.runner.judge import settle
+    from app.store.portable import read_for_change
     from app.store.streamed import streamed_lengths, streamed_texts
 
-    run = db.get(Run, run_id)
-    assert run is not None
+    run = read_for_change(db, Run, run_id)
+    if run is None or run.status != "running":
+        return False
     cut = db.exec(select(Turn).where(Turn.run_id == run_id,
                                      Turn.status.in_(("pending", "streaming")))).all()  # type: ignore[attr-defined]
     ids = [t.id for t in cut if t.id is not None]
@@ -134,6 +166,7 @@ def _recover_one(db: "Session", run_id: int, max_chars: int) -> None:
                           "chars_kept": sum(len(t.response_text) for t in cut),
                           "evidence": run_evidence(db, run_id)})
     db.flush()
+    return True
 
 
 class Unrecoverable(Exception):

@@ -72,9 +72,19 @@ def head(db: "Session", engagement_id: int | None) -> AuditEvent | None:
 
 def record(db: "Session", *, engagement_id: int | None, action: str, actor: str = "",
            entity: str = "", payload: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one event to the engagement's chain (flushed, committed with the caller's session)."""
-    payload = json.loads(_canonical(payload or {}))  # what is hashed is exactly what is stored
+    """Append one event to the engagement's chain (flushed, committed with the caller's session).
+
+    The payload's ``by`` says who made the change (:func:`recorded_by`): on a
+    shared store several testers write to one chain, and ``actor`` alone is a
+    name anyone can type.
+    """
+    from app.store.portable import lock_chain
+
+    payload = dict(payload or {})
+    payload.setdefault("by", recorded_by())
+    payload = json.loads(_canonical(payload))  # what is hashed is exactly what is stored
     chain = chain_name(engagement_id)
+    lock_chain(db, engagement_id)  # concurrent writers (other processes, other machines) queue here
     last = head(db, engagement_id)
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
@@ -143,9 +153,25 @@ def verify_chain(db: "Session", engagement_id: int | None) -> list[ChainProblem]
     return verify_events([row.model_dump() for row in rows], chain)
 
 
-def default_actor() -> str:
-    """The tester's name: ``REDLINE_TESTER``, else the OS login."""
+def recorded_by() -> dict[str, str]:
+    """Who is making a change from this process: the configured tester, their signing key's fingerprint
+    (when they have made one, :mod:`app.evidence.keys`), and the OS login, which the tester cannot choose."""
     import getpass
-    import os
 
-    return os.environ.get("REDLINE_TESTER") or getpass.getuser()
+    who = {"tester": default_actor(), "os_user": getpass.getuser()}
+    try:
+        from app.evidence.keys import current_public
+
+        key = current_public(who["tester"])
+    except Exception:  # noqa: BLE001 - an unreadable key file must not stop the change being recorded
+        key = None
+    if key is not None:
+        who["key"] = key.fingerprint
+    return who
+
+
+def default_actor() -> str:
+    """The tester's name: ``REDLINE_TESTER``, else the OS login (:mod:`app.tester`)."""
+    from app.tester import name
+
+    return name()

@@ -92,12 +92,24 @@ def inspect_store(path: Path) -> StoreCopy:
     return StoreCopy(path, path.stat().st_size, _sha256(path), version, engagements, runs)
 
 
+def _sqlite_store(command: str) -> Path:
+    """The SQLite file this process uses; on a server, what to do instead (SQLite's backup API copies files)."""
+    from app.store.location import current
+
+    location = current()
+    if location.sqlite_path is None:
+        raise BackupError(f"`redline {command}` works on the embedded SQLite store, and this one is a server "
+                          f"({location.shown}, from {location.origin}). Use the server's own backups (pg_dump, "
+                          "pg_restore), or copy engagements out with `redline migrate --from URL --to "
+                          "sqlite:////path/to/copy.db`")
+    return location.sqlite_path
+
+
 def backup_store(out: Path, store: Path | None = None) -> StoreCopy:
     """A consistent copy of the store at ``out`` (0600), checked before it takes the name."""
-    from app.paths import db_path
     from app.store.engine import get_engine
 
-    store = store or db_path()
+    store = store or _sqlite_store("backup")
     get_engine(store)  # a store that does not exist yet is created, so the copy is of a real store
     out = out.expanduser()
     if out.resolve() == store.resolve():
@@ -134,11 +146,10 @@ def live_runs(store: Path | None = None) -> list[int]:
 
 def restore_store(source: Path, *, force: bool = False, store: Path | None = None) -> StoreCopy:
     """Put the store in ``source`` back as the live store, after checking it; returns what was restored."""
-    from app.paths import db_path
     from app.store import audit
     from app.store.engine import get_engine, session
 
-    store = store or db_path()
+    store = store or _sqlite_store("restore")
     source = source.expanduser()
     checked = inspect_store(source)
     live = live_runs(store)

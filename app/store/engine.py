@@ -1,9 +1,11 @@
-"""The SQLite engine: created lazily, configured for a crash-safe local store.
+"""The store's engine: created lazily, for the embedded SQLite file or a shared PostgreSQL server.
 
-WAL lets the cockpit read while the runner writes; ``synchronous=NORMAL`` in
+Which one is :mod:`app.store.location`'s rule. For SQLite, WAL lets the cockpit read while the runner writes; ``synchronous=NORMAL`` in
 WAL mode keeps committed batches across a process kill (only an OS crash can
 lose the last commit). Foreign keys are off by default in SQLite, so every
-connection turns them on.
+connection turns them on. A PostgreSQL server needs none of that: it is
+crash-safe and checks foreign keys as it is; the driver comes from the
+``postgres`` extra.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
+    from app.store.location import StoreLocation
+
 BUSY_TIMEOUT_MS = 10_000
-_engines: dict[Path, "Engine"] = {}
+_engines: dict[str, "Engine"] = {}
 
 
 def _configure(dbapi_connection, _record) -> None:
@@ -64,26 +68,72 @@ def _make_private(path: Path) -> None:
         tighten_existing(path.with_name(path.name + suffix), "the store's journal")
 
 
-def get_engine(path: Path | None = None) -> "Engine":
-    """The engine for ``path`` (default: the data dir's database), upgraded to the current schema."""
+def get_engine(path: Path | None = None, location: "StoreLocation | None" = None) -> "Engine":
+    """The engine for the store at ``path`` (an SQLite file) or ``location``, upgraded to the current schema.
+
+    With neither, the store this process is configured for (:func:`app.store.location.current`).
+    """
+    from app.store.location import StoreLocation, current
+
+    if location is None:
+        if path is not None:
+            from sqlalchemy.engine import URL
+
+            location = StoreLocation(URL.create("sqlite", database=str(path.resolve())), str(path))
+        else:
+            location = current()
+    key = location.url.render_as_string(hide_password=False)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _create(location)
+        _engines[key] = engine
+    return engine
+
+
+def _create(location: "StoreLocation") -> "Engine":
     from sqlalchemy import event
     from sqlmodel import create_engine
 
-    from app.paths import db_path
     from app.store.schema import upgrade
 
-    path = (path or db_path()).resolve()
-    engine = _engines.get(path)
-    if engine is None:
+    path = location.sqlite_path
+    if path is not None:
         _make_private(path)
         engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _configure)
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ModuleNotFoundError:
+            from app.errors import RedlineError
+
+            raise RedlineError(f"{location.origin} names a PostgreSQL store ({location.shown}), but its driver is "
+                               "not installed: pip install 'redline[postgres]'") from None
+        engine = create_engine(location.url, pool_pre_ping=True)
+    try:
         upgrade(engine)
-        _engines[path] = engine
+    except Exception as exc:
+        engine.dispose()
+        _explain_unreachable(location, exc)
+        raise
     return engine
+
+
+def _explain_unreachable(location: "StoreLocation", exc: Exception) -> None:
+    """A server that cannot be reached is the user's to fix: say which one (password masked) and why."""
+    from sqlalchemy.exc import OperationalError
+
+    if location.sqlite_path is None and isinstance(exc, OperationalError):
+        from app.errors import RedlineError
+        from app.secrets import redact
+
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "no detail"
+        secrets = [location.url.password] if location.url.password else []
+        raise RedlineError(f"the store at {location.shown} (from {location.origin}) cannot be opened: "
+                           f"{redact(detail, secrets, shapes=True)}") from None
 
 
 @contextmanager
@@ -91,14 +141,27 @@ def session(path: Path | None = None) -> Iterator["Session"]:
     """A session that commits on success and rolls back on error.
 
     Objects stay readable after commit (``expire_on_commit=False``) so callers
-    can hand them to the UI without another query.
+    can hand them to the UI without another query. A write that lost a race
+    for a finding to another client is rolled back whole and raised as
+    :class:`app.store.conflicts.EditConflict`.
     """
+    from sqlalchemy.orm.exc import StaleDataError
     from sqlmodel import Session
 
-    with Session(get_engine(path), expire_on_commit=False) as db:
+    engine = get_engine(path)
+    with Session(engine, expire_on_commit=False) as db:
+        from app.store.conflicts import watch
+
+        watch(db)
         try:
             yield db
             db.commit()
+        except StaleDataError:  # another client changed a finding this one was writing (app.store.conflicts)
+            from app.store.conflicts import from_stale_write, stale_findings
+
+            stale = stale_findings(db)
+            db.rollback()
+            raise from_stale_write(engine, stale) from None
         except BaseException:
             db.rollback()
             raise
@@ -106,7 +169,9 @@ def session(path: Path | None = None) -> Iterator["Session"]:
 
 def dispose(path: Path) -> None:
     """Close and forget the engine of one store (a staged copy that is about to be deleted)."""
-    engine = _engines.pop(path.resolve(), None)
+    from sqlalchemy.engine import URL
+
+    engine = _engines.pop(URL.create("sqlite", database=str(path.resolve())).render_as_string(), None)
     if engine is not None:
         engine.dispose()
 

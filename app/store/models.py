@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.store.types import UTCDateTime
@@ -223,9 +223,17 @@ class Verdict(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+# A finding's edit count. Every ORM update of a finding says which version it read
+# (``UPDATE ... WHERE id = ? AND version = ?``), so when two testers change the same
+# finding the second write matches no row and is refused (app.store.conflicts)
+# instead of silently overwriting the first.
+_FINDING_VERSION = Column("version", Integer, nullable=False, server_default="1")
+
+
 class Finding(SQLModel, table=True):
     """A control failure worth reporting, tied to the evidence that shows it."""
 
+    __mapper_args__ = {"version_id_col": _FINDING_VERSION}
     id: Optional[int] = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     title: str
@@ -252,6 +260,7 @@ class Finding(SQLModel, table=True):
     # "" / None on findings stored before they were kept: readers derive them by the same rule.
     priority: str = Field(default="", sa_column_kwargs={"server_default": ""})
     due_date: date | None = None
+    version: int = Field(default=1, sa_column=_FINDING_VERSION)
 
 
 class FindingOccurrence(SQLModel, table=True):

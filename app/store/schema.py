@@ -1,7 +1,11 @@
-"""Schema versions, upgraded forward in numbered steps.
+"""Schema versions, upgraded forward in numbered steps, the same steps on SQLite and on PostgreSQL.
 
-The version lives in ``PRAGMA user_version``. Each step runs once, in order,
-all of them in one ``BEGIN IMMEDIATE`` transaction with the version check, and a database newer than this code is refused rather than
+On SQLite the version lives in ``PRAGMA user_version``; on PostgreSQL, which
+has no such slot, in the one-row table ``redline_schema``. Each step runs
+once, in order, all of them in one transaction with the version check, held
+against every other process opening the same store (SQLite's write lock taken
+by ``BEGIN IMMEDIATE``; a transaction-scoped advisory lock on PostgreSQL, whose
+DDL is transactional). A database newer than this code is refused rather than
 silently misread. Add a step by appending a function to ``STEPS``; never edit a
 released one.
 """
@@ -27,11 +31,18 @@ def _step_1_initial(conn: "Connection") -> None:
 
 
 def add_column_if_missing(conn: "Connection", table: str, column: str, ddl: str) -> None:
-    """For later steps: ``ALTER TABLE ... ADD COLUMN`` that tolerates a fresh database."""
-    from sqlalchemy import text
+    """For later steps: ``ALTER TABLE ... ADD COLUMN`` that tolerates a fresh database.
 
-    existing = {row[1] for row in conn.execute(text(f"PRAGMA table_info({table})"))}
+    ``ddl`` is written in SQLite's words; the one type PostgreSQL names
+    otherwise (``BLOB``, which it calls ``BYTEA``) is translated here, so a step
+    reads the same for both.
+    """
+    from sqlalchemy import inspect, text
+
+    existing = {col["name"] for col in inspect(conn).get_columns(table)}
     if column not in existing:
+        if conn.dialect.name == "postgresql":
+            ddl = ddl.replace("BLOB", "BYTEA")
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
@@ -97,23 +108,55 @@ def _step_attachments(conn: Connection) -> None:
     Attachment.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _step_finding_version(conn: "Connection") -> None:
+    """Each finding counts its edits, so two testers changing it at once cannot silently overwrite each other."""
+    add_column_if_missing(conn, "finding", "version", "INTEGER NOT NULL DEFAULT 1")
+
+
 STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
                                                _step_6_turn_bounds, _step_audit_payload_digest,
-                                               _step_strategy_variants, _step_finding_priority, _step_attachments]
+                                               _step_strategy_variants, _step_finding_priority, _step_attachments,
+                                               _step_finding_version]
 CURRENT_VERSION = len(STEPS)
 
 
 def current_version(conn: "Connection") -> int:
-    from sqlalchemy import text
+    from app.store import portable
 
-    return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+    return portable.schema_version(conn)
 
 
 def upgrade(engine: "Engine") -> int:
-    """Bring the database to ``CURRENT_VERSION``; returns the version found before.
+    """Bring the database to ``CURRENT_VERSION``; returns the version found before."""
+    if engine.dialect.name == "sqlite":
+        return _upgrade_sqlite(engine)
+    return _upgrade_server(engine)
 
-    The version is read again, and every step run, inside one ``BEGIN IMMEDIATE``
+
+def _run_steps(conn: "Connection", found: int) -> None:
+    from app.store import portable
+
+    for number in range(found + 1, CURRENT_VERSION + 1):
+        STEPS[number - 1](conn)
+        portable.set_schema_version(conn, number)
+
+
+def _upgrade_server(engine: "Engine") -> int:
+    """PostgreSQL: the version check and every step in one transaction, under an advisory lock
+    that every process opening the store takes first, so the second finds the work done."""
+    from app.store import portable
+
+    with engine.begin() as conn:
+        portable.lock_schema(conn)
+        found = current_version(conn)
+        _refuse_newer(found)
+        _run_steps(conn, found)
+    return found
+
+
+def _upgrade_sqlite(engine: "Engine") -> int:
+    """SQLite: the version is read again, and every step run, inside one ``BEGIN IMMEDIATE``
     transaction: two processes that open a new store at once queue on SQLite's
     write lock, and the second finds the work done instead of creating the same
     tables again. The driver's own transaction handling (which leaves DDL in
@@ -132,9 +175,7 @@ def upgrade(engine: "Engine") -> int:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             found = current_version(conn)
             _refuse_newer(found)
-            for number in range(found + 1, CURRENT_VERSION + 1):
-                STEPS[number - 1](conn)
-                conn.exec_driver_sql(f"PRAGMA user_version={number}")
+            _run_steps(conn, found)
             conn.exec_driver_sql("COMMIT")
         except BaseException:
             if not driver.in_transaction:  # type: ignore[union-attr]
