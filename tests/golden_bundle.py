@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def build_store() -> None:
     """The engagements the golden store holds: a Type II one with every feature, a bulk one, a Type I one."""
-    from datetime import date, datetime, timedelta, timezone
+    from datetime import date, datetime, timedelta
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_evidence_engagement import build_engagement
@@ -51,7 +52,15 @@ def build_store() -> None:
     from app.findings import create_finding
     from app.store import audit, session
     from app.store.models import (
-        AISystem, ControlMapping, Engagement, ManagementResponse, Run, Scenario, TestWindow, Turn, Verdict,
+        AISystem,
+        ControlMapping,
+        Engagement,
+        ManagementResponse,
+        Run,
+        Scenario,
+        TestWindow,
+        Turn,
+        Verdict,
     )
 
     os.environ[CANARY_ENV] = CANARY
@@ -79,7 +88,7 @@ def build_store() -> None:
         runs = []
         for index in range(24):
             window = windows[index % 4]
-            at = datetime.combine(window.start, datetime.min.time(), timezone.utc) + timedelta(hours=9, minutes=index)
+            at = datetime.combine(window.start, datetime.min.time(), UTC) + timedelta(hours=9, minutes=index)
             runs.append(Run(engagement_id=eng.id, system_id=system.id, scenario_pk=scenarios[index % 4].id,
                             window_id=window.id, status="finished", verdict="fail" if index % 3 == 0 else "pass",
                             tool_version="0.1.0", model_id="bulk-1", started_at=at, finished_at=at, created_at=at))
@@ -115,7 +124,7 @@ def build_store() -> None:
         bot = AISystem(engagement_id=t1.id, name="globex-bot", target={"kind": "demo"})
         db.add(bot)
         db.flush()
-        at = datetime(2025, 4, 1, 10, tzinfo=timezone.utc)
+        at = datetime(2025, 4, 1, 10, tzinfo=UTC)
         run = Run(engagement_id=t1.id, system_id=bot.id, scenario_pk=scenarios[0].id, status="finished",
                   verdict="pass", tool_version="0.1.0", started_at=at, finished_at=at, created_at=at)
         db.add(run)
