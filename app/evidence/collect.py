@@ -85,6 +85,10 @@ class EvidenceSet:
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
+    # Each run's turn records, read once and shared by every sink (see iter_transcripts); the ids of turns
+    # whose request or text the scrubber changed. A copy made with dataclasses.replace shares both.
+    _turns: dict[int, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _text_changed: set[int] = field(default_factory=set, repr=False)
 
     @property
     def engagement_id(self) -> int:
@@ -94,35 +98,55 @@ class EvidenceSet:
         return [r["id"] for r in self.runs]
 
     def iter_transcripts(self, *, with_raw: bool = False) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Each run with its turns (and each turn's verdicts), in run order, a batch of runs at a time.
+        """Each run with its turns (and each turn's verdicts), in run order.
 
-        Rows are read with plain SQL expressions rather than ORM objects: the
-        bundle walks every turn several times, and the identity map buys
-        nothing for read-only rows. Raw response bytes are read only when asked.
+        Every sink of the bundle walks the turns (both reports, the CSV, the
+        XLSX, OSCAL, the transcripts), so each turn is read, decoded and
+        scrubbed once, on the first walk, and its record is shared by every
+        later one; sinks copy a record before adding to it. Raw response bytes
+        are read only when asked, a batch of runs at a time, and never kept.
         """
-        from sqlmodel import select
-
-        from app.store.models import Turn, Verdict
-
-        columns = [c for c in Turn.__table__.c if with_raw or c.name != "response_raw"]  # type: ignore[attr-defined]
         by_id = {r["id"]: r for r in self.runs}
         ids = self.run_ids()
         for start in range(0, len(ids), BATCH_RUNS):
             chunk = ids[start:start + BATCH_RUNS]
-            verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    Verdict.run_id.in_(chunk)).order_by(Verdict.id)):  # type: ignore[attr-defined]
-                if v.turn_id is not None:
-                    verdicts[v.turn_id].append(self.verdict_record(v))
-            turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            rows = self.db.execute(select(*columns).where(Turn.run_id.in_(chunk))  # type: ignore[attr-defined]
-                                   .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)).all()
-            streamed = streamed_bodies(self.db, [t.id for t in rows]) if with_raw else {}
-            for t in rows:
-                raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
-                turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, []), with_raw, raw))
+            self._read_turns([rid for rid in chunk if rid not in self._turns])
+            raws = self._raw_bodies(chunk) if with_raw else {}
             for run_id in chunk:
-                yield by_id[run_id], turns.get(run_id, [])
+                turns = self._turns[run_id]
+                yield by_id[run_id], [self._with_raw(t, raws.get(t["id"])) for t in turns] if with_raw else turns
+
+    def _read_turns(self, run_ids: list[int]) -> None:
+        """Read, decode and scrub the turns (and their verdicts) of ``run_ids`` into the shared records."""
+        if not run_ids:
+            return
+        from sqlmodel import select
+
+        from app.store.models import Turn, Verdict
+
+        columns = [c for c in Turn.__table__.c if c.name != "response_raw"]  # type: ignore[attr-defined]
+        verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
+                Verdict.run_id.in_(run_ids)).order_by(Verdict.id)):  # type: ignore[attr-defined]
+            if v.turn_id is not None:
+                verdicts[v.turn_id].append(self.verdict_record(v))
+        for run_id in run_ids:
+            self._turns[run_id] = []
+        rows = self.db.execute(select(*columns).where(Turn.run_id.in_(run_ids))  # type: ignore[attr-defined]
+                               .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)).all()
+        for t in rows:
+            self._turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, [])))
+
+    def _raw_bodies(self, run_ids: list[int]) -> dict[int, tuple[Optional[bytes], str]]:
+        """Per turn of ``run_ids``: its raw body as stored (whole or streamed) and why it was withheld, if it was."""
+        from sqlmodel import select
+
+        from app.store.models import Turn
+
+        rows = self.db.execute(select(Turn.id, Turn.response_raw, Turn.raw_withheld)  # type: ignore[call-overload]
+                               .where(Turn.run_id.in_(run_ids))).all()  # type: ignore[attr-defined]
+        streamed = streamed_bodies(self.db, [r.id for r in rows])
+        return {r.id: (raw_body(r.response_raw, streamed, r.id), r.raw_withheld) for r in rows}
 
     def iter_verdicts(self) -> Iterator[dict[str, Any]]:
         from sqlmodel import select
@@ -163,8 +187,7 @@ class EvidenceSet:
             self.scrub.changed_verdicts.add(v.id)
         return record
 
-    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool,
-                     raw: Optional[bytes]) -> dict[str, Any]:
+    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
         auto = [v for v in verdicts if v["source"] != "human"]
         human = [v for v in verdicts if v["source"] == "human"]
         record = self.scrub.deep({
@@ -180,21 +203,27 @@ class EvidenceSet:
         record["auto_verdicts"] = auto
         record["human_verdicts"] = human
         record["outcome"] = wording.outcome_of((v["outcome"] for v in auto), human[-1]["outcome"] if human else None)
-        changed = record["request"] != t.request or record["response_text"] != t.response_text
-        if with_raw:
-            kept = self.scrub.raw(raw) if raw is not None else None
-            if t.raw_withheld:
-                # Withheld when the turn ran, because its frames would rebuild a secret: the reason and
-                # the digest of the original are on the record; nothing a crash left behind takes its place.
-                kept = None
-                record["response_raw_withheld"] = t.raw_withheld
-            elif raw is not None and (kept is None or (changed and self.scrub.filters)):
-                kept = None
-                record["response_raw_withheld"] = "redacted export: the body holds data the redaction removes"
-            record["response_raw_b64"] = base64.b64encode(kept).decode("ascii") if kept is not None else None
-            changed = changed or (kept != raw and not t.raw_withheld)
-        if changed:
+        if record["request"] != t.request or record["response_text"] != t.response_text:
             self.scrub.changed_turns.add(t.id)
+            self._text_changed.add(t.id)
+        return record
+
+    def _with_raw(self, record: dict[str, Any], stored: Optional[tuple[Optional[bytes], str]]) -> dict[str, Any]:
+        """A copy of a turn's record with its raw body, as the transcript keeps it (or the reason it is withheld)."""
+        raw, withheld = stored if stored is not None else (None, "")
+        record = dict(record)
+        kept = self.scrub.raw(raw) if raw is not None else None
+        if withheld:
+            # Withheld when the turn ran, because its frames would rebuild a secret: the reason and
+            # the digest of the original are on the record; nothing a crash left behind takes its place.
+            kept = None
+            record["response_raw_withheld"] = withheld
+        elif raw is not None and (kept is None or (record["id"] in self._text_changed and self.scrub.filters)):
+            kept = None
+            record["response_raw_withheld"] = "redacted export: the body holds data the redaction removes"
+        record["response_raw_b64"] = base64.b64encode(kept).decode("ascii") if kept is not None else None
+        if kept != raw and not withheld:
+            self.scrub.changed_turns.add(record["id"])
         return record
 
 
