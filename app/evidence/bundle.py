@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
+XLSX_IN_MEMORY = 64 << 20  # the workbook is a zip of its own: it needs a seekable place to be written first
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
               "retests", "responses", "changes")
 
@@ -174,9 +175,10 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             with archive.text(f"workpapers/{sheet.name}.csv") as sink:
                 workpapers.write_csv(sheet, ev, sink)  # type: ignore[arg-type]
         step("workpapers/*.csv")
-        xlsx = Path(tmp.name) / "workpapers.xlsx"
-        workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
-        archive.write_file("workpapers.xlsx", xlsx)
+        with tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY) as xlsx:  # on disk only when very large
+            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
+            xlsx.seek(0)
+            archive.write_stream("workpapers.xlsx", xlsx)
         step("workpapers.xlsx")
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import csv
 import json
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, TextIO
+from functools import partial
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, TextIO
 
 from app.evidence import tables
-from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
 from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
 
@@ -211,20 +209,21 @@ def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO) -> int:
     return count
 
 
-def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
-    """Every sheet into one workbook at ``path``, streamed (write-only) and byte-for-byte repeatable.
+def write_xlsx(ev: EvidenceSet, target: IO[bytes], timestamp: datetime) -> None:
+    """Every sheet into one workbook written to ``target`` (seekable), streamed and byte-for-byte repeatable.
 
     Each sheet is ready to filter and print as it opens: an autofilter over
     its rows, the header row frozen and repeated on every printed page,
-    landscape, one page wide. openpyxl stamps the workbook and its zip entries
-    with the current time; the document dates are set to ``timestamp`` (the
-    evidence's own as-of time) and the package is rewritten with fixed entry
-    dates, so the same data always gives the same bytes.
+    landscape, one page wide. openpyxl would stamp the workbook with the
+    current time; the document dates are set to ``timestamp`` (the evidence's
+    own as-of time) and every zip entry gets a fixed date, so the same data
+    always gives the same bytes. The rows are written by :mod:`app.evidence.xlsx`.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
+
+    from app.evidence.xlsx import SheetRows, write_package
 
     wb = Workbook(write_only=True)
     naive = timestamp.replace(tzinfo=None)
@@ -232,6 +231,8 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
     wb.properties.modified = naive
     wb.properties.creator = "redline"
     bold, top, wrap = Font(bold=True), Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
+    styles: dict[Any, str] = {}
+    sheets = []
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.name)
         for index, column in enumerate(sheet.columns, start=1):
@@ -242,21 +243,35 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
-        aligns = [wrap if column.width >= WRAP_WIDTH else top for column in sheet.columns]
-        ws.append([_xlsx_cell(ws, column.header, Column(column.header, "", kind="value"), wrap, bold)
-                   for column in sheet.columns])
-        rows = 0
-        for row in sheet.rows(ev):
-            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns)])
-            rows += 1
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
-    raw = path.with_suffix(".raw.xlsx")
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    try:
-        repack(raw, path)
-    finally:
-        raw.unlink(missing_ok=True)
+
+        def make_cell(key: Any, value: Any, ws: Any = ws) -> Any:
+            column, wrapped, is_header = key[:3]
+            return _xlsx_cell(ws, value, column, wrap if wrapped else top, bold if is_header else None)
+
+        rows = SheetRows(ws, len(sheet.columns), make_cell, styles)
+        sheets.append((ws, get_column_letter(len(sheet.columns)), partial(_sheet_rows, sheet, ev, rows)))
+    write_package(wb, target, sheets)
+
+
+def _sheet_rows(sheet: Sheet, ev: EvidenceSet, out: Any) -> Iterator[str]:
+    """The header and every row of one sheet as ``<row>`` texts, each cell as :func:`_xlsx_cell` would make it."""
+    headers = [Column(column.header, "", kind="value") for column in sheet.columns]
+    yield out.row([_typed(column.header, header, True, True)
+                   for column, header in zip(sheet.columns, headers, strict=True)])
+    plan = [(column, column.width >= WRAP_WIDTH) for column in sheet.columns]
+    for row in sheet.rows(ev):
+        yield out.row([_typed(row.get(column.key), column, wrapped, False) for column, wrapped in plan])
+
+
+def _typed(value: Any, column: Column, wrapped: bool, is_header: bool) -> tuple[Any, Any, Any]:
+    """(the value a cell shows, its style key, the value as given): the same decisions as :func:`_xlsx_cell`."""
+    when = moment(value, column.kind) if column.kind in ("datetime", "date") else None
+    if when is not None:
+        return when, (column, wrapped, is_header, "datetime" if isinstance(when, datetime) else "date"), value
+    shown = plain(value)
+    if isinstance(shown, str):
+        return shown, (column, wrapped, is_header, "text", starts_like_formula(shown)), value
+    return shown, (column, wrapped, is_header, "number"), value
 
 
 def _xlsx_cell(ws: Any, value: Any, column: Column, alignment: Any, font: Any = None) -> Any:
