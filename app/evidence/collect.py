@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from app.store.models import Engagement
 
 BATCH_RUNS = 100
+# Turn records kept in memory for every sink to share (about 4 KB each with 1 KB of text): past this many,
+# the remaining runs are read again by each sink, a batch at a time, so memory stays bounded.
+TURNS_KEPT = 50_000
 
 
 class ExportError(RedlineError):
@@ -85,9 +88,10 @@ class EvidenceSet:
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, str]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # possible unapproved model changes (CC8.1)
-    # Each run's turn records, read once and shared by every sink (see iter_transcripts); the ids of turns
-    # whose request or text the scrubber changed. A copy made with dataclasses.replace shares both.
+    # Each run's turn records, read once and shared by every sink (see iter_transcripts), with their count;
+    # the ids of turns whose request or text the scrubber changed. A dataclasses.replace copy shares them.
     _turns: dict[int, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _turns_kept: list[int] = field(default_factory=lambda: [0], repr=False)
     _text_changed: set[int] = field(default_factory=set, repr=False)
 
     @property
@@ -103,23 +107,28 @@ class EvidenceSet:
         Every sink of the bundle walks the turns (both reports, the CSV, the
         XLSX, OSCAL, the transcripts), so each turn is read, decoded and
         scrubbed once, on the first walk, and its record is shared by every
-        later one; sinks copy a record before adding to it. Raw response bytes
-        are read only when asked, a batch of runs at a time, and never kept.
+        later one (up to :data:`TURNS_KEPT` turns; runs past that are read a
+        batch at a time on each walk); sinks copy a record before adding to it.
+        Raw response bytes are read only when asked, a batch of runs at a time,
+        and never kept.
         """
         by_id = {r["id"]: r for r in self.runs}
         ids = self.run_ids()
         for start in range(0, len(ids), BATCH_RUNS):
             chunk = ids[start:start + BATCH_RUNS]
-            self._read_turns([rid for rid in chunk if rid not in self._turns])
+            fresh = self._read_turns([rid for rid in chunk if rid not in self._turns])
+            if fresh and self._turns_kept[0] + sum(map(len, fresh.values())) <= TURNS_KEPT:
+                self._turns.update(fresh)
+                self._turns_kept[0] += sum(map(len, fresh.values()))
             raws = self._raw_bodies(chunk) if with_raw else {}
             for run_id in chunk:
-                turns = self._turns[run_id]
+                turns = self._turns[run_id] if run_id in self._turns else fresh[run_id]
                 yield by_id[run_id], [self._with_raw(t, raws.get(t["id"])) for t in turns] if with_raw else turns
 
-    def _read_turns(self, run_ids: list[int]) -> None:
-        """Read, decode and scrub the turns (and their verdicts) of ``run_ids`` into the shared records."""
+    def _read_turns(self, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The turns (with their verdicts) of ``run_ids``, read, decoded and scrubbed: per run, its records."""
         if not run_ids:
-            return
+            return {}
         from sqlmodel import select
 
         from app.store.models import Turn, Verdict
@@ -130,12 +139,12 @@ class EvidenceSet:
                 Verdict.run_id.in_(run_ids)).order_by(Verdict.id)):  # type: ignore[attr-defined]
             if v.turn_id is not None:
                 verdicts[v.turn_id].append(self.verdict_record(v))
-        for run_id in run_ids:
-            self._turns[run_id] = []
+        turns: dict[int, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
         rows = self.db.execute(select(*columns).where(Turn.run_id.in_(run_ids))  # type: ignore[attr-defined]
                                .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)).all()
         for t in rows:
-            self._turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, [])))
+            turns[t.run_id].append(self._turn_record(t, verdicts.get(t.id, [])))
+        return turns
 
     def _raw_bodies(self, run_ids: list[int]) -> dict[int, tuple[Optional[bytes], str]]:
         """Per turn of ``run_ids``: its raw body as stored (whole or streamed) and why it was withheld, if it was."""
