@@ -31,6 +31,8 @@ from app.resources import assets_dir
 from app.text import for_terminal, for_xml
 
 TEMPLATES = {"md": "report.md.j2", "html": "report.html.j2"}
+# What for_terminal or for_xml would change in ASCII text: controls other than tab and newline, DEL, ESC.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&~])")
 FOLD_CHARS = 2_000  # a prompt or answer longer than this is cut in the report; transcripts/ keeps it whole
 FOLD_LINES = 40
@@ -56,21 +58,29 @@ class MdText(str):
     """Markdown that a filter already made safe; ``finalize`` passes it through untouched."""
 
 
-def _displayable(text: str) -> str:
-    """No terminal escapes, visible controls and bidi marks, and nothing UTF-8 cannot encode."""
+def displayable(text: str) -> str:
+    """No terminal escapes, visible controls and bidi marks, and nothing UTF-8 or XML cannot carry.
+
+    Most values of a report or a sheet are plain ASCII with no control
+    character (tab and newline aside): :func:`for_terminal` and :func:`for_xml`
+    would return them unchanged, so one scan answers for them.
+    """
+    if text.isascii() and not _ASCII_CONTROL.search(text):
+        return text
     return for_xml(for_terminal(text))
+
 
 
 def md_inline(value: Any) -> str:
     """Untrusted text as one inert line of Markdown (also safe inside a table cell)."""
-    text = _displayable(str(value)).replace("\r", "")
+    text = displayable(str(value)).replace("\r", "")
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("\n", " ⏎ ").replace("\t", " ")
 
 
 def md_block(value: Any, info: str = "text") -> MdText:
     """Untrusted text as a fenced block whose fence no line inside can close."""
-    text = _displayable("" if value is None else str(value))
+    text = displayable("" if value is None else str(value))
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return MdText(f"{fence}{info}\n{text}\n{fence}")
@@ -92,7 +102,7 @@ def _html_finalize(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return _displayable(value)
+        return displayable(value)
     return value
 
 
@@ -146,7 +156,7 @@ def css_string(value: Any) -> Any:
     """
     from markupsafe import Markup
 
-    text = _displayable("" if value is None else str(value)).replace("\n", " ")
+    text = displayable("" if value is None else str(value)).replace("\n", " ")
     return Markup("".join(c if c.isalnum() or c in " .,_:()" else f"\\{ord(c):x} " for c in text))
 
 

@@ -25,7 +25,8 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional, TextIO
 
 from app.evidence import tables
 from app.evidence.collect import EvidenceSet
-from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
+from app.evidence.report import displayable
+from app.text import for_spreadsheet, starts_like_formula
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -71,7 +72,7 @@ def plain(value: Any) -> Any:
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    text = for_xml(for_terminal(str(value)))  # the XLSX is XML: no surrogates or non-characters
+    text = displayable(str(value))  # the XLSX is XML: no surrogates or non-characters
     if len(text) > MAX_CELL:
         text = text[: MAX_CELL - len(TRUNCATED)] + TRUNCATED
     return text
