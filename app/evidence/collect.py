@@ -306,6 +306,10 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
 
     findings_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     finding_records = []
+    regressions: dict[int, list[int]] = defaultdict(list)  # finding id -> the findings that regress it
+    for g in all_findings:
+        if g.regression_of is not None:
+            regressions[g.regression_of].append(g.id or 0)
     for f in all_findings:
         rec = scrub.deep(as_record(f))
         rec["open"] = f.status in OPEN_STATUSES
@@ -313,7 +317,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["control_names"] = {c: catalog.name(c) for c in f.controls}
         rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
         rec["occurrences"] = seen.get(f.id or 0, [])
-        rec["regressions"] = [g.id for g in all_findings if g.regression_of == f.id]
+        rec["regressions"] = list(regressions.get(f.id or 0, []))
         finding_records.append(rec)
         for run_id in dict.fromkeys([f.run_id] + [o["run"] for o in rec["occurrences"]]):
             if run_id is not None:  # every run that showed the weakness names its finding
@@ -371,9 +375,15 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
                         "run_started_at": (after_run or {}).get("started_at"),
                         "created_at": iso(rt.created_at), "result": wording.retest_result(before, after)})
     responses = [scrub.deep(as_record(m)) for m in response_rows]
+    responses_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for m in responses:
+        responses_of[m["finding_id"]].append(m)
+    retests_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for rt in retests:
+        retests_of[rt["finding_id"]].append(rt)
     for f in finding_records:
-        f["responses"] = [m for m in responses if m["finding_id"] == f["id"]]
-        f["retests"] = [rt for rt in retests if rt["finding_id"] == f["id"]]
+        f["responses"] = responses_of.get(f["id"], [])
+        f["retests"] = retests_of.get(f["id"], [])
 
     mapped = {sid for m in db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)).all()
               for sid in m.scenarios}
