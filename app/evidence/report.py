@@ -33,7 +33,9 @@ from app.text import for_terminal, for_xml
 TEMPLATES = {"md": "report.md.j2", "html": "report.html.j2"}
 # What for_terminal or for_xml would change in ASCII text: controls other than tab and newline, DEL, ESC.
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&~])")
+_MD_SPECIAL = "\\`*_[]<>|#&~"
+_MD_INLINE = {ord(c): "\\" + c for c in _MD_SPECIAL} | {ord("\r"): None, ord("\n"): " ⏎ ", ord("\t"): " "}
+_MD_INLINE_NEEDED = re.compile("[" + re.escape(_MD_SPECIAL) + "\r\n\t]")
 FOLD_CHARS = 2_000  # a prompt or answer longer than this is cut in the report; transcripts/ keeps it whole
 FOLD_LINES = 40
 _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -70,12 +72,15 @@ def displayable(text: str) -> str:
     return for_xml(for_terminal(text))
 
 
-
 def md_inline(value: Any) -> str:
-    """Untrusted text as one inert line of Markdown (also safe inside a table cell)."""
-    text = displayable(str(value)).replace("\r", "")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("\n", " ⏎ ").replace("\t", " ")
+    """Untrusted text as one inert line of Markdown (also safe inside a table cell).
+
+    Markdown's special characters are escaped with a backslash, a carriage
+    return dropped, a newline shown as `` ⏎ `` and a tab as a space: all in one
+    ``str.translate``, and only when the text holds any of them.
+    """
+    text = displayable(str(value))
+    return text.translate(_MD_INLINE) if _MD_INLINE_NEEDED.search(text) else text
 
 
 def md_block(value: Any, info: str = "text") -> MdText:
@@ -87,6 +92,8 @@ def md_block(value: Any, info: str = "text") -> MdText:
 
 
 def _md_finalize(value: Any) -> Any:
+    if type(value) is str:  # most values: checked first, as this runs for every value the template prints
+        return md_inline(value)
     if value is None:
         return ""
     if isinstance(value, MdText):
