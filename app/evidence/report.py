@@ -104,6 +104,8 @@ def _md_finalize(value: Any) -> Any:
 
 
 def _html_finalize(value: Any) -> Any:
+    if type(value) is str:  # most values, and never Markup (a subclass): no import on this path
+        return displayable(value)
     from markupsafe import Markup
 
     if value is None:
