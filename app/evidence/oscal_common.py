@@ -11,6 +11,7 @@ for whom, and who relies on it, as OSCAL parties holding OSCAL roles.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any, Optional
 
 from app import __version__
@@ -33,7 +34,12 @@ ROLES: dict[str, str] = {
 
 def stable_uuid(ev: EvidenceSet, *parts: object) -> str:
     """The same UUID for the same engagement object, in every export and every document."""
-    key = "/".join([ev.engagement["name"], str(ev.engagement_id), *map(str, parts)])
+    return _uuid_of("/".join([ev.engagement["name"], str(ev.engagement_id), *map(str, parts)]))
+
+
+@lru_cache(maxsize=1 << 16)
+def _uuid_of(key: str) -> str:
+    """A turn's UUID is asked for by its observation, the conclusions relating it and the POA&M: made once."""
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
