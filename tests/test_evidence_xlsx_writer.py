@@ -72,7 +72,8 @@ def redline_package() -> tuple[dict[str, bytes], list[zipfile.ZipInfo]]:
             return _xlsx_cell(ws, value, key[0], wrap if key[1] else top, bold if key[2] else None)
 
         out = SheetRows(ws, len(COLUMNS), make_cell, styles)
-        sheets.append((ws, "E", partial(workpapers._sheet_rows, sheet, None, out)))
+        values = workpapers.SheetValues(None)  # type: ignore[arg-type]  # the sheet's rows need no evidence
+        sheets.append((ws, "E", partial(workpapers._sheet_rows, sheet, values, out)))
     buffer = io.BytesIO()
     write_package(wb, buffer, sheets)
     with zipfile.ZipFile(buffer) as archive:
