@@ -52,7 +52,7 @@ class First(Screen):
     def on_mount(self):
         table = self.query_one(DataTable)
         table.add_columns("NAME", "CLIENT", "TYPE", "PERIOD", "NEXT WINDOW", "OPEN", "ALIGN")
-        for i in range(%(n)d):
+        for i in range(ENGAGEMENTS):
             table.add_row(f"bench-eng-{i:02d}", "Bench Corp", "II", "2025-01-01 – 2025-12-31", "Q1 in 3d", "1 H", "4/4")
         table.focus()
         if HEADLESS:
@@ -67,7 +67,7 @@ if HEADLESS:
     app.run(headless=True, size=(80, 24)); print(app.return_value)
 else:
     app.run()
-""" % {"n": ENGAGEMENTS}
+""".replace("ENGAGEMENTS", str(ENGAGEMENTS))
 
 REDLINE_HEADLESS = r"""
 import time; t0 = time.perf_counter()
@@ -94,7 +94,7 @@ from app.findings import create_finding
 from app.store import session
 from app.store.models import AISystem, Engagement, TestWindow
 with session() as db:
-    for i in range(%(n)d):
+    for i in range(ENGAGEMENTS):
         e = Engagement(name=f"bench-eng-{i:02d}", client="Bench Corp", audit_type="type2",
                        period_start=date(2025, 1, 1), period_end=date(2025, 12, 31))
         db.add(e); db.flush()
@@ -102,7 +102,7 @@ with session() as db:
         db.add_all(TestWindow(engagement_id=e.id, name=f"Q{q}", start=date(2025, 3 * q - 1, 10),
                               end=date(2025, 3 * q - 1, 24)) for q in range(1, 5))
         create_finding(db, engagement_id=e.id, title="bench", severity="high", status="open", actor="bench")
-""" % {"n": ENGAGEMENTS}
+""".replace("ENGAGEMENTS", str(ENGAGEMENTS))
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=REPO, timeout=300)
 
 
