@@ -64,34 +64,47 @@ WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"))
 
 def home_rows(db: "Session", today: date) -> list[HomeRow]:
     """The engagements list, formatted for the table."""
-    from sqlmodel import select
-
-    from app.alignment import STEPS, period_label, steps_done, window_countdown
+    from app.alignment import STEPS, steps_done
     from app.engagements import list_engagements
     from app.store.models import Engagement
     from app.waiting import waiting_work
 
-    by_name = {e.name: e for e in db.exec(select(Engagement)).all()}
     rows = []
     for summary in list_engagements(db, today=today):
-        engagement = by_name[summary.name]
-        if summary.audit_type == "type1":
-            period = summary.as_of.isoformat() if summary.as_of else "–"
-            upcoming = (window_countdown("as-of", summary.as_of, today)
-                        if summary.as_of and summary.as_of >= today else ("done" if summary.as_of else "–"))
-        else:
-            period = period_label(summary.period_start, summary.period_end)
-            if summary.next_window and summary.next_window_start:
-                upcoming = window_countdown(summary.next_window, summary.next_window_start, today)
-            else:
-                upcoming = "done" if summary.windows else "–"
-        worst = next((s for s in SEVERITY_ORDER if summary.open_by_severity.get(s)), "")
-        open_text = f"{summary.open_findings} {worst[:1].upper()}".strip() if summary.open_findings else "–"
-        rows.append(HomeRow(engagement.id or 0, summary.name, summary.client,
-                            "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
-                            f"{len(steps_done(engagement))}/{len(STEPS)}", summary.systems_in_scope,
-                            summary.windows, waiting_work(db, engagement.id or 0)))
+        engagement = db.get(Engagement, summary.engagement_id)
+        aligned = f"{len(steps_done(engagement))}/{len(STEPS)}" if engagement is not None else "–"
+        rows.append(_home_row(summary, today, aligned, waiting_work(db, summary.engagement_id)))
     return rows
+
+
+def glance_rows(today: date) -> Optional[list[HomeRow]]:
+    """The rows read before the store is ready (:mod:`app.glance`), alignment and waiting work still unknown."""
+    from app.glance import glance
+    from app.paths import db_path
+
+    found = glance(db_path(), today)
+    return None if found is None else [_home_row(s, today, "…", None) for s in found]
+
+
+def _home_row(summary: Any, today: date, aligned: str, waiting: Any) -> HomeRow:
+    """One engagement summary (:class:`app.glance.EngagementSummary`) as Home shows it."""
+    from app.glance import period_label, window_countdown
+
+    if summary.audit_type == "type1":
+        period = summary.as_of.isoformat() if summary.as_of else "–"
+        upcoming = (window_countdown("as-of", summary.as_of, today)
+                    if summary.as_of and summary.as_of >= today else ("done" if summary.as_of else "–"))
+    else:
+        period = period_label(summary.period_start, summary.period_end)
+        if summary.next_window and summary.next_window_start:
+            upcoming = window_countdown(summary.next_window, summary.next_window_start, today)
+        else:
+            upcoming = "done" if summary.windows else "–"
+    worst = next((s for s in SEVERITY_ORDER if summary.open_by_severity.get(s)), "")
+    open_text = f"{summary.open_findings} {worst[:1].upper()}".strip() if summary.open_findings else "–"
+    return HomeRow(summary.engagement_id, summary.name, summary.client,
+                   "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
+                   aligned, summary.systems_in_scope, summary.windows, waiting)
 
 
 class HomeScreen(Screen[None]):
@@ -135,6 +148,10 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "engagements"
         self.query_one("#engagements", DataTable).display = False
+        if not self.redline.store_ready:  # the rows at a glance, while the store layer is still loading
+            rows = glance_rows(self.redline.today())
+            if rows:
+                self._fill(rows)
         self.redline.when_store_ready(self.reload)
 
     def on_screen_resume(self) -> None:
@@ -200,7 +217,7 @@ class HomeScreen(Screen[None]):
             parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
             out.append(cell(row.name, 32).plain + ": ", style="bold")
             out.append(" · ".join(parts) + "\n", style="yellow")
-        elif row is not None:
+        elif row is not None and waiting is not None:  # None: not read yet (the rows at a glance)
             out.append(cell(row.name, 32).plain + ": nothing waits for triage or re-test\n", style="dim")
         out.append("n new  i import  d demo  enter open  w alignment  c controls  ? help", style="dim")
         panel.update(out)
