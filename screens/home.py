@@ -151,7 +151,7 @@ class HomeScreen(Screen[None]):
         if not self.redline.store_ready:  # the rows at a glance, while the store layer is still loading
             rows = glance_rows(self.redline.today())
             if rows:
-                self._fill(rows)
+                self._fill(rows, sized=True)
         self.redline.when_store_ready(self.reload)
 
     def on_screen_resume(self) -> None:
@@ -160,7 +160,7 @@ class HomeScreen(Screen[None]):
 
     def on_resize(self) -> None:
         if self.rows:
-            self._fill(self.rows)
+            self._fill(self.rows, sized=not self.redline.store_ready)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.query_one("#home-panel", Static).update(Text(f"The store could not be opened:\n\n{message.error}",
@@ -175,7 +175,9 @@ class HomeScreen(Screen[None]):
         if rows is not None:
             self._fill(rows, select)
 
-    def _fill(self, rows: list[HomeRow], select: Optional[int] = None) -> None:
+    def _fill(self, rows: list[HomeRow], select: Optional[int] = None, *, sized: bool = False) -> None:
+        """Show ``rows``. ``sized``: give the columns their widths now rather than when the table measures
+        them (before the first frame, a terminal's table has nothing to measure against yet)."""
         table = self.query_one("#engagements", DataTable)
         panel = self.query_one("#home-panel", Static)
         current = select if select is not None else self.selected_id()
@@ -183,8 +185,9 @@ class HomeScreen(Screen[None]):
         wide = self.size.width >= 110
         table.clear(columns=True)
         columns = ["NAME", "CLIENT", "TYPE", "PERIOD", "NEXT WINDOW", "OPEN", "ALIGN"]
-        table.add_columns(*(columns + ["SYSTEMS", "WINDOWS"] if wide else columns))
+        columns += ["SYSTEMS", "WINDOWS"] if wide else []
         name_w, client_w = (32, 28) if wide else (16, 12)
+        lines = []
         for row in rows:
             cells = [cell(row.name, name_w, "bold"), cell(row.client, client_w), cell(row.audit_type),
                      cell(row.period, 22 if wide else 11), cell(row.next_window, 14),
@@ -192,6 +195,13 @@ class HomeScreen(Screen[None]):
                      cell(row.aligned, style="green" if row.aligned.startswith("4") else "yellow")]
             if wide:
                 cells += [cell(row.systems), cell(row.windows)]
+            lines.append(cells)
+        if sized:
+            for index, label in enumerate(columns):
+                table.add_column(label, width=max([len(label)] + [line[index].cell_len for line in lines]))
+        else:
+            table.add_columns(*columns)
+        for row, cells in zip(rows, lines, strict=True):
             table.add_row(*cells, key=str(row.engagement_id))
         table.display = bool(rows)
         panel.set_class(not rows, "first-steps")

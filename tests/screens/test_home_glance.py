@@ -35,6 +35,8 @@ async def test_rows_show_at_a_glance_while_the_store_still_opens(monkeypatch: py
                 ["demo", "(built-in)", "II", "2026", "Q2 now", "–", "…"],
             ]
             assert "nothing waits" not in str(app.screen.query_one("#home-panel", Static).content)
+            # sized from the rows themselves: a real terminal has nothing to measure against this early
+            assert [c.width for c in table.columns.values()][:2] == [len("acme-2026"), len("(built-in)")]
         finally:
             release.set()
         await store_ready(pilot)
