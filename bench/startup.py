@@ -75,8 +75,8 @@ from screens.app import RedlineApp
 from screens.home import HomeScreen
 
 filled = HomeScreen._fill
-def _fill(self, rows, select=None):
-    filled(self, rows, select)
+def _fill(self, rows, select=None, **kwargs):
+    filled(self, rows, select, **kwargs)
     if rows:
         self.call_after_refresh(lambda: self.app.exit(time.perf_counter() - t0))
 HomeScreen._fill = _fill
