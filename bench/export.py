@@ -16,7 +16,7 @@ Printed: wall time and peak RSS of each, the bundle's size, the ratios (b)/(a),
 where the export's time goes (loading the evidence, then each kind of file, by
 the export's own progress steps), and one summary line. Peak memory matters as
 well: the export shares one read of the turns between its files up to a
-budget (``app.evidence.collect.TURNS_KEPT``) and streams the rest.
+budget (``app.evidence.turns.TURNS_KEPT``) and streams the rest.
 Run: ``python bench/export.py [--turns N] [--findings N] [--repeat N]``.
 """
 

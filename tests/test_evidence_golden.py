@@ -40,10 +40,10 @@ def test_turns_are_read_from_the_store_once_for_every_sink(redline_home: Path, t
 
 def test_past_the_memory_budget_each_sink_reads_again_and_the_bundle_is_the_same(
         redline_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.evidence import collect
+    from app.evidence import turns
 
     monkeypatch.setenv(CANARY_ENV, CANARY)
-    monkeypatch.setattr(collect, "TURNS_KEPT", 0)
+    monkeypatch.setattr(turns, "TURNS_KEPT", 0)
     use_store(redline_home)
     assert _count_turn_reads(redline_home, tmp_path, "bulk") > 1
     expected = json.loads(EXPECTED.read_text())["bulk"]
