@@ -169,10 +169,36 @@ def css_string(value: Any) -> Any:
     return Markup("".join(c if c.isalnum() or c in " .,_:()" else f"\\{ord(c):x} " for c in text))
 
 
-def environment(kind: str) -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
-    env = Environment(
+
+def _records_environment() -> Any:
+    """A Jinja environment that looks ``record.key`` up in the dict first when ``key`` cannot be a dict attribute.
+
+    Jinja tries ``getattr`` before the item, so each ``t.status`` on a record
+    raised and caught an AttributeError first: a million times in a large
+    report. A name that is no attribute of ``dict`` gives the same answer
+    either way, so only the order changes; names such as ``items`` still go
+    through Jinja's own lookup.
+    """
+    from jinja2 import Environment
+
+    class RecordsEnvironment(Environment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return super().getattr(obj, attribute)
+
+    return RecordsEnvironment
+
+
+def environment(kind: str) -> Any:
+    from jinja2 import FileSystemLoader, StrictUndefined
+
+    env = _records_environment()(
         loader=FileSystemLoader(str(assets_dir() / "templates")),
         autoescape=(kind == "html"),
         finalize=_html_finalize if kind == "html" else _md_finalize,
