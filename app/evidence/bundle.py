@@ -158,10 +158,12 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         archive.write_chunks("report.md", report.render(ev, "md"))
         step("report.md")
         html = Path(tmp.name) / "report.html"
-        with html.open("w", encoding="utf-8", newline="") as sink:
-            for chunk in report.render(ev, "html", cover):
-                sink.write(chunk)
-        archive.write_file("report.html", html)
+        if pdf_report:  # the PDF engine prints the HTML from a file
+            with html.open("w", encoding="utf-8", newline="") as sink:
+                sink.writelines(report.render(ev, "html", cover))
+            archive.write_file("report.html", html)
+        else:
+            archive.write_chunks("report.html", report.render(ev, "html", cover))
         step("report.html")
         if pdf_report:
             pages = pdf.write_pdf(html, Path(tmp.name) / "report.pdf")
