@@ -50,3 +50,9 @@ def test_the_command_is_found_past_top_level_options() -> None:
     assert command_of(["--demo"]) is None
     assert command_of(["-h"]) is None
     assert command_of(["--home=/x", "runs", "acme"]) == "runs"
+
+
+def test_every_command_module_has_a_row_in_the_table() -> None:
+    """A module under app/commands that the table does not name would silently vanish from the CLI."""
+    modules = {p.stem for p in (ROOT / "app" / "commands").glob("*.py") if p.stem != "__init__"}
+    assert modules == {module for module, _ in COMMANDS.values()}
