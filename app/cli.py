@@ -1,31 +1,69 @@
 """The ``redline`` command: argument parsing only.
 
-Each subcommand lives in ``app/commands/<name>.py`` and exposes
+Each subcommand lives in ``app/commands/<module>.py`` and exposes
 ``register(subparsers)``; the work itself is done by the core modules those
 commands call. With no subcommand, the cockpit opens.
+
+Start-up does only what the command needs: ``--version`` is answered before
+any parser is built, and only the module of the command given is imported
+(some pull in pydantic or the store). The others appear in ``--help`` from
+:data:`COMMANDS`, a table of name, module and help line; a test keeps it equal
+to what each module registers.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from typing import Sequence
 
 from app import __version__
-from app.errors import RedlineError
+
+TYPE_CHECKING = False  # typing itself costs more than all of ``--version``; mypy reads this name as typing's
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 # Commands that read the evidence: a crash's leftovers are recovered first (app.startup).
 # ``run`` and the cockpit recover on their own, with their own words.
 RECOVER_FIRST = ("export", "findings", "monitor", "retest", "runs", "coverage")
-COMMANDS = (
-    "catalog", "engagement", "scenarios", "run", "findings", "retest",
-    "runs", "coverage", "importer", "export", "verify", "keys", "demo_target", "secrets", "monitor", "backup",
-    "restore", "detectors", "strategies", "manual", "attach", "schedule", "migrate",
-)
+# command name -> (module under app.commands, the help line --help shows), in --help order
+COMMANDS: dict[str, tuple[str, str]] = {
+    "catalog": ("catalog", "show the SOC 2 for AI control catalog"),
+    "engagement": ("engagement", "import, export and list engagements"),
+    "scenarios": ("scenarios", "validate and list test scenarios"),
+    "run": ("run", "run scenarios against the engagement's AI systems"),
+    "findings": ("findings", "list an engagement's findings (and change their status)"),
+    "retest": ("retest", "re-test open findings after remediation"),
+    "runs": ("runs", "list an engagement's runs: ids, states, verdicts, what can be resumed"),
+    "coverage": ("coverage", "an engagement's results by OWASP LLM Top 10 risk and MITRE ATLAS technique"),
+    "import": ("importer", "import garak or promptfoo results as runs of an engagement"),
+    "export": ("export", "write an engagement's evidence bundle (zip)"),
+    "verify": ("verify", "check an evidence bundle has not been altered"),
+    "keys": ("keys", "your evidence-signing key: show, export the public key, rotate"),
+    "demo-target": ("demo_target", "run the built-in demo AI system (Acme Support) on loopback"),
+    "secrets": ("secrets", "store API keys in the keyring; check an engagement's keys"),
+    "monitor": ("monitor", "Type II monitoring: results per criterion and window, overdue windows, model changes"),
+    "backup": ("backup", "copy the store consistently, even while a run or the cockpit uses it"),
+    "restore": ("restore", "check a backup (integrity, schema version) and put it back as the store"),
+    "detectors": ("detectors", "measure detectors and model judges"),
+    "strategies": ("strategies", "list prompt strategies, or show what one does"),
+    "manual": ("manual", "list manual steps awaiting the tester, or record one's outcome"),
+    "attach": ("attach", "attach a file (ticket, log, signed acceptance) as evidence to a finding, run or control"),
+    "schedule": ("schedule", "print a cron table, systemd timer or GitHub Actions workflow running each test window"),
+    "migrate": ("migrate", "copy engagements, with their runs, findings and audit chain, to another store"),
+}
+# Top-level options that take a value: the word after them is not the command.
+_VALUED = ("--home", "--database-url")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
+    """The argument parser; ``command`` is the one subcommand whose module is loaded and registered in full.
+
+    Every other command is listed by name and help line only. ``"*"`` loads
+    them all (for tests and documentation), ``None`` none.
+    """
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="redline",
         description="AI red-team engagements that produce SOC 2 evidence. "
@@ -39,20 +77,42 @@ def build_parser() -> argparse.ArgumentParser:
                         "comes from `redline secrets set database` or $REDLINE_KEY_DATABASE")
     parser.add_argument("--demo", action="store_true", help="open the cockpit on the built-in demo engagement")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name, (module_name, help_text) in COMMANDS.items():
+        if command not in ("*", name):
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
         try:
-            module = importlib.import_module(f"app.commands.{name}")
+            module = importlib.import_module(f"app.commands.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"app.commands.{name}":
+            if exc.name != f"app.commands.{module_name}":
                 raise
             continue  # not built yet
         module.register(sub)
     return parser
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not a top-level option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:  # before any parser: nothing else is imported for it
+        print(f"redline {__version__}")
+        return 0
+    from app.errors import RedlineError
+
+    parser = build_parser(command_of(words))
+    args = parser.parse_args(words)
     if args.home:
         from app.paths import set_home
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from app.errors import FileFormatError, Problem, RedlineError
 from app.formats.engagement import ControlRow, EngagementSpec, SystemSpec, TargetSpec
 from app.formats.yamlsource import did_you_mean, dump_yaml, field_name, load_yaml, validate
+from app.glance import EngagementSummary  # noqa: F401  (re-exported: the list's rows)
 from app.store import audit
-from app.store.models import AISystem, ControlMapping, Engagement, Finding, Run, TestWindow, utcnow
+from app.store.models import AISystem, ControlMapping, Engagement, Run, TestWindow, utcnow
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -352,53 +353,9 @@ def dump_engagement_yaml(spec: EngagementSpec) -> str:
     return header + dump_yaml(spec.model_dump(mode="python", exclude_defaults=True))
 
 
-@dataclass(frozen=True)
-class EngagementSummary:
-    """One line of the engagements list: what it is, and what needs attention."""
-
-    name: str
-    client: str
-    audit_type: str
-    period_start: Optional[date]
-    period_end: Optional[date]
-    as_of: Optional[date]
-    systems_in_scope: int
-    windows: int
-    next_window: Optional[str]  # the current or next window, by name
-    next_window_start: Optional[date]
-    next_window_end: Optional[date]
-    open_findings: int
-    open_by_severity: dict[str, int]
-    is_demo: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: _plain(v) for k, v in self.__dict__.items()}
-
-
 def list_engagements(db: "Session", *, today: Optional[date] = None) -> list[EngagementSummary]:
-    """Every engagement by name, with its scope, next test window and open findings."""
-    from sqlmodel import select
+    """Every engagement by name, with its scope, next test window and open findings (:mod:`app.glance`)."""
+    from app.glance import summaries
 
-    from app.findings import OPEN_STATUSES
-
-    today = today or date.today()
-    out: list[EngagementSummary] = []
-    for row in db.exec(select(Engagement).order_by(Engagement.name)).all():
-        systems = db.exec(select(AISystem).where(AISystem.engagement_id == row.id)).all()
-        windows = sorted(db.exec(select(TestWindow).where(TestWindow.engagement_id == row.id)).all(),
-                         key=lambda w: (w.start, w.name))
-        upcoming = next((w for w in windows if w.end >= today), None)
-        open_rows = db.exec(select(Finding.severity).where(
-            Finding.engagement_id == row.id, Finding.status.in_(OPEN_STATUSES))).all()  # type: ignore[attr-defined]
-        by_severity: dict[str, int] = {}
-        for severity in open_rows:
-            by_severity[severity] = by_severity.get(severity, 0) + 1
-        out.append(EngagementSummary(
-            name=row.name, client=row.client, audit_type=row.audit_type, period_start=row.period_start,
-            period_end=row.period_end, as_of=row.as_of, systems_in_scope=sum(1 for s in systems if s.in_scope),
-            windows=len(windows), next_window=upcoming.name if upcoming else None,
-            next_window_start=upcoming.start if upcoming else None,
-            next_window_end=upcoming.end if upcoming else None,
-            open_findings=len(open_rows), open_by_severity=by_severity, is_demo=row.is_demo,
-        ))
-    return out
+    # The session's own connection: the same transaction as the caller's other reads.
+    return summaries(db.connection().connection.dbapi_connection, today or date.today())  # type: ignore[arg-type]

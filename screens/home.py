@@ -64,37 +64,49 @@ WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"), ("f
 
 def home_rows(db: "Session", today: date) -> list[HomeRow]:
     """The engagements list, formatted for the table."""
-    from sqlmodel import select
-
-    from app.alignment import STEPS, period_label, steps_done, window_countdown
+    from app.alignment import STEPS, steps_done
     from app.engagements import list_engagements
     from app.store.models import Engagement
     from app.waiting import waiting_work
 
-    by_name = {e.name: e for e in db.exec(select(Engagement)).all()}
     rows = []
     for summary in list_engagements(db, today=today):
-        engagement = by_name[summary.name]
-        if summary.audit_type == "type1":
-            period = summary.as_of.isoformat() if summary.as_of else "–"
-            upcoming = (window_countdown("as-of", summary.as_of, today)
-                        if summary.as_of and summary.as_of >= today else ("done" if summary.as_of else "–"))
-        else:
-            period = period_label(summary.period_start, summary.period_end)
-            if summary.next_window and summary.next_window_start:
-                upcoming = window_countdown(summary.next_window, summary.next_window_start, today)
-            else:
-                upcoming = "done" if summary.windows else "–"
-        worst = next((s for s in SEVERITY_ORDER if summary.open_by_severity.get(s)), "")
-        open_text = f"{summary.open_findings} {worst[:1].upper()}".strip() if summary.open_findings else "–"
-        waiting = waiting_work(db, engagement.id or 0, today)
-        if waiting.overdue:
-            open_text += f" !{waiting.overdue}"  # findings past their remediation due date
-        rows.append(HomeRow(engagement.id or 0, summary.name, summary.client,
-                            "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
-                            f"{len(steps_done(engagement))}/{len(STEPS)}", summary.systems_in_scope,
-                            summary.windows, waiting))
+        engagement = db.get(Engagement, summary.engagement_id)
+        aligned = f"{len(steps_done(engagement))}/{len(STEPS)}" if engagement is not None else "–"
+        rows.append(_home_row(summary, today, aligned, waiting_work(db, summary.engagement_id, today)))
     return rows
+
+
+def glance_rows(today: date) -> Optional[list[HomeRow]]:
+    """The rows read before the store is ready (:mod:`app.glance`), alignment and waiting work still unknown."""
+    from app.glance import glance
+    from app.paths import db_path
+
+    found = glance(db_path(), today)
+    return None if found is None else [_home_row(s, today, "…", None) for s in found]
+
+
+def _home_row(summary: Any, today: date, aligned: str, waiting: Any) -> HomeRow:
+    """One engagement summary (:class:`app.glance.EngagementSummary`) as Home shows it."""
+    from app.glance import period_label, window_countdown
+
+    if summary.audit_type == "type1":
+        period = summary.as_of.isoformat() if summary.as_of else "–"
+        upcoming = (window_countdown("as-of", summary.as_of, today)
+                    if summary.as_of and summary.as_of >= today else ("done" if summary.as_of else "–"))
+    else:
+        period = period_label(summary.period_start, summary.period_end)
+        if summary.next_window and summary.next_window_start:
+            upcoming = window_countdown(summary.next_window, summary.next_window_start, today)
+        else:
+            upcoming = "done" if summary.windows else "–"
+    worst = next((s for s in SEVERITY_ORDER if summary.open_by_severity.get(s)), "")
+    open_text = f"{summary.open_findings} {worst[:1].upper()}".strip() if summary.open_findings else "–"
+    if waiting is not None and waiting.overdue:
+        open_text += f" !{waiting.overdue}"  # findings past their remediation due date
+    return HomeRow(summary.engagement_id, summary.name, summary.client,
+                   "I" if summary.audit_type == "type1" else "II", period, upcoming, open_text,
+                   aligned, summary.systems_in_scope, summary.windows, waiting)
 
 
 class HomeScreen(Screen[None]):
@@ -138,6 +150,10 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "engagements"
         self.query_one("#engagements", DataTable).display = False
+        if not self.redline.store_ready:  # the rows at a glance, while the store layer is still loading
+            rows = glance_rows(self.redline.today())
+            if rows:
+                self._fill(rows, sized=True)
         self.redline.when_store_ready(self.reload)
 
     def on_screen_resume(self) -> None:
@@ -146,7 +162,7 @@ class HomeScreen(Screen[None]):
 
     def on_resize(self) -> None:
         if self.rows:
-            self._fill(self.rows)
+            self._fill(self.rows, sized=not self.redline.store_ready)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.query_one("#home-panel", Static).update(Text(f"The store could not be opened:\n\n{message.error}",
@@ -161,7 +177,9 @@ class HomeScreen(Screen[None]):
         if rows is not None:
             self._fill(rows, select)
 
-    def _fill(self, rows: list[HomeRow], select: Optional[int] = None) -> None:
+    def _fill(self, rows: list[HomeRow], select: Optional[int] = None, *, sized: bool = False) -> None:
+        """Show ``rows``. ``sized``: give the columns their widths now rather than when the table measures
+        them (before the first frame, a terminal's table has nothing to measure against yet)."""
         table = self.query_one("#engagements", DataTable)
         panel = self.query_one("#home-panel", Static)
         current = select if select is not None else self.selected_id()
@@ -169,8 +187,9 @@ class HomeScreen(Screen[None]):
         wide = self.size.width >= 110
         table.clear(columns=True)
         columns = ["NAME", "CLIENT", "TYPE", "PERIOD", "NEXT WINDOW", "OPEN", "ALIGN"]
-        table.add_columns(*(columns + ["SYSTEMS", "WINDOWS"] if wide else columns))
+        columns += ["SYSTEMS", "WINDOWS"] if wide else []
         name_w, client_w = (32, 28) if wide else (16, 12)
+        lines = []
         for row in rows:
             cells = [cell(row.name, name_w, "bold"), cell(row.client, client_w), cell(row.audit_type),
                      cell(row.period, 22 if wide else 11), cell(row.next_window, 14),
@@ -179,6 +198,13 @@ class HomeScreen(Screen[None]):
                      cell(row.aligned, style="green" if row.aligned.startswith("4") else "yellow")]
             if wide:
                 cells += [cell(row.systems), cell(row.windows)]
+            lines.append(cells)
+        if sized:
+            for index, label in enumerate(columns):
+                table.add_column(label, width=max([len(label)] + [line[index].cell_len for line in lines]))
+        else:
+            table.add_columns(*columns)
+        for row, cells in zip(rows, lines, strict=True):
             table.add_row(*cells, key=str(row.engagement_id))
         table.display = bool(rows)
         panel.set_class(not rows, "first-steps")
@@ -205,7 +231,7 @@ class HomeScreen(Screen[None]):
             parts = [f"{phrases[kind]} ({key})" for key, kind in WAITING_KEYS if phrases.get(kind)]
             out.append(cell(row.name, 32).plain + ": ", style="bold")
             out.append(" · ".join(parts) + "\n", style="yellow")
-        elif row is not None:
+        elif row is not None and waiting is not None:  # None: not read yet (the rows at a glance)
             out.append(cell(row.name, 32).plain + ": nothing waits for triage or re-test\n", style="dim")
         out.append("n new  i import  d demo  enter open  w alignment  c controls  ? help", style="dim")
         panel.update(out)

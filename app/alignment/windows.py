@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Literal, Optional, Sequence
 
+from app.glance import period_label, window_countdown  # noqa: F401  (re-exported: Home reads them before the store)
+
 Every = Literal["month", "quarter", "half"]
 _MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "half": 6}
 _PREFIX: dict[str, str] = {"month": "M", "quarter": "Q", "half": "H"}
@@ -132,20 +134,6 @@ def next_window_label(windows: Iterable[WindowPlan], today: date) -> str:
     return window_countdown(upcoming.name, upcoming.start, today) if upcoming else "done"
 
 
-def window_countdown(name: str, start: date, today: date) -> str:
-    """``Q2 now`` once the window has started (the caller passes the current or next one), else ``Q2 in 12d``."""
-    return f"{name} now" if start <= today else f"{name} in {(start - today).days}d"
-
-
-def period_label(start: date | None, end: date | None) -> str:
-    """A compact period: ``2026`` for a calendar year, ``2026-01..12`` within a year, else both dates."""
-    if start is None or end is None:
-        return "–"
-    if start == date(start.year, 1, 1) and end == date(start.year, 12, 31):
-        return str(start.year)
-    if start.year == end.year and start.day == 1 and (end + timedelta(days=1)).day == 1:
-        return f"{start.year}-{start.month:02d}..{end.month:02d}"
-    return f"{start.isoformat()}..{end.isoformat()}"
 
 
 def calendar_year(today: date) -> tuple[date, date]:

@@ -22,6 +22,7 @@ import os
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Optional
 
@@ -30,6 +31,16 @@ from app.private import open_private, private_dir
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _FLUSH_AT = 1 << 16
+_JOIN_PIECES = 1024
+
+
+def fixed_info(name: str) -> zipfile.ZipInfo:
+    """A zip entry dated 1980-01-01, deflated, Unix, mode 0644: the same bytes for the same content, always."""
+    info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    return info
 
 
 @dataclass(frozen=True)
@@ -91,15 +102,13 @@ class BundleArchive:
             raise
         self._zip = zipfile.ZipFile(self._handle, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self.entries: list[Entry] = []
+        self._names: set[str] = set()  # every name written: a duplicate is refused without scanning the entries
 
     def _info(self, name: str) -> zipfile.ZipInfo:
-        if any(e.path == name for e in self.entries):
+        if name in self._names:
             raise ValueError(f"duplicate bundle entry {name}")
-        info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.create_system = 3
-        info.external_attr = 0o644 << 16
-        return info
+        self._names.add(name)
+        return fixed_info(name)
 
     @contextmanager
     def binary(self, name: str) -> Iterator[_HashingWriter]:
@@ -116,13 +125,20 @@ class BundleArchive:
             sink.flush()
 
     def write_chunks(self, name: str, chunks: Iterable[str]) -> None:
+        """Text pieces into one entry. A template yields a piece per tag and value (a million for a large
+        report), so they are joined a thousand at a time before they reach the sink."""
+        pieces = iter(chunks)
         with self.text(name) as sink:
-            for chunk in chunks:
-                sink.write(chunk)
+            while batch := "".join(islice(pieces, _JOIN_PIECES)):
+                sink.write(batch)
 
     def write_file(self, name: str, source: Path) -> None:
-        with self.binary(name) as writer, source.open("rb") as handle:
-            while chunk := handle.read(1 << 16):
+        with source.open("rb") as handle:
+            self.write_stream(name, handle)
+
+    def write_stream(self, name: str, source: IO[bytes]) -> None:
+        with self.binary(name) as writer:
+            while chunk := source.read(1 << 16):
                 writer.write(chunk)
 
     def commit(self) -> None:
@@ -217,10 +233,6 @@ def repack(src: Path, dst: Path) -> None:
     """
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
         for info in zin.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.create_system = 3
-            fixed.external_attr = 0o644 << 16
-            with zin.open(info) as source, zout.open(fixed, "w") as target:
+            with zin.open(info) as source, zout.open(fixed_info(info.filename), "w") as target:
                 while chunk := source.read(1 << 16):
                     target.write(chunk)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # Turn fields the bundle derives for display; a transcript keeps what was stored.
 _DERIVED = ("prompt", "retry_notes")
 CALIBRATION_FILE = "calibration/detectors.json"  # each detector's and judge's precision and recall
+XLSX_IN_MEMORY = 64 << 20  # the workbook is a zip of its own: it needs a seekable place to be written first
 DATA_FILES = ("engagement", "systems", "controls", "windows", "scenarios", "runs", "verdicts", "findings",
               "retests", "responses", "changes", "attachments")
 
@@ -164,10 +165,12 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
         archive.write_chunks("report.md", report.render(ev, "md"))
         step("report.md")
         html = Path(tmp.name) / "report.html"
-        with html.open("w", encoding="utf-8", newline="") as sink:
-            for chunk in report.render(ev, "html", cover):
-                sink.write(chunk)
-        archive.write_file("report.html", html)
+        if pdf_report:  # the PDF engine prints the HTML from a file
+            with html.open("w", encoding="utf-8", newline="") as sink:
+                sink.writelines(report.render(ev, "html", cover))
+            archive.write_file("report.html", html)
+        else:
+            archive.write_chunks("report.html", report.render(ev, "html", cover))
         step("report.html")
         if pdf_report:
             pages = pdf.write_pdf(html, Path(tmp.name) / "report.pdf")
@@ -177,13 +180,15 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             word.write_docx(ev, Path(tmp.name) / "report.docx", docx_template, cover)
             archive.write_file("report.docx", Path(tmp.name) / "report.docx")
             step("report.docx")
+        cells = workpapers.SheetValues(ev)  # each cell's value computed once for the CSV and the XLSX
         for sheet in workpapers.SHEETS:
-            with archive.text(f"workpapers/{sheet.name}.csv") as csv_sink:
-                workpapers.write_csv(sheet, ev, csv_sink)
+            with archive.text(f"workpapers/{sheet.name}.csv") as sink:
+                workpapers.write_csv(sheet, ev, sink, cells)  # type: ignore[arg-type]
         step("workpapers/*.csv")
-        xlsx = Path(tmp.name) / "workpapers.xlsx"
-        workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc))
-        archive.write_file("workpapers.xlsx", xlsx)
+        with tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY) as xlsx:  # on disk only when very large
+            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc), cells)
+            xlsx.seek(0)
+            archive.write_stream("workpapers.xlsx", xlsx)
         step("workpapers.xlsx")
         for name, document in _data_documents(ev).items():
             archive.write_chunks(f"data/{name}.json", _json_file(document))

@@ -9,7 +9,6 @@ Every string passes the secret scrubber before any sink sees it.
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,19 +19,18 @@ from app.evidence import wording
 from app.evidence.chain import ChainState, chain_state
 from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
 from app.evidence.records import (
-    engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records, prompt_of, retry_note,
+    engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records,
     scenario_record, system_record, turn_stats, verdict_sources,
 )
 from app.evidence.sources import CatalogView, Scrubber, coverage, model_output, secret_values
+from app.evidence.turns import BATCH_RUNS, SharedTurns
 from app.findings import OPEN_STATUSES
-from app.store.streamed import raw_body, streamed_bodies
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from app.store.models import Engagement
 
-BATCH_RUNS = 100
 
 
 class ExportError(RedlineError):
@@ -40,7 +38,7 @@ class ExportError(RedlineError):
 
 
 @dataclass
-class EvidenceSet:
+class EvidenceSet(SharedTurns):
     db: "Session"
     scrub: Scrubber
     engagement: dict[str, Any]
@@ -66,46 +64,14 @@ class EvidenceSet:
     secrets_in_output: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)  # detectors' and judges' precision and recall
     attachments: list[dict[str, Any]] = field(default_factory=list)  # attached files (app.attachments), linked
+    # The turn records every sink shares (app.evidence.turns); a dataclasses.replace copy shares them too.
+    _turns: dict[int, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _turns_kept: list[int] = field(default_factory=lambda: [0], repr=False)
+    _text_changed: set[int] = field(default_factory=set, repr=False)
 
     @property
     def engagement_id(self) -> int:
         return int(self.engagement["id"])
-
-    def run_ids(self) -> list[int]:
-        return [r["id"] for r in self.runs]
-
-    def iter_transcripts(self, *, with_raw: bool = False) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Each run with its turns (and each turn's verdicts), in run order, a batch of runs at a time.
-
-        Rows are read with plain SQL expressions rather than ORM objects: the
-        bundle walks every turn several times, and the identity map buys
-        nothing for read-only rows. Raw response bytes are read only when asked.
-        """
-        from sqlmodel import col, select
-
-        from app.store.models import Turn, Verdict
-        from app.strategies.variants import with_strategy
-
-        columns = [c for c in Turn.__table__.c if with_raw or c.name != "response_raw"]  # type: ignore[attr-defined]
-        by_id = {r["id"]: r for r in self.runs}
-        ids = self.run_ids()
-        for start in range(0, len(ids), BATCH_RUNS):
-            chunk = ids[start:start + BATCH_RUNS]
-            verdicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for v in self.db.execute(select(*Verdict.__table__.c).where(  # type: ignore[attr-defined]
-                    col(Verdict.run_id).in_(chunk)).order_by(col(Verdict.id))):
-                if v.turn_id is not None:
-                    verdicts[v.turn_id].append(self.verdict_record(v))
-            turns: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            rows = self.db.execute(select(*columns).where(Turn.run_id.in_(chunk))  # type: ignore[attr-defined]
-                                   .order_by(Turn.run_id, Turn.step, Turn.sample, Turn.id)).all()
-            streamed = streamed_bodies(self.db, [t.id for t in rows]) if with_raw else {}
-            for t in rows:
-                raw = raw_body(t.response_raw, streamed, t.id) if with_raw else None
-                record = self._turn_record(t, verdicts.get(t.id, []), with_raw, raw)
-                turns[t.run_id].append(with_strategy(record, by_id[t.run_id]))  # variants: the original too
-            for run_id in chunk:
-                yield by_id[run_id], turns.get(run_id, [])
 
     def iter_verdicts(self) -> Iterator[dict[str, Any]]:
         from sqlmodel import col, select
@@ -152,50 +118,6 @@ class EvidenceSet:
                     record["payload_redacted"] = True
                     self.scrub.changed_events.add(ev.seq)
             yield record
-
-    def verdict_record(self, v: Any) -> dict[str, Any]:
-        original = {"id": v.id, "run_id": v.run_id, "turn_id": v.turn_id, "source": v.source,
-                    "detector": v.detector, "outcome": v.outcome, "reason": v.reason,
-                    "evidence": v.evidence, "actor": v.actor, "created_at": iso(v.created_at)}
-        record = self.scrub.deep(original)
-        if record != original:
-            self.scrub.changed_verdicts.add(v.id)
-        return record
-
-    def _turn_record(self, t: Any, verdicts: list[dict[str, Any]], with_raw: bool,
-                     raw: Optional[bytes]) -> dict[str, Any]:
-        auto = [v for v in verdicts if v["source"] != "human"]
-        human = [v for v in verdicts if v["source"] == "human"]
-        record = self.scrub.deep({
-            "id": t.id, "run_id": t.run_id, "step": t.step, "sample": t.sample, "kind": t.kind,
-            "identity": t.identity, "status": t.status, "request": t.request, "prompt": prompt_of(t.request),
-            "response_text": t.response_text, "http_status": t.http_status, "error_type": t.error_type,
-            "error_detail": t.error_detail, "ttft_ms": t.ttft_ms, "total_ms": t.total_ms,
-            "chunk_count": t.chunk_count, "token_count": t.token_count, "usage": t.usage, "model_id": t.model_id,
-            "system_fingerprint": t.system_fingerprint, "retries": t.retries, "started_at": iso(t.started_at),
-            "finished_at": iso(t.finished_at), "bounds": t.bounds or {},
-        })
-        record["retry_notes"] = [retry_note(r) for r in record["retries"] or []]
-        record["auto_verdicts"] = auto
-        record["human_verdicts"] = human
-        record["outcome"] = wording.outcome_of(((v["outcome"], v.get("evidence")) for v in auto),
-                                               human[-1]["outcome"] if human else None)
-        changed = record["request"] != t.request or record["response_text"] != t.response_text
-        if with_raw:
-            kept = self.scrub.raw(raw) if raw is not None else None
-            if t.raw_withheld:
-                # Withheld when the turn ran, because its frames would rebuild a secret: the reason and
-                # the digest of the original are on the record; nothing a crash left behind takes its place.
-                kept = None
-                record["response_raw_withheld"] = t.raw_withheld
-            elif raw is not None and (kept is None or (changed and self.scrub.filters)):
-                kept = None
-                record["response_raw_withheld"] = "redacted export: the body holds data the redaction removes"
-            record["response_raw_b64"] = base64.b64encode(kept).decode("ascii") if kept is not None else None
-            changed = changed or (kept != raw and not t.raw_withheld)
-        if changed:
-            self.scrub.changed_turns.add(t.id)
-        return record
 
 
 def find_engagement_id(db: "Session", name: str) -> int:
@@ -275,6 +197,10 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
 
     findings_by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     finding_records = []
+    regressions: dict[int, list[int]] = defaultdict(list)  # finding id -> the findings that regress it
+    for g in all_findings:
+        if g.regression_of is not None:
+            regressions[g.regression_of].append(g.id or 0)
     for f in all_findings:
         rec = scrub.deep(as_record(f))
         rec["open"] = f.status in OPEN_STATUSES
@@ -282,7 +208,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
         rec["control_names"] = {c: catalog.name(c) for c in f.controls}
         rec["crosswalk"] = [dict(cross, control=c) for c in f.controls for cross in catalog.crosswalk(c)]
         rec["occurrences"] = seen.get(f.id or 0, [])
-        rec["regressions"] = [g.id for g in all_findings if g.regression_of == f.id]
+        rec["regressions"] = list(regressions.get(f.id or 0, []))
         rec.update(plan_of(f, engagement, today, catalog.catalog).to_json())
         finding_records.append(rec)
         for run_id in dict.fromkeys([f.run_id] + [o["run"] for o in rec["occurrences"]]):
@@ -342,9 +268,15 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
                         "run_started_at": (after_run or {}).get("started_at"),
                         "created_at": iso(rt.created_at), "result": wording.retest_result(before, after)})
     responses = [scrub.deep(as_record(m)) for m in response_rows]
+    responses_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for m in responses:
+        responses_of[m["finding_id"]].append(m)
+    retests_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for rt in retests:
+        retests_of[rt["finding_id"]].append(rt)
     for f in finding_records:
-        f["responses"] = [m for m in responses if m["finding_id"] == f["id"]]
-        f["retests"] = [rt for rt in retests if rt["finding_id"] == f["id"]]
+        f["responses"] = responses_of.get(f["id"], [])
+        f["retests"] = retests_of.get(f["id"], [])
 
     mapped = {sid for m in db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)).all()
               for sid in m.scenarios}

@@ -30,7 +30,7 @@ def compact(value: Any) -> str:
     with ASCII escapes, which round-trip it exactly.
     """
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):  # ASCII holds no surrogate: most lines skip the scan
         return json.dumps(value, ensure_ascii=True, allow_nan=False, sort_keys=True, separators=(",", ":"))
     return text
 

@@ -173,19 +173,8 @@ def _objective_findings(ev: EvidenceSet, turn_ids: dict[int, list[int]]) -> list
 
 
 def _turn_ids(ev: EvidenceSet) -> dict[int, list[int]]:
-    """Each run's turn ids in transcript order (ids only: the observations themselves are streamed)."""
-    from sqlmodel import col, select
-
-    from app.store.models import Run, Turn
-
-    turn_ids: dict[int, list[int]] = defaultdict(list)
-    run_ids = set(ev.run_ids())
-    query = (select(Turn.id, Turn.run_id).join(Run, col(Run.id) == Turn.run_id).where(Run.engagement_id == ev.engagement_id)
-             .order_by(col(Turn.run_id), col(Turn.step), col(Turn.sample), col(Turn.id)))
-    for tid, rid in ev.db.exec(query):
-        if rid in run_ids and tid is not None:
-            turn_ids[rid].append(tid)
-    return turn_ids
+    """Each run's turn ids in transcript order, from the turn records every file shares (no read of its own)."""
+    return {run["id"]: [t["id"] for t in turns] for run, turns in ev.iter_transcripts() if turns}
 
 
 def assessment_results(ev: EvidenceSet) -> dict[str, Any]:

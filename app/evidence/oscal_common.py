@@ -11,6 +11,7 @@ for whom, and who relies on it, as OSCAL parties holding OSCAL roles.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any, Optional
 
 from app import __version__
@@ -33,18 +34,28 @@ ROLES: dict[str, str] = {
 
 def stable_uuid(ev: EvidenceSet, *parts: object) -> str:
     """The same UUID for the same engagement object, in every export and every document."""
-    key = "/".join([ev.engagement["name"], str(ev.engagement_id), *map(str, parts)])
+    return _uuid_of("/".join([ev.engagement["name"], str(ev.engagement_id), *map(str, parts)]))
+
+
+@lru_cache(maxsize=1 << 16)
+def _uuid_of(key: str) -> str:
+    """A turn's UUID is asked for by its observation, the conclusions relating it and the POA&M: made once."""
     return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def _line(text: str, limit: int) -> str:
+    """:func:`one_line`, answered at once for the common case it returns unchanged (short printable ASCII)."""
+    return text if len(text) <= limit and text.isascii() and text.isprintable() else one_line(text, limit)
 
 
 def title(text: str) -> str:
     """One line of at most 200 characters: OSCAL titles are markup-line, and model output is hostile."""
-    return one_line(text or "", 200).strip() or "(untitled)"
+    return _line(text or "", 200).strip() or "(untitled)"
 
 
 def props(**values: Any) -> list[dict[str, str]]:
     """Redline's own facts as OSCAL props in Redline's namespace, each one line; empty values are left out."""
-    flat = {k: one_line(str(v), 1000).strip() for k, v in values.items() if v is not None}
+    flat = {k: _line(str(v), 1000).strip() for k, v in values.items() if v is not None}
     return [{"name": k.replace("_", "-"), "ns": PROP_NS, "value": v} for k, v in flat.items() if v]
 
 

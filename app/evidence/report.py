@@ -31,7 +31,11 @@ from app.resources import assets_dir
 from app.text import for_terminal, for_xml
 
 TEMPLATES = {"md": "report.md.j2", "html": "report.html.j2"}
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&~])")
+# What for_terminal or for_xml would change in ASCII text: controls other than tab and newline, DEL, ESC.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MD_SPECIAL = "\\`*_[]<>|#&~"
+_MD_INLINE = {ord(c): "\\" + c for c in _MD_SPECIAL} | {ord("\r"): None, ord("\n"): " ⏎ ", ord("\t"): " "}
+_MD_INLINE_NEEDED = re.compile("[" + re.escape(_MD_SPECIAL) + "\r\n\t]")
 FOLD_CHARS = 2_000  # a prompt or answer longer than this is cut in the report; transcripts/ keeps it whole
 FOLD_LINES = 40
 _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -59,27 +63,40 @@ class MdText(str):
     """Markdown that a filter already made safe; ``finalize`` passes it through untouched."""
 
 
-def _displayable(text: str) -> str:
-    """No terminal escapes, visible controls and bidi marks, and nothing UTF-8 cannot encode."""
+def displayable(text: str) -> str:
+    """No terminal escapes, visible controls and bidi marks, and nothing UTF-8 or XML cannot carry.
+
+    Most values of a report or a sheet are plain ASCII with no control
+    character (tab and newline aside): :func:`for_terminal` and :func:`for_xml`
+    would return them unchanged, so one scan answers for them.
+    """
+    if text.isascii() and not _ASCII_CONTROL.search(text):
+        return text
     return for_xml(for_terminal(text))
 
 
 def md_inline(value: Any) -> str:
-    """Untrusted text as one inert line of Markdown (also safe inside a table cell)."""
-    text = _displayable(str(value)).replace("\r", "")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("\n", " ⏎ ").replace("\t", " ")
+    """Untrusted text as one inert line of Markdown (also safe inside a table cell).
+
+    Markdown's special characters are escaped with a backslash, a carriage
+    return dropped, a newline shown as `` ⏎ `` and a tab as a space: all in one
+    ``str.translate``, and only when the text holds any of them.
+    """
+    text = displayable(str(value))
+    return text.translate(_MD_INLINE) if _MD_INLINE_NEEDED.search(text) else text
 
 
 def md_block(value: Any, info: str = "text") -> MdText:
     """Untrusted text as a fenced block whose fence no line inside can close."""
-    text = _displayable("" if value is None else str(value))
+    text = displayable("" if value is None else str(value))
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return MdText(f"{fence}{info}\n{text}\n{fence}")
 
 
 def _md_finalize(value: Any) -> Any:
+    if type(value) is str:  # most values: checked first, as this runs for every value the template prints
+        return md_inline(value)
     if value is None:
         return ""
     if isinstance(value, MdText):
@@ -90,12 +107,14 @@ def _md_finalize(value: Any) -> Any:
 
 
 def _html_finalize(value: Any) -> Any:
+    if type(value) is str:  # most values, and never Markup (a subclass): no import on this path
+        return displayable(value)
     from markupsafe import Markup
 
     if value is None:
         return ""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return _displayable(value)
+        return displayable(value)
     return value
 
 
@@ -149,14 +168,40 @@ def css_string(value: Any) -> Any:
     """
     from markupsafe import Markup
 
-    text = _displayable("" if value is None else str(value)).replace("\n", " ")
+    text = displayable("" if value is None else str(value)).replace("\n", " ")
     return Markup("".join(c if c.isalnum() or c in " .,_:()" else f"\\{ord(c):x} " for c in text))
 
 
-def environment(kind: str) -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
-    env = Environment(
+
+def _records_environment() -> Any:
+    """A Jinja environment that looks ``record.key`` up in the dict first when ``key`` cannot be a dict attribute.
+
+    Jinja tries ``getattr`` before the item, so each ``t.status`` on a record
+    raised and caught an AttributeError first: a million times in a large
+    report. A name that is no attribute of ``dict`` gives the same answer
+    either way, so only the order changes; names such as ``items`` still go
+    through Jinja's own lookup.
+    """
+    from jinja2 import Environment
+
+    class RecordsEnvironment(Environment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return super().getattr(obj, attribute)
+
+    return RecordsEnvironment
+
+
+def environment(kind: str) -> Any:
+    from jinja2 import FileSystemLoader, StrictUndefined
+
+    env = _records_environment()(
         loader=FileSystemLoader(str(assets_dir() / "templates")),
         autoescape=(kind == "html"),
         finalize=_html_finalize if kind == "html" else _md_finalize,

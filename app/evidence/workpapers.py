@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import csv
 import json
-import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any, Optional, TextIO
 
 from app.evidence import tables
-from app.evidence.archive import repack
 from app.evidence.collect import EvidenceSet
-from app.text import for_spreadsheet, for_terminal, for_xml, starts_like_formula
+from app.evidence.report import displayable
+from app.text import for_spreadsheet, starts_like_formula
 
 if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
+    pass
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -77,7 +76,7 @@ def plain(value: Any) -> Any:
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    text = for_xml(for_terminal(str(value)))  # the XLSX is XML: no surrogates or non-characters
+    text = displayable(str(value))  # the XLSX is XML: no surrogates or non-characters
     if len(text) > MAX_CELL:
         text = text[: MAX_CELL - len(TRUNCATED)] + TRUNCATED
     return text
@@ -233,32 +232,74 @@ SHEETS: tuple[Sheet, ...] = (
 )
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str]) -> int:
-    """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count."""
+class SheetValues:
+    """Each sheet's rows as cell values computed once, for its CSV and then its XLSX sheet.
+
+    A value column holds :func:`plain`'s result; a date or datetime column
+    keeps the value as given, since the XLSX parses it and the CSV shows it
+    as text. A sheet's values are kept between its two writers when it has at
+    most :data:`ROWS_KEPT` rows; a longer sheet is computed again for the second.
+    """
+
+    def __init__(self, ev: EvidenceSet) -> None:
+        self.ev = ev
+        self._kept: dict[str, list[list[Any]]] = {}
+
+    def rows(self, sheet: Sheet) -> Iterator[list[Any]]:
+        kept = self._kept.pop(sheet.name, None)
+        if kept is not None:
+            yield from kept
+            return
+        keep: Optional[list[list[Any]]] = []
+        plan = [(column.key, column.kind == "value") for column in sheet.columns]
+        for row in sheet.rows(self.ev):
+            values = [plain(row.get(key)) if as_value else row.get(key) for key, as_value in plan]
+            if keep is not None:
+                keep.append(values)
+                if len(keep) > ROWS_KEPT:
+                    keep = None
+            yield values
+        if keep is not None:
+            self._kept[sheet.name] = keep
+
+
+ROWS_KEPT = 50_000
+
+
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO, values: Optional[SheetValues] = None) -> int:
+    """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count.
+
+    ``values``: the cell values shared with :func:`write_xlsx`, computed here if not given.
+    """
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([cell(c.header) for c in sheet.columns])
     count = 0
-    for row in sheet.rows(ev):
-        writer.writerow([cell(row.get(c.key)) for c in sheet.columns])
+    as_value = [column.kind == "value" for column in sheet.columns]
+    for row in (values or SheetValues(ev)).rows(sheet):
+        # a value column already holds plain(); cell() would give the same, as plain() is idempotent
+        writer.writerow([(for_spreadsheet(v) if isinstance(v, str) else v) if ready else cell(v)
+                         for v, ready in zip(row, as_value, strict=True)])
         count += 1
     return count
 
 
-def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
-    """Every sheet into one workbook at ``path``, streamed (write-only) and byte-for-byte repeatable.
+def write_xlsx(ev: EvidenceSet, target: IO[bytes], timestamp: datetime, values: Optional[SheetValues] = None) -> None:
+    """Every sheet into one workbook written to ``target`` (seekable), streamed and byte-for-byte repeatable.
 
     Each sheet is ready to filter and print as it opens: an autofilter over
     its rows, the header row frozen and repeated on every printed page,
-    landscape, one page wide. openpyxl stamps the workbook and its zip entries
-    with the current time; the document dates are set to ``timestamp`` (the
-    evidence's own as-of time) and the package is rewritten with fixed entry
-    dates, so the same data always gives the same bytes.
+    landscape, one page wide. openpyxl would stamp the workbook with the
+    current time; the document dates are set to ``timestamp`` (the evidence's
+    own as-of time) and every zip entry gets a fixed date, so the same data
+    always gives the same bytes. The rows are written by :mod:`app.evidence.xlsx`;
+    ``values`` are the cell values shared with :func:`write_csv`.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
+
+    from app.evidence.xlsx import SheetRows, write_package
 
     wb = Workbook(write_only=True)
     naive = timestamp.replace(tzinfo=None)
@@ -266,6 +307,8 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
     wb.properties.modified = naive
     wb.properties.creator = "redline"
     bold, top, wrap = Font(bold=True), Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
+    styles: dict[Any, str] = {}
+    sheets = []
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.name)
         for index, column in enumerate(sheet.columns, start=1):
@@ -276,21 +319,41 @@ def write_xlsx(ev: EvidenceSet, path: Path, timestamp: datetime) -> None:
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
-        aligns = [wrap if column.width >= WRAP_WIDTH else top for column in sheet.columns]
-        ws.append([_xlsx_cell(ws, column.header, Column(column.header, "", kind="value"), wrap, bold)
-                   for column in sheet.columns])
-        rows = 0
-        for row in sheet.rows(ev):
-            ws.append([_xlsx_cell(ws, row.get(c.key), c, align) for c, align in zip(sheet.columns, aligns, strict=True)])
-            rows += 1
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{rows + 1}"
-    raw = path.with_suffix(".raw.xlsx")
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    try:
-        repack(raw, path)
-    finally:
-        raw.unlink(missing_ok=True)
+
+        def make_cell(key: Any, value: Any, ws: Any = ws) -> Any:
+            column, wrapped, is_header = key[:3]
+            return _xlsx_cell(ws, value, column, wrap if wrapped else top, bold if is_header else None)
+
+        rows = SheetRows(ws, len(sheet.columns), make_cell, styles)
+        sheets.append((ws, get_column_letter(len(sheet.columns)),
+                       partial(_sheet_rows, sheet, values or SheetValues(ev), rows)))
+    write_package(wb, target, sheets)
+
+
+def _sheet_rows(sheet: Sheet, values: SheetValues, out: Any) -> Iterator[str]:
+    """The header and every row of one sheet as ``<row>`` texts, each cell as :func:`_xlsx_cell` would make it."""
+    headers = [Column(column.header, "", kind="value") for column in sheet.columns]
+    yield out.row([_typed(column.header, header, True, True)
+                   for column, header in zip(sheet.columns, headers, strict=True)])
+    plan = [(column, column.width >= WRAP_WIDTH) for column in sheet.columns]
+    for row in values.rows(sheet):
+        yield out.row([_typed(value, column, wrapped, False, ready=column.kind == "value")
+                       for value, (column, wrapped) in zip(row, plan, strict=True)])
+
+
+def _typed(value: Any, column: Column, wrapped: bool, is_header: bool,
+           ready: bool = False) -> tuple[Any, Any, Any]:
+    """(the value a cell shows, its style key, the value as given): the same decisions as :func:`_xlsx_cell`.
+
+    ``ready``: ``value`` is already :func:`plain`'s result (see :class:`SheetValues`).
+    """
+    when = moment(value, column.kind) if column.kind in ("datetime", "date") else None
+    if when is not None:
+        return when, (column, wrapped, is_header, "datetime" if isinstance(when, datetime) else "date"), value
+    shown = value if ready else plain(value)
+    if isinstance(shown, str):
+        return shown, (column, wrapped, is_header, "text", starts_like_formula(shown)), value
+    return shown, (column, wrapped, is_header, "number"), value
 
 
 def _xlsx_cell(ws: Any, value: Any, column: Column, alignment: Any, font: Any = None) -> Any:

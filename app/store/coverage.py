@@ -206,14 +206,17 @@ def check_store(db: "Session", engagement_id: int) -> CoverageResult:
     runs = [(run_id, status) for run_id, status in db.exec(
         select(Run.id, Run.status).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
         if run_id is not None]
+    human: dict[int, list[Any]] = {}  # each run's tester verdicts, read in one query rather than one per run
+    for v in db.exec(select(Verdict).join(Run, Run.id == Verdict.run_id)  # type: ignore[arg-type]
+                     .where(Run.engagement_id == engagement_id, Verdict.source == "human").order_by(Verdict.id)):
+        human.setdefault(v.run_id, []).append(v)
     for run_id, status in runs:
         if status == "running":
             continue  # its turns are still being written (a resumed run rewrites the ones it redoes)
         evidence = run_evidence(db, run_id) if run_id in cov.runs else {"turns": [], "verdicts": []}
         turns = {t["turn"]: t["sha256"] for t in evidence["turns"]}
         verdicts = [(v["verdict"], "auto", v["sha256"]) for v in evidence["verdicts"]]
-        verdicts += [(v.id, "human", verdict_digest(verdict_fields(v)))
-                     for v in db.exec(select(Verdict).where(Verdict.run_id == run_id, Verdict.source == "human"))]
+        verdicts += [(v.id, "human", verdict_digest(verdict_fields(v))) for v in human.get(run_id, [])]
         check_run(cov, result, run_id, turns, verdicts)
     note_uncovered(cov, result, runs)
     return result
