@@ -182,8 +182,8 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
             step("report.docx")
         cells = workpapers.SheetValues(ev)  # each cell's value computed once for the CSV and the XLSX
         for sheet in workpapers.SHEETS:
-            with archive.text(f"workpapers/{sheet.name}.csv") as sink:
-                workpapers.write_csv(sheet, ev, sink, cells)  # type: ignore[arg-type]
+            with archive.text(f"workpapers/{sheet.name}.csv") as csv_sink:
+                workpapers.write_csv(sheet, ev, csv_sink, cells)
         step("workpapers/*.csv")
         with tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY) as xlsx:  # on disk only when very large
             workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc), cells)

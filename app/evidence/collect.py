@@ -272,8 +272,8 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     for m in responses:
         responses_of[m["finding_id"]].append(m)
     retests_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for rt in retests:
-        retests_of[rt["finding_id"]].append(rt)
+    for retest in retests:
+        retests_of[retest["finding_id"]].append(retest)
     for f in finding_records:
         f["responses"] = responses_of.get(f["id"], [])
         f["retests"] = retests_of.get(f["id"], [])

@@ -96,7 +96,7 @@ class SharedTurns:
 
         from app.store.models import Turn
 
-        rows = self.db.execute(select(Turn.id, Turn.response_raw, Turn.raw_withheld)  # type: ignore[call-overload]
+        rows = self.db.execute(select(Turn.id, Turn.response_raw, Turn.raw_withheld)
                                .where(Turn.run_id.in_(run_ids))).all()  # type: ignore[attr-defined]
         streamed = streamed_bodies(self.db, [r.id for r in rows])
         return {r.id: (raw_body(r.response_raw, streamed, r.id), r.raw_withheld) for r in rows}

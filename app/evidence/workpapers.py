@@ -30,7 +30,7 @@ from app.evidence.report import displayable
 from app.text import for_spreadsheet, starts_like_formula
 
 if TYPE_CHECKING:
-    pass
+    from _typeshed import SupportsWrite
 
 MAX_CELL = 32_000  # Excel's limit is 32,767 characters per cell
 TRUNCATED = " [truncated; the full text is in transcripts/]"
@@ -266,7 +266,7 @@ class SheetValues:
 ROWS_KEPT = 50_000
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: TextIO, values: Optional[SheetValues] = None) -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str], values: Optional[SheetValues] = None) -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count.
 
     ``values``: the cell values shared with :func:`write_xlsx`, computed here if not given.

@@ -207,8 +207,8 @@ def check_store(db: "Session", engagement_id: int) -> CoverageResult:
         select(Run.id, Run.status).where(Run.engagement_id == engagement_id).order_by(col(Run.id))).all()
         if run_id is not None]
     human: dict[int, list[Any]] = {}  # each run's tester verdicts, read in one query rather than one per run
-    for v in db.exec(select(Verdict).join(Run, Run.id == Verdict.run_id)  # type: ignore[arg-type]
-                     .where(Run.engagement_id == engagement_id, Verdict.source == "human").order_by(Verdict.id)):
+    for v in db.exec(select(Verdict).join(Run, col(Run.id) == col(Verdict.run_id))
+                     .where(Run.engagement_id == engagement_id, Verdict.source == "human").order_by(col(Verdict.id))):
         human.setdefault(v.run_id, []).append(v)
     for run_id, status in runs:
         if status == "running":
