@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, Optional, TextIO
+from typing import IO, TYPE_CHECKING, Any
 
 from app.evidence import tables
 from app.evidence.collect import EvidenceSet
@@ -250,7 +250,7 @@ class SheetValues:
         if kept is not None:
             yield from kept
             return
-        keep: Optional[list[list[Any]]] = []
+        keep: list[list[Any]] | None = []
         plan = [(column.key, column.kind == "value") for column in sheet.columns]
         for row in sheet.rows(self.ev):
             values = [plain(row.get(key)) if as_value else row.get(key) for key, as_value in plan]
@@ -266,7 +266,7 @@ class SheetValues:
 ROWS_KEPT = 50_000
 
 
-def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str], values: Optional[SheetValues] = None) -> int:
+def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str], values: SheetValues | None = None) -> int:
     """One sheet as UTF-8 CSV (with a BOM, so Excel reads the encoding right); returns the row count.
 
     ``values``: the cell values shared with :func:`write_xlsx`, computed here if not given.
@@ -284,7 +284,7 @@ def write_csv(sheet: Sheet, ev: EvidenceSet, out: SupportsWrite[str], values: Op
     return count
 
 
-def write_xlsx(ev: EvidenceSet, target: IO[bytes], timestamp: datetime, values: Optional[SheetValues] = None) -> None:
+def write_xlsx(ev: EvidenceSet, target: IO[bytes], timestamp: datetime, values: SheetValues | None = None) -> None:
     """Every sheet into one workbook written to ``target`` (seekable), streamed and byte-for-byte repeatable.
 
     Each sheet is ready to filter and print as it opens: an autofilter over
