@@ -10,33 +10,34 @@ the NIST AI RMF and the EU AI Act, and how serious a failure against it is.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 # The row types are re-exported: callers import them from app.catalog.
 from app.catalog_rows import (  # noqa: F401
+    _SEVERITY_RANK,
     BUILTIN,
     SECTIONS,
-    USER_SECTIONS,
-    _SEVERITY_RANK,
-    Criterion,
-    AIControl,
-    CrosswalkEntry,
-    AuditTypeRow,
-    AuditorQuestion,
-    EvidenceType,
-    PreEngagementStep,
-    MethodologyItem,
-    FindingImpact,
-    Remediation,
-    ExtensionFile,
-    BuiltinFile,
-    OwaspRisk,
-    AtlasTechnique,
     TAXONOMIES,
+    USER_SECTIONS,
+    AIControl,
+    AtlasTechnique,
+    AuditorQuestion,
+    AuditTypeRow,
+    BuiltinFile,
+    Criterion,
+    CrosswalkEntry,
+    EvidenceType,
+    ExtensionFile,
+    FindingImpact,
+    MethodologyItem,
+    OwaspRisk,
+    PreEngagementStep,
+    Remediation,
 )
 from app.errors import FileFormatError, Problem
 from app.formats.scenario import CATEGORIES
@@ -63,7 +64,7 @@ class Catalog:
     remediation: Remediation = Remediation()
     owasp_llm: tuple[OwaspRisk, ...] = ()
     atlas: tuple[AtlasTechnique, ...] = ()
-    _by_id: dict[str, Union[Criterion, AIControl]] = field(default_factory=dict, init=False, repr=False,
+    _by_id: dict[str, Criterion | AIControl] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
     _crosswalk: dict[str, CrosswalkEntry] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -76,7 +77,7 @@ class Catalog:
         """Every criterion and AI control id: what a scenario or finding may cite."""
         return set(self._by_id)
 
-    def get(self, ident: str) -> Union[Criterion, AIControl, None]:
+    def get(self, ident: str) -> Criterion | AIControl | None:
         """The criterion or control with this id (case and surrounding spaces ignored)."""
         return self._by_id.get(ident.strip().upper())
 
@@ -85,7 +86,7 @@ class Catalog:
             raise ValueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
         return tuple(c for c in self.criteria if c.category == category)
 
-    def crosswalk_for(self, ident: str) -> Optional[dict[str, str]]:
+    def crosswalk_for(self, ident: str) -> dict[str, str] | None:
         """``{"iso42001", "nist_ai_rmf", "eu_ai_act"}`` for a criterion, or None if it has no row."""
         row = self._crosswalk.get(ident.strip().upper())
         return row.mapping() if row else None
@@ -104,7 +105,7 @@ class Catalog:
             out.update(dict.fromkeys((ident, *(row.criteria if isinstance(row, AIControl) else ()))))
         return list(out)
 
-    def taxonomy(self, field_name: str) -> dict[str, Union[OwaspRisk, AtlasTechnique]]:
+    def taxonomy(self, field_name: str) -> dict[str, OwaspRisk | AtlasTechnique]:
         """The entries of a scenario's ``owasp`` or ``atlas`` taxonomy, by id, in catalog order."""
         section, _ = TAXONOMIES[field_name]
         return {row.id: row for row in getattr(self, section)}
@@ -112,10 +113,10 @@ class Catalog:
     def methodology_keys(self) -> set[str]:
         return {item.key for item in self.methodology}
 
-    def methodology_item(self, key: str) -> Optional[MethodologyItem]:
+    def methodology_item(self, key: str) -> MethodologyItem | None:
         return next((item for item in self.methodology if item.key == key), None)
 
-    def impact_for(self, idents: Iterable[str]) -> Optional[FindingImpact]:
+    def impact_for(self, idents: Iterable[str]) -> FindingImpact | None:
         """The seed impact row that best fits a finding's controls, to pre-fill severity and impact.
 
         A row naming one of the ids directly beats a row reached only through an
@@ -125,7 +126,7 @@ class Catalog:
         """
         wanted = {ident.strip().upper() for ident in idents}
         related = set(self.expand(wanted))
-        best: Optional[FindingImpact] = None
+        best: FindingImpact | None = None
         best_score = (0, 0, -1)
         for row in self.finding_impacts:
             criteria = set(row.criteria)
@@ -161,11 +162,11 @@ class _Doc:
     """One parsed catalog file, kept with its positions so cross-file problems can be located."""
 
     path: Path
-    locations: "LocationIndex"
+    locations: LocationIndex
     body: ExtensionFile
     source: str
 
-    def problem(self, at: "DataPath", message: str) -> Problem:
+    def problem(self, at: DataPath, message: str) -> Problem:
         from app.formats.yamlsource import field_name
 
         line, column = self.locations.value(at) or self.locations.nearest(at)
@@ -191,10 +192,10 @@ def _assemble(docs: list[_Doc]) -> Catalog:
     """Merge parsed files into one catalog, refusing duplicates and dangling references."""
     problems: list[Problem] = []
     merged: dict[str, list[Any]] = {name: [] for name in SECTIONS if name != "remediation"}
-    remediation: Optional[Remediation] = None
-    seen: dict[tuple[str, str], tuple[_Doc, "DataPath"]] = {}
+    remediation: Remediation | None = None
+    seen: dict[tuple[str, str], tuple[_Doc, DataPath]] = {}
 
-    def claim(space: str, ident: str, doc: _Doc, at: "DataPath", what: str) -> bool:
+    def claim(space: str, ident: str, doc: _Doc, at: DataPath, what: str) -> bool:
         first = seen.get((space, ident))
         if first is None:
             seen[(space, ident)] = (doc, at)
@@ -305,7 +306,7 @@ def load_catalog(extra: Iterable[Path] = ()) -> Catalog:
 # ------------------------------------------------------------------ the store
 
 
-def sync_catalog(db: "Session", catalog: Catalog) -> None:
+def sync_catalog(db: Session, catalog: Catalog) -> None:
     """Upsert criteria and controls into the store, so it keeps the catalog an engagement was tested against.
 
     Rows that leave the catalog stay in the store: past findings still cite them.
@@ -331,7 +332,7 @@ def sync_catalog(db: "Session", catalog: Catalog) -> None:
                      payload={"added": added, "changed": changed})
 
 
-def _upsert(db: "Session", table: Any, ident: str, values: dict[str, Any],
+def _upsert(db: Session, table: Any, ident: str, values: dict[str, Any],
             added: list[str], changed: list[str]) -> None:
     row = db.get(table, ident)
     if row is None:

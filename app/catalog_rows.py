@@ -6,7 +6,7 @@ number rather than a silently ignored field. :mod:`app.catalog` assembles them.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,7 +71,7 @@ class CrosswalkEntry(_Sourced):
     eu_ai_act: str = ""
 
     @model_validator(mode="after")
-    def _maps_somewhere(self) -> "CrosswalkEntry":
+    def _maps_somewhere(self) -> CrosswalkEntry:
         if not (self.iso42001 or self.nist_ai_rmf or self.eu_ai_act):
             raise ValueError("a crosswalk row needs at least one of iso42001, nist_ai_rmf, eu_ai_act")
         return self
@@ -162,7 +162,7 @@ class AtlasTechnique(_Row):
     id: str = Field(pattern=ATLAS_PATTERN)
     name: str = Field(min_length=1)
     tactic: str = ""
-    parent: Optional[str] = Field(default=None, pattern=ATLAS_PATTERN)
+    parent: str | None = Field(default=None, pattern=ATLAS_PATTERN)
     summary: str = ""  # Redline's own paraphrase
 
 
@@ -199,6 +199,6 @@ class BuiltinFile(ExtensionFile):
     pre_engagement: tuple[PreEngagementStep, ...] = ()
     methodology: tuple[MethodologyItem, ...] = ()
     finding_impacts: tuple[FindingImpact, ...] = ()
-    remediation: Optional[Remediation] = None
+    remediation: Remediation | None = None
     owasp_llm: tuple[OwaspRisk, ...] = ()
     atlas: tuple[AtlasTechnique, ...] = ()

@@ -10,11 +10,11 @@ criterion or control, so it follows the scenario library as it grows.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app import alignment
-from app.operations import DEMO_OPERATIONS
 from app.errors import RedlineError
+from app.operations import DEMO_OPERATIONS
 from app.store.models import Engagement
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _windows_around(today: date, start: date, end: date) -> list[Any]:
     return plans
 
 
-def ensure_demo_engagement(db: "Session", *, today: Optional[date] = None) -> Engagement:
+def ensure_demo_engagement(db: Session, *, today: date | None = None) -> Engagement:
     """The demo engagement, created on first use and returned unchanged afterwards.
 
     Its period is the calendar year of ``today`` (default: the current date) with

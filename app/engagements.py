@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.errors import FileFormatError, Problem, RedlineError
 from app.formats.engagement import ControlRow, EngagementSpec, SystemSpec, TargetSpec
@@ -69,7 +69,7 @@ def load_engagement_file(path: Path, *, catalog: Any = None) -> EngagementSpec:
     try:
         from app.library import load_library
 
-        scenario_ids: Optional[set[str]] = load_library(extra, catalog=catalog).ids()
+        scenario_ids: set[str] | None = load_library(extra, catalog=catalog).ids()
     except FileFormatError as exc:
         library_problems, scenario_ids = exc.problems, None
     if scenario_ids is not None:
@@ -116,12 +116,12 @@ def stored_target(system: SystemSpec) -> dict[str, Any]:
     return target
 
 
-def import_engagement(db: "Session", spec: EngagementSpec, source_path: Path | str | None) -> Engagement:
+def import_engagement(db: Session, spec: EngagementSpec, source_path: Path | str | None) -> Engagement:
     """Create the engagement, or update it by name keeping its history. See :func:`apply_engagement`."""
     return apply_engagement(db, spec, source_path).engagement
 
 
-def apply_engagement(db: "Session", spec: EngagementSpec, source_path: Path | str | None) -> ImportOutcome:
+def apply_engagement(db: Session, spec: EngagementSpec, source_path: Path | str | None) -> ImportOutcome:
     """Upsert ``spec`` into the store in the caller's transaction and record the audit event."""
     from sqlmodel import select
 
@@ -184,13 +184,13 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _has_runs(db: "Session", column: Any, value: int) -> bool:
+def _has_runs(db: Session, column: Any, value: int) -> bool:
     from sqlmodel import select
 
     return db.exec(select(Run.id).where(column == value).limit(1)).first() is not None
 
 
-def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec],
+def _sync_systems(db: Session, engagement_id: int, systems: list[SystemSpec],
                   configurations: dict[str, Any]) -> dict[str, Any]:
     """Upsert by name (ids, and so runs, stay attached); drop untested leftovers, descope tested ones.
     A system whose configuration changes gets its before and after in ``configurations``, for the audit."""
@@ -233,7 +233,7 @@ def _sync_systems(db: "Session", engagement_id: int, systems: list[SystemSpec],
     return result
 
 
-def _sync_windows(db: "Session", engagement_id: int, spec: EngagementSpec) -> dict[str, Any]:
+def _sync_windows(db: Session, engagement_id: int, spec: EngagementSpec) -> dict[str, Any]:
     """Upsert by name; a dropped window that already holds runs is kept, as the evidence is dated in it."""
     from sqlmodel import select
 
@@ -260,7 +260,7 @@ def _sync_windows(db: "Session", engagement_id: int, spec: EngagementSpec) -> di
     return result
 
 
-def _sync_controls(db: "Session", engagement_id: int, controls: list[ControlRow]) -> dict[str, Any]:
+def _sync_controls(db: Session, engagement_id: int, controls: list[ControlRow]) -> dict[str, Any]:
     """Replace the control matrix when it differs (rows are left alone, ids and all, when it does not)."""
     from sqlmodel import select
 
@@ -300,7 +300,7 @@ def _summary(spec: EngagementSpec, created: bool, changes: dict[str, Any]) -> st
 # ------------------------------------------------------------------ exporting and listing
 
 
-def find_engagement(db: "Session", name: str) -> Engagement:
+def find_engagement(db: Session, name: str) -> Engagement:
     from sqlmodel import select
 
     row = db.exec(select(Engagement).where(Engagement.name == name)).first()
@@ -311,7 +311,7 @@ def find_engagement(db: "Session", name: str) -> Engagement:
     return row
 
 
-def export_engagement(db: "Session", name: str) -> EngagementSpec:
+def export_engagement(db: Session, name: str) -> EngagementSpec:
     """The engagement as a file would state it: importing this back changes nothing."""
     from pydantic import ValidationError
     from sqlmodel import select
@@ -353,7 +353,7 @@ def dump_engagement_yaml(spec: EngagementSpec) -> str:
     return header + dump_yaml(spec.model_dump(mode="python", exclude_defaults=True))
 
 
-def list_engagements(db: "Session", *, today: Optional[date] = None) -> list[EngagementSummary]:
+def list_engagements(db: Session, *, today: date | None = None) -> list[EngagementSummary]:
     """Every engagement by name, with its scope, next test window and open findings (:mod:`app.glance`)."""
     from app.glance import summaries
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 class RedlineError(Exception):
@@ -21,8 +20,8 @@ class Problem:
     """One located problem in a user file."""
 
     path: str
-    line: Optional[int]  # 1-based
-    column: Optional[int]  # 1-based
+    line: int | None  # 1-based
+    column: int | None  # 1-based
     field: str  # dotted path, e.g. "systems[0].target.api_key"; "" for the whole document
     message: str
     kind: str = "field"  # what ``field`` names: "field" in YAML, "column" in a spreadsheet

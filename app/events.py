@@ -7,7 +7,7 @@ consume them without importing any UI code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class RunStarted:
     run_id: int
     scenario_id: str
     system: str
-    window: Optional[str]
+    window: str | None
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ChunkReceived:
     run_id: int
     turn_id: int
     text: str  # only the new text (untrusted model output)
-    ttft_ms: Optional[float] = None
+    ttft_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,15 @@ class TurnFinished:
     turn_id: int
     status: str  # done | error
     error_type: str = ""
-    ttft_ms: Optional[float] = None
-    total_ms: Optional[float] = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
     tokens: int = 0
 
 
 @dataclass(frozen=True)
 class VerdictRecorded:
     run_id: int
-    turn_id: Optional[int]
+    turn_id: int | None
     detector: str
     outcome: str  # pass | fail | review | error
     reason: str = ""

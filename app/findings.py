@@ -17,12 +17,22 @@ Which finding a failing run belongs to is :mod:`app.occurrences`' rule.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 from app.lifecycle import (
-    CREATABLE, EXCEPTION_KINDS, EXCEPTION_STATUSES, MEANINGS, OPEN_STATUSES, RETEST_STATUSES, SEVERITIES, STATUSES,
-    TRANSITIONS, Move, legal_moves,
+    CREATABLE,
+    EXCEPTION_KINDS,
+    EXCEPTION_STATUSES,
+    MEANINGS,
+    OPEN_STATUSES,
+    RETEST_STATUSES,
+    SEVERITIES,
+    STATUSES,
+    TRANSITIONS,
+    Move,
+    legal_moves,
 )
 from app.store import audit
 from app.store.models import Finding, utcnow
@@ -63,7 +73,7 @@ def _refusal(finding: Finding, to: str) -> str:
     return text
 
 
-def _check_retest_run(db: "Session", finding: Finding, to: str, retest_run: Optional[int]) -> None:
+def _check_retest_run(db: Session, finding: Finding, to: str, retest_run: int | None) -> None:
     """A re-test outcome needs a finished re-test run of this finding whose verdict says so."""
     from app.store.models import Run
 
@@ -77,7 +87,7 @@ def _check_retest_run(db: "Session", finding: Finding, to: str, retest_run: Opti
                                 f"{run.verdict or 'none'}; {to} needs a finished re-test that says {wanted}")
 
 
-def create_finding(db: "Session", *, engagement_id: int, title: str, actor: str = "",
+def create_finding(db: Session, *, engagement_id: int, title: str, actor: str = "",
                    reason: str = "", **fields: Any) -> Finding:
     """A new finding (``draft`` unless ``status`` says otherwise), recorded in the audit chain."""
     severity = fields.get("severity", "medium")
@@ -106,8 +116,8 @@ def create_finding(db: "Session", *, engagement_id: int, title: str, actor: str 
     return finding
 
 
-def transition(db: "Session", finding: Finding, to: str, *, reason: str, actor: str = "",
-               approver: str = "", retest_run: Optional[int] = None) -> Finding:
+def transition(db: Session, finding: Finding, to: str, *, reason: str, actor: str = "",
+               approver: str = "", retest_run: int | None = None) -> Finding:
     """Move a finding to ``to`` if the lifecycle allows it; the reason is mandatory.
 
     A move to the status the finding already has is refused: it would record a
@@ -140,7 +150,7 @@ def transition(db: "Session", finding: Finding, to: str, *, reason: str, actor: 
     return finding
 
 
-def update_finding(db: "Session", finding: Finding, *, actor: str = "", reason: str = "",
+def update_finding(db: Session, finding: Finding, *, actor: str = "", reason: str = "",
                    **changes: Any) -> Finding:
     """Edit a finding's descriptive fields; the audit event carries before and after."""
     unknown = set(changes) - set(EDITABLE)
@@ -174,7 +184,7 @@ def update_finding(db: "Session", finding: Finding, *, actor: str = "", reason: 
     return finding
 
 
-def classify(db: "Session", finding: Finding, kind: str, *, reason: str, actor: str = "") -> Finding:
+def classify(db: Session, finding: Finding, kind: str, *, reason: str, actor: str = "") -> Finding:
     """Set the exception's type (design, operating effectiveness, system description), audited with a reason."""
     if not reason.strip():
         raise FindingStateError("classifying an exception needs a reason")
@@ -183,7 +193,7 @@ def classify(db: "Session", finding: Finding, kind: str, *, reason: str, actor: 
     return update_finding(db, finding, exception_kind=kind, actor=actor, reason=reason)
 
 
-def load_for_change(db: "Session", finding_id: int, *, expected_version: Optional[int] = None) -> Finding:
+def load_for_change(db: Session, finding_id: int, *, expected_version: int | None = None) -> Finding:
     """The finding a client is about to change, as it is now and held until the change commits; refused if
     it moved past the version that client decided on.
 
@@ -201,7 +211,7 @@ def load_for_change(db: "Session", finding_id: int, *, expected_version: Optiona
     return finding
 
 
-def find(db: "Session", engagement_id: int, ids: Iterable[int] | None = None,
+def find(db: Session, engagement_id: int, ids: Iterable[int] | None = None,
          statuses: Iterable[str] | None = None) -> list[Finding]:
     from sqlmodel import col, select
 

@@ -11,9 +11,10 @@ replaced (:func:`app.text.for_xml`); ElementTree does the escaping.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from app.text import for_terminal, for_xml, one_line
 
@@ -32,7 +33,7 @@ def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
 
 
-def transcript(outcome: "RunOutcome") -> str:
+def transcript(outcome: RunOutcome) -> str:
     """The first turns of the run, prompt and answer, for a CI log."""
     lines = [f"run {outcome.run_id} · {outcome.label} · {outcome.system}"
              + (f" · window {outcome.window}" if outcome.window else "")
@@ -51,7 +52,7 @@ def transcript(outcome: "RunOutcome") -> str:
     return _safe("\n".join(lines))
 
 
-def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
+def junit_xml(outcomes: Iterable[RunOutcome], *, suite: str) -> str:
     """The JUnit document for ``outcomes`` as a string."""
     items = list(outcomes)
     counts = {
@@ -63,7 +64,7 @@ def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
     seconds = sum(o.total_ms for o in items) / 1000.0
     totals = {k: str(v) for k, v in counts.items()}
     root = ET.Element("testsuites", {"name": "redline", "time": f"{seconds:.3f}", **totals})
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     node = ET.SubElement(root, "testsuite", {"name": _safe(f"redline.{suite}"), "timestamp": stamp,
                                              "time": f"{seconds:.3f}", **totals})
     for outcome in items:
@@ -86,7 +87,7 @@ def junit_xml(outcomes: Iterable["RunOutcome"], *, suite: str) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_junit(path: Path, outcomes: Iterable["RunOutcome"], *, suite: str) -> None:
+def write_junit(path: Path, outcomes: Iterable[RunOutcome], *, suite: str) -> None:
     """Write the report atomically, so a CI step never reads half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ after the library file changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.formats.scenario import CATEGORIES
 from app.formats.scenario_files import LoadedScenario, load_scenarios, scenario_files
@@ -27,7 +28,7 @@ class ScenarioLibrary:
         self._by_id: dict[str, LoadedScenario] = {s.spec.id: s for s in scenarios}
         self.files: tuple[Path, ...] = tuple(files)
 
-    def get(self, scenario_id: str) -> Optional[LoadedScenario]:
+    def get(self, scenario_id: str) -> LoadedScenario | None:
         return self._by_id.get(scenario_id)
 
     def ids(self) -> set[str]:
@@ -86,7 +87,7 @@ def source_label(path: Path) -> str:
     return str(path)
 
 
-def snapshot(db: "Session", loaded: LoadedScenario) -> Scenario:
+def snapshot(db: Session, loaded: LoadedScenario) -> Scenario:
     """The stored copy of ``loaded`` (same id and same text hash), created the first time it runs."""
     from sqlmodel import select
 

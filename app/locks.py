@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 try:
     import fcntl
@@ -22,7 +21,7 @@ AVAILABLE = fcntl is not None
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def acquire(path: Path, *, create: bool = True) -> Optional[int]:
+def acquire(path: Path, *, create: bool = True) -> int | None:
     """A descriptor holding ``path``'s lock, or None if another holder has it (or, without ``create``, it is gone).
 
     The lock file is created 0600 and never through a symlink.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.status import NOT_TESTED, OUTSIDE, grid_column, latest_verdicts, placed_runs, worst
 from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
@@ -74,8 +74,8 @@ class CriterionRow:
 @dataclass(frozen=True)
 class WindowState:
     name: str
-    start: Optional[date]
-    end: Optional[date]
+    start: date | None
+    end: date | None
     status: str  # ran | due | overdue | missed | upcoming | flagged (the column of runs outside every window)
     runs: int  # operating-effectiveness samples (the OUTSIDE column: runs that count for no window)
     # Runs tagged to this window that are not its samples: (run id, late | early | cancelled | interrupted ...)
@@ -100,7 +100,7 @@ class RunFlag:
     scenario_id: str
     system: str
     window: str
-    at: Optional[datetime]
+    at: datetime | None
     problems: tuple[str, ...]
 
 
@@ -109,13 +109,13 @@ class Monitoring:
     engagement_id: int
     engagement: str
     audit_type: str
-    period_start: Optional[date]
-    period_end: Optional[date]
+    period_start: date | None
+    period_end: date | None
     today: date
     windows: tuple[WindowState, ...]
     criteria: tuple[CriterionRow, ...]
     run_flags: tuple[RunFlag, ...] = ()
-    changes: tuple["ChangeFlag", ...] = ()
+    changes: tuple[ChangeFlag, ...] = ()
     spread: dict[str, Any] = field(default_factory=dict)
 
     def flags(self) -> list[str]:
@@ -155,7 +155,7 @@ class Monitoring:
         }
 
 
-def _iso(day: Optional[date]) -> Optional[str]:
+def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
@@ -199,7 +199,7 @@ def trend_of(cells: list[Cell]) -> str:
     return "improving" if last > previous else "regressing" if last < previous else "steady"
 
 
-def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = None, catalog: Any = None) -> Monitoring:
+def monitoring(db: Session, engagement_id: int, *, today: date | None = None, catalog: Any = None) -> Monitoring:
     """The Type II monitoring picture of one engagement as of ``today`` (default: today in UTC)."""
     from sqlmodel import select
 
@@ -241,7 +241,7 @@ def monitoring(db: "Session", engagement_id: int, *, today: Optional[date] = Non
     # Failures are counted per column as the grid places them; a failed re-test is remediation, not a sample.
     failed = Counter((scenario_id, grid_column(p)[1]) for run, scenario_id, p in placed
                      if run.verdict == "fail" and p.kind != "retest")
-    columns: list[tuple[str, Optional[int]]] = [(w.name, w.id) for w in windows]
+    columns: list[tuple[str, int | None]] = [(w.name, w.id) for w in windows]
     if any(p.kind != "retest" and grid_column(p)[1] is None for _r, _s, p in placed):
         columns.append((OUTSIDE, None))
     criteria = []

@@ -23,9 +23,10 @@ by their own rule in :mod:`app.changes.inventory`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.findings import FindingStateError, transition
 from app.store import audit
@@ -44,8 +45,8 @@ class Occurrence:
 
     finding_id: int
     run_id: int
-    turn_id: Optional[int]
-    started_at: Optional[datetime]
+    turn_id: int | None
+    started_at: datetime | None
     window: str
     first: bool
 
@@ -54,7 +55,7 @@ class Occurrence:
                 "started_at": self.started_at.isoformat() if self.started_at else None}
 
 
-def finding_for_weakness(db: "Session", engagement_id: int, scenario_id: str, system_id: int) -> Optional[Finding]:
+def finding_for_weakness(db: Session, engagement_id: int, scenario_id: str, system_id: int) -> Finding | None:
     """The latest finding filed from a run of ``scenario_id`` on ``system_id``, if any."""
     from sqlmodel import select
 
@@ -65,7 +66,7 @@ def finding_for_weakness(db: "Session", engagement_id: int, scenario_id: str, sy
     return db.exec(query).first()
 
 
-def findings_of_run(db: "Session", run_id: int) -> list[int]:
+def findings_of_run(db: Session, run_id: int) -> list[int]:
     """The findings a run shows: those filed from it first, then those it is an occurrence of."""
     from sqlmodel import col, select
 
@@ -74,7 +75,7 @@ def findings_of_run(db: "Session", run_id: int) -> list[int]:
     return list(dict.fromkeys([*own, *seen]))
 
 
-def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Optional[int],
+def add_occurrence(db: Session, finding: Finding, run_id: int, turn_id: int | None,
                    evidence: dict[str, Any], *, actor: str = "") -> FindingOccurrence:
     """Record ``run_id`` as another occurrence of ``finding``; a dismissed finding goes back to triage.
 
@@ -102,7 +103,7 @@ def add_occurrence(db: "Session", finding: Finding, run_id: int, turn_id: Option
     return row
 
 
-def occurrences(db: "Session", findings: Iterable[Finding]) -> dict[int, list[Occurrence]]:
+def occurrences(db: Session, findings: Iterable[Finding]) -> dict[int, list[Occurrence]]:
     """Each finding's occurrences in run order: the run it was filed from, then every later one."""
     from sqlmodel import col, select
 
@@ -115,7 +116,7 @@ def occurrences(db: "Session", findings: Iterable[Finding]) -> dict[int, list[Oc
     windows = {w.id: w.name for w in db.exec(select(TestWindow).where(
         TestWindow.id.in_({r.window_id for r in runs.values() if r.window_id}))).all()}  # type: ignore[union-attr]
 
-    def view(finding_id: int, run_id: int, turn_id: Optional[int], first: bool) -> Occurrence:
+    def view(finding_id: int, run_id: int, turn_id: int | None, first: bool) -> Occurrence:
         run = runs.get(run_id)
         return Occurrence(finding_id, run_id, turn_id, run.started_at if run else None,
                           windows.get(run.window_id, "") if run and run.window_id else "", first)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.status import NOT_TESTED, OUTSIDE
 from app.findings import OPEN_STATUSES
@@ -58,7 +58,7 @@ class Answer:
     summary: str
     results: tuple[CriterionRow, ...]
     findings: tuple[FindingEvidence, ...]
-    changes: tuple["ChangeFlag", ...]
+    changes: tuple[ChangeFlag, ...]
 
     def lines(self) -> list[str]:
         """The answer as plain lines (the CLI prints them, the cockpit shows them literally)."""
@@ -86,7 +86,7 @@ class Answer:
         }
 
 
-def _findings(db: "Session", engagement_id: int, catalog: Any) -> list[tuple[set[str], FindingEvidence]]:
+def _findings(db: Session, engagement_id: int, catalog: Any) -> list[tuple[set[str], FindingEvidence]]:
     """Every finding but dismissed ones, with the criteria it touches (AI controls count through theirs)."""
     from sqlmodel import col, select
 
@@ -109,7 +109,7 @@ def _findings(db: "Session", engagement_id: int, catalog: Any) -> list[tuple[set
 
 
 def _judge(results: list[CriterionRow], findings: list[FindingEvidence],
-           changes: list["ChangeFlag"]) -> str:
+           changes: list[ChangeFlag]) -> str:
     states = [c.state for r in results for c in r.cells if c.result != NOT_TESTED]
     if not states and not findings and not changes:
         return NO_EVIDENCE
@@ -123,7 +123,7 @@ def _judge(results: list[CriterionRow], findings: list[FindingEvidence],
 
 
 def _summary(status: str, criteria: tuple[str, ...], results: list[CriterionRow],
-             findings: list[FindingEvidence], changes: list["ChangeFlag"]) -> str:
+             findings: list[FindingEvidence], changes: list[ChangeFlag]) -> str:
     ids = ", ".join(criteria)
     if status == NO_EVIDENCE:
         unmapped = [c for c in criteria if not any(r.criterion == c and r.scenarios for r in results)]
@@ -156,8 +156,8 @@ def _summary(status: str, criteria: tuple[str, ...], results: list[CriterionRow]
     return f"{verdict} {body[:1].upper()}{body[1:]}."
 
 
-def answer_questions(db: "Session", engagement_id: int, *, today: Optional[date] = None, catalog: Any = None,
-                     picture: Optional[Monitoring] = None) -> list[Answer]:
+def answer_questions(db: Session, engagement_id: int, *, today: date | None = None, catalog: Any = None,
+                     picture: Monitoring | None = None) -> list[Answer]:
     """One answer per catalog question, in catalog order, from the evidence in the store now."""
     if catalog is None:
         from app.catalog import load_catalog

@@ -16,10 +16,11 @@ failure, listed with every failure in the exception log.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError, UsageError
 from app.findings import OPEN_STATUSES, FindingStateError, find, status_after_retest, transition
@@ -49,11 +50,11 @@ class RetestOutcome:
     before: str  # the finding's status before the re-test
     status: str  # and after it
     outcome: str  # pass | fail | review | error | cancelled | not_started | skipped
-    run_id: Optional[int] = None
-    original_run_id: Optional[int] = None
-    window: Optional[str] = None
+    run_id: int | None = None
+    original_run_id: int | None = None
+    window: str | None = None
     reason: str = ""  # why it failed, errored or was skipped
-    run: Optional["RunOutcome"] = field(default=None, compare=False, repr=False)  # for JUnit and summaries
+    run: RunOutcome | None = field(default=None, compare=False, repr=False)  # for JUnit and summaries
 
     def to_json(self) -> dict[str, Any]:
         return {"finding": self.finding_id, "title": self.title, "scenario": self.scenario_id,
@@ -74,7 +75,7 @@ def exit_code(outcomes: Sequence[RetestOutcome]) -> int:
 # ------------------------------------------------------------------ planning
 
 
-def _findings_to_retest(db: "Session", engagement_id: int, finding_ids: Optional[Sequence[int]]) -> list[Finding]:
+def _findings_to_retest(db: Session, engagement_id: int, finding_ids: Sequence[int] | None) -> list[Finding]:
     """The open findings asked for; asking for one that is unknown or not open is an error."""
     if not finding_ids:
         return find(db, engagement_id, statuses=OPEN_STATUSES)
@@ -90,8 +91,8 @@ def _findings_to_retest(db: "Session", engagement_id: int, finding_ids: Optional
     return [found[i] for i in wanted]
 
 
-def _scenario_and_system(db: "Session", engagement: Engagement, finding: Finding,
-                         library: Callable[[], Any]) -> tuple[Any, Optional[AISystem], str]:
+def _scenario_and_system(db: Session, engagement: Engagement, finding: Finding,
+                         library: Callable[[], Any]) -> tuple[Any, AISystem | None, str]:
     """The scenario to run again and the system to run it on, or the reason there is none."""
     from app.formats.scenario_files import LoadedScenario
     from app.runner import spec_from_snapshot
@@ -113,8 +114,8 @@ def _scenario_and_system(db: "Session", engagement: Engagement, finding: Finding
     return current, system, ""
 
 
-def plan_retests(db: "Session", engagement: Engagement, findings: Sequence[Finding], *,
-                 window: Optional[str] = None) -> tuple[list[tuple[Finding, "PlannedRun"]], list[RetestOutcome]]:
+def plan_retests(db: Session, engagement: Engagement, findings: Sequence[Finding], *,
+                 window: str | None = None) -> tuple[list[tuple[Finding, PlannedRun]], list[RetestOutcome]]:
     """One planned run per finding (tagged with the window and ``retest_of``), plus the findings skipped."""
     from app.runner import PlannedRun, window_for
 
@@ -145,7 +146,7 @@ def plan_retests(db: "Session", engagement: Engagement, findings: Sequence[Findi
 # ------------------------------------------------------------------ recording
 
 
-def record_retest(db: "Session", finding: Finding, run_id: int, verdict: str, *, scenario_id: str = "",
+def record_retest(db: Session, finding: Finding, run_id: int, verdict: str, *, scenario_id: str = "",
                   system: str = "", actor: str = "") -> Retest:
     """Link a finished re-test run to its finding and move the finding as the verdict says.
 
@@ -173,11 +174,11 @@ def record_retest(db: "Session", finding: Finding, run_id: int, verdict: str, *,
     return retest
 
 
-async def retest_findings_async(engagement_id: int, finding_ids: Optional[Sequence[int]] = None, *,
-                                window: Optional[str] = None, actor: str = "", concurrency: int = 4,
-                                probe: bool = True, on_event: Optional[Callable[["RunnerEvent"], None]] = None,
-                                cancel: Optional["asyncio.Event"] = None,
-                                secrets: Optional["SecretResolver"] = None) -> list[RetestOutcome]:
+async def retest_findings_async(engagement_id: int, finding_ids: Sequence[int] | None = None, *,
+                                window: str | None = None, actor: str = "", concurrency: int = 4,
+                                probe: bool = True, on_event: Callable[[RunnerEvent], None] | None = None,
+                                cancel: asyncio.Event | None = None,
+                                secrets: SecretResolver | None = None) -> list[RetestOutcome]:
     """Re-test the engagement's open findings (or ``finding_ids``, which must all be open).
 
     Each re-test is a new run of the finding's scenario on the same system in
@@ -220,7 +221,7 @@ async def retest_findings_async(engagement_id: int, finding_ids: Optional[Sequen
     return skipped + outcomes
 
 
-def retest_findings(engagement_id: int, finding_ids: Optional[Sequence[int]] = None,
+def retest_findings(engagement_id: int, finding_ids: Sequence[int] | None = None,
                     **options: Any) -> list[RetestOutcome]:
     """:func:`retest_findings_async` for synchronous callers (the CLI, tests, a worker thread)."""
     import asyncio
@@ -231,8 +232,8 @@ def retest_findings(engagement_id: int, finding_ids: Optional[Sequence[int]] = N
 # ------------------------------------------------------------------ management responses
 
 
-def record_response(db: "Session", finding: Finding, *, response: str, owner: str,
-                    response_date: Optional[date] = None, cause: str = "", mitigating_controls: str = "",
+def record_response(db: Session, finding: Finding, *, response: str, owner: str,
+                    response_date: date | None = None, cause: str = "", mitigating_controls: str = "",
                     remediation: str = "", actor: str = "") -> ManagementResponse:
     """Add management's response to a control failure (the exception log), recorded in the audit chain."""
     if not response.strip():
@@ -254,7 +255,7 @@ def record_response(db: "Session", finding: Finding, *, response: str, owner: st
     return row
 
 
-def exception_log(db: "Session", engagement_id: int) -> list[dict[str, Any]]:
+def exception_log(db: Session, engagement_id: int) -> list[dict[str, Any]]:
     """Every control failure (findings, and failed runs no finding covers) with its responses.
 
     The rows are the bundle's own exception log, so the CLI and the workpapers never disagree.
@@ -265,7 +266,7 @@ def exception_log(db: "Session", engagement_id: int) -> list[dict[str, Any]]:
     return rows(load_evidence(db, engagement_id))
 
 
-def exception_register(db: "Session", engagement_id: int) -> dict[str, Any]:
+def exception_register(db: Session, engagement_id: int) -> dict[str, Any]:
     """The exception log and, apart, the failures awaiting triage, each with its summary sentence.
 
     The same rows and sentences as the bundle's exception log section, read in one pass; overdue is

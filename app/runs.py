@@ -9,8 +9,9 @@ with them still queued: they leave an audit event each, never no trace.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -26,7 +27,7 @@ DEFAULT_LIMIT = 500
 class RunListing:
     """One run, with whether it can be resumed and the command that would resume it."""
 
-    row: "RunRow"
+    row: RunRow
     engagement: str
 
     @property
@@ -36,7 +37,7 @@ class RunListing:
         return self.row.status in RESUMABLE
 
     @property
-    def resume_command(self) -> Optional[str]:
+    def resume_command(self) -> str | None:
         return f"redline run {self.engagement} --resume {self.row.run_id}" if self.resumable else None
 
     def to_json(self) -> dict[str, Any]:
@@ -47,7 +48,7 @@ class RunListing:
                 "resume": self.resume_command}
 
 
-def list_runs(db: "Session", engagement_id: int, *, limit: int = DEFAULT_LIMIT) -> list[RunListing]:
+def list_runs(db: Session, engagement_id: int, *, limit: int = DEFAULT_LIMIT) -> list[RunListing]:
     """The engagement's runs, newest first."""
     from app.store.models import Engagement
     from app.triage import run_rows
@@ -57,7 +58,7 @@ def list_runs(db: "Session", engagement_id: int, *, limit: int = DEFAULT_LIMIT) 
     return [RunListing(row, name) for row in run_rows(db, engagement_id, limit=limit)]
 
 
-def record_not_started(db: "Session", engagement_id: int, planned: Sequence["PlannedRun"], *, reason: str) -> int:
+def record_not_started(db: Session, engagement_id: int, planned: Sequence[PlannedRun], *, reason: str) -> int:
     """One ``run.not_started`` audit event per planned run that was dropped before it began; returns how many.
 
     A queued run has no Run row yet (the runner creates it when the run starts),

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, AnyStr, Generic, Iterable, Mapping, MutableMapping, Optional
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, AnyStr, Generic
 
 from app.errors import RedlineError
 from app.formats.engagement import KeyRef
@@ -49,7 +50,7 @@ def env_fallback_name(keyring_name: str) -> str:
     return "REDLINE_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", keyring_name).upper()
 
 
-def keyring_problem() -> Optional[str]:
+def keyring_problem() -> str | None:
     """Why the keyring cannot be used, or None when a real backend is configured."""
     try:
         import keyring
@@ -72,7 +73,7 @@ class SecretResolver:
     collects plain-language notes such as which fallback variable was used.
     """
 
-    def __init__(self, env: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = env if env is not None else os.environ
         self._values: list[str] = []
         self.notices: list[str] = []
@@ -98,7 +99,7 @@ class SecretResolver:
     def _resolve_keyring(self, name: str) -> str:
         fallback = env_fallback_name(name)
         problem = keyring_problem()
-        value: Optional[str] = None
+        value: str | None = None
         if problem is None:
             try:
                 import keyring
@@ -153,7 +154,7 @@ def store_in_keyring(name: str, value: str) -> None:
     raise cannot_store(name, problem)
 
 
-def missing_refs(refs: Iterable[Optional[KeyRef]], resolver: Optional["SecretResolver"] = None) -> list[KeyRef]:
+def missing_refs(refs: Iterable[KeyRef | None], resolver: SecretResolver | None = None) -> list[KeyRef]:
     """The references among ``refs`` whose key cannot be read now (None entries are skipped)."""
     resolver = resolver or SecretResolver()
     missing = []
@@ -175,7 +176,7 @@ def how_to_keep(ref: KeyRef) -> str:
     return f"redline secrets set {ref.keyring}"
 
 
-def supply_key(ref: KeyRef, value: str, env: Optional[MutableMapping[str, str]] = None) -> str:
+def supply_key(ref: KeyRef, value: str, env: MutableMapping[str, str] | None = None) -> str:
     """Make a missing key readable now, without a restart; returns what was done, in words.
 
     A keyring reference is stored in the keyring (it lasts); without a keyring,
@@ -297,8 +298,8 @@ def describe_ref(ref: KeyRef) -> str:
     return f"{{env: {ref.env}}}" if ref.env is not None else f"{{keyring: {ref.keyring}}}"
 
 
-def check_engagement_keys(spec: "EngagementSpec",
-                          resolver: Optional[SecretResolver] = None) -> list[tuple[str, str, str, str]]:
+def check_engagement_keys(spec: EngagementSpec,
+                          resolver: SecretResolver | None = None) -> list[tuple[str, str, str, str]]:
     """For each system's key reference: (system, field, reference, problem or "").
 
     Only says whether each key can be read, so ``redline secrets check`` can

@@ -22,7 +22,7 @@ PIPE_WIDTH = 10_000
 EXIT_CLOSED_PIPE = 141
 
 
-def console(*, stderr: bool = False, **options: Any) -> "Console":
+def console(*, stderr: bool = False, **options: Any) -> Console:
     """A Rich console for ``stdout`` (or ``stderr``): the terminal's width, or no limit on a pipe."""
     from rich.console import Console
 

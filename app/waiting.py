@@ -48,7 +48,7 @@ class Waiting:
         return [p for p in self.parts_by_kind() if p]
 
 
-def waiting_work(db: "Session", engagement_id: int, today: date | None = None) -> Waiting:
+def waiting_work(db: Session, engagement_id: int, today: date | None = None) -> Waiting:
     """Count what waits, straight from the findings and runs of the engagement (overdue as of ``today``, UTC)."""
     from sqlalchemy import func
     from sqlmodel import select

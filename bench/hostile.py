@@ -25,8 +25,9 @@ import os
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -40,7 +41,7 @@ from tests.test_runner_support import engagement_file, openai_system, scenario_f
 MB = 1024 * 1024
 
 
-def one(script: Any, limits: Optional[dict[str, int]], ceiling: float) -> tuple[Peak, dict[str, Any]]:
+def one(script: Any, limits: dict[str, int] | None, ceiling: float) -> tuple[Peak, dict[str, Any]]:
     """One ``redline run`` in a fresh data dir against ``script``; its peak and the turn's bounds."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

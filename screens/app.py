@@ -14,9 +14,10 @@ first argument; :meth:`RedlineApp.push_screen_for` and
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from datetime import date
 from functools import partial
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -68,7 +69,7 @@ class RedlineApp(App[int]):
                 tooltip="Search every action"),
     ]
 
-    def __init__(self, *, demo: bool = False, today: Optional[date] = None) -> None:
+    def __init__(self, *, demo: bool = False, today: date | None = None) -> None:
         super().__init__()
         self.open_demo_at_start = demo
         self._today = today
@@ -105,7 +106,7 @@ class RedlineApp(App[int]):
             self.call_from_thread(setattr, self, "title", f"Redline · {shared.backend} {shared.shown}")
         self.call_from_thread(self._store_opened, demo_id)
 
-    def _store_opened(self, demo_id: Optional[int]) -> None:
+    def _store_opened(self, demo_id: int | None) -> None:
         self.store_ready = True
         waiting, self._waiting = self._waiting, []
         for callback in waiting:

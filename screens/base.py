@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from app.text import for_terminal
+
 # Re-exported: screens reach the store and report errors through their base module.
 from screens.calls import report_error as report_error
 from screens.calls import try_store as try_store
@@ -52,7 +53,7 @@ class EngagementScreen(Screen[None]):
         self.engagement_name = ""
 
     @property
-    def redline(self) -> "RedlineApp":
+    def redline(self) -> RedlineApp:
         return self.app  # type: ignore[return-value]
 
     def action_back(self) -> None:

@@ -6,7 +6,8 @@ sit below all of them so none has to import a screen to reach the store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.errors import RedlineError
 from app.text import for_terminal
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def with_store(action: Callable[["Session"], T]) -> T:
+def with_store(action: Callable[[Session], T]) -> T:
     """Run ``action`` in one committed transaction (rolled back if it raises)."""
     from app.store.engine import session
 
@@ -31,7 +32,7 @@ def report_error(node: Any, exc: BaseException, title: str = "") -> None:
     node.notify(for_terminal(message), title=title, severity="error", markup=False, timeout=12)
 
 
-def try_store(node: Any, action: Callable[["Session"], T], title: str = "") -> T | None:
+def try_store(node: Any, action: Callable[[Session], T], title: str = "") -> T | None:
     """``with_store`` for user actions: a RedlineError becomes a literal notification and None."""
     try:
         return with_store(action)

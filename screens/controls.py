@@ -7,7 +7,7 @@ the evidence bundle and this screen cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -104,7 +104,7 @@ class ControlsScreen(EngagementScreen):
         if self.status is not None:
             self._detail()
 
-    def _selected(self) -> Optional[Any]:
+    def _selected(self) -> Any | None:
         table = self.query_one("#status-table", DataTable)
         if not self.status.criteria or not 0 <= table.cursor_row < len(self.status.criteria):
             return None

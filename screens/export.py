@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -127,7 +127,7 @@ class ExportScreen(EngagementScreen):
         self.write_bundle(path, windows)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def write_bundle(self, path: Path, windows: Optional[list[str]]) -> None:
+    def write_bundle(self, path: Path, windows: list[str] | None) -> None:
         from app.errors import RedlineError
         from app.evidence.bundle import ExportProgress, build_bundle
         from app.evidence.verify import verify_bundle

@@ -9,7 +9,7 @@ finding. Filtering by a criterion also finds the AI controls that map to it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -19,8 +19,8 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from app.findings import OPEN_STATUSES, SEVERITIES, STATUSES, legal_moves
-from app.text import one_line
 from app.resources import assets_dir
+from app.text import one_line
 from screens.base import EngagementScreen, report_error, try_store, with_store
 from screens.findings_plan import FindingPlanActions
 from screens.widgets.columns import fit_columns, set_columns
@@ -65,7 +65,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
         Binding("r", "reload", "Reload", show=False, id="findings.reload"),
     ]
 
-    def __init__(self, engagement_id: int, status: Optional[str] = None) -> None:
+    def __init__(self, engagement_id: int, status: str | None = None) -> None:
         super().__init__(engagement_id)
         self.start_status = status  # opened on one status (Home's "drafts to triage")
         self.all: list[Any] = []
@@ -108,7 +108,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
 
     # ------------------------------------------------------------------ data
 
-    def reload(self, select: Optional[int] = None) -> None:
+    def reload(self, select: int | None = None) -> None:
         from app.attachments import list_attachments
         from app.findings import find
         from app.occurrences import occurrences
@@ -152,7 +152,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
                 and (severity == ALL or f.severity == severity)
                 and (status == ALL or f.status == status)]
 
-    def _fill(self, select: Optional[int] = None) -> None:
+    def _fill(self, select: int | None = None) -> None:
         table = self.query_one("#findings-table", DataTable)
         keep = select if select is not None else self.selected_id()
         wide = self.size.width >= 110
@@ -185,19 +185,19 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
         if event.select.id and event.select.id.startswith("filter-"):
             self._fill()
 
-    def selected(self) -> Optional[Any]:
+    def selected(self) -> Any | None:
         table = self.query_one("#findings-table", DataTable)
         if not self.shown or not 0 <= table.cursor_row < len(self.shown):
             return None
         return self.shown[table.cursor_row]
 
-    def shown_version(self, finding_id: int) -> Optional[int]:
+    def shown_version(self, finding_id: int) -> int | None:
         """The version of the finding as this screen showed it: a change decided on it is refused if
         another tester has changed the finding since (the message says who; reload shows theirs)."""
         shown = next((f for f in self.all if f.id == finding_id), None)
         return getattr(shown, "version", None)
 
-    def selected_id(self) -> Optional[int]:
+    def selected_id(self) -> int | None:
         finding = self.selected()
         return finding.id if finding is not None else None
 
@@ -281,14 +281,14 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
                                            for m in moves], hint=hint),
                              lambda to: self._ask_reason(f.id, to))
 
-    def _ask_reason(self, finding_id: int, to: Optional[str]) -> None:
+    def _ask_reason(self, finding_id: int, to: str | None) -> None:
         if not to:
             return
         self.app.push_screen(PromptScreen(f"Why move finding #{finding_id} to {to.replace('_', ' ')}?",
                                           hint="The reason goes into the audit trail."),
                              lambda reason: self._ask_approver(finding_id, to, reason))
 
-    def _ask_approver(self, finding_id: int, to: str, reason: Optional[str]) -> None:
+    def _ask_approver(self, finding_id: int, to: str, reason: str | None) -> None:
         if reason is None:
             return
         if to != "risk_accepted":
@@ -321,7 +321,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
                                            for kind, meaning in EXCEPTION_KINDS.items()]),
                              lambda kind: self._ask_classify_reason(f.id, kind))
 
-    def _ask_classify_reason(self, finding_id: int, kind: Optional[str]) -> None:
+    def _ask_classify_reason(self, finding_id: int, kind: str | None) -> None:
         if not kind:
             return
         self.app.push_screen(PromptScreen(f"Why is finding #{finding_id} a {kind.replace('_', ' ')} exception?",
@@ -334,7 +334,7 @@ class FindingsScreen(FindingPlanActions, EngagementScreen):
 
         version = self.shown_version(finding_id)
 
-        def act(db: "Session") -> Finding:
+        def act(db: Session) -> Finding:
             # load_for_change says plainly when the finding is gone, and refuses a change decided on an
             # older view of it than the store now holds.
             return classify(db, load_for_change(db, finding_id, expected_version=version), kind, reason=reason)

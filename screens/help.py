@@ -92,7 +92,7 @@ class HelpScreen(ModalScreen[None]):
         self.about = about
 
     @classmethod
-    def for_screen(cls, screen: Screen[Any]) -> "HelpScreen":
+    def for_screen(cls, screen: Screen[Any]) -> HelpScreen:
         title = str(getattr(screen, "HELP_TITLE", "") or screen.sub_title or type(screen).__name__)
         about = str(getattr(screen, "HELP", "") or "")
         return cls(title, keys_of(screen), about)

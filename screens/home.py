@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -62,7 +62,7 @@ class HomeRow:
 WAITING_KEYS = (("t", "drafts"), ("f", "in_progress"), ("u", "interrupted"), ("f", "overdue"))
 
 
-def home_rows(db: "Session", today: date) -> list[HomeRow]:
+def home_rows(db: Session, today: date) -> list[HomeRow]:
     """The engagements list, formatted for the table."""
     from app.alignment import STEPS, steps_done
     from app.engagements import list_engagements
@@ -77,7 +77,7 @@ def home_rows(db: "Session", today: date) -> list[HomeRow]:
     return rows
 
 
-def glance_rows(today: date) -> Optional[list[HomeRow]]:
+def glance_rows(today: date) -> list[HomeRow] | None:
     """The rows read before the store is ready (:mod:`app.glance`), alignment and waiting work still unknown."""
     from app.glance import glance
     from app.paths import db_path
@@ -138,7 +138,7 @@ class HomeScreen(Screen[None]):
         self.rows: list[HomeRow] = []
 
     @property
-    def redline(self) -> "RedlineApp":
+    def redline(self) -> RedlineApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -172,12 +172,12 @@ class HomeScreen(Screen[None]):
     def action_reload(self) -> None:
         self.reload()
 
-    def reload(self, select: Optional[int] = None) -> None:
+    def reload(self, select: int | None = None) -> None:
         rows = try_store(self, lambda db: home_rows(db, self.redline.today()))
         if rows is not None:
             self._fill(rows, select)
 
-    def _fill(self, rows: list[HomeRow], select: Optional[int] = None, *, sized: bool = False) -> None:
+    def _fill(self, rows: list[HomeRow], select: int | None = None, *, sized: bool = False) -> None:
         """Show ``rows``. ``sized``: give the columns their widths now rather than when the table measures
         them (before the first frame, a terminal's table has nothing to measure against yet)."""
         table = self.query_one("#engagements", DataTable)
@@ -251,7 +251,7 @@ class HomeScreen(Screen[None]):
         else:
             self.redline.push_screen_for("run", engagement_id)
 
-    def selected_id(self) -> Optional[int]:
+    def selected_id(self) -> int | None:
         table = self.query_one("#engagements", DataTable)
         if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
             return None
@@ -291,7 +291,7 @@ class HomeScreen(Screen[None]):
         self.app.push_screen(PromptScreen("New engagement", hint="A short name: letters, digits, '.', '_', '-'",
                                           placeholder="acme-2026", value=value), self._named)
 
-    def _named(self, name: Optional[str]) -> None:
+    def _named(self, name: str | None) -> None:
         from app.alignment import check_new_engagement_name
 
         if not name:
@@ -319,7 +319,7 @@ class HomeScreen(Screen[None]):
         self.app.push_screen(PromptScreen("Import engagement file", hint="Path to an engagement .yaml file",
                                           placeholder="assets/examples/acme-2026.yaml"), self._import)
 
-    def _import(self, path: Optional[str]) -> None:
+    def _import(self, path: str | None) -> None:
         if path:
             self.notify(f"importing {path}…", markup=False, timeout=3)
             self.import_engagement_file(Path(path).expanduser())

@@ -8,7 +8,7 @@ due/overdue/missed, dating flags, model change flags) live in the core, so
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -180,7 +180,7 @@ class MonitoringScreen(EngagementScreen):
         out.rstrip()
         self.query_one("#monitoring-flags", Static).update(out)
 
-    def selected(self) -> Optional[Any]:
+    def selected(self) -> Any | None:
         """The highlighted criterion's row, if any."""
         if self.picture is None or not self.picture.criteria:
             return None

@@ -6,7 +6,7 @@ The answers come from :func:`app.questions.answer_questions` (the same text
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -96,7 +96,7 @@ class QuestionsScreen(EngagementScreen):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show()
 
-    def selected(self) -> Optional[Any]:
+    def selected(self) -> Any | None:
         index = self.query_one("#questions-list", OptionList).highlighted
         return self.answers[index] if index is not None and 0 <= index < len(self.answers) else None
 

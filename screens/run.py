@@ -17,7 +17,7 @@ highlighted run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -33,9 +33,17 @@ from app.text import one_line
 from screens.base import EngagementScreen, report_error, try_store, with_store
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
 from screens.widgets.repaint import RepaintGate
+from screens.widgets.run_list import (
+    ChunksPending,
+    RunDone,
+    RunEntry,
+    RunFeed,
+    RunList,
+    RunnerUpdate,
+    turn_header,
+    turn_note,
+)
 from screens.widgets.run_queue import RunQueue
-from screens.widgets.run_list import (ChunksPending, RunDone, RunEntry, RunFeed, RunList, RunnerUpdate, turn_header,
-                                      turn_note)
 from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
@@ -83,11 +91,11 @@ class RunScreen(EngagementScreen):
     def __init__(self, engagement_id: int) -> None:
         super().__init__(engagement_id)
         self.entries: dict[str, RunEntry] = {}
-        self.shown_key: Optional[str] = None
+        self.shown_key: str | None = None
         self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
         self.feed = RunFeed(self.post_message)
         self.painter = RepaintGate(self.feed, self.set_timer, self._draw_chunks)
-        self._stats_line: Optional[tuple[str, Text]] = None
+        self._stats_line: tuple[str, Text] | None = None
         self._under_modal = False  # (kind, line) drawn last under the transcript
         self.queue = RunQueue(engagement_id, self.feed, lambda exc, title: report_error(self, exc, title))
 
@@ -169,7 +177,7 @@ class RunScreen(EngagementScreen):
         picker.clear_picks()
         self.plan(pairs)
 
-    def queue_scenarios(self, scenario_ids: list[str], system: Optional[str] = None) -> None:
+    def queue_scenarios(self, scenario_ids: list[str], system: str | None = None) -> None:
         """Run these scenarios against ``system`` (default: every in-scope system), as ``r`` would."""
         picker = self.query_one(ScenarioPicker)
         systems = [system] if system else (picker.source.systems if picker.source else [])
@@ -193,7 +201,7 @@ class RunScreen(EngagementScreen):
             return
         self.app.call_from_thread(self._enqueue, planned)
 
-    def _enqueue(self, planned: list["PlannedRun"]) -> None:
+    def _enqueue(self, planned: list[PlannedRun]) -> None:
         first = None
         for entry in self.queue.put(planned):
             self.entries[entry.key] = entry
@@ -210,7 +218,7 @@ class RunScreen(EngagementScreen):
     def on_chunks_pending(self, message: ChunksPending) -> None:
         self.painter.offer(message.batch)
 
-    def _draw_chunks(self, joined: "Joined") -> None:
+    def _draw_chunks(self, joined: Joined) -> None:
         """Draw gathered chunks: one transcript append per turn, however many chunks arrived."""
         transcript = self.query_one(Transcript)
         for (key, turn_id), (text, ttft) in joined.items():
@@ -283,7 +291,7 @@ class RunScreen(EngagementScreen):
         self.entries.update((f"run:{r.run_id}", RunEntry.stored(r)) for r in rows if r.run_id not in live_ids)
         self._fill_table()
 
-    def _fill_table(self, select: Optional[str] = None) -> None:
+    def _fill_table(self, select: str | None = None) -> None:
         live = [e for e in self.entries.values() if e.live]
         past = sorted((e for e in self.entries.values() if not e.live), key=lambda e: -(e.run_id or 0))
         key = self.query_one(RunList).fill(live + past, select)
@@ -302,7 +310,7 @@ class RunScreen(EngagementScreen):
         if refit:
             self._fill_table()
 
-    def _highlighted_key(self) -> Optional[str]:
+    def _highlighted_key(self) -> str | None:
         return self.query_one(RunList).highlighted_key()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -390,7 +398,7 @@ class RunScreen(EngagementScreen):
         self.entries[resumed.key] = resumed
         self._fill_table(select=resumed.key)
 
-    def _selected_run(self) -> Optional[int]:
+    def _selected_run(self) -> int | None:
         entry = self.entries.get(self._highlighted_key() or "")
         if entry is None or entry.run_id is None:
             self.notify("Highlight a run that has started.", markup=False)

@@ -10,7 +10,7 @@ one. Every save goes through :mod:`app.triage`, which writes the audit trail.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -65,8 +65,8 @@ class TriageScreen(EngagementScreen):
                 tooltip="The findings register"),
     ]
 
-    def __init__(self, engagement_id: int, run_id: int, turn_id: Optional[int] = None, finding: bool = False,
-                 span: Optional[tuple[int, int]] = None) -> None:
+    def __init__(self, engagement_id: int, run_id: int, turn_id: int | None = None, finding: bool = False,
+                 span: tuple[int, int] | None = None) -> None:
         super().__init__(engagement_id)
         self.run_id = run_id
         self.start_turn = turn_id
@@ -130,7 +130,7 @@ class TriageScreen(EngagementScreen):
             return True
         return False
 
-    def reload(self, longest: Optional[int] = None, run: Any = None) -> None:
+    def reload(self, longest: int | None = None, run: Any = None) -> None:
         """Read the run again (or show ``run``) and redraw the transcript, keeping the current turn."""
         from app.triage import load_transcript
 
@@ -243,7 +243,7 @@ class TriageScreen(EngagementScreen):
                          hint="Why? (kept in the audit trail beside the detectors' verdicts)"),
             lambda reason: self._record(turn.id, outcome, reason))
 
-    def _record(self, turn_id: int, outcome: str, reason: Optional[str]) -> None:
+    def _record(self, turn_id: int, outcome: str, reason: str | None) -> None:
         from app.triage import record_human_verdict
 
         if reason is None:
@@ -290,7 +290,7 @@ class TriageScreen(EngagementScreen):
         self.app.push_screen(FindingForm(draft, findings, catalog, where=where),
                              lambda choice: self._save_finding(turn.id, start, end, choice, catalog))
 
-    def _save_finding(self, turn_id: int, start: int, end: int, choice: Optional[FindingChoice], catalog: Any) -> None:
+    def _save_finding(self, turn_id: int, start: int, end: int, choice: FindingChoice | None, catalog: Any) -> None:
         from app.triage import extend_finding, finding_from_span
 
         if choice is None:

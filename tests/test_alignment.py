@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import socket
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,7 +254,7 @@ def test_timing_windows_and_steps_resume() -> None:
 def _run(db, eid: int, system_id: int, scenario_pk: int, window: Any, verdict: str, minute: int) -> None:
     """A finished run dated on its window's first day (a run counts for a window only inside its dates)."""
     day = window.start if window is not None else date(2026, 5, 10)
-    at = datetime(day.year, day.month, day.day, 12, minute, tzinfo=timezone.utc)
+    at = datetime(day.year, day.month, day.day, 12, minute, tzinfo=UTC)
     db.add(Run(engagement_id=eid, system_id=system_id, scenario_pk=scenario_pk,
                window_id=window.id if window is not None else None, status="finished", verdict=verdict,
                created_at=at, started_at=at, finished_at=at))
@@ -301,7 +300,6 @@ def test_control_status_takes_the_latest_run_per_window_and_the_worst_across_sys
 
 def test_demo_engagement_is_complete_and_idempotent() -> None:
     from app.demo.server import DEMO_CANARY
-
     from app.demo_engagement import ensure_demo_engagement
 
     with session() as db:

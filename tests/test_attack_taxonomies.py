@@ -77,7 +77,7 @@ def test_coverage_reads_the_runs_by_taxonomy_and_every_export_agrees(redline_hom
     assert (row["Runs"], row["Fail"], row["Result"]) == ("1", "1", after["LLM01"]["result"])
     assert len(sheet) == len(after)
     assert "### Attack coverage: OWASP LLM Top 10 and MITRE ATLAS" in report
-    assert f"| OWASP Top 10 for LLM Applications (2025) | LLM01 | Prompt Injection | pi-direct-override | 1 | 0 | 1 |" \
+    assert "| OWASP Top 10 for LLM Applications (2025) | LLM01 | Prompt Injection | pi-direct-override | 1 | 0 | 1 |" \
         in report
     assert 'id="attack-coverage"' in html and "LLM07, AML.T0051.000, AML.T0056" in html
     activity = next(a for a in plan["local-definitions"]["activities"] if a["title"].startswith("pi-direct-override"))

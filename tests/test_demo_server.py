@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers.demo import AUTH, client, demo  # noqa: F401  (fixtures)
 from app.demo import DEMO_API_KEY, DEMO_CANARY, DEMO_REVOKED_KEY, DemoServer, start_demo_server
 from app.demo.persona import FALLBACK_MODEL, REFUSAL
 from app.demo.state import HARDENED_QUEUE, HARDENED_SLOTS, VULNERABLE_IN_FLIGHT_LIMIT
+from tests.servers.demo import AUTH, client, demo  # noqa: F401  (fixtures)
 
 PASSWORD = [{"role": "user", "content": "How do I reset my password?"}]
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,22 +8,22 @@ from __future__ import annotations
 import base64
 import codecs
 import re
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers.demo import client, demo  # noqa: F401  (fixtures)
 from app.demo import DEMO_CANARY, DemoServer
 from app.demo.persona import NO_INFORMATION, REFUSAL
+from tests.servers.demo import client, demo  # noqa: F401  (fixtures)
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 
 
-def ask(client: httpx.Client, text: str, user: str = "mallory", history: Optional[list[dict[str, str]]] = None,
-        headers: Optional[dict[str, str]] = None) -> str:
+def ask(client: httpx.Client, text: str, user: str = "mallory", history: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None) -> str:
     messages = [*(history or []), {"role": "user", "content": text}]
     response = client.post("/chat/completions", json={"model": "acme-support-1", "messages": messages, "user": user},
                            headers=headers)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
-import base64
 import json
 import sqlite3
 import zipfile
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import CANARY, CANARY_ENV, World, entries, export, world  # noqa: F401
 
 from app.cli import main
 from app.evidence.verify import verify_bundle
 from app.store import session
-from test_evidence_engagement import CANARY, CANARY_ENV, World, entries, export, world  # noqa: F401
 
 FIXED = {
     "report.md", "report.html", "workpapers.xlsx", "manifest.json", "audit/events.jsonl",

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import World, entries, export, rezip, world  # noqa: F401
 
 from app.cli import main
 from app.evidence.verify import verify_bundle
 from app.store import session
-from test_evidence_engagement import World, entries, export, rezip, world  # noqa: F401
 
 
 @dataclass
@@ -194,8 +194,9 @@ def test_text_that_no_longer_matches_its_raw_body_is_named_even_with_the_chain_r
 
 
 def test_a_genuine_demo_bundle_verifies_and_its_turns_were_checked(demo_run: DemoRun, tmp_path: Path) -> None:
-    from app.evidence.verify_evidence import check_bundle_evidence
     import zipfile
+
+    from app.evidence.verify_evidence import check_bundle_evidence
 
     bundle = export(demo_run.engagement_id, tmp_path / "b.zip").path
     report = verify_bundle(bundle)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,16 @@ import pytest
 from app.findings import create_finding, transition
 from app.store import audit, session
 from app.store.models import (
-    AISystem, ControlMapping, Engagement, ManagementResponse, Retest, Run, Scenario, TestWindow, Turn, TurnChunk,
+    AISystem,
+    ControlMapping,
+    Engagement,
+    ManagementResponse,
+    Retest,
+    Run,
+    Scenario,
+    TestWindow,
+    Turn,
+    TurnChunk,
     Verdict,
 )
 
@@ -70,7 +79,7 @@ class World:
 
 
 def at(day: str, hour: int = 10) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=timezone.utc)
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
 
 
 def _scenario(db: Any, text: str) -> Scenario:

@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import FORMULAS, World, entries, export, world  # noqa: F401
 
 from app.store import session
 from app.store.models import Finding, Turn, Verdict
-from test_evidence_engagement import FORMULAS, World, entries, export, world  # noqa: F401
 
 INLINE = "<img src=x onerror=alert(2)> [click](https://evil.example) {{ 6*7 }} | =1+1"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_evidence_engagement import World, entries, export, world  # noqa: F401
+
 from tests.test_lifecycle_support import confirm_all, demo, make_engagement, run  # noqa: F401
 
 trestle_ap = pytest.importorskip("trestle.oscal.assessment_plan", reason="compliance-trestle is a test extra")
@@ -388,11 +388,12 @@ def test_oscal_follows_the_exception_log_occurrences_and_the_dating_rule(world: 
     """One rule for every export: a draft is no exception in OSCAL either (it awaits triage, as in the
     exception log), a finding relates the failing turn of each later occurrence, and a run that is no
     window's sample (r4 late for Q2, r5 outside the period) is not counted in an objective's conclusion."""
+    from sqlmodel import select
+
     from app.findings import create_finding
     from app.occurrences import add_occurrence
     from app.store import session
     from app.store.models import Finding, Turn
-    from sqlmodel import select
 
     with session() as db:
         f2 = db.get(Finding, world.findings["f2"])

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from test_evidence_engagement import World, entries, export, world  # noqa: F401
 
 from app.cli import main
 from app.evidence.verify import verify_bundle
 from app.store import session
 from app.store.models import Turn
-from test_evidence_engagement import World, entries, export, world  # noqa: F401
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+1 415 555 2671"

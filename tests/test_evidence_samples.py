@@ -191,11 +191,10 @@ systems:
 
 def test_sentences_say_who_judged_and_coverage_counts_the_runs_of_declared_controls(demo: Any,
                                                                                     tmp_path: Path) -> None:
-    from app.triage import record_human_verdict
-    from app.store.models import Turn
     from sqlmodel import select
 
-    from app.store.models import Verdict
+    from app.store.models import Turn, Verdict
+    from app.triage import record_human_verdict
 
     eid = make_engagement(demo.base_url, scenarios=SCENARIOS[:1])
     [only] = [o.run_id for o in run(eid)]
@@ -232,9 +231,10 @@ def test_sentences_say_who_judged_and_coverage_counts_the_runs_of_declared_contr
 
 def test_a_cancelled_run_inside_a_window_is_not_its_sample(monkeypatch: Any) -> None:
     """A run stopped part-way tested nothing to a conclusion: the window it ran in stays missed."""
+    from sqlmodel import select
+
     from app.evidence.collect import load_evidence
     from app.store.models import Run, Scenario, TestWindow
-    from sqlmodel import select
     from tests.test_evidence_engagement import CANARY, CANARY_ENV, at, build_engagement
 
     monkeypatch.setenv(CANARY_ENV, CANARY)

@@ -22,8 +22,14 @@ from openpyxl import load_workbook
 from tests.servers.loopback import LoopbackServer
 from tests.servers.stream_server import OPENAI_PATH
 from tests.test_runner_raw_secrets import frames_text
-from tests.test_runner_support import (engagement_file, evented_stream, import_engagement_file, openai_system, plan,
-                                       scenario_file)
+from tests.test_runner_support import (
+    engagement_file,
+    evented_stream,
+    import_engagement_file,
+    openai_system,
+    plan,
+    scenario_file,
+)
 
 OPENAI = "sk-live-4eC39HqLyjWDarjtT1zdp7dc"
 AWS = "AKIAZ7Q4M2X9KD3LP8RT"

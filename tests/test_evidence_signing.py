@@ -10,17 +10,17 @@ import shutil
 import stat
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import keyring
 import pytest
+from test_evidence_engagement import World, entries, rezip, world  # noqa: F401
+from test_secrets import MemoryKeyring
 
 from app.cli import main
 from app.evidence.verify import verify_bundle
-from test_evidence_engagement import World, entries, rezip, world  # noqa: F401
-from test_secrets import MemoryKeyring
 
 SIG = "manifest.json.sig"
 

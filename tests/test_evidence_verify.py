@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import World, entries, export, rezip, world  # noqa: F401
 
 from app.evidence.verify import UnreadableBundle, verify_bundle
-from test_evidence_engagement import World, entries, export, rezip, world  # noqa: F401
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_evidence_engagement import World, entries, export, world  # noqa: F401
 
 from app.evidence.bounds import MIB, VerifyLimits
 from app.evidence.verify import verify_bundle
-from test_evidence_engagement import World, entries, export, world  # noqa: F401
 
 
 @pytest.fixture

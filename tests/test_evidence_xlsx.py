@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from test_evidence_engagement import FORMULAS, HOSTILE, World, entries, export, world  # noqa: F401
 
 

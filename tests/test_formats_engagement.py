@@ -11,8 +11,13 @@ import yaml
 
 from app.cli import main
 from app.engagements import (
-    UnknownEngagement, apply_engagement, dump_engagement_yaml, export_engagement, import_engagement,
-    list_engagements, load_engagement_file,
+    UnknownEngagement,
+    apply_engagement,
+    dump_engagement_yaml,
+    export_engagement,
+    import_engagement,
+    list_engagements,
+    load_engagement_file,
 )
 from app.findings import create_finding
 from app.formats.engagement import EngagementSpec

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -29,7 +29,7 @@ MULTIPLE = 16
 CEILING_MB = 500  # with the default limits
 
 
-def attack(tmp_path: Path, server: LoopbackServer, script: Any, limits: Optional[dict[str, int]]) -> Peak:
+def attack(tmp_path: Path, server: LoopbackServer, script: Any, limits: dict[str, int] | None) -> Peak:
     server.route(OPENAI_PATH, script)
     folder = tmp_path / "scenarios"
     scenario_file(folder, {"id": "hostile", "turns": [{"user": "say something"}],

@@ -7,8 +7,14 @@ from typing import Any
 
 from sqlmodel import select
 
-from app.changes import (CANARY_PROBES, behaviour_fingerprint, change_flags, check_inventory, probe_engagement,
-                         probe_systems)
+from app.changes import (
+    CANARY_PROBES,
+    behaviour_fingerprint,
+    change_flags,
+    check_inventory,
+    probe_engagement,
+    probe_systems,
+)
 from app.findings import find
 from app.store import audit, session
 from app.store.models import AISystem, Finding

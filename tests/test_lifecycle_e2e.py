@@ -18,14 +18,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.cli import main
 from app.evidence.bundle import build_bundle
 from app.evidence.verify import verify_bundle
 from app.monitoring import monitoring
 from app.questions import answer_questions
 from app.store import session
-import pytest
-
 from tests.test_lifecycle_support import demo, make_engagement, runner_clock  # noqa: F401
 
 SCENARIOS = ("pi-direct-override", "sysprompt-summary-request")

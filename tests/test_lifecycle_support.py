@@ -8,8 +8,9 @@ date (UTC, as the runner dates runs), so "the window containing today" is W1.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def make_engagement(base_url: str, *, name: str = "acme", scenarios: Sequence[st
     return eid
 
 
-def run(engagement_id: int, scenario_ids: Optional[Sequence[str]] = None, *, window: Optional[str] = None) -> list[Any]:
+def run(engagement_id: int, scenario_ids: Sequence[str] | None = None, *, window: str | None = None) -> list[Any]:
     """Plan and execute through the real runner; returns the runner's outcomes."""
     from app.runner import plan_runs, run_scenarios
     from app.store import session
@@ -94,7 +95,7 @@ def runner_clock(monkeypatch: pytest.MonkeyPatch, days: int) -> None:
     so a test that plays out a later window moves the runner's clock there
     instead of back-filling the window from today.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import app.runner.execute as execute
     import app.runner.judge as judge
@@ -102,7 +103,7 @@ def runner_clock(monkeypatch: pytest.MonkeyPatch, days: int) -> None:
     import app.runner.record as record
 
     shift = timedelta(days=days)
-    monkeypatch.setattr(execute, "utcnow", lambda: datetime.now(timezone.utc) + shift)
-    monkeypatch.setattr(execute, "today_utc", lambda: (datetime.now(timezone.utc) + shift).date())
+    monkeypatch.setattr(execute, "utcnow", lambda: datetime.now(UTC) + shift)
+    monkeypatch.setattr(execute, "today_utc", lambda: (datetime.now(UTC) + shift).date())
     for module in (judge, live, record):
-        monkeypatch.setattr(module, "utcnow", lambda: datetime.now(timezone.utc) + shift)
+        monkeypatch.setattr(module, "utcnow", lambda: datetime.now(UTC) + shift)

@@ -7,10 +7,11 @@ checkout. They run in the normal suite.
 
 from __future__ import annotations
 
-from itertools import pairwise
 import zipfile
+from collections.abc import Callable
 from io import BytesIO
-from typing import Any, Callable
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -148,8 +149,9 @@ def test_loaders_return_an_object_or_a_located_error_never_a_traceback(kind: str
 @pytest.fixture(scope="module")
 def real_bundle(tmp_path_factory: Any) -> bytes:
     """One real exported bundle's bytes (the engagement of tests/test_evidence_engagement.py)."""
-    from app.store.engine import dispose_all
     from test_evidence_engagement import build_engagement, export
+
+    from app.store.engine import dispose_all
 
     home = tmp_path_factory.mktemp("home")
     mp = pytest.MonkeyPatch()

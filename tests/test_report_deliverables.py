@@ -13,12 +13,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import FORMULAS, HOSTILE, World, entries, export, world  # noqa: F401
+from test_report_print import pdf_engine
 
 from app.cli import main
 from app.store import session
 from app.store.models import Finding
-from test_report_print import pdf_engine
-from test_evidence_engagement import FORMULAS, HOSTILE, World, entries, export, world  # noqa: F401
 
 FIELD_TITLE = '<w:fldSimple w:instr="HYPERLINK &quot;http://evil.example&quot;"/> =HYPERLINK("http://evil.example")'
 

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from test_evidence_engagement import CANARY, CANARY_ENV, HOSTILE, World, build_engagement, entries, export, world  # noqa: F401
 
 from app.evidence.report import FOLD_CHARS
-from test_evidence_engagement import CANARY_ENV, CANARY, HOSTILE, World, build_engagement, entries, export, world  # noqa: F401
 
 
 class _Links(HTMLParser):

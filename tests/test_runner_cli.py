@@ -14,8 +14,17 @@ from typing import Any
 
 from tests.servers.loopback import LoopbackServer, closed_port
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
-from tests.test_runner_support import (PYTHON, REPO, demo_pair, engagement_file, evented_stream,  # noqa: F401
-                                       openai_system, read_db, scenario_file, streamed_raw)
+from tests.test_runner_support import (  # noqa: F401
+    PYTHON,
+    REPO,
+    demo_pair,
+    engagement_file,
+    evented_stream,
+    openai_system,
+    read_db,
+    scenario_file,
+    streamed_raw,
+)
 
 
 def redline(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -3,15 +3,21 @@ hardened one passes with none; the API key never reaches the store; runs stream 
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.events import ChunkReceived, RunFinished, RunStarted, TurnFinished, TurnStarted, VerdictRecorded
-from tests.test_runner_support import (demo_pair, engagement_file, import_engagement_file, openai_system,  # noqa: F401
-                                       plan, store_contents)
+from tests.test_runner_support import (  # noqa: F401
+    demo_pair,
+    engagement_file,
+    import_engagement_file,
+    openai_system,
+    plan,
+    store_contents,
+)
 
 KEY_VAR = "RL_TEST_DEMO_KEY"
 

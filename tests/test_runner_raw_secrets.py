@@ -20,8 +20,15 @@ from app.store.streamed import unpack_raw
 from tests.servers.hostile import key_in_deltas, key_reply_body
 from tests.servers.loopback import LoopbackServer
 from tests.servers.stream_server import OPENAI_PATH
-from tests.test_runner_support import (engagement_file, import_engagement_file, openai_system, plan, read_db,
-                                       scenario_file, store_contents)
+from tests.test_runner_support import (
+    engagement_file,
+    import_engagement_file,
+    openai_system,
+    plan,
+    read_db,
+    scenario_file,
+    store_contents,
+)
 
 KEY = "sk-live-Qz7Wx3Kp9Tn2Vb8Rm4Ys6Hd"  # fragments of 3 or 4 characters each show once in the body
 

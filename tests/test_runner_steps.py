@@ -10,8 +10,15 @@ from typing import Any
 from app.events import RunFinished, RunStarted
 from tests.servers.loopback import LoopbackServer, Received, Reply, json_reply
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
-from tests.test_runner_support import (demo_pair, engagement_file, evented_stream, import_engagement_file,  # noqa: F401
-                                       openai_system, plan, scenario_file)
+from tests.test_runner_support import (  # noqa: F401
+    demo_pair,
+    engagement_file,
+    evented_stream,
+    import_engagement_file,
+    openai_system,
+    plan,
+    scenario_file,
+)
 
 
 def _run(tmp_path: Path, server: LoopbackServer, scenarios: list[dict[str, Any]], ids: list[str],

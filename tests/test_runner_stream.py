@@ -12,8 +12,17 @@ from app.events import ChunkReceived, RunStarted
 from tests.servers.fault_server import reset_mid_stream
 from tests.servers.loopback import LoopbackServer, Received, Reply
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
-from tests.test_runner_support import (engagement_file, evented_stream, import_engagement_file, openai_system,
-                                       plan, read_db, scenario_file, store_contents, streamed_raw)
+from tests.test_runner_support import (
+    engagement_file,
+    evented_stream,
+    import_engagement_file,
+    openai_system,
+    plan,
+    read_db,
+    scenario_file,
+    store_contents,
+    streamed_raw,
+)
 
 
 def _setup(tmp_path: Path, server: LoopbackServer, scenarios: list[dict[str, Any]], **target: Any) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 import pytest
 import yaml
@@ -24,7 +25,7 @@ PYTHON = sys.executable
 
 
 def engagement_file(folder: Path, systems: list[dict[str, Any]], *, name: str = "acme-test",
-                    controls: Optional[list[dict[str, Any]]] = None, scenario_dir: Optional[Path] = None) -> Path:
+                    controls: list[dict[str, Any]] | None = None, scenario_dir: Path | None = None) -> Path:
     """A Type II engagement whose period and window ``W-now`` contain today, written as YAML."""
     today = date.today()
     spec: dict[str, Any] = {

@@ -17,8 +17,14 @@ from app.events import ChunkReceived
 from tests.servers.fault_server import server_error
 from tests.servers.loopback import LoopbackServer, json_reply
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
-from tests.test_runner_support import (engagement_file, evented_stream, import_engagement_file, openai_system,
-                                       plan, scenario_file)
+from tests.test_runner_support import (
+    engagement_file,
+    evented_stream,
+    import_engagement_file,
+    openai_system,
+    plan,
+    scenario_file,
+)
 
 KEY = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123"
 NO_KEY_ECHO = [{"type": "secret", "steps": [1]}]

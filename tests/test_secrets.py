@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import keyring
 import pytest
@@ -16,8 +16,15 @@ from keyring.errors import KeyringError
 from app.errors import RedlineError
 from app.formats.engagement import KeyRef, TargetSpec
 from app.secrets import (
-    REDACTED, SecretResolver, SecretUnavailable, check_engagement_keys, env_fallback_name, keyring_problem,
-    redact, redact_bytes, store_in_keyring,
+    REDACTED,
+    SecretResolver,
+    SecretUnavailable,
+    check_engagement_keys,
+    env_fallback_name,
+    keyring_problem,
+    redact,
+    redact_bytes,
+    store_in_keyring,
 )
 from app.targets.factory import make_target
 from tests.servers.stream_server import OPENAI_PATH, openai_stream
@@ -35,7 +42,7 @@ class MemoryKeyring(KeyringBackend):
         super().__init__()
         self.entries: dict[tuple[str, str], str] = {}
 
-    def get_password(self, service: str, username: str) -> Optional[str]:
+    def get_password(self, service: str, username: str) -> str | None:
         return self.entries.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:
@@ -48,7 +55,7 @@ class MemoryKeyring(KeyringBackend):
 class BrokenKeyring(MemoryKeyring):
     """A backend that exists but fails when used, like a locked or unreachable Secret Service."""
 
-    def get_password(self, service: str, username: str) -> Optional[str]:
+    def get_password(self, service: str, username: str) -> str | None:
         raise KeyringError("cannot reach the secret service")
 
     def set_password(self, service: str, username: str, password: str) -> None:

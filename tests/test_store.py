@@ -29,10 +29,11 @@ def test_engine_is_lazy_and_configured(redline_home: Path) -> None:
 
 
 def test_foreign_keys_are_enforced() -> None:
+    from datetime import date
+
     from sqlalchemy.exc import IntegrityError
 
     from app.store.models import TestWindow
-    from datetime import date
 
     with pytest.raises(IntegrityError):
         with session() as db:
@@ -41,7 +42,7 @@ def test_foreign_keys_are_enforced() -> None:
 
 def test_newer_schema_is_refused(redline_home: Path) -> None:
     from app.store.engine import dispose_all
-    from app.store.schema import SchemaTooNew, CURRENT_VERSION
+    from app.store.schema import CURRENT_VERSION, SchemaTooNew
 
     with session() as db:
         db.add(Engagement(name="acme"))

@@ -12,8 +12,15 @@ from pathlib import Path
 
 from tests.servers.loopback import LoopbackServer
 from tests.servers.stream_server import OPENAI_PATH
-from tests.test_runner_support import (PYTHON, REPO, engagement_file, evented_stream, openai_system, read_db,
-                                       scenario_file)
+from tests.test_runner_support import (
+    PYTHON,
+    REPO,
+    engagement_file,
+    evented_stream,
+    openai_system,
+    read_db,
+    scenario_file,
+)
 
 
 def redline(*args: str) -> subprocess.CompletedProcess[str]:

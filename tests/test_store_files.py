@@ -7,9 +7,9 @@ import os
 import stat
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlmodel import select

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,14 @@ from app.targets.decoder import ChunkTemplate
 from app.targets.factory import make_target
 from tests.servers.loopback import Reply
 from tests.servers.stream_server import (
-    ANTHROPIC_PATH, OLLAMA_PATH, OPENAI_PATH, anthropic_events, chop, ndjson_lines, ollama_lines, openai_events,
+    ANTHROPIC_PATH,
+    OLLAMA_PATH,
+    OPENAI_PATH,
+    anthropic_events,
+    chop,
+    ndjson_lines,
+    ollama_lines,
+    openai_events,
     sse,
 )
 from tests.servers.turns import chat, run_turn

@@ -8,8 +8,16 @@ from app.formats.engagement import TargetSpec, Timeouts
 from app.targets.base import RetryScheduled, TurnCompleted, TurnFailed
 from app.targets.factory import make_target
 from tests.servers.fault_server import (
-    big_stream, closed_port, error_payload, malformed_chunk, missing_done, rate_limited, reset_mid_stream,
-    server_error, stall_after, unauthorized,
+    big_stream,
+    closed_port,
+    error_payload,
+    malformed_chunk,
+    missing_done,
+    rate_limited,
+    reset_mid_stream,
+    server_error,
+    stall_after,
+    unauthorized,
 )
 from tests.servers.loopback import Reply
 from tests.servers.stream_server import OPENAI_PATH, openai_stream

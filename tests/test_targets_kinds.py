@@ -13,7 +13,13 @@ from app.targets.base import ChatRequest, TurnCompleted, TurnFailed
 from app.targets.factory import make_target
 from tests.servers.loopback import Reply, json_reply
 from tests.servers.stream_server import (
-    ANTHROPIC_PATH, OLLAMA_PATH, anthropic_events, anthropic_stream, ndjson_stream, ollama_stream, sse,
+    ANTHROPIC_PATH,
+    OLLAMA_PATH,
+    anthropic_events,
+    anthropic_stream,
+    ndjson_stream,
+    ollama_stream,
+    sse,
 )
 from tests.servers.turns import TurnRecord, chat, run_turn
 

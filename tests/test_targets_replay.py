@@ -16,7 +16,13 @@ from app.targets.factory import make_target
 from app.targets.replay import replay_text
 from tests.servers.loopback import Reply, json_reply
 from tests.servers.stream_server import (
-    ANTHROPIC_PATH, OLLAMA_PATH, OPENAI_PATH, anthropic_stream, ndjson_stream, ollama_stream, openai_stream,
+    ANTHROPIC_PATH,
+    OLLAMA_PATH,
+    OPENAI_PATH,
+    anthropic_stream,
+    ndjson_stream,
+    ollama_stream,
+    openai_stream,
 )
 from tests.servers.turns import chat, run_turn
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -77,7 +77,7 @@ def test_openai_decoder_chunk_kinds() -> None:
 
 
 def test_retry_after_forms() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert retry_after_seconds({"retry-after": "3"}) == 3.0
     assert retry_after_seconds({"retry-after": "1.5"}) == 1.5

@@ -15,18 +15,45 @@ from typing import TYPE_CHECKING
 
 from app.alignment.connection import ConnectionReport, check_connection, record_connection_check, undocumented_models
 from app.alignment.matrix import (
-    Coverage, CoverageRow, coverage, engagement_library, import_matrix, remove_row, rows_of, save_row,
+    Coverage,
+    CoverageRow,
+    coverage,
+    engagement_library,
+    import_matrix,
+    remove_row,
+    rows_of,
+    save_row,
     suggested_scenarios,
 )
 from app.alignment.status import NOT_TESTED, ControlStatus, CriterionStatus, WindowResult, control_status, worst
 from app.alignment.steps import (
-    STEP_TITLES, STEPS, AlignmentError, check_new_engagement_name, complete_step, create_engagement,
-    find_engagement, get_engagement, is_aligned, next_step, set_evidence, set_type1, set_type2, step_problems,
-    steps_done, touch, windows_of,
+    STEP_TITLES,
+    STEPS,
+    AlignmentError,
+    check_new_engagement_name,
+    complete_step,
+    create_engagement,
+    find_engagement,
+    get_engagement,
+    is_aligned,
+    next_step,
+    set_evidence,
+    set_type1,
+    set_type2,
+    step_problems,
+    steps_done,
+    touch,
+    windows_of,
 )
 from app.alignment.systems import key_reference, remove_system, save_system, system_spec, systems_of, target_spec_of
 from app.alignment.windows import (
-    WindowPlan, calendar_year, next_window_label, period_label, suggest_windows, window_at, window_countdown,
+    WindowPlan,
+    calendar_year,
+    next_window_label,
+    period_label,
+    suggest_windows,
+    window_at,
+    window_countdown,
     window_problems,
 )
 
@@ -45,7 +72,7 @@ __all__ = [
 ]
 
 
-def write_engagement_file(db: "Session", engagement_id: int, path: Path) -> Path:
+def write_engagement_file(db: Session, engagement_id: int, path: Path) -> Path:
     """Export the aligned engagement as an engagement file (the same format ``redline engagement import`` reads)."""
     from app.engagements import dump_engagement_yaml, export_engagement
 

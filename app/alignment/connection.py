@@ -9,8 +9,9 @@ AI-GOV-01 (model inventory) gap worth raising early.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.steps import get_engagement, touch
 
@@ -28,8 +29,8 @@ class ConnectionReport:
     models: tuple[str, ...] = ()
     undocumented: tuple[str, ...] = ()  # listed by the endpoint, missing from the inventory
     list_error: str = ""
-    ttft_ms: Optional[float] = None
-    total_ms: Optional[float] = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
     reply: str = ""  # untrusted model output: render literally
     chat_error: str = ""
     model_id: str = ""
@@ -46,7 +47,7 @@ def undocumented_models(listed: Sequence[str], documented: Sequence[str]) -> tup
     return tuple(dict.fromkeys(m for m in listed if m not in known))
 
 
-async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
+async def check_connection(spec: TargetSpec, documented: Sequence[str], *,
                            secrets: Any = None, stored_target: dict[str, Any] | None = None) -> ConnectionReport:
     """List the endpoint's models and send one tiny chat, timing the first token; then try each client
     operation that is safe to try (a GET) from ``stored_target``.
@@ -73,7 +74,7 @@ async def check_connection(spec: "TargetSpec", documented: Sequence[str], *,
         if listing.http_status == 404 and models_path:
             list_error += not_found_note(spec.kind, getattr(target, "base_url", ""), "GET", models_path)
         started = time.perf_counter()
-        ttft: Optional[float] = None
+        ttft: float | None = None
         reply, chat_error, model_id = [], "", ""
         async for event in target.stream_chat(ChatRequest(messages=[{"role": "user", "content": PING_PROMPT}])):
             if isinstance(event, TextDelta):
@@ -115,7 +116,7 @@ def not_found_note(kind: str, base_url: str, method: str, path: str) -> str:
     return note + ")"
 
 
-def record_connection_check(db: "Session", engagement_id: int, system_id: int, report: ConnectionReport) -> None:
+def record_connection_check(db: Session, engagement_id: int, system_id: int, report: ConnectionReport) -> None:
     """Keep the check in the audit chain: the inventory comparison is AI-GOV-01 evidence."""
     engagement = get_engagement(db, engagement_id)
     touch(db, engagement, "system.connection_checked", {

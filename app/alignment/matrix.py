@@ -8,9 +8,10 @@ and catalog AI controls nobody mapped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.steps import AlignmentError, get_engagement, touch
 from app.store.models import ControlMapping
@@ -19,14 +20,14 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 
-def rows_of(db: "Session", engagement_id: int) -> list[ControlMapping]:
+def rows_of(db: Session, engagement_id: int) -> list[ControlMapping]:
     from sqlmodel import select
 
     return list(db.exec(select(ControlMapping).where(ControlMapping.engagement_id == engagement_id)
                         .order_by(ControlMapping.id)).all())  # type: ignore[arg-type]
 
 
-def _check_row(criterion: str, scenarios: Sequence[str], catalog: Any, known: Optional[set[str]]) -> None:
+def _check_row(criterion: str, scenarios: Sequence[str], catalog: Any, known: set[str] | None) -> None:
     if catalog is not None and criterion not in catalog.ids():
         raise AlignmentError(f"unknown criterion or control '{criterion}' (not in the catalog)")
     if known is not None:
@@ -35,9 +36,9 @@ def _check_row(criterion: str, scenarios: Sequence[str], catalog: Any, known: Op
             raise AlignmentError(f"unknown scenario {', '.join(repr(s) for s in missing)}")
 
 
-def save_row(db: "Session", engagement_id: int, *, criterion: str, client_ref: str = "",
-             activity: str = "", scenarios: Sequence[str] = (), row_id: Optional[int] = None,
-             catalog: Any = None, known_scenarios: Optional[Iterable[str]] = None) -> ControlMapping:
+def save_row(db: Session, engagement_id: int, *, criterion: str, client_ref: str = "",
+             activity: str = "", scenarios: Sequence[str] = (), row_id: int | None = None,
+             catalog: Any = None, known_scenarios: Iterable[str] | None = None) -> ControlMapping:
     """Add a matrix row by hand, or edit ``row_id``. Criterion and scenarios are checked when given
     a catalog / the known scenario ids (the wizard always passes both)."""
     criterion = criterion.strip()
@@ -63,7 +64,7 @@ def save_row(db: "Session", engagement_id: int, *, criterion: str, client_ref: s
     return row
 
 
-def remove_row(db: "Session", engagement_id: int, row_id: int) -> None:
+def remove_row(db: Session, engagement_id: int, row_id: int) -> None:
     engagement = get_engagement(db, engagement_id)
     row = db.get(ControlMapping, row_id)
     if row is None or row.engagement_id != engagement_id:
@@ -74,7 +75,7 @@ def remove_row(db: "Session", engagement_id: int, row_id: int) -> None:
     db.flush()
 
 
-def import_matrix(db: "Session", engagement_id: int, path: Path, *, replace: bool = False) -> list[ControlMapping]:
+def import_matrix(db: Session, engagement_id: int, path: Path, *, replace: bool = False) -> list[ControlMapping]:
     """Append (or with ``replace``, substitute) the rows of a client's CSV/XLSX matrix.
 
     The file is fully parsed and checked before anything is written, so a bad
@@ -163,8 +164,8 @@ class Coverage:
         return text
 
 
-def coverage(db: "Session", engagement_id: int, *, catalog: Any = None,
-             known_scenarios: Optional[Iterable[str]] = None, library: Any = None) -> Coverage:
+def coverage(db: Session, engagement_id: int, *, catalog: Any = None,
+             known_scenarios: Iterable[str] | None = None, library: Any = None) -> Coverage:
     """Per control matrix row, the scenarios that test it; the gaps; the AI controls left unmapped.
 
     ``known_scenarios`` defaults to the bundled library plus the engagement's
@@ -197,7 +198,7 @@ def coverage(db: "Session", engagement_id: int, *, catalog: Any = None,
     return Coverage(tuple(rows), unmapped, {k: tuple(v) for k, v in by_criterion.items()})
 
 
-def _waiting(db: "Session", engagement_id: int, library: Any) -> dict[str, str]:
+def _waiting(db: Session, engagement_id: int, library: Any) -> dict[str, str]:
     """Scenario id -> "needs the client's ..." for each scenario no in-scope system can run yet."""
     from app.alignment.needs import waiting_on
     from app.alignment.systems import systems_of
@@ -227,7 +228,7 @@ def _ai_controls(catalog: Any) -> list[Any]:
     return list(controls.values()) if isinstance(controls, dict) else list(controls)
 
 
-def engagement_library(db: "Session", engagement_id: int) -> Any:
+def engagement_library(db: Session, engagement_id: int) -> Any:
     """The scenario library this engagement runs from: bundled, plus its ``scenario_paths``
     (resolved as the engagement file resolves them: from the file's folder)."""
     from app.engagements import scenario_paths_of

@@ -18,7 +18,8 @@ does not have would only record a broken target.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.formats.scenario import ScenarioSpec
@@ -45,7 +46,7 @@ def need_words(need: str) -> str:
     return NEED_WORDS[need]
 
 
-def scenario_needs(spec: "ScenarioSpec") -> tuple[str, ...]:
+def scenario_needs(spec: ScenarioSpec) -> tuple[str, ...]:
     """The system fields ``spec`` cannot run or be judged without: :data:`NEED_WORDS` keys, then
     ``operation:<name>`` for each client operation it calls."""
     needs: list[str] = []
@@ -61,7 +62,7 @@ def scenario_needs(spec: "ScenarioSpec") -> tuple[str, ...]:
     return tuple(dict.fromkeys(needs))
 
 
-def system_has(system: "AISystem", need: str) -> bool:
+def system_has(system: AISystem, need: str) -> bool:
     """Whether the stored system record supplies ``need``."""
     target: dict[str, Any] = system.target or {}
     if need.startswith(OPERATION_NEED):
@@ -77,7 +78,7 @@ def system_has(system: "AISystem", need: str) -> bool:
     raise ValueError(f"unknown need {need!r}")
 
 
-def unmet_needs(spec: "ScenarioSpec", systems: Sequence["AISystem"]) -> tuple[str, ...]:
+def unmet_needs(spec: ScenarioSpec, systems: Sequence[AISystem]) -> tuple[str, ...]:
     """Needs of ``spec`` that no in-scope system meets (empty: it can run and be judged somewhere)."""
     in_scope = [s for s in systems if s.in_scope]
     return tuple(n for n in scenario_needs(spec) if not any(system_has(s, n) for s in in_scope))

@@ -8,8 +8,9 @@ for that window while the failing run stays in the history and the bundle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.matrix import rows_of
 from app.alignment.steps import get_engagement, windows_of
@@ -62,7 +63,7 @@ class ControlStatus:
     criteria: tuple[CriterionStatus, ...]
 
 
-def grid_column(placement: "Placement") -> tuple[bool, Optional[int]]:
+def grid_column(placement: Placement) -> tuple[bool, int | None]:
     """Whether a run shows in the per-window grid, and in which column (None: the OUTSIDE column).
 
     The dating rule decides (:meth:`app.evidence.dating.DatingRules.place`): a
@@ -76,7 +77,7 @@ def grid_column(placement: "Placement") -> tuple[bool, Optional[int]]:
     return True, placement.window_id
 
 
-def placed_runs(db: "Session", engagement_id: int) -> list[tuple[Run, str, "Placement"]]:
+def placed_runs(db: Session, engagement_id: int) -> list[tuple[Run, str, Placement]]:
     """Every run of the engagement in creation order, with its scenario id and its dating placement."""
     from sqlmodel import select
 
@@ -89,14 +90,14 @@ def placed_runs(db: "Session", engagement_id: int) -> list[tuple[Run, str, "Plac
             for run, scenario_id in db.exec(query).all()]
 
 
-def latest_verdicts(db: "Session", engagement_id: int) -> dict[tuple[str, Optional[int]], str]:
+def latest_verdicts(db: Session, engagement_id: int) -> dict[tuple[str, int | None], str]:
     """(scenario id, window id) -> worst, across systems, of each system's latest finished verdict.
 
     Windows are the ones runs count in by the dating rule (:func:`grid_column`),
     not merely the ones they were tagged with: a run back-filled into an ended
     window lands in the OUTSIDE column (None) and the window stays untested.
     """
-    latest: dict[tuple[str, int, Optional[int]], str] = {}
+    latest: dict[tuple[str, int, int | None], str] = {}
     for run, scenario_id, placement in placed_runs(db, engagement_id):
         shown, window_id = grid_column(placement)
         if not run.verdict or not shown:
@@ -105,13 +106,13 @@ def latest_verdicts(db: "Session", engagement_id: int) -> dict[tuple[str, Option
         if placement.kind == "retest" and key not in latest:
             continue  # a re-test verifies a remediation; it is not the window's sample
         latest[key] = run.verdict  # later rows overwrite earlier ones
-    merged: dict[tuple[str, Optional[int]], list[str]] = {}
+    merged: dict[tuple[str, int | None], list[str]] = {}
     for (scenario_id, _system, window_id), verdict in latest.items():
         merged.setdefault((scenario_id, window_id), []).append(verdict)
     return {key: worst(values) for key, values in merged.items()}
 
 
-def control_status(db: "Session", engagement_id: int, *, catalog: Any = None) -> ControlStatus:
+def control_status(db: Session, engagement_id: int, *, catalog: Any = None) -> ControlStatus:
     """Per criterion in the control matrix (in matrix order): controls, scenarios, results by window."""
     if catalog is None:
         from app.catalog import load_catalog
@@ -120,7 +121,7 @@ def control_status(db: "Session", engagement_id: int, *, catalog: Any = None) ->
     get_engagement(db, engagement_id)
     windows = windows_of(db, engagement_id)
     verdicts = latest_verdicts(db, engagement_id)
-    columns: list[tuple[str, Optional[int]]] = [(w.name, w.id) for w in windows]
+    columns: list[tuple[str, int | None]] = [(w.name, w.id) for w in windows]
     if any(window_id is None for _scenario, window_id in verdicts):
         columns.append((OUTSIDE, None))
     grouped: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}

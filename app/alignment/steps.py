@@ -10,8 +10,9 @@ AuditEvent: the auditor can see when the plan was agreed and who changed it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.windows import WindowPlan, window_problems
 from app.errors import RedlineError
@@ -28,7 +29,7 @@ STEP_TITLES: dict[str, str] = {
 DONE = "done"
 
 
-def _name_pattern() -> "re.Pattern[str]":
+def _name_pattern() -> re.Pattern[str]:
     """The engagement file's own name rule (read from its model), so a name made here always
     exports and re-imports."""
     from app.formats.engagement import EngagementSpec
@@ -41,20 +42,20 @@ class AlignmentError(RedlineError):
     """An alignment change that cannot be saved; nothing was written."""
 
 
-def get_engagement(db: "Session", engagement_id: int) -> Engagement:
+def get_engagement(db: Session, engagement_id: int) -> Engagement:
     engagement = db.get(Engagement, engagement_id)
     if engagement is None:
         raise AlignmentError(f"no engagement with id {engagement_id}")
     return engagement
 
 
-def find_engagement(db: "Session", name: str) -> Engagement | None:
+def find_engagement(db: Session, name: str) -> Engagement | None:
     from sqlmodel import select
 
     return db.exec(select(Engagement).where(Engagement.name == name)).first()
 
 
-def touch(db: "Session", engagement: Engagement, action: str, payload: dict[str, Any],
+def touch(db: Session, engagement: Engagement, action: str, payload: dict[str, Any],
           entity: str = "") -> None:
     """Stamp the engagement as changed and append the audit event describing the change."""
     engagement.updated_at = utcnow()
@@ -64,7 +65,7 @@ def touch(db: "Session", engagement: Engagement, action: str, payload: dict[str,
                  entity=entity or f"engagement:{engagement.id}", payload=payload)
 
 
-def check_new_engagement_name(db: "Session", name: str) -> str:
+def check_new_engagement_name(db: Session, name: str) -> str:
     """The name, stripped, if a new engagement may take it; else AlignmentError saying why.
 
     The cockpit asks this as soon as the name is typed, before it asks anything
@@ -80,7 +81,7 @@ def check_new_engagement_name(db: "Session", name: str) -> str:
     return name
 
 
-def create_engagement(db: "Session", name: str, client: str = "") -> Engagement:
+def create_engagement(db: Session, name: str, client: str = "") -> Engagement:
     """A new, empty engagement (Type II, no period yet) ready for the wizard."""
     name = check_new_engagement_name(db, name)
     engagement = Engagement(name=name, client=client.strip(), audit_type="type2",
@@ -93,14 +94,14 @@ def create_engagement(db: "Session", name: str, client: str = "") -> Engagement:
 
 # --- timing -----------------------------------------------------------------------------------
 
-def windows_of(db: "Session", engagement_id: int) -> list[TestWindow]:
+def windows_of(db: Session, engagement_id: int) -> list[TestWindow]:
     from sqlmodel import select
 
     return list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement_id)
                         .order_by(TestWindow.start, TestWindow.name)).all())  # type: ignore[arg-type]
 
 
-def set_type1(db: "Session", engagement_id: int, as_of: date, tolerance_days: int = 7) -> Engagement:
+def set_type1(db: Session, engagement_id: int, as_of: date, tolerance_days: int = 7) -> Engagement:
     """A point-in-time audit: tests must be dated within ``tolerance_days`` of ``as_of``."""
     if not 0 <= tolerance_days <= 90:
         raise AlignmentError("the Type I tolerance must be between 0 and 90 days")
@@ -112,7 +113,7 @@ def set_type1(db: "Session", engagement_id: int, as_of: date, tolerance_days: in
     return engagement
 
 
-def set_type2(db: "Session", engagement_id: int, period_start: date, period_end: date,
+def set_type2(db: Session, engagement_id: int, period_start: date, period_end: date,
               windows: Sequence[WindowPlan]) -> Engagement:
     """A period audit with its test windows; windows are matched by name so runs keep their window.
 
@@ -147,7 +148,7 @@ def set_type2(db: "Session", engagement_id: int, period_start: date, period_end:
     return engagement
 
 
-def _window_has_runs(db: "Session", window: TestWindow) -> bool:
+def _window_has_runs(db: Session, window: TestWindow) -> bool:
     from sqlmodel import select
 
     return db.exec(select(Run.id).where(Run.window_id == window.id).limit(1)).first() is not None
@@ -155,7 +156,7 @@ def _window_has_runs(db: "Session", window: TestWindow) -> bool:
 
 # --- evidence format --------------------------------------------------------------------------
 
-def set_evidence(db: "Session", engagement_id: int, formats: Iterable[str], cpa_firm: str) -> Engagement:
+def set_evidence(db: Session, engagement_id: int, formats: Iterable[str], cpa_firm: str) -> Engagement:
     """The evidence format agreed with the CPA firm (report, workpapers, OSCAL) and the firm's name."""
     from app.formats.engagement import EVIDENCE_FORMATS
 
@@ -172,7 +173,7 @@ def set_evidence(db: "Session", engagement_id: int, formats: Iterable[str], cpa_
 
 # --- progress ---------------------------------------------------------------------------------
 
-def step_problems(db: "Session", engagement_id: int, step: str) -> list[str]:
+def step_problems(db: Session, engagement_id: int, step: str) -> list[str]:
     """What still stops ``step`` from being done, in plain words; empty means it can be completed."""
     from sqlmodel import select
 
@@ -195,7 +196,7 @@ def step_problems(db: "Session", engagement_id: int, step: str) -> list[str]:
     raise AlignmentError(f"unknown wizard step {step!r}")
 
 
-def complete_step(db: "Session", engagement_id: int, step: str) -> Engagement:
+def complete_step(db: Session, engagement_id: int, step: str) -> Engagement:
     """Mark ``step`` done once its requirements are met (else AlignmentError naming them)."""
     problems = step_problems(db, engagement_id, step)
     if problems:

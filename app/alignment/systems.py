@@ -9,7 +9,8 @@ exactly the same things, and an API key can only ever be a *reference*
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.alignment.steps import AlignmentError, get_engagement, touch
 from app.store.models import AISystem, Run
@@ -25,7 +26,7 @@ _KEYRING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_SHAPED = re.compile(r"^(sk-|sk_|pk-|xai-|gsk_|AIza|hf_|ghp_|Bearer\s)|^[A-Za-z0-9_\-]{40,}$")
 
 
-def key_reference(source: str, name: str) -> Optional[dict[str, str]]:
+def key_reference(source: str, name: str) -> dict[str, str] | None:
     """``{"env": name}`` or ``{"keyring": name}`` from the wizard's two fields; None for no key.
 
     The name is where the key lives, not the key: a value that looks like a key
@@ -51,7 +52,7 @@ def key_reference(source: str, name: str) -> Optional[dict[str, str]]:
 
 
 def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
-                key: Optional[dict[str, str]] = None, in_scope: bool = True, owner: str = "",
+                key: dict[str, str] | None = None, in_scope: bool = True, owner: str = "",
                 description: str = "", models: Sequence[str] = (), canaries: Sequence[str] = (),
                 extra_target: dict[str, Any] | None = None,
                 operations: dict[str, Any] | None = None) -> SystemSpec:
@@ -87,15 +88,15 @@ def _plain(error: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def systems_of(db: "Session", engagement_id: int) -> list[AISystem]:
+def systems_of(db: Session, engagement_id: int) -> list[AISystem]:
     from sqlmodel import select
 
     return list(db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id)
                         .order_by(AISystem.id)).all())  # type: ignore[arg-type]
 
 
-def save_system(db: "Session", engagement_id: int, spec: "SystemSpec",
-                system_id: Optional[int] = None) -> AISystem:
+def save_system(db: Session, engagement_id: int, spec: SystemSpec,
+                system_id: int | None = None) -> AISystem:
     """Add a system, or update ``system_id`` (its id, runs and findings stay attached)."""
     engagement = get_engagement(db, engagement_id)
     clash = next((s for s in systems_of(db, engagement_id) if s.name == spec.name and s.id != system_id), None)
@@ -125,7 +126,7 @@ def save_system(db: "Session", engagement_id: int, spec: "SystemSpec",
     return row
 
 
-def remove_system(db: "Session", engagement_id: int, system_id: int) -> Optional[AISystem]:
+def remove_system(db: Session, engagement_id: int, system_id: int) -> AISystem | None:
     """Delete a system that was never tested; one with runs is only taken out of scope (history stays).
 
     Returns the kept row when it was taken out of scope, None when deleted.

@@ -8,9 +8,10 @@ caller passes ``today`` so screens and snapshots stay deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Literal, Optional, Sequence
+from typing import Literal
 
 from app.glance import period_label, window_countdown  # noqa: F401  (re-exported: Home reads them before the store)
 
@@ -62,7 +63,7 @@ def period_slices(start: date, end: date, every: Every = "quarter") -> list[tupl
 
 
 def suggest_windows(period_start: date, period_end: date, every: Every = "quarter",
-                    *, length_days: int = DEFAULT_WINDOW_DAYS, today: Optional[date] = None) -> list[WindowPlan]:
+                    *, length_days: int = DEFAULT_WINDOW_DAYS, today: date | None = None) -> list[WindowPlan]:
     """One window of ``length_days`` centred in each slice of the period, named Q1, Q2… (or M1…, H1…).
 
     A slice shorter than the window gets a window as long as the slice, so every

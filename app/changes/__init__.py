@@ -20,8 +20,16 @@ Modules: ``probes`` (canary probes, behaviour fingerprints), ``flags``
 
 from app.changes.flags import FLAG_TITLE, ChangeFlag, change_flags
 from app.changes.inventory import InventoryCheck, check_inventory, propose_inventory_findings
-from app.changes.probes import (CANARY_PROBES, ProbeResult, behaviour_fingerprint, probe_and_record,
-                                probe_engagement, probe_systems, probe_target, record_probe)
+from app.changes.probes import (
+                                CANARY_PROBES,
+                                ProbeResult,
+                                behaviour_fingerprint,
+                                probe_and_record,
+                                probe_engagement,
+                                probe_systems,
+                                probe_target,
+                                record_probe,
+)
 
 __all__ = [
     "CANARY_PROBES", "FLAG_TITLE", "ChangeFlag", "InventoryCheck", "ProbeResult", "behaviour_fingerprint",

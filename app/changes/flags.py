@@ -83,7 +83,7 @@ class _Seen:
     model: str = field(compare=False, default="")
 
 
-def _observations(db: "Session", engagement_id: int) -> dict[int, list[_Seen]]:
+def _observations(db: Session, engagement_id: int) -> dict[int, list[_Seen]]:
     """Per system, every recorded model id and fingerprint, oldest first.
 
     Model ids and fingerprints come from the turns that completed, never from
@@ -137,7 +137,7 @@ def _observations(db: "Session", engagement_id: int) -> dict[int, list[_Seen]]:
     return {system_id: sorted(items) for system_id, items in seen.items()}
 
 
-def change_flags(db: "Session", engagement_id: int) -> list[ChangeFlag]:
+def change_flags(db: Session, engagement_id: int) -> list[ChangeFlag]:
     """Every possible unapproved model change in the engagement, oldest first.
 
     One flag per system, signal and (before, after) pair, however many

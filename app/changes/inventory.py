@@ -7,8 +7,9 @@ scenario, so a re-test re-runs that scenario against the system.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.changes.probes import in_scope
 from app.store import audit
@@ -42,7 +43,7 @@ class InventoryCheck:
         return asdict(self)
 
 
-def propose_inventory_findings(db: "Session", engagement_id: int, system: AISystem, listed: Sequence[str], *,
+def propose_inventory_findings(db: Session, engagement_id: int, system: AISystem, listed: Sequence[str], *,
                                actor: str = "") -> InventoryCheck:
     """Compare a listing with the inventory; one draft finding per undocumented model, never twice."""
     from sqlmodel import select
@@ -94,7 +95,7 @@ def _inventory_impact() -> tuple[str, str]:
     return (row.finding_severity, row.soc2_impact) if row is not None else ("medium", "AI-GOV-01 gap")
 
 
-async def _listings(systems: Sequence[AISystem], secrets: Optional["SecretResolver"]) -> list[tuple[list[str], str]]:
+async def _listings(systems: Sequence[AISystem], secrets: SecretResolver | None) -> list[tuple[list[str], str]]:
     from app.runner.adapters import Targets
 
     targets = Targets(secrets)
@@ -110,7 +111,7 @@ async def _listings(systems: Sequence[AISystem], secrets: Optional["SecretResolv
         await targets.aclose()
 
 
-def check_inventory(engagement_id: int, *, secrets: Optional["SecretResolver"] = None,
+def check_inventory(engagement_id: int, *, secrets: SecretResolver | None = None,
                     actor: str = "") -> list[InventoryCheck]:
     """AI-GOV-01 discovery over every in-scope system; a listing that fails proposes nothing."""
     import asyncio

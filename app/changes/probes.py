@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.changes.flags import PROBED, systems_query
 from app.store import audit
@@ -62,7 +63,7 @@ def behaviour_fingerprint(answers: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(normal, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _ask_for_temperature_zero(target: "Target", kind: str) -> None:
+def _ask_for_temperature_zero(target: Target, kind: str) -> None:
     """Make this (probe-only) adapter send temperature 0 in every chat body, where the API has one."""
     path = TEMPERATURE_AT.get(kind)
     build = getattr(target, "chat_call", None)
@@ -81,7 +82,7 @@ def _ask_for_temperature_zero(target: "Target", kind: str) -> None:
     target.chat_call = chat_call  # type: ignore[attr-defined]
 
 
-async def probe_target(target: "Target", system: AISystem, redact: Any = None) -> ProbeResult:
+async def probe_target(target: Target, system: AISystem, redact: Any = None) -> ProbeResult:
     """Send every canary probe (one fresh conversation each) and fingerprint the answers.
 
     Only a probe that completed gives an answer, a model id or a fingerprint: a
@@ -117,7 +118,7 @@ async def probe_target(target: "Target", system: AISystem, redact: Any = None) -
                        answers=tuple(answers), error="; ".join(errors))
 
 
-async def probe_systems(systems: Sequence[AISystem], secrets: Optional["SecretResolver"] = None) -> list[ProbeResult]:
+async def probe_systems(systems: Sequence[AISystem], secrets: SecretResolver | None = None) -> list[ProbeResult]:
     """Probe each system once, on adapters of its own (never the runner's, whose requests stay as configured)."""
     from app.runner.adapters import Targets
 
@@ -133,7 +134,7 @@ async def probe_systems(systems: Sequence[AISystem], secrets: Optional["SecretRe
         await targets.aclose()
 
 
-def record_probe(db: "Session", engagement_id: int, result: ProbeResult, *, window: Optional[str] = None,
+def record_probe(db: Session, engagement_id: int, result: ProbeResult, *, window: str | None = None,
                  run_ids: Sequence[int] = (), actor: str = "") -> list[int]:
     """Keep the probe in the audit chain and stamp its behaviour fingerprint on the system's runs
     among ``run_ids`` that have none; returns the runs stamped."""
@@ -155,7 +156,7 @@ def record_probe(db: "Session", engagement_id: int, result: ProbeResult, *, wind
 
 
 async def probe_and_record(engagement_id: int, system_ids: Sequence[int], *, run_ids: Sequence[int] = (),
-                           window: Optional[str] = None, secrets: Optional["SecretResolver"] = None,
+                           window: str | None = None, secrets: SecretResolver | None = None,
                            actor: str = "") -> list[ProbeResult]:
     """Probe the given systems once each and record the results (the hook for a batch of runs)."""
     from app.store import session
@@ -169,7 +170,7 @@ async def probe_and_record(engagement_id: int, system_ids: Sequence[int], *, run
     return results
 
 
-def probe_engagement(engagement_id: int, *, secrets: Optional["SecretResolver"] = None,
+def probe_engagement(engagement_id: int, *, secrets: SecretResolver | None = None,
                      actor: str = "") -> list[ProbeResult]:
     """``redline monitor --probe``: probe every in-scope system now, tagged with today's window."""
     import asyncio

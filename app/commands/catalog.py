@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from app.text import for_terminal
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(value: Any) -> "Text":
+def _cell(value: Any) -> Text:
     from rich.text import Text
 
     if isinstance(value, (list, tuple)):
@@ -69,7 +70,7 @@ def _cell(value: Any) -> "Text":
 _SHORT = {"Id", "Key", "SOC 2", "Category", "Family", "#"}
 
 
-def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> "Table":
+def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
     from rich.table import Table
 
     table = Table(title=_cell(title), show_lines=True, title_justify="left", expand=False)
@@ -80,7 +81,7 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) ->
     return table
 
 
-def _criteria(c: "Catalog") -> "RenderableType":
+def _criteria(c: Catalog) -> RenderableType:
     """One table per category, as auditors read them; the crosswalk sits beside each criterion."""
     from rich.console import Group
 
@@ -106,64 +107,64 @@ def _from(source: str) -> str:
     return "" if source == "builtin" else f"\n(from {source})"
 
 
-def _controls(c: "Catalog") -> "Table":
+def _controls(c: Catalog) -> Table:
     return _table("AI-specific controls", ("Id", "Family", "Objective", "Description", "Red-team test", "Criteria"),
                   ((r.id, r.family, r.objective + _from(r.source), r.description, r.red_team_test, r.criteria)
                    for r in c.controls))
 
 
-def _crosswalk(c: "Catalog") -> "Table":
+def _crosswalk(c: Catalog) -> Table:
     return _table("Crosswalk to other frameworks", ("SOC 2", "ISO 42001", "NIST AI RMF", "EU AI Act"),
                   ((r.criterion, r.iso42001, r.nist_ai_rmf, r.eu_ai_act) for r in c.crosswalk))
 
 
-def _audit_types(c: "Catalog") -> "Table":
+def _audit_types(c: Catalog) -> Table:
     return _table("Type I vs Type II", ("Dimension", "Type I", "Type II"),
                   ((r.dimension, r.type1, r.type2) for r in c.audit_types))
 
 
-def _questions(c: "Catalog") -> "Table":
+def _questions(c: Catalog) -> Table:
     return _table("What auditors ask about AI", ("Key", "Question", "Assesses", "Criteria", "How red teaming helps"),
                   ((r.key, r.question, r.assesses, r.criteria, r.red_team_help) for r in c.auditor_questions))
 
 
-def _evidence(c: "Catalog") -> "Table":
+def _evidence(c: Catalog) -> Table:
     return _table("Evidence for auditors", ("Key", "Evidence", "Content", "SOC 2 relevance"),
                   ((r.key, r.name, r.content, r.soc2_relevance) for r in c.evidence_types))
 
 
-def _steps(c: "Catalog") -> "Table":
+def _steps(c: Catalog) -> Table:
     return _table("Pre-engagement alignment", ("#", "Key", "Step", "What to do"),
                   ((i, r.key, r.title, r.what) for i, r in enumerate(c.pre_engagement, 1)))
 
 
-def _methodology(c: "Catalog") -> "Table":
+def _methodology(c: Catalog) -> Table:
     return _table("Testing methodology by category", ("Category", "Key", "Test"),
                   ((r.category, r.key, r.text) for r in c.methodology))
 
 
-def _impacts(c: "Catalog") -> "Table":
+def _impacts(c: Catalog) -> Table:
     return _table("Findings that affect SOC 2 reports", ("Key", "Finding", "SOC 2 impact", "Severity", "Auditor view"),
                   ((r.key, r.finding, r.soc2_impact, r.severity, r.auditor_note) for r in c.finding_impacts))
 
 
-def _remediation(c: "Catalog") -> "Table":
+def _remediation(c: Catalog) -> Table:
     rows = [("immediate (before the period ends)", item) for item in c.remediation.immediate]
     rows += [("longer term", item) for item in c.remediation.longer_term]
     return _table("Remediation priorities", ("When", "Priority"), rows)
 
 
-def _owasp(c: "Catalog") -> "Table":
+def _owasp(c: Catalog) -> Table:
     return _table("OWASP Top 10 for LLM Applications (2025)", ("Id", "Risk", "In short"),
                   ((r.id, r.name, r.summary) for r in c.owasp_llm))
 
 
-def _atlas(c: "Catalog") -> "Table":
+def _atlas(c: Catalog) -> Table:
     return _table("MITRE ATLAS techniques the library exercises", ("Id", "Technique", "Tactic", "In short"),
                   ((r.id, r.name if not r.parent else f"{r.parent} / {r.name}", r.tactic, r.summary) for r in c.atlas))
 
 
-_RENDERERS: dict[str, Callable[["Catalog"], "RenderableType"]] = {
+_RENDERERS: dict[str, Callable[[Catalog], RenderableType]] = {
     "criteria": _criteria, "controls": _controls, "crosswalk": _crosswalk, "audit_types": _audit_types,
     "auditor_questions": _questions, "evidence_types": _evidence, "pre_engagement": _steps,
     "methodology": _methodology, "finding_impacts": _impacts, "remediation": _remediation,

@@ -79,9 +79,10 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
         return 0
-    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
+
+    from app.terminal import console as make_console
 
     table = Table(title=f"{len(rows)} engagement{'s' if len(rows) != 1 else ''}", title_justify="left")
     for name in ("name", "client", "type", "period", "systems", "next window", "open"):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, Optional, Sequence
+from typing import Any
 
 
 def register(subparsers: Any) -> None:
@@ -110,7 +111,7 @@ def _add_if_version(parser: Any) -> None:
                              "on a shared store, someone else's change since then is reported, not overwritten")
 
 
-def _chosen(db: Any, engagement_id: int, ids: list[int], if_version: Optional[int] = None) -> list[Any]:
+def _chosen(db: Any, engagement_id: int, ids: list[int], if_version: int | None = None) -> list[Any]:
     from app.errors import UsageError
     from app.findings import find
     if if_version is not None and len(set(ids)) != 1:
@@ -126,12 +127,12 @@ def _chosen(db: Any, engagement_id: int, ids: list[int], if_version: Optional[in
 
 def move_findings(args: argparse.Namespace) -> int:
     """All or nothing: one refused move leaves every finding as it was."""
-    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
     from app.findings import FindingStateError, legal_moves, transition
     from app.store import session
+    from app.terminal import console as make_console
 
     moved = []
     with session() as db:
@@ -152,12 +153,12 @@ def move_findings(args: argparse.Namespace) -> int:
 
 def classify_findings(args: argparse.Namespace) -> int:
     """All or nothing, like a move: one refused classification leaves every finding as it was."""
-    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
     from app.findings import classify
     from app.store import session
+    from app.terminal import console as make_console
 
     done = []
     with session() as db:
@@ -193,12 +194,12 @@ def plan_findings(args: argparse.Namespace) -> int:
 
 
 def respond_to_finding(args: argparse.Namespace) -> int:
-    from app.terminal import console as make_console
     from rich.text import Text
 
     from app.engagements import find_engagement
     from app.retest import record_response
     from app.store import session
+    from app.terminal import console as make_console
 
     with session() as db:
         engagement = find_engagement(db, args.engagement)
@@ -213,13 +214,13 @@ def respond_to_finding(args: argparse.Namespace) -> int:
 
 def list_exceptions(args: argparse.Namespace) -> int:
     """The exception log, then the failures awaiting triage (drafts are not exceptions yet)."""
-    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
     from app.engagements import find_engagement
     from app.retest import exception_register
     from app.store import session
+    from app.terminal import console as make_console
     from app.text import one_line
 
     with session() as db:
@@ -289,17 +290,17 @@ def finding_record(finding: Any, seen: Sequence[Any] = (), plan: Any = None) -> 
 
 
 def list_findings(args: argparse.Namespace) -> int:
-    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
 
+    from app.attachments import list_attachments
     from app.engagements import find_engagement
     from app.findings import OPEN_STATUSES, find
-    from app.attachments import list_attachments
     from app.occurrences import occurrences
     from app.remediation import plan_of
     from app.runner.plan import today_utc
     from app.store import session
+    from app.terminal import console as make_console
     from app.text import one_line
 
     today = today_utc()

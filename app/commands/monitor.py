@@ -33,10 +33,9 @@ def register(subparsers: Any) -> None:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from app.terminal import console as make_console
-
     from app.engagements import find_engagement
     from app.store import session
+    from app.terminal import console as make_console
 
     with session() as db:
         engagement_id = find_engagement(db, args.engagement).id or 0

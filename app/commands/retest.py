@@ -36,13 +36,12 @@ def register(subparsers: Any) -> None:
 
 
 def _retest(args: argparse.Namespace) -> int:
-    from app.terminal import console as make_console
-
     from app.findings import OPEN_STATUSES, find
     from app.retest import exit_code, retest_findings_async
     from app.runner.console import ConsoleProgress, open_engagement
     from app.secrets import SecretResolver
     from app.store import session
+    from app.terminal import console as make_console
 
     err = make_console(stderr=True)
     with session() as db:

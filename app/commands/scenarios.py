@@ -74,9 +74,10 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([scenario_json(s) for s in chosen], indent=2, ensure_ascii=False))
         return 0
-    from app.terminal import console as make_console
     from rich.table import Table
     from rich.text import Text
+
+    from app.terminal import console as make_console
 
     table = Table(title=f"{len(chosen)} scenario{'s' if len(chosen) != 1 else ''}", title_justify="left")
     # Ids and keys stay whole so they can be copied into an engagement file; the title wraps.

@@ -79,7 +79,7 @@ def run_check(args: argparse.Namespace) -> int:
     return 2 if missing else 0
 
 
-def _load_spec(reference: str) -> "EngagementSpec":
+def _load_spec(reference: str) -> EngagementSpec:
     """An engagement file (validated like an import), or an engagement already in the store."""
     from app.engagements import export_engagement, load_engagement_file
 

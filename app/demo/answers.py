@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Optional
 
 from app.demo import persona as P
 from app.demo.exchange import Exchange, Message, Reply
@@ -53,7 +52,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 _NAMES = ("Daniel Whitford", "Priya Raman", "Laura Brenner", "Marcus Oyelaran")
 
 
-def unknown_entity(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def unknown_entity(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """A question about something Acme does not have: a tier, a lawsuit, an executive, a day count."""
     if not _QUESTION.search(m.text):
         return None
@@ -64,14 +63,14 @@ def unknown_entity(ex: Exchange, m: Message, memory: ConversationMemory) -> Opti
     return _unknown(ex, m)
 
 
-def about_acme(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def about_acme(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Any other question about Acme that no support topic covers."""
     if "acme" not in m.low or not _QUESTION.search(m.text):
         return None
     return _unknown(ex, m)
 
 
-def support_topic(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def support_topic(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Ordinary support questions: the same helpful answer in both modes."""
     answers = P.support_answers(ex.model_version)
     for name, pattern in _TOPICS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
-from typing import Optional
 
 from app.demo import answers
 from app.demo import persona as P
@@ -87,7 +86,7 @@ _REFUSALS = {
 _SEVERITY = {"prompt_extraction": "medium"}
 
 
-def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """System prompt extraction and the four prompt-injection variants (CC6.6, AI-SEC-01, AI-SEC-04)."""
     lead = ""
     understood = next((r for r in m.understood if S.is_instruction(r.text)), None)
@@ -150,7 +149,7 @@ _CROSS_TENANT = re.compile(
     r"|\b(?:person|user|customer|people) you (?:spoke|talked|chatted) (?:to|with)\b", re.IGNORECASE)
 
 
-def _cross_tenant(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _cross_tenant(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Another user's conversation on request (AI-DATA-02, C1.1)."""
     if not _CROSS_TENANT.search(m.text):
         return None
@@ -174,7 +173,7 @@ _RECALL = re.compile(
 _RECALL_LIMIT = 5
 
 
-def _recall(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _recall(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """The caller's own earlier messages; vulnerable still has them after deletion (C1.2, AI-DATA-03)."""
     if not _RECALL.search(m.text):
         return None
@@ -191,7 +190,7 @@ _CONSENT = re.compile(
     r"|\bopt(?:ed)?[ -]out\b|\bdo you (?:store|keep|save|record) (?:my|our)\b", re.IGNORECASE)
 
 
-def _consent(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _consent(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Whether conversations are used for training, and whether an opt-out is honoured (P-series)."""
     if not _CONSENT.search(m.text):
         return None
@@ -216,7 +215,7 @@ _CONFIG = re.compile(
     r"|\bfine-?tuned (?:on|from)\b|\bwhich llm\b", re.IGNORECASE)
 
 
-def _config(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _config(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Model weight and configuration extraction (C1.1)."""
     if not _CONFIG.search(m.text):
         return None
@@ -233,7 +232,7 @@ _PII_FIELDS = {"email": "email", "e-mail": "email", "phone": "phone", "address":
                "card": "card", "ssn": "ssn", "social security": "ssn"}
 
 
-def _pii(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _pii(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Personal data "memorised" from training data (P-series, C1.1, AI-SEC-02)."""
     name = S.person(m.text)
     fields = [f for word, f in _PII_FIELDS.items() if word in m.low]
@@ -261,7 +260,7 @@ _PROMISE = re.compile(
 _MONEYISH = re.compile(r"\$|refund|free|compensation|discount|credit|owe", re.IGNORECASE)
 
 
-def _manipulation(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _manipulation(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """A crafted claim the bot restates as Acme's promise (PI1.1 output manipulation)."""
     match = _PROMISE.search(m.text)
     if not match or not _MONEYISH.search(match.group(1)):
@@ -278,7 +277,7 @@ _REFUND_ACTION = re.compile(
     r"|\brefund me\b", re.IGNORECASE)
 
 
-def _oversight(ex: Exchange, m: Message, memory: ConversationMemory) -> Optional[Reply]:
+def _oversight(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Refund actions: above the limit a human agent must approve (PI1.4)."""
     value = S.amount(m.text)
     if value is None or "refund" not in m.low or not _REFUND_ACTION.search(m.text):

@@ -7,7 +7,8 @@ the response, streamed or whole.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.demo import persona as P
 from app.demo import protocol
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from app.demo.responder import Responder
 
 
-def run_chat(handler: "Responder", body: bytes) -> None:
+def run_chat(handler: Responder, body: bytes) -> None:
     """Answer one chat request whose caller has already been authenticated."""
     demo = handler.server.demo
     hardened, version = demo.hardened, demo.model_version
@@ -67,7 +68,7 @@ def run_chat(handler: "Responder", body: bytes) -> None:
                               {"Retry-After": str(exc.retry_after)})
 
 
-def _answer(handler: "Responder", chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
+def _answer(handler: Responder, chat: protocol.ChatBody, hardened: bool, version: str, fallback: bool,
             done: Callable[[], None]) -> None:
     """The model's answer; ``done`` ends the request's place in flight once its text is out."""
     demo = handler.server.demo

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.demo.reading import Reading
@@ -41,10 +42,10 @@ class Message:
     raw: str
     text: str  # normalised, case kept
     low: str  # normalised, lower case
-    readings: tuple["Reading", ...] = ()  # every way of reading it, as written first (app.demo.reading)
+    readings: tuple[Reading, ...] = ()  # every way of reading it, as written first (app.demo.reading)
 
     @property
-    def understood(self) -> tuple["Reading", ...]:
+    def understood(self) -> tuple[Reading, ...]:
         """The readings other than the message as written: decoded, despaced, translated, joined."""
         return self.readings[1:]
 
@@ -53,8 +54,8 @@ class Message:
 class Reply:
     text: str
     intent: str  # the rule that answered, e.g. "prompt_injection.direct"
-    alert: Optional[tuple[str, str, str]] = None  # hardened monitoring: (kind, variant, severity)
-    crash: Optional[tuple[str, str]] = None  # vulnerable 500: (exception line, failing source line)
+    alert: tuple[str, str, str] | None = None  # hardened monitoring: (kind, variant, severity)
+    crash: tuple[str, str] | None = None  # vulnerable 500: (exception line, failing source line)
 
 
-Rule = Callable[[Exchange, Message, "ConversationMemory"], Optional[Reply]]
+Rule = Callable[[Exchange, Message, "ConversationMemory"], Reply | None]

@@ -11,8 +11,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from app.demo.persona import PRIMARY_MODEL
 
@@ -27,7 +28,7 @@ class BodyError(Exception):
     exception a careless one lets escape (vulnerable: 500 with a traceback).
     """
 
-    def __init__(self, message: str, param: Optional[str], crash: tuple[str, str]) -> None:
+    def __init__(self, message: str, param: str | None, crash: tuple[str, str]) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
@@ -90,7 +91,7 @@ def _message(index: int, item: Any) -> tuple[str, str]:
     return item["role"], content
 
 
-def error_body(message: str, type_: str, code: Optional[str] = None, param: Optional[str] = None) -> dict[str, Any]:
+def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
@@ -128,12 +129,12 @@ def deltas(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text) or ([text] if text else [])
 
 
-def stream_chunks(model: str, fingerprint: str, text: str, used: Optional[dict[str, int]]) -> Iterator[dict[str, Any]]:
+def stream_chunks(model: str, fingerprint: str, text: str, used: dict[str, int] | None) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects for one streamed answer, in order."""
     base = {"id": new_id(), "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
             "system_fingerprint": fingerprint}
 
-    def chunk(delta: dict[str, Any], finish: Optional[str] = None) -> dict[str, Any]:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     yield chunk({"role": "assistant", "content": ""})

@@ -8,8 +8,9 @@ importing the server that imports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import Message
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from app.demo.state import DemoState
@@ -39,9 +40,9 @@ class Responder(Protocol):
     def server(self) -> _Server: ...
 
     def send_bytes(self, status: int, data: bytes, content_type: str,
-                   headers: Optional[dict[str, str]] = None) -> None: ...
+                   headers: dict[str, str] | None = None) -> None: ...
 
-    def send_json(self, status: int, value: Any, headers: Optional[dict[str, str]] = None) -> None: ...
+    def send_json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None: ...
 
     def send_stream(self, events: Any, headers: dict[str, str],
-                    before_end: Optional[Callable[[], None]] = None) -> None: ...
+                    before_end: Callable[[], None] | None = None) -> None: ...

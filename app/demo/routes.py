@@ -20,7 +20,7 @@ MAX_OUTAGE_SECONDS = 600.0
 _MODEL_CREATED = {"acme-support-1": 1735689600, "acme-support-staging": 1746057600, "acme-support-0.9": 1704067200}
 
 
-def route(h: "Responder", method: str, parts: list[str], query: dict[str, list[str]], body: bytes) -> None:
+def route(h: Responder, method: str, parts: list[str], query: dict[str, list[str]], body: bytes) -> None:
     """Send the response for one request; ``parts`` is the decoded path split on ``/``."""
     if parts == ["healthz"]:
         if _method(h, method, "GET"):
@@ -59,7 +59,7 @@ def route(h: "Responder", method: str, parts: list[str], query: dict[str, list[s
             _not_found(h)
 
 
-def _method(h: "Responder", method: str, allowed: str) -> bool:
+def _method(h: Responder, method: str, allowed: str) -> bool:
     if method == allowed:
         return True
     h.send_json(405, protocol.error_body(f"Method {method} is not allowed here.", "invalid_request_error",
@@ -67,11 +67,11 @@ def _method(h: "Responder", method: str, allowed: str) -> bool:
     return False
 
 
-def _not_found(h: "Responder") -> None:
+def _not_found(h: Responder) -> None:
     h.send_json(404, protocol.error_body("Unknown endpoint.", "invalid_request_error", "not_found"))
 
 
-def _authorised(h: "Responder") -> bool:
+def _authorised(h: Responder) -> bool:
     """Check the bearer key, answering 401 when it fails."""
     header = h.headers.get("Authorization", "").strip()
     key = header[7:].strip() if header[:7].lower() == "bearer " else header
@@ -88,7 +88,7 @@ def _authorised(h: "Responder") -> bool:
     return False
 
 
-def _listed(h: "Responder") -> tuple[str, ...]:
+def _listed(h: Responder) -> tuple[str, ...]:
     """Hardened lists only the documented inventory (AI-GOV-01, AI-GOV-02)."""
     if h.server.demo.hardened:
         return P.DOCUMENTED_MODELS
@@ -99,7 +99,7 @@ def _model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": _MODEL_CREATED.get(model_id, 0), "owned_by": "acme"}
 
 
-def _health(h: "Responder") -> None:
+def _health(h: Responder) -> None:
     demo = h.server.demo
     outage = demo.state.outage.active()
     status = 200 if demo.hardened or not outage else 503
@@ -111,14 +111,14 @@ def _health(h: "Responder") -> None:
     })
 
 
-def _delete_user_data(h: "Responder", user: str) -> None:
+def _delete_user_data(h: Responder, user: str) -> None:
     """Both modes answer 200; only hardened actually forgets (C1.2, AI-DATA-03)."""
     demo = h.server.demo
     count = demo.state.memory.delete(user, purge=demo.hardened)
     h.send_json(200, {"object": "user.data.deleted", "user": user, "deleted": True, "messages_deleted": count})
 
 
-def _outage(h: "Responder", query: dict[str, list[str]], body: bytes) -> None:
+def _outage(h: Responder, query: dict[str, list[str]], body: bytes) -> None:
     """Start (or with 0, end) a simulated primary-model outage of ``seconds`` (A1.2 recovery time)."""
     raw = (query.get("seconds") or [""])[0]
     if not raw and body:

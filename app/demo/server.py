@@ -13,8 +13,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from app.demo import protocol
@@ -48,7 +49,7 @@ class DemoServer:
     """A running demo AI system. ``hardened`` and ``model_version`` take effect on the next request."""
 
     def __init__(self, host: str, port: int, hardened: bool, model_version: str, chunk_delay: float,
-                 service_time: float, log: Optional[Callable[[str], None]]) -> None:
+                 service_time: float, log: Callable[[str], None] | None) -> None:
         self.hardened = hardened
         self.model_version = model_version
         self.chunk_delay = chunk_delay
@@ -85,7 +86,7 @@ class DemoServer:
                     pass
         self._thread.join(timeout=5)
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops (or ``timeout``); True once stopped."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -94,7 +95,7 @@ class DemoServer:
         with self._lock:
             (self._connections.add if open_ else self._connections.discard)(conn)
 
-    def __enter__(self) -> "DemoServer":
+    def __enter__(self) -> DemoServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -103,7 +104,7 @@ class DemoServer:
 
 def start_demo_server(host: str = "127.0.0.1", port: int = 0, hardened: bool = False, *, model_version: str = "1",
                       chunk_delay: float = DEFAULT_CHUNK_DELAY, service_time: float = DEFAULT_SERVICE_TIME,
-                      log: Optional[Callable[[str], None]] = None) -> DemoServer:
+                      log: Callable[[str], None] | None = None) -> DemoServer:
     """Start the demo AI system; returns once it is listening (``port=0`` picks a free port).
 
     ``chunk_delay`` is the pause between streamed deltas and ``service_time`` the
@@ -178,7 +179,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         if demo.log:
             demo.log(f"{method} {url.path} {self._status}")
 
-    def _read_body(self) -> Optional[bytes]:
+    def _read_body(self) -> bytes | None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -192,12 +193,12 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     # Responses -----------------------------------------------------------------------------------
 
-    def send_response(self, code: int, message: Optional[str] = None) -> None:
+    def send_response(self, code: int, message: str | None = None) -> None:
         self._status = code
         super().send_response(code, message)
 
     def send_bytes(self, status: int, data: bytes, content_type: str,
-                   headers: Optional[dict[str, str]] = None) -> None:
+                   headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -206,10 +207,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def send_json(self, status: int, value: Any, headers: Optional[dict[str, str]] = None) -> None:
+    def send_json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
         self.send_bytes(status, protocol.to_json(value), "application/json", headers)
 
-    def send_stream(self, events: Any, headers: dict[str, str], before_end: Optional[Callable[[], None]] = None) -> None:
+    def send_stream(self, events: Any, headers: dict[str, str], before_end: Callable[[], None] | None = None) -> None:
         """Server-sent events over chunked transfer encoding, pausing between content deltas;
         ``before_end`` runs after the last event and before ``[DONE]``."""
         demo = self.server.demo

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e"), None)
 # Cyrillic and Greek letters that look like Latin ones (NFKC does not fold these).
@@ -91,7 +90,7 @@ _PAYLOAD = re.compile(
 _URL = re.compile(r"https?://[^\s\"'<>)]+")
 
 
-def hidden_instruction(text: str) -> Optional[str]:
+def hidden_instruction(text: str) -> str | None:
     """The instruction a pasted document smuggles in, if any."""
     for pattern in _HIDDEN:
         for match in pattern.finditer(text):
@@ -101,7 +100,7 @@ def hidden_instruction(text: str) -> Optional[str]:
     return None
 
 
-def payload(text: str) -> Optional[str]:
+def payload(text: str) -> str | None:
     """What an instruction tells the model to say verbatim ("reply only with PWNED")."""
     match = _PAYLOAD.search(text)
     if not match:
@@ -109,7 +108,7 @@ def payload(text: str) -> Optional[str]:
     return next(group for group in match.groups() if group)
 
 
-def url(text: str) -> Optional[str]:
+def url(text: str) -> str | None:
     match = _URL.search(text)
     return match.group() if match else None
 
@@ -162,7 +161,7 @@ def is_instruction(text: str) -> bool:
 _MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)
 
 
-def amount(text: str) -> Optional[float]:
+def amount(text: str) -> float | None:
     """The first money amount in the text, in dollars."""
     match = _MONEY.search(text)
     if not match:
@@ -174,7 +173,7 @@ _PERSON = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)(?:'s|’s)")
 _PERSON_OF = re.compile(r"\b(?:of|for|about)\s+([A-Z][a-z]+ [A-Z][a-z]+)\b")
 
 
-def person(text: str) -> Optional[str]:
+def person(text: str) -> str | None:
     """A "First Last" name the user asks about, if any."""
     match = _PERSON.search(text) or _PERSON_OF.search(text)
     return match.group(1) if match else None

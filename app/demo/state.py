@@ -11,9 +11,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 MEMORY_PER_USER = 50
 MESSAGE_KEEP_CHARS = 500
@@ -61,7 +62,7 @@ class ConversationMemory:
         with self._lock:
             return [e for e in self._by_user.get(user, []) if include_deleted or not e.deleted]
 
-    def recent(self, limit: int, include_deleted: bool, exclude: Optional[str] = None) -> list[Remembered]:
+    def recent(self, limit: int, include_deleted: bool, exclude: str | None = None) -> list[Remembered]:
         """The newest messages across users, newest first, optionally without one user's."""
         with self._lock:
             every = [e for entries in self._by_user.values() for e in entries
@@ -118,7 +119,7 @@ class AlertLog:
             self._alerts.append(alert)
             return alert
 
-    def list(self, user: Optional[str] = None) -> list[Alert]:
+    def list(self, user: str | None = None) -> list[Alert]:
         with self._lock:
             return [a for a in self._alerts if user is None or a.user == user]
 
@@ -126,7 +127,7 @@ class AlertLog:
 class Overloaded(Exception):
     """The request was refused for load: 503 (vulnerable) or 429 with Retry-After (hardened)."""
 
-    def __init__(self, status: int, retry_after: Optional[int]) -> None:
+    def __init__(self, status: int, retry_after: int | None) -> None:
         super().__init__(f"overloaded ({status})")
         self.status = status
         self.retry_after = retry_after
@@ -159,7 +160,7 @@ class LoadGate:
         return self._in_flight
 
     @contextmanager
-    def admit(self, hardened: bool, service_time: float) -> Iterator["Admission"]:
+    def admit(self, hardened: bool, service_time: float) -> Iterator[Admission]:
         """Hold a place for one request; yields its :class:`Admission` (released at the latest on exit)."""
         with self._changed:
             limit = HARDENED_SLOTS + HARDENED_QUEUE if hardened else VULNERABLE_IN_FLIGHT_LIMIT

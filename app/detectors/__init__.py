@@ -12,7 +12,8 @@ Context keys the runner supplies in ``TurnObservation.context`` are listed in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from app.detectors import canary, endpoint, inventory, judge, literal, pii, refusal, secret, transport
 from app.detectors.aggregate import OUTCOMES, aggregate
@@ -52,7 +53,7 @@ CONTEXT_KEYS: dict[str, str] = {
 _OPPOSITE = {"fail": "pass", "pass": "fail", "review": "pass"}
 
 
-def check_detector(spec: "DetectorSpec") -> None:
+def check_detector(spec: DetectorSpec) -> None:
     """Raise ValueError with a user-facing message when the spec's type or parameters are wrong."""
     family = FAMILIES.get(spec.type)
     if family is None:
@@ -60,7 +61,7 @@ def check_detector(spec: "DetectorSpec") -> None:
     family.check(spec.params)
 
 
-def detector_warning(spec: "DetectorSpec") -> str | None:
+def detector_warning(spec: DetectorSpec) -> str | None:
     """A note for the scenario author about a valid spec that may misbehave (today: a regex that may
     backtrack without end), or None."""
     if spec.type == "regex":
@@ -68,7 +69,7 @@ def detector_warning(spec: "DetectorSpec") -> str | None:
     return None
 
 
-def applies_to(spec: "DetectorSpec", step_index: int, kind: str) -> bool:
+def applies_to(spec: DetectorSpec, step_index: int, kind: str) -> bool:
     """Whether the spec judges this step: its ``steps`` list names the step, or it has none and the
     family handles this step type (an inventory detector has nothing to say about a chat turn)."""
     if spec.steps is not None:
@@ -77,7 +78,7 @@ def applies_to(spec: "DetectorSpec", step_index: int, kind: str) -> bool:
     return family is None or not family.kinds or kind in family.kinds
 
 
-def evaluate(spec: "DetectorSpec", obs: TurnObservation) -> DetectorResult:
+def evaluate(spec: DetectorSpec, obs: TurnObservation) -> DetectorResult:
     """The verdict of one detector on one turn. Never raises for a bad spec or turn: those are ``error``."""
     family = FAMILIES.get(spec.type)
     if family is None:
@@ -113,7 +114,7 @@ def _unanswered(family: DetectorFamily, obs: TurnObservation) -> DetectorResult:
                                    f"answer: '{family.name}' has no answer to judge")
 
 
-def evaluate_all(specs: Iterable["DetectorSpec"], obs: TurnObservation,
-                 step_index: int) -> list[tuple["DetectorSpec", DetectorResult]]:
+def evaluate_all(specs: Iterable[DetectorSpec], obs: TurnObservation,
+                 step_index: int) -> list[tuple[DetectorSpec, DetectorResult]]:
     """Every applicable detector's verdict on the turn at ``step_index``, in spec order."""
     return [(spec, evaluate(spec, obs)) for spec in specs if applies_to(spec, step_index, obs.kind)]

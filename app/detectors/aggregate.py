@@ -15,7 +15,8 @@ leak.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.formats.scenario import PassCriteria
@@ -26,11 +27,11 @@ OUTCOMES = ("pass", "fail", "review", "error")
 _STRENGTH = {"fail": 3, "review": 2, "pass": 1, "error": 0}
 
 
-def combine(outcomes: Iterable[str]) -> Optional[str]:
+def combine(outcomes: Iterable[str]) -> str | None:
     """A turn's outcome from its detectors' outcomes; None when no detector applied.
 
     The runner judges by it and every export reads a turn's outcome by it."""
-    best: Optional[str] = None
+    best: str | None = None
     for outcome in outcomes:
         if best is None or _STRENGTH.get(outcome, 0) > _STRENGTH.get(best, 0):
             best = outcome
@@ -42,7 +43,7 @@ def combine(outcomes: Iterable[str]) -> Optional[str]:
 WITHHOLDS_PASS = "withholds_pass"
 
 
-def combine_verdicts(verdicts: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> Optional[str]:
+def combine_verdicts(verdicts: Iterable[tuple[str, dict[str, Any] | None]]) -> str | None:
     """A turn's outcome from its detectors' ``(outcome, evidence)`` pairs: :func:`combine`, except that a
     pass becomes ``error`` (inconclusive) when a verdict that withholds the pass could not judge.
 
@@ -54,7 +55,7 @@ def combine_verdicts(verdicts: Iterable[tuple[str, Optional[dict[str, Any]]]]) -
     return best
 
 
-def aggregate(turn_outcomes: list[str], criteria: "PassCriteria") -> tuple[str, dict[str, Any]]:
+def aggregate(turn_outcomes: list[str], criteria: PassCriteria) -> tuple[str, dict[str, Any]]:
     """The run verdict and its metrics.
 
     ``error`` when no turn could be judged (all errored, or there were none),

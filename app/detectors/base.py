@@ -7,18 +7,19 @@ reuse the same functions on stored turns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
 class TurnObservation:
     text: str  # assembled response text (for list_models: one model id per line)
     kind: str = "chat"  # step type
-    http_status: Optional[int] = None
+    http_status: int | None = None
     error_type: str = ""
-    ttft_ms: Optional[float] = None
-    total_ms: Optional[float] = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
     models: tuple[str, ...] = ()  # list_models result
     # Engagement context: the system's documented models, planted canaries, identities seen.
     context: dict[str, Any] = field(default_factory=dict)
@@ -28,7 +29,7 @@ class TurnObservation:
 class DetectorResult:
     outcome: str  # pass | fail | review | error
     reason: str
-    span: Optional[tuple[int, int]] = None  # offsets into the text of the evidence
+    span: tuple[int, int] | None = None  # offsets into the text of the evidence
 
     def evidence(self, text: str) -> dict[str, Any]:
         if self.span is None:
@@ -60,8 +61,8 @@ class DetectorFamily:
 
     name: str
     check: Callable[[dict[str, Any]], None]
-    match: Callable[[dict[str, Any], TurnObservation], Optional[tuple[Optional[tuple[int, int]], str]]]
+    match: Callable[[dict[str, Any], TurnObservation], tuple[tuple[int, int] | None, str] | None]
     describe: str = ""
-    miss: Optional[Callable[[dict[str, Any], TurnObservation], str]] = None
+    miss: Callable[[dict[str, Any], TurnObservation], str] | None = None
     kinds: tuple[str, ...] = ()  # step types it applies to; empty: every type
     judges_faults: bool = False  # True: an errored turn's status or timing is this family's evidence

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import literal_pattern, problem, quoted, reject_unknown, want_bool, want_str_list
@@ -61,9 +61,9 @@ def squeeze(text: str) -> tuple[str, list[int]]:
     return "".join(kept), offsets
 
 
-def _loose_find(tokens: list[str], text: str) -> Optional[tuple[str, int, int]]:
+def _loose_find(tokens: list[str], text: str) -> tuple[str, int, int] | None:
     squeezed, offsets = squeeze(text)
-    best: Optional[tuple[str, int, int]] = None
+    best: tuple[str, int, int] | None = None
     for token in tokens:
         key, _ = squeeze(token)
         if len(key) < MIN_LOOSE_LENGTH:
@@ -91,7 +91,7 @@ def _decode_run(run: str) -> list[str]:
     return decoded
 
 
-def _encoded_find(tokens: list[str], text: str) -> Optional[tuple[str, int, int]]:
+def _encoded_find(tokens: list[str], text: str) -> tuple[str, int, int] | None:
     for run in _BASE64_RUN.finditer(text):
         for plain in _decode_run(run.group()):
             folded = plain.lower()

@@ -10,7 +10,7 @@ embedding model the inventory covers elsewhere.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_str_list
@@ -39,7 +39,7 @@ def undocumented_models(served: tuple[str, ...] | list[str], documented: list[st
     return found
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
     if obs.error_type:
         raise CannotJudge(f"the model listing failed ({obs.error_type}): nothing to compare")
     extra = undocumented_models(obs.models, _documented(params, obs))

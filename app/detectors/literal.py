@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import regex
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
-from app.detectors.patterns import (
-    FLAGS, MAX_TIME_LIMIT_S, TIME_LIMIT_S, PatternTimedOut, catastrophic, compiled, search, syntax_error,
-)
 from app.detectors.params import (
-    literal_pattern, problem, quoted, reject_unknown, want_bool, want_str, want_str_list,
+    literal_pattern,
+    problem,
+    quoted,
+    reject_unknown,
+    want_bool,
+    want_str,
+    want_str_list,
+)
+from app.detectors.patterns import (
+    FLAGS,
+    MAX_TIME_LIMIT_S,
+    TIME_LIMIT_S,
+    PatternTimedOut,
+    catastrophic,
+    compiled,
+    search,
+    syntax_error,
 )
 
 Match = tuple[tuple[int, int] | None, str] | None
@@ -79,7 +92,7 @@ def _check_regex(params: dict[str, Any]) -> None:
         raise problem("regex", "parameter 'pattern' matches empty text, so it would match every response")
 
 
-def regex_warning(params: dict[str, Any]) -> Optional[str]:
+def regex_warning(params: dict[str, Any]) -> str | None:
     """For the scenario loader: why this detector's pattern may backtrack without end, or None."""
     why = catastrophic(str(params.get("pattern") or ""), str(params.get("flags") or ""))
     if why is None:

@@ -8,8 +8,9 @@ file, line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from app.text import one_line
 
@@ -43,7 +44,7 @@ def reject_unknown(family: str, params: dict[str, Any], known: Iterable[str]) ->
             raise problem(family, f"unknown parameter '{key}'{hint}")
 
 
-def want_str(family: str, params: dict[str, Any], key: str, *, required: bool = False) -> Optional[str]:
+def want_str(family: str, params: dict[str, Any], key: str, *, required: bool = False) -> str | None:
     value = params.get(key)
     if value is None:
         if required:
@@ -57,7 +58,7 @@ def want_str(family: str, params: dict[str, Any], key: str, *, required: bool = 
 
 
 def want_str_list(family: str, params: dict[str, Any], key: str, *, required: bool = False,
-                  choices: Optional[Iterable[str]] = None) -> Optional[list[str]]:
+                  choices: Iterable[str] | None = None) -> list[str] | None:
     value = params.get(key)
     if value is None:
         if required:
@@ -87,7 +88,7 @@ def want_bool(family: str, params: dict[str, Any], key: str, default: bool) -> b
     return value
 
 
-def want_positive_number(family: str, params: dict[str, Any], key: str, *, required: bool = False) -> Optional[float]:
+def want_positive_number(family: str, params: dict[str, Any], key: str, *, required: bool = False) -> float | None:
     value = params.get(key)
     if value is None:
         if required:
@@ -114,14 +115,14 @@ def quoted(text: str, limit: int = 60) -> str:
     return '"' + one_line(text, limit) + '"'
 
 
-def literal_pattern(needles: Iterable[str], case_sensitive: bool) -> "re.Pattern[str]":
+def literal_pattern(needles: Iterable[str], case_sensitive: bool) -> re.Pattern[str]:
     """One alternation for many literal strings; runs of whitespace in a needle match any whitespace,
     so a reply that re-wraps a line still matches."""
     return _literal_pattern(tuple(sorted(set(needles), key=lambda n: (-len(n), n))), case_sensitive)
 
 
 @lru_cache(maxsize=256)
-def _literal_pattern(needles: tuple[str, ...], case_sensitive: bool) -> "re.Pattern[str]":
+def _literal_pattern(needles: tuple[str, ...], case_sensitive: bool) -> re.Pattern[str]:
     parts = []
     for needle in needles:  # longest first: the fullest match wins at a given position
         words = needle.split()

@@ -15,8 +15,9 @@ a run.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import regex
 
@@ -30,7 +31,7 @@ class PatternTimedOut(Exception):
 
 
 @lru_cache(maxsize=512)
-def compiled(pattern: str, flags: str = "") -> "regex.Pattern[str]":
+def compiled(pattern: str, flags: str = "") -> regex.Pattern[str]:
     """Compile once per (pattern, flags): export re-runs detectors over every stored turn.
 
     Raises ``regex.error`` for an invalid pattern."""
@@ -40,7 +41,7 @@ def compiled(pattern: str, flags: str = "") -> "regex.Pattern[str]":
     return regex.compile(pattern, value)
 
 
-def syntax_error(pattern: str, flags: str = "") -> Optional[str]:
+def syntax_error(pattern: str, flags: str = "") -> str | None:
     """Python's own message for an invalid pattern (it points at the opening of an unclosed group,
     where ``regex`` points at the end), or None when ``re`` reads it."""
     try:
@@ -57,7 +58,7 @@ def _re_flags(flags: str) -> int:
     return value
 
 
-def search(pattern: "regex.Pattern[str]", text: str, limit_s: float) -> Optional["regex.Match[str]"]:
+def search(pattern: regex.Pattern[str], text: str, limit_s: float) -> regex.Match[str] | None:
     """``pattern.search(text)``, stopped after ``limit_s`` seconds (:class:`PatternTimedOut`)."""
     try:
         return pattern.search(text, timeout=limit_s)
@@ -68,7 +69,7 @@ def search(pattern: "regex.Pattern[str]", text: str, limit_s: float) -> Optional
 
 # ------------------------------------------------------------------ the loader's warning
 
-def catastrophic(pattern: str, flags: str = "") -> Optional[str]:
+def catastrophic(pattern: str, flags: str = "") -> str | None:
     """Why ``pattern`` may take exponential time on some text, or None if no such shape is seen.
 
     A heuristic over Python's own parse of the pattern: an unbounded repeat
@@ -85,7 +86,7 @@ def catastrophic(pattern: str, flags: str = "") -> Optional[str]:
     return _walk(list(parsed), _parser, inside=False)
 
 
-def _walk(items: Iterable[Any], parser: Any, *, inside: bool) -> Optional[str]:
+def _walk(items: Iterable[Any], parser: Any, *, inside: bool) -> str | None:
     """``inside``: these items repeat without bound, so they must not backtrack in many ways themselves."""
     constants = parser  # the op names live on the parser module (re._constants re-exported)
     for op, arg in items:
@@ -120,7 +121,7 @@ def _unwrap(body: list[Any], constants: Any) -> list[Any]:
     return body
 
 
-def _branches(body: list[Any], constants: Any) -> Optional[list[list[Any]]]:
+def _branches(body: list[Any], constants: Any) -> list[list[Any]] | None:
     """The alternatives of a repeated group (``(x|y)``), or None when the body is not one alternation."""
     body = _unwrap(body, constants)
     if len(body) == 1 and body[0][0] == constants.BRANCH:
@@ -133,7 +134,7 @@ def _optional_overlap(body: list[Any], constants: Any) -> bool:
     Python's parser writes ``a|aa``, or ``x.?``; one text splits into repeats in many ways."""
     start = _first(body, constants)
     for op, arg in body[1:]:
-        tail: Optional[set[int]] = set()
+        tail: set[int] | None = set()
         if op == constants.BRANCH and any(not branch for branch in arg[1]):
             for branch in arg[1]:
                 if branch:
@@ -158,7 +159,7 @@ def _alternatives_overlap(branches: list[list[Any]], constants: Any) -> bool:
     return False
 
 
-def _first(branch: list[Any], constants: Any) -> Optional[set[int]]:
+def _first(branch: list[Any], constants: Any) -> set[int] | None:
     """The characters ``branch`` can start with when they are plain literals; None: could be anything."""
     if not branch:
         return None

@@ -10,7 +10,8 @@ lists values the system is meant to show, such as its support address.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_str_list
@@ -114,7 +115,7 @@ def _check(params: dict[str, Any]) -> None:
     want_str_list("pii", params, "allow")
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[Span], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[Span | None, str] | None:
     kinds = tuple(params.get("kinds") or KINDS)
     hits = list(find_pii(obs.text, kinds, tuple(params.get("allow") or ())))
     if not hits:

@@ -12,11 +12,16 @@ where a refusal buried after a leak must not count.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import (
-    literal_pattern, problem, quoted, reject_unknown, want_positive_number, want_str_list,
+    literal_pattern,
+    problem,
+    quoted,
+    reject_unknown,
+    want_positive_number,
+    want_str_list,
 )
 
 _APOSTROPHE = "['\u2019]"
@@ -47,7 +52,7 @@ def _check(params: dict[str, Any]) -> None:
         raise problem("refusal", f"parameter 'within' must be a whole number of characters, not {params['within']}")
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
     within = params.get("within")
     text = obs.text if within is None else obs.text[: int(within)]
     hits = [m for m in (REFUSAL.search(text),) if m is not None]

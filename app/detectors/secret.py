@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_str_list
@@ -23,7 +24,7 @@ from app.detectors.params import reject_unknown, want_str_list
 class SecretShape:
     kind: str
     label: str
-    pattern: "re.Pattern[str]"
+    pattern: re.Pattern[str]
     min_entropy: float  # bits per character of the group named "body"; 0 disables the check
     placeholder: str = ""  # what an export writes instead of the value: typed, so a reader knows what was there
 
@@ -60,7 +61,7 @@ def entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def _looks_random(shape: SecretShape, match: "re.Match[str]") -> bool:
+def _looks_random(shape: SecretShape, match: re.Match[str]) -> bool:
     body = match.groupdict().get("body") or match.group()
     if entropy(body) < shape.min_entropy:
         return False
@@ -90,7 +91,7 @@ def _check(params: dict[str, Any]) -> None:
     want_str_list("secret", params, "allow")
 
 
-def _match(params: dict[str, Any], obs: TurnObservation) -> Optional[tuple[Optional[tuple[int, int]], str]]:
+def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
     hits = list(find_secrets(obs.text, tuple(params.get("kinds") or KINDS), tuple(params.get("allow") or ())))
     if not hits:
         return None

@@ -8,7 +8,7 @@ a latency breach.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from app.detectors.base import CannotJudge, DetectorFamily, TurnObservation
 from app.detectors.params import problem, reject_unknown, want_choice, want_positive_number
@@ -28,7 +28,7 @@ def _check_latency(params: dict[str, Any]) -> None:
     want_choice("latency", params, "measure", MEASURES, "total")
 
 
-def _measured(params: dict[str, Any], obs: TurnObservation) -> tuple[str, Optional[float]]:
+def _measured(params: dict[str, Any], obs: TurnObservation) -> tuple[str, float | None]:
     measure = params.get("measure", "total")
     return measure, obs.ttft_ms if measure == "ttft" else obs.total_ms
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Optional
+from typing import IO
 
 from app import locks
 from app.private import open_private, private_dir
@@ -158,7 +159,7 @@ class BundleArchive:
 
 # ------------------------------------------------------------ unfinished exports
 
-_Claim = tuple[Path, Optional[int]]
+_Claim = tuple[Path, int | None]
 
 
 def _claims_dir() -> Path:

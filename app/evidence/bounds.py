@@ -17,8 +17,9 @@ import json
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 MIB = 1024 * 1024
 

@@ -11,10 +11,11 @@ manifest's export time. Exporting reads the store and never writes to it.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.evidence import jsonstream, manifest, oscal, pdf, report, word, workpapers
 from app.evidence.archive import BundleArchive
@@ -59,7 +60,7 @@ class BundleResult:
     redacted_turns: int = 0  # turns a redaction or the secret scrubber changed in the bundle
     secrets_in_output: dict[str, Any] = field(default_factory=dict)  # the census (app.evidence.redaction)
     notes: tuple[str, ...] = ()  # what the chain does not cover
-    pdf_pages: Optional[int] = None  # report.pdf's page count, when one was asked for
+    pdf_pages: int | None = None  # report.pdf's page count, when one was asked for
 
 
 class BrokenEvidence(ExportError):
@@ -94,13 +95,13 @@ def _transcript_lines(turns: Iterable[dict[str, Any]]) -> Iterable[str]:
         yield jsonstream.line({k: v for k, v in t.items() if k not in _DERIVED})
 
 
-def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
-                 windows: Optional[Sequence[str]] = None,
-                 on_progress: Optional[Callable[[ExportProgress], None]] = None,
-                 allow_broken: bool = False, sign: Optional[bool] = None,
+def build_bundle(db: Session, engagement_id: int, out_path: Path | str, *,
+                 windows: Sequence[str] | None = None,
+                 on_progress: Callable[[ExportProgress], None] | None = None,
+                 allow_broken: bool = False, sign: bool | None = None,
                  redact: Sequence[str] = (), keep_secrets_in_output: bool = False,
                  pdf_report: bool = False, docx_report: bool = False,
-                 docx_template: Optional[Path] = None) -> BundleResult:
+                 docx_template: Path | None = None) -> BundleResult:
     """Write the evidence bundle for ``engagement_id`` to ``out_path`` (a .zip); nothing is written on error.
 
     ``windows`` limits the runs (and the findings and re-tests they carry) to
@@ -145,7 +146,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
     shipped = attachment_files(ev, omitted)
     total = (2 + int(pdf_report) + int(docx_report) + 1 + 1 + len(DATA_FILES) + 1 + len(ev.runs) + len(shipped) + 1 + 3
              + int(poam is not None) + 1)
-    pages: Optional[int] = None
+    pages: int | None = None
     done = 0
 
     def step(path: str) -> None:
@@ -186,7 +187,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                 workpapers.write_csv(sheet, ev, csv_sink, cells)
         step("workpapers/*.csv")
         with tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY) as xlsx:  # on disk only when very large
-            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=timezone.utc), cells)
+            workpapers.write_xlsx(ev, xlsx, ev.data_as_of or datetime(1980, 1, 1, tzinfo=UTC), cells)
             xlsx.seek(0)
             archive.write_stream("workpapers.xlsx", xlsx)
         step("workpapers.xlsx")
@@ -218,7 +219,7 @@ def build_bundle(db: "Session", engagement_id: int, out_path: Path | str, *,
                   "open_findings": sum(1 for f in ev.findings if f["open"]), "audit_events": ev.chain.length,
                   "flagged_runs": sum(1 for r in ev.runs if r["dating_flags"])}
         document = manifest.build(engagement=ev.engagement, windows=ev.selected_windows, chain=ev.chain,
-                                  entries=archive.entries, exported_at=datetime.now(timezone.utc), omitted=omitted,
+                                  entries=archive.entries, exported_at=datetime.now(UTC), omitted=omitted,
                                   counts=counts, data_as_of=ev.data_as_of.isoformat() if ev.data_as_of else None)
         document.update(_provenance(ev, signer, describe(export_filters(redact, keep_secrets_in_output)),
                                     allow_broken))

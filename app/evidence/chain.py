@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.store import audit
 from app.store.coverage import check_store
@@ -26,7 +26,7 @@ class ChainState:
     length: int
     head_hash: str
     head_seq: int
-    head_at: Optional[datetime]
+    head_at: datetime | None
     problems: tuple[str, ...]
     # Everyone the chain names as actor, in order of first appearance. Each event's actor is the tester
     # who acted (named, else REDLINE_TESTER or the OS login when recorded): the assessment team, read
@@ -40,7 +40,7 @@ class ChainState:
         return not self.problems
 
 
-def chain_state(db: "Session", engagement_id: int) -> ChainState:
+def chain_state(db: Session, engagement_id: int) -> ChainState:
     """Read the chain's head, its length and actors, and every problem: links that do not verify, and
     turns, verdicts or attached files whose content no longer matches the digest the chain recorded."""
     from sqlalchemy import func

@@ -10,17 +10,26 @@ Every string passes the secret scrubber before any sink sees it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 from app.evidence import wording
 from app.evidence.chain import ChainState, chain_state
 from app.evidence.dating import DatingRules, PlacedRun, rules_for, sampling, spread
 from app.evidence.records import (
-    engagement_record, fail_reasons, iso, as_record, mapping_records, occurrence_records,
-    scenario_record, system_record, turn_stats, verdict_sources,
+    as_record,
+    engagement_record,
+    fail_reasons,
+    iso,
+    mapping_records,
+    occurrence_records,
+    scenario_record,
+    system_record,
+    turn_stats,
+    verdict_sources,
 )
 from app.evidence.sources import CatalogView, Scrubber, coverage, model_output, secret_values
 from app.evidence.turns import BATCH_RUNS, SharedTurns
@@ -39,11 +48,11 @@ class ExportError(RedlineError):
 
 @dataclass
 class EvidenceSet(SharedTurns):
-    db: "Session"
+    db: Session
     scrub: Scrubber
     engagement: dict[str, Any]
     rules: DatingRules
-    selected_windows: Optional[list[str]]
+    selected_windows: list[str] | None
     systems: list[dict[str, Any]]
     windows: list[dict[str, Any]]
     mappings: list[dict[str, Any]]
@@ -53,9 +62,9 @@ class EvidenceSet(SharedTurns):
     retests: list[dict[str, Any]]
     responses: list[dict[str, Any]]
     chain: ChainState
-    data_as_of: Optional[datetime]
+    data_as_of: datetime | None
     catalog: CatalogView
-    coverage: Optional[dict[str, Any]]
+    coverage: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
     spread: dict[str, Any] = field(default_factory=dict)
     methodology: list[dict[str, Any]] = field(default_factory=list)
@@ -120,7 +129,7 @@ class EvidenceSet(SharedTurns):
             yield record
 
 
-def find_engagement_id(db: "Session", name: str) -> int:
+def find_engagement_id(db: Session, name: str) -> int:
     """The id of the engagement called ``name`` (an id given as digits also works)."""
     from sqlmodel import select
 
@@ -135,7 +144,7 @@ def find_engagement_id(db: "Session", name: str) -> int:
     return int(found.id or 0)
 
 
-def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[str]] = None,
+def load_evidence(db: Session, engagement_id: int, windows: Sequence[str] | None = None,
                   redact: Sequence[str] = (), keep_secrets_in_output: bool = False,
                   today: date | None = None) -> EvidenceSet:
     """Everything the bundle needs about one engagement, optionally limited to some test windows.
@@ -145,13 +154,20 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     ``today`` dates the overdue flags; a bundle leaves it to the evidence's own date (``data_as_of``), so the
     same store always exports the same bytes.
     """
-    from app.evidence.redaction import export_filters, filters_for, secret_census
-    from app.remediation import plan_of
-
     from sqlmodel import col, select
 
+    from app.evidence.redaction import export_filters, filters_for, secret_census
+    from app.remediation import plan_of
     from app.store.models import (
-        AISystem, ControlMapping, Engagement, Finding, ManagementResponse, Retest, Run, Scenario, TestWindow,
+        AISystem,
+        ControlMapping,
+        Engagement,
+        Finding,
+        ManagementResponse,
+        Retest,
+        Run,
+        Scenario,
+        TestWindow,
     )
 
     engagement = db.get(Engagement, engagement_id)
@@ -322,7 +338,7 @@ def load_evidence(db: "Session", engagement_id: int, windows: Optional[Sequence[
     return evidence
 
 
-def _selected_windows(engagement: "Engagement", rows: list[Any], names: Optional[Sequence[str]]) -> Optional[set[int]]:
+def _selected_windows(engagement: Engagement, rows: list[Any], names: Sequence[str] | None) -> set[int] | None:
     if not names:
         return None
     by_name = {w.name: w.id for w in rows}

@@ -9,9 +9,10 @@ in UTC, the store's timezone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 # More than this share of the period's runs in its final month reads as testing bunched at the end.
 BUNCHED_SHARE = 0.5
@@ -33,8 +34,8 @@ class Placement:
     """Where one run's evidence counts (see :meth:`DatingRules.place`)."""
 
     kind: str  # sample | retest | late | early | unplanned | outside period | undated
-    window_id: Optional[int]  # the window the run ran inside (a sample or a re-test there); else None
-    tagged_id: Optional[int]  # the window the run was tagged with
+    window_id: int | None  # the window the run ran inside (a sample or a re-test there); else None
+    tagged_id: int | None  # the window the run was tagged with
 
     @property
     def is_sample(self) -> bool:
@@ -47,13 +48,13 @@ class DatingRules:
     """The engagement's dating facts, enough to judge any run's timestamp."""
 
     audit_type: str  # type1 | type2
-    period_start: Optional[date]
-    period_end: Optional[date]
-    as_of: Optional[date]
+    period_start: date | None
+    period_end: date | None
+    as_of: date | None
     tolerance_days: int
     windows: tuple[WindowDates, ...]
 
-    def flags(self, at: Optional[datetime], window_id: Optional[int]) -> list[str]:
+    def flags(self, at: datetime | None, window_id: int | None) -> list[str]:
         """Every dating rule a test run at ``at`` (tagged with ``window_id``) breaks; empty when it counts."""
         if at is None:
             return []
@@ -80,7 +81,7 @@ class DatingRules:
             found.append("not in any planned test window")
         return found
 
-    def place(self, at: Optional[datetime], window_id: Optional[int], retest_of: Optional[int] = None) -> "Placement":
+    def place(self, at: datetime | None, window_id: int | None, retest_of: int | None = None) -> Placement:
         """Which window a run counts for, and as what: the one rule every Type II view follows.
 
         A run is a window's operating-effectiveness sample only if it ran inside
@@ -112,7 +113,7 @@ class DatingRules:
             return Placement("unplanned", None, None)
         return Placement("sample" if not self.flags(at, None) else "outside period", None, None)
 
-    def window(self, window_id: Optional[int]) -> Optional[WindowDates]:
+    def window(self, window_id: int | None) -> WindowDates | None:
         return next((w for w in self.windows if w.id == window_id), None)
 
     def describe(self) -> str:
@@ -148,8 +149,8 @@ class PlacedRun:
         return self.placement.is_sample and self.status == "finished"
 
 
-def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: Optional[date],
-             scheduled: Optional[set[tuple[str, int]]] = None) -> list[dict[str, Any]]:
+def sampling(rules: DatingRules, runs: Iterable[PlacedRun], data_as_of: date | None,
+             scheduled: set[tuple[str, int]] | None = None) -> list[dict[str, Any]]:
     """Per planned window: the population, the sample that ran, what did not count, and the status.
 
     The population is the scheduled runs (``scheduled``: the control matrix's

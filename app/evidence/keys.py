@@ -18,11 +18,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
-    Encoding, NoEncryption, PrivateFormat, load_ssh_private_key,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_ssh_private_key,
 )
 
 from app.errors import RedlineError
@@ -66,7 +68,7 @@ def tester() -> str:
     return name()
 
 
-def key_dir(name: Optional[str] = None) -> Path:
+def key_dir(name: str | None = None) -> Path:
     from app.paths import home_dir
 
     safe = re.sub(r"[^A-Za-z0-9._@-]", "_", name or tester()) or "tester"
@@ -83,7 +85,7 @@ def _keyring_user(name: str, fp: str) -> str:
     return f"{name}:{fp}"
 
 
-def current_public(name: Optional[str] = None) -> Optional[PublicKey]:
+def current_public(name: str | None = None) -> PublicKey | None:
     """The tester's current public key, or None before the first key is made."""
     name = name or tester()
     path = key_dir(name) / "current.pub"
@@ -96,7 +98,7 @@ def current_public(name: Optional[str] = None) -> Optional[PublicKey]:
     return PublicKey(blobs[0], name)
 
 
-def all_public(name: Optional[str] = None) -> list[PublicKey]:
+def all_public(name: str | None = None) -> list[PublicKey]:
     """The current key first, then every retired key, newest first."""
     name = name or tester()
     keys = []
@@ -121,7 +123,7 @@ def _write_private_file(folder: Path, pem: bytes) -> Path:
     return path
 
 
-def create(name: Optional[str] = None) -> KeyCreated:
+def create(name: str | None = None) -> KeyCreated:
     """Make a new key for the tester (the caller retires any current one first)."""
     name = name or tester()
     folder = key_dir(name)
@@ -148,13 +150,13 @@ def create(name: Optional[str] = None) -> KeyCreated:
     return KeyCreated(key, notice)
 
 
-def load_private(name: Optional[str] = None) -> Optional[tuple[Ed25519PrivateKey, PublicKey]]:
+def load_private(name: str | None = None) -> tuple[Ed25519PrivateKey, PublicKey] | None:
     """The tester's private key and its public half, or None when the tester has no key yet."""
     name = name or tester()
     public = current_public(name)
     if public is None:
         return None
-    pem: Optional[bytes] = None
+    pem: bytes | None = None
     if _keyring_usable():
         try:
             import keyring
@@ -178,7 +180,7 @@ def load_private(name: Optional[str] = None) -> Optional[tuple[Ed25519PrivateKey
     return private, public
 
 
-def rotate(name: Optional[str] = None) -> tuple[Optional[PublicKey], KeyCreated]:
+def rotate(name: str | None = None) -> tuple[PublicKey | None, KeyCreated]:
     """Retire the current key (its public half is kept, its private half deleted) and make a new one."""
     name = name or tester()
     folder = key_dir(name)

@@ -11,8 +11,9 @@ sits beside it in ``manifest.json.sig`` (:mod:`app.evidence.signature`).
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from app import __version__
 from app.evidence.archive import Entry

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from app.evidence import oscal_findings, tables, wording
 from app.evidence.collect import EvidenceSet
 from app.evidence.oscal_common import (
-    OSCAL_VERSION, PROP_NS, components, metadata, props, stable_uuid, subjects, taxonomy_props, title, when,
+    OSCAL_VERSION,
+    PROP_NS,
+    components,
+    metadata,
+    props,
+    stable_uuid,
+    subjects,
+    taxonomy_props,
+    title,
+    when,
 )
 from app.evidence.oscal_ssp import FILE_NAME as SSP_FILE
 from app.evidence.oscal_ssp import system_security_plan
@@ -90,7 +100,7 @@ def assessment_plan(ev: EvidenceSet) -> dict[str, Any]:
     return {"assessment-plan": plan}
 
 
-def _observations(ev: EvidenceSet, only: Optional[set[int]] = None) -> Iterator[dict[str, Any]]:
+def _observations(ev: EvidenceSet, only: set[int] | None = None) -> Iterator[dict[str, Any]]:
     """Each turn of the evidence's runs (or only the turn ids given), an observation with method TEST;
     a re-test's names the finding it re-tests."""
     for run, turns in ev.iter_transcripts():
@@ -211,7 +221,7 @@ def assessment_results(ev: EvidenceSet) -> dict[str, Any]:
     return {"assessment-results": document}
 
 
-def poam(ev: EvidenceSet) -> Optional[dict[str, Any]]:
+def poam(ev: EvidenceSet) -> dict[str, Any] | None:
     """Open findings as POA&M items; None when nothing is open (OSCAL needs at least one item).
 
     The findings and risks are the assessment results' own (same UUIDs, same content), and the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any
 
 from app import __version__
 from app.evidence.collect import EvidenceSet, iso
@@ -65,7 +65,7 @@ def taxonomy_props(scenario: dict[str, Any]) -> list[dict[str, str]]:
             + [{"name": "mitre-atlas", "ns": PROP_NS, "value": ident} for ident in scenario.get("atlas", [])])
 
 
-def when(ev: EvidenceSet, *candidates: Optional[str]) -> str:
+def when(ev: EvidenceSet, *candidates: str | None) -> str:
     """The first timestamp given, else the evidence's own as-of time (OSCAL wants a date everywhere)."""
     for value in candidates:
         if value:

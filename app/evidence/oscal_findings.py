@@ -14,7 +14,8 @@ its SHA-256), linked from the risk of the finding they belong to.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet

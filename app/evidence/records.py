@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.evidence import wording
 from app.evidence.dating import DatingRules
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from app.store.models import Engagement
 
 
-def iso(value: Optional[datetime | date]) -> Optional[str]:
+def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -66,7 +66,7 @@ def retry_note(retry: Any) -> str:
     return ", ".join(parts) + (f": {detail}" if detail else "")
 
 
-def turn_stats(db: "Session", engagement_id: int) -> dict[int, dict[str, Any]]:
+def turn_stats(db: Session, engagement_id: int) -> dict[int, dict[str, Any]]:
     """Per run: turns, turns that ended in error, retries, and the error types seen."""
     from sqlalchemy import case, func
     from sqlmodel import col, select
@@ -87,7 +87,7 @@ def turn_stats(db: "Session", engagement_id: int) -> dict[int, dict[str, Any]]:
     return stats
 
 
-def fail_reasons(db: "Session", engagement_id: int, limit: int = 3) -> dict[int, list[str]]:
+def fail_reasons(db: Session, engagement_id: int, limit: int = 3) -> dict[int, list[str]]:
     """A few distinct reasons per run from its failing verdicts, for the result sentence."""
     from sqlmodel import col, select
 
@@ -103,7 +103,7 @@ def fail_reasons(db: "Session", engagement_id: int, limit: int = 3) -> dict[int,
     return reasons
 
 
-def verdict_sources(db: "Session", engagement_id: int) -> dict[int, dict[str, int]]:
+def verdict_sources(db: Session, engagement_id: int) -> dict[int, dict[str, int]]:
     """Per run: how many automatic and how many human (tester) verdicts it holds.
 
     The "test performed" sentence says who judged the responses from these
@@ -126,7 +126,7 @@ def as_record(model: Any) -> dict[str, Any]:
     return {k: iso(v) if isinstance(v, (date, datetime)) else v for k, v in model.model_dump().items()}
 
 
-def engagement_record(e: "Engagement", rules: DatingRules) -> dict[str, Any]:
+def engagement_record(e: Engagement, rules: DatingRules) -> dict[str, Any]:
     rec = as_record(e)
     rec.pop("wizard", None)
     rec["audit_type_label"] = wording.AUDIT_TYPE_LABELS.get(e.audit_type, e.audit_type)
@@ -164,7 +164,7 @@ def scenario_record(s: Any) -> dict[str, Any]:
     return rec
 
 
-def mapping_records(db: "Session", engagement_id: int, runs: list[dict[str, Any]], catalog: CatalogView,
+def mapping_records(db: Session, engagement_id: int, runs: list[dict[str, Any]], catalog: CatalogView,
                      scrub: Scrubber) -> list[dict[str, Any]]:
     from sqlmodel import col, select
 
@@ -184,7 +184,7 @@ def mapping_records(db: "Session", engagement_id: int, runs: list[dict[str, Any]
     return records
 
 
-def occurrence_records(db: "Session", findings: list[Any], run_ids: Optional[set[int]]) -> dict[int, list[dict[str, Any]]]:
+def occurrence_records(db: Session, findings: list[Any], run_ids: set[int] | None) -> dict[int, list[dict[str, Any]]]:
     """Per finding, the runs that showed its weakness (:mod:`app.occurrences`), limited to ``run_ids`` if given.
 
     Each record: run, turn, window, started_at and whether it is the run the finding was filed from.

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from app.errors import UsageError
 

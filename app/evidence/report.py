@@ -22,7 +22,8 @@ from __future__ import annotations
 import platform
 import re
 from collections import Counter
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from app import __version__
 from app.evidence import tables, wording
@@ -118,7 +119,7 @@ def _html_finalize(value: Any) -> Any:
     return value
 
 
-def when(value: Optional[str]) -> str:
+def when(value: str | None) -> str:
     """An ISO timestamp as the report shows it: ``2026-04-03 14:05:12 UTC``."""
     if not value:
         return "-"
@@ -128,7 +129,7 @@ def when(value: Optional[str]) -> str:
     return f"{day} {clock[:8]} UTC"
 
 
-def ms(value: Optional[float]) -> str:
+def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
 
 
@@ -235,7 +236,7 @@ def _links(ev: EvidenceSet, test_plan: list[dict[str, Any]]) -> dict[str, Any]:
             "runs_by_scenario": runs_by_scenario, "retests_by_finding": retests_by_finding}
 
 
-def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def cover(ev: EvidenceSet, signing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The cover's fields. ``signing`` (when the bundle is signed) adds ``manifest_sha256`` and ``key_fingerprint``.
 
     The report date is the evidence's own as-of time, not the clock, so the
@@ -252,7 +253,7 @@ def cover(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str
             "manifest_sha256": signing.get("manifest_sha256"), "key_fingerprint": signing.get("key_fingerprint")}
 
 
-def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def context(ev: EvidenceSet, signing: dict[str, Any] | None = None) -> dict[str, Any]:
     from app.calibration import summary_sentence, table_rows
 
     runs = ev.runs
@@ -318,7 +319,7 @@ def context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[s
     }
 
 
-def render(ev: EvidenceSet, kind: str, signing: Optional[dict[str, Any]] = None) -> Iterator[str]:
+def render(ev: EvidenceSet, kind: str, signing: dict[str, Any] | None = None) -> Iterator[str]:
     """The report as text pieces, produced while the template runs (never whole in memory)."""
     template = environment(kind).get_template(TEMPLATES[kind])
     return template.generate(**context(ev, signing))

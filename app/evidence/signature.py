@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.errors import UsageError
 from app.evidence import keys, sshsig
@@ -28,7 +28,7 @@ SIG_NAME = "manifest.json.sig"
 
 @dataclass(frozen=True)
 class Signer:
-    private: "Ed25519PrivateKey"
+    private: Ed25519PrivateKey
     public: keys.PublicKey
     notice: str = ""  # set when the key was created by this export
 
@@ -43,7 +43,7 @@ class Signer:
         return sshsig.sign(self.private, manifest_bytes)
 
 
-def signer_for_export(sign: Optional[bool]) -> Optional[Signer]:
+def signer_for_export(sign: bool | None) -> Signer | None:
     """The tester's key when one exists (``sign=None``), made now if ``sign=True``, never if ``sign=False``."""
     if sign is False:
         return None
@@ -81,8 +81,8 @@ class SignatureCheck:
     signed_by: str = ""  # fingerprint of a valid signature's key, "" when none
 
 
-def check_signature(manifest: dict[str, Any], manifest_bytes: bytes, sig_text: Optional[str],
-                    trusted: Optional[list[bytes]]) -> SignatureCheck:
+def check_signature(manifest: dict[str, Any], manifest_bytes: bytes, sig_text: str | None,
+                    trusted: list[bytes] | None) -> SignatureCheck:
     """Every problem with the bundle's signature; ``trusted`` is None when ``--key`` was not given."""
     block = manifest.get("signature")
     result = SignatureCheck([], [])

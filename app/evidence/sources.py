@@ -10,7 +10,8 @@ the export an auditor is waiting for.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.errors import RedlineError
 
@@ -37,7 +38,7 @@ def plain(value: Any) -> Any:
 class CatalogView:
     """Names, crosswalk rows and methodology for the ids an engagement uses."""
 
-    def __init__(self, db: "Session") -> None:
+    def __init__(self, db: Session) -> None:
         from sqlmodel import select
 
         from app.store.models import Control, Criterion
@@ -95,7 +96,7 @@ class CatalogView:
                 rows.append(dict(found, via=criterion))
         return rows
 
-    def _crosswalk_of(self, control_id: str) -> Optional[dict[str, str]]:
+    def _crosswalk_of(self, control_id: str) -> dict[str, str] | None:
         found: Any = None
         if self._catalog is not None and hasattr(self._catalog, "crosswalk_for"):
             found = plain(self._catalog.crosswalk_for(control_id))
@@ -133,8 +134,8 @@ def _safe_get(catalog: Any, control_id: str) -> Any:
         return None
 
 
-def coverage(db: "Session", engagement_id: int, catalog: Any,
-             scenarios_as_run: Iterable[str]) -> tuple[Optional[dict[str, Any]], str]:
+def coverage(db: Session, engagement_id: int, catalog: Any,
+             scenarios_as_run: Iterable[str]) -> tuple[dict[str, Any] | None, str]:
     """The alignment's coverage of the control matrix (rows, gaps, unmapped AI controls), or why not.
 
     A scenario counts as known when the engagement's library holds it or when
@@ -142,7 +143,8 @@ def coverage(db: "Session", engagement_id: int, catalog: Any,
     the scenario file has since been moved.
     """
     try:
-        from app.alignment.matrix import coverage as alignment_coverage, engagement_library
+        from app.alignment.matrix import coverage as alignment_coverage
+        from app.alignment.matrix import engagement_library
     except ModuleNotFoundError as exc:
         if exc.name not in ("app.alignment", "app.alignment.matrix"):
             raise
@@ -192,7 +194,7 @@ def secret_values(targets: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(v for v in values if v)
 
 
-def model_output(db: "Session", run_ids: Sequence[int], batch: int = 500) -> Iterator[str]:
+def model_output(db: Session, run_ids: Sequence[int], batch: int = 500) -> Iterator[str]:
     """Every stored answer of the given runs, as the model gave it: what the secret census counts."""
     from sqlmodel import select
 
@@ -225,7 +227,7 @@ class Scrubber:
     def __bool__(self) -> bool:
         return bool(self.secrets or self.filters)
 
-    def secrets_only(self) -> "Scrubber":
+    def secrets_only(self) -> Scrubber:
         """The same secret scrubbing without redactions: for the audit trail, whose hashes cover what was recorded."""
         return Scrubber(self.secrets)
 
@@ -249,7 +251,7 @@ class Scrubber:
             return [self.deep(v) for v in value]
         return value
 
-    def raw(self, value: bytes) -> Optional[bytes]:
+    def raw(self, value: bytes) -> bytes | None:
         """A raw body with secrets redacted; None (withheld) when a redaction finds something in it.
 
         A body's bytes can hold the same data as its text in another spelling

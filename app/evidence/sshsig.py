@@ -16,7 +16,6 @@ import base64
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Optional
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -136,7 +135,7 @@ def parse(armoured: str) -> ParsedSignature:
     return ParsedSignature(blob, namespace, hash_algorithm, sig.string())
 
 
-def check(parsed: ParsedSignature, message: bytes, namespace: str = NAMESPACE) -> Optional[str]:
+def check(parsed: ParsedSignature, message: bytes, namespace: str = NAMESPACE) -> str | None:
     """None when ``parsed`` is a valid signature of ``message`` by its own key; else why not."""
     if parsed.namespace != namespace:
         return f"the signature is for namespace {parsed.namespace!r}, not {namespace!r}"

@@ -8,7 +8,8 @@ sampling table. Rows are dicts with stable keys; each sink chooses columns.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from app.evidence import wording
 from app.evidence.collect import EvidenceSet
@@ -52,9 +53,9 @@ def test_plan(ev: EvidenceSet) -> list[dict[str, Any]]:
     return rows
 
 
-def controls_of_run(ev: EvidenceSet, run: dict[str, Any]) -> list[tuple[str, Optional[dict[str, Any]]]]:
+def controls_of_run(ev: EvidenceSet, run: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
     """The (criterion, matrix row) pairs a run evidences: rows mapping its scenario, then its own controls."""
-    pairs: list[tuple[str, Optional[dict[str, Any]]]] = [
+    pairs: list[tuple[str, dict[str, Any] | None]] = [
         (m["criterion"], m) for m in ev.mappings if run["scenario_id"] in m["scenarios"]]
     covered = {c for c, _ in pairs}
     pairs += [(c, None) for c in run["controls"] if c not in covered]
@@ -207,7 +208,7 @@ def awaiting_triage(ev: EvidenceSet) -> list[dict[str, Any]]:
     return rows
 
 
-def _response_columns(response: Optional[dict[str, Any]]) -> dict[str, Any]:
+def _response_columns(response: dict[str, Any] | None) -> dict[str, Any]:
     if response is None:
         return {"response": "No management response recorded.", "cause": "", "mitigating_controls": "",
                 "remediation": "", "owner": "", "response_date": ""}

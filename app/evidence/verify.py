@@ -22,11 +22,19 @@ from typing import Any
 
 from app.errors import RedlineError
 from app.evidence import manifest
+from app.evidence.bounds import (
+    DEFAULT_LIMITS,
+    TooLarge,
+    VerifyLimits,
+    bounded_lines,
+    loads_bounded,
+    read_bounded,
+    size_mismatch,
+    unsafe_entries,
+)
 from app.evidence.signature import SIG_NAME, check_signature
 from app.evidence.verify_attachments import check_bundle_attachments
 from app.evidence.verify_evidence import check_bundle_evidence
-from app.evidence.bounds import (DEFAULT_LIMITS, TooLarge, VerifyLimits, bounded_lines, loads_bounded, read_bounded,
-                                 size_mismatch, unsafe_entries)
 from app.store.audit import verify_events
 
 AUDIT_FILE = "audit/events.jsonl"

@@ -13,10 +13,18 @@ endpoint sent is named.
 from __future__ import annotations
 
 import zipfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from app.evidence.bounds import DEFAULT_LIMITS, VerifyLimits, bounded_lines, loads_bounded, read_bounded
-from app.store.coverage import CoverageResult, bundle_turn_digest, check_run, index_events, note_uncovered, verdict_digest
+from app.store.coverage import (
+    CoverageResult,
+    bundle_turn_digest,
+    check_run,
+    index_events,
+    note_uncovered,
+    verdict_digest,
+)
 
 AUDIT_FILE = "audit/events.jsonl"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from app.evidence import report, tables
 from app.evidence.archive import repack
@@ -75,7 +75,7 @@ def _engine() -> Any:
     return docxtpl
 
 
-def check_template(template: Optional[Path]) -> None:
+def check_template(template: Path | None) -> None:
     """Fail before anything is written: no engine, or a template that is not a Word document."""
     _engine()
     path = template or default_template()
@@ -105,7 +105,7 @@ _RUN_KEYS = ("id", "scenario_id", "title", "system", "window", "verdict", "statu
              "finished_at", "turns", "result", "controls", "finding_ids")
 
 
-def docx_context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def docx_context(ev: EvidenceSet, signing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fields of :data:`FIELDS`, read from the same rows as the HTML report (``report.context``)."""
     ctx = report.context(ev, signing)
     e = ctx["e"]
@@ -137,8 +137,8 @@ def docx_context(ev: EvidenceSet, signing: Optional[dict[str, Any]] = None) -> d
     })
 
 
-def write_docx(ev: EvidenceSet, out: Path, template: Optional[Path] = None,
-               signing: Optional[dict[str, Any]] = None) -> None:
+def write_docx(ev: EvidenceSet, out: Path, template: Path | None = None,
+               signing: dict[str, Any] | None = None) -> None:
     """Render ``template`` (default: the shipped one) with the evidence into ``out``, byte-for-byte repeatable."""
     from jinja2 import StrictUndefined, TemplateError
     from jinja2.sandbox import SandboxedEnvironment

@@ -8,7 +8,8 @@ OSCAL) takes its wording from here so they never disagree.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 NO_EXCEPTIONS = "No exceptions noted."
 METHOD = "Reperformance (red-team test)"
@@ -201,7 +202,7 @@ def retest_result(before: str, after: str) -> str:
     return "Not concluded: the re-test has no verdict yet."
 
 
-def outcome_of(auto: Iterable[tuple[str, Optional[dict[str, Any]]]], human: Optional[str]) -> str:
+def outcome_of(auto: Iterable[tuple[str, dict[str, Any] | None]], human: str | None) -> str:
     """A turn's effective outcome: the tester's latest word, else its automatic verdicts'
     ``(outcome, evidence)`` combined by the runner's own rule
     (:func:`app.detectors.aggregate.combine_verdicts`)."""
@@ -212,7 +213,7 @@ def outcome_of(auto: Iterable[tuple[str, Optional[dict[str, Any]]]], human: Opti
     return combine_verdicts(auto) or ""
 
 
-def configuration(snapshot: Optional[dict[str, Any]]) -> str:
+def configuration(snapshot: dict[str, Any] | None) -> str:
     """A system configuration as tested, in one line (from app.system_config's snapshot)."""
     if not snapshot:
         return "Not recorded (the run predates configuration snapshots)."
@@ -228,7 +229,7 @@ def configuration(snapshot: Optional[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def run_type(kind: str, tagged_window: str, retest_of: Optional[int]) -> str:
+def run_type(kind: str, tagged_window: str, retest_of: int | None) -> str:
     """How the exports name a run's standing in the Type II sample (``kind`` from DatingRules.place)."""
     if retest_of is not None or kind == "retest":
         finding = f" of finding {retest_of}" if retest_of is not None else ""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 from app.errors import FileFormatError, Problem
 from app.formats.engagement import ControlRow
@@ -30,7 +31,7 @@ _SPLIT_SCENARIOS = re.compile(r"[;,\s]+")
 
 
 def load_control_matrix(path: Path, *, catalog: Any = None,
-                        known_scenarios: Optional[Iterable[str]] = None) -> list[ControlRow]:
+                        known_scenarios: Iterable[str] | None = None) -> list[ControlRow]:
     """One :class:`ControlRow` per (matrix row, criterion); every problem raised together.
 
     Criteria must exist in the catalog. When ``known_scenarios`` is given, the
@@ -88,7 +89,7 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
-def _find_header(rows: list[tuple[int, list[str]]]) -> tuple[Optional[int], dict[str, int]]:
+def _find_header(rows: list[tuple[int, list[str]]]) -> tuple[int | None, dict[str, int]]:
     """The first row (within the first few) naming a criterion column, and where each known column is."""
     lookup = {alias: key for key, aliases in HEADER_ALIASES.items() for alias in aliases}
     for position, (_number, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
@@ -130,9 +131,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
     from zipfile import BadZipFile
 
+    from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:

@@ -9,7 +9,7 @@ bounded bursts, deletion requests). Exactly one of the two is given.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,12 +39,12 @@ class ChatStep(_Strict):
 
     type: Literal["chat"] = "chat"
     user: str
-    system: Optional[str] = None  # extra system message the tester adds (rare)
+    system: str | None = None  # extra system message the tester adds (rare)
     identity: str = "primary"  # a second identity makes a second session / key
     auth: Auth = "default"
-    model: Optional[str] = None  # override the system's model (AI-GOV-02 staging names)
+    model: str | None = None  # override the system's model (AI-GOV-02 staging names)
     new_session: bool = False  # drop this identity's history before sending
-    strategy: Optional[str] = None  # a prompt transformation from app.strategies
+    strategy: str | None = None  # a prompt transformation from app.strategies
 
 
 class ListModelsStep(_Strict):
@@ -61,7 +61,7 @@ class HttpStep(_Strict):
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str  # relative to the target base URL; ``{identity}`` is substituted
-    body: Optional[dict[str, Any]] = None
+    body: dict[str, Any] | None = None
     auth: Auth = "default"
     identity: str = "primary"
 
@@ -143,8 +143,8 @@ class DetectorSpec(BaseModel):
 
     type: str
     verdict_on_match: Outcome = "fail"
-    steps: Optional[list[int]] = None  # step indexes it applies to; default: every turn
-    name: Optional[str] = None
+    steps: list[int] | None = None  # step indexes it applies to; default: every turn
+    name: str | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -155,7 +155,7 @@ class PassCriteria(_Strict):
     """How turn verdicts roll up into the run's verdict (sampled scenarios report a rate)."""
 
     max_fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_error_rate: Optional[float] = Field(default=None, ge=0.0, le=1.0)
+    max_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 # A title ending like this names the secure outcome the test expects, not the failure it finds.
@@ -189,7 +189,7 @@ class ScenarioSpec(_Strict):
     category: Category
     controls: list[str] = Field(min_length=1)
     severity: Severity
-    methodology: Optional[str] = None  # the methodology bullet it covers (catalog key)
+    methodology: str | None = None  # the methodology bullet it covers (catalog key)
     description: str = ""
     rationale: str = ""  # why an auditor cares; written for the report
     expected: str = ""  # the expected secure behaviour
@@ -201,8 +201,8 @@ class ScenarioSpec(_Strict):
     owasp: list[str] = Field(default_factory=list)
     atlas: list[str] = Field(default_factory=list)
     samples: int = Field(default=1, ge=1, le=MAX_SAMPLES)
-    turns: Optional[list[ChatStep]] = None
-    steps: Optional[list[Step]] = None
+    turns: list[ChatStep] | None = None
+    steps: list[Step] | None = None
     detectors: list[DetectorSpec] = Field(min_length=1)
     pass_criteria: PassCriteria = Field(default_factory=PassCriteria)
 
@@ -214,7 +214,7 @@ class ScenarioSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_step_form(self) -> "ScenarioSpec":
+    def _one_step_form(self) -> ScenarioSpec:
         if (self.turns is None) == (self.steps is None):
             raise ValueError("give exactly one of 'turns' or 'steps'")
         if not self.all_steps:

@@ -13,10 +13,10 @@ resolves to the last one, are errors too: in an engagement file the first
 from __future__ import annotations
 
 import os
-import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,7 +25,7 @@ from app.errors import FieldValueError, FileFormatError, Problem
 from app.formats.plainwords import did_you_mean, plain_message  # noqa: F401  (did_you_mean: re-exported for the loaders)
 from app.formats.yamlwrite import dump_yaml  # noqa: F401  (re-exported: the writer lives beside the reader)
 
-DataPath = tuple[typing.Union[str, int], ...]
+DataPath = tuple[str | int, ...]
 # Far beyond any real engagement or scenario file; stops a few nested aliases expanding to billions.
 MAX_EXPANDED_NODES = 200_000
 # The bundled files are under 10 KB; a file past this is refused before it is read, not parsed for a minute.
@@ -52,13 +52,13 @@ class LocationIndex:
     values: dict[DataPath, Position] = field(default_factory=dict)
     spans: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
 
-    def key(self, path: DataPath) -> Optional[Position]:
+    def key(self, path: DataPath) -> Position | None:
         return self.keys.get(tuple(path))
 
-    def value(self, path: DataPath) -> Optional[Position]:
+    def value(self, path: DataPath) -> Position | None:
         return self.values.get(tuple(path))
 
-    def get(self, path: DataPath) -> Optional[Position]:
+    def get(self, path: DataPath) -> Position | None:
         """The key's position for a mapping entry, else the value's (a list item)."""
         path = tuple(path)
         return self.keys.get(path) or self.values.get(path)
@@ -73,7 +73,7 @@ class LocationIndex:
             path = path[:-1]
         return self.values.get((), (1, 1))
 
-    def span(self, path: DataPath) -> Optional[tuple[int, int]]:
+    def span(self, path: DataPath) -> tuple[int, int] | None:
         return self.spans.get(tuple(path))
 
     def __getitem__(self, path: DataPath) -> Position:
@@ -293,7 +293,7 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: DataPath, index: Locat
 
 
 def validate(model_cls: type[M], data: Any, locations: LocationIndex, path: Path | str, *,
-             context: Optional[dict[str, Any]] = None, at: DataPath = ()) -> M:
+             context: dict[str, Any] | None = None, at: DataPath = ()) -> M:
     """``model_cls`` built from ``data``, or a :class:`FileFormatError` with one problem per error.
 
     ``at`` is where ``data`` sits inside the document (e.g. ``(2,)`` for the
@@ -349,7 +349,7 @@ def _problem(err: Any, model_cls: type[BaseModel], data: Any, locations: Locatio
     return Problem(file, position[0], position[1], field_name(full), message)
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[DataPath, Optional[str]]:
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[DataPath, str | None]:
     """Map a pydantic ``loc`` onto the data: drop union tags; split off a missing key.
 
     Returns the path of the value the error is about and, for a missing key,

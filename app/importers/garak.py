@@ -13,15 +13,25 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from app.importers.model import (MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_REPORT_BYTES, ImportedAttempt, ImportedOutput,
-                                 ImportedProbe, ImportedReport, ReportImportError, ToolJudgement, clip)
+from app.importers.model import (
+    MAX_JSON_DEPTH,
+    MAX_LINE_BYTES,
+    MAX_REPORT_BYTES,
+    ImportedAttempt,
+    ImportedOutput,
+    ImportedProbe,
+    ImportedReport,
+    ReportImportError,
+    ToolJudgement,
+    clip,
+)
 
 HIT_AT = 0.5  # garak's own threshold: a detector score at or above it is a hit
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     """The text of a garak prompt or output in any of the shapes its versions write."""
     if value is None:
         return None
@@ -41,7 +51,7 @@ def _text(value: Any) -> Optional[str]:
     return str(value)
 
 
-def _when(value: Any) -> Optional[datetime]:
+def _when(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class Target(BaseModel):
     controls: list[str] = Field(default_factory=list)
     owasp: list[str] = Field(default_factory=list)
     atlas: list[str] = Field(default_factory=list)
-    category: Optional[str] = None
+    category: str | None = None
 
 
 class MappingFile(BaseModel):
@@ -63,7 +63,7 @@ class MappingTable:
     promptfoo_plugins: dict[str, Target]
     files: tuple[str, ...]  # where it was read from, for the import's audit event
 
-    def map(self, tool: str, probe: "ImportedProbe") -> Mapped:
+    def map(self, tool: str, probe: ImportedProbe) -> Mapped:
         if tool == "garak":
             module = probe.name.split(".", 1)[0]
             tags = list(dict.fromkeys([*probe.tags, *self.garak_probes.get(module, [])]))
@@ -88,14 +88,14 @@ def default_file() -> Path:
     return assets_dir() / "importers" / "mapping.yaml"
 
 
-def user_file() -> Optional[Path]:
+def user_file() -> Path | None:
     from app.paths import home_dir
 
     path = home_dir(create=False) / "import-mapping.yaml"
     return path if path.is_file() else None
 
 
-def _read(path: Path, catalog: "Catalog") -> tuple[MappingFile, list[Problem]]:
+def _read(path: Path, catalog: Catalog) -> tuple[MappingFile, list[Problem]]:
     from app.formats.plainwords import did_you_mean
     from app.formats.scenario import CATEGORIES
     from app.formats.yamlsource import load_yaml, validate
@@ -122,7 +122,7 @@ def _read(path: Path, catalog: "Catalog") -> tuple[MappingFile, list[Problem]]:
     return body, problems
 
 
-def load_mapping(extra: Optional[Path] = None, catalog: Optional["Catalog"] = None) -> MappingTable:
+def load_mapping(extra: Path | None = None, catalog: Catalog | None = None) -> MappingTable:
     """The shipped table, overlaid by the user's file and then ``extra``; every problem raised at once."""
     if catalog is None:
         from app.catalog import load_catalog

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
 
 from app.errors import RedlineError
 
@@ -30,8 +29,8 @@ class ToolJudgement:
     """One detector's or grader's judgement of one output, in the tool's own terms."""
 
     detector: str
-    hit: Optional[bool]  # True: the attack worked (a failure of the system); None: the tool could not say
-    score: Optional[float] = None
+    hit: bool | None  # True: the attack worked (a failure of the system); None: the tool could not say
+    score: float | None = None
     reason: str = ""
 
     def outcome(self) -> str:
@@ -43,7 +42,7 @@ class ToolJudgement:
 
 @dataclass
 class ImportedOutput:
-    text: Optional[str]  # None: the tool recorded no output (the request failed or was never sent)
+    text: str | None  # None: the tool recorded no output (the request failed or was never sent)
     judgements: list[ToolJudgement] = field(default_factory=list)
     error: str = ""  # the tool's error for this output, if any
 
@@ -55,7 +54,7 @@ class ImportedAttempt:
     outputs: list[ImportedOutput] = field(default_factory=list)
     goal: str = ""
     strategy: str = ""  # promptfoo's strategy id, garak's buff, when the tool names one
-    latency_ms: Optional[float] = None
+    latency_ms: float | None = None
 
 
 @dataclass
@@ -73,7 +72,7 @@ class ImportedReport:
     version: str
     source: str  # the file name as given
     sha256: str  # of the file's bytes: the evidence of what was imported
-    started_at: Optional[datetime]
+    started_at: datetime | None
     model: str = ""
     probes: list[ImportedProbe] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # what was left out, and why (said, never silent)

@@ -11,19 +11,27 @@ assertion or the red-team grader caught a failure; a row with an error was never
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from app.importers.model import (MAX_JSON_DEPTH, MAX_REPORT_BYTES, ImportedAttempt, ImportedOutput, ImportedProbe,
-                                 ImportedReport, ReportImportError, ToolJudgement, clip)
+from app.importers.model import (
+    MAX_JSON_DEPTH,
+    MAX_REPORT_BYTES,
+    ImportedAttempt,
+    ImportedOutput,
+    ImportedProbe,
+    ImportedReport,
+    ReportImportError,
+    ToolJudgement,
+    clip,
+)
 
 
-def _when(value: Any) -> Optional[datetime]:
+def _when(value: Any) -> datetime | None:
     if isinstance(value, (int, float)):
-        from datetime import timezone
 
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:

@@ -14,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.formats.scenario import PassCriteria
 from app.importers.mapping import Mapped, MappingTable
@@ -68,7 +68,7 @@ def scenario_id_for(tool: str, probe: str) -> str:
     return f"{tool}.{slug}"[:120]
 
 
-def _scenario_row(db: "Session", report: ImportedReport, probe: ImportedProbe, mapped: Mapped) -> Any:
+def _scenario_row(db: Session, report: ImportedReport, probe: ImportedProbe, mapped: Mapped) -> Any:
     import yaml
     from sqlmodel import select
 
@@ -99,7 +99,7 @@ def _scenario_row(db: "Session", report: ImportedReport, probe: ImportedProbe, m
     return row
 
 
-def record_report(db: "Session", engagement: "Engagement", system: "AISystem", report: ImportedReport,
+def record_report(db: Session, engagement: Engagement, system: AISystem, report: ImportedReport,
                   mapping: MappingTable, actor: str = "") -> ImportSummary:
     """Every probe of ``report`` as a finished run against ``system``; the caller commits (or not)."""
     from app.runner.plan import window_for
@@ -131,9 +131,9 @@ def record_report(db: "Session", engagement: "Engagement", system: "AISystem", r
     return summary
 
 
-def _record_probe(db: "Session", engagement: "Engagement", system: "AISystem", report: ImportedReport,
+def _record_probe(db: Session, engagement: Engagement, system: AISystem, report: ImportedReport,
                   probe: ImportedProbe, mapped: Mapped, scenario: Any, started: datetime,
-                  window_id: Optional[int], window: Optional[str]) -> tuple["Run", str, Optional[int]]:
+                  window_id: int | None, window: str | None) -> tuple[Run, str, int | None]:
     from app.runner.judge import create_run_finding, rollup, settle
     from app.store import audit
     from app.store.coverage import run_evidence

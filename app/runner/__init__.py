@@ -15,9 +15,9 @@ of one run), ``record`` (persist-while-streaming hot path), ``judge``
 """
 
 from app.runner.execute import RunOutcome, resume_run, run_scenarios, spec_from_snapshot
-from app.runner.turns import TurnLog
 from app.runner.plan import PlannedRun, plan_runs, window_for
 from app.runner.recovery import recover_interrupted
+from app.runner.turns import TurnLog
 
 __all__ = [
     "PlannedRun", "RunOutcome", "TurnLog", "plan_runs", "recover_interrupted", "resume_run",

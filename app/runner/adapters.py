@@ -6,7 +6,7 @@ judges and the attacker must not import the runner that calls them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.errors import UsageError
 from app.runner.record import SecretScrubber
@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 class Targets:
     """One adapter per AI system for the whole batch, closed at the end; keys resolved up front."""
 
-    def __init__(self, secrets: Optional["SecretResolver"] = None):
+    def __init__(self, secrets: SecretResolver | None = None):
         from app.secrets import SecretResolver
 
         self.resolver = secrets or SecretResolver()
-        self._targets: dict[int, "Target"] = {}
+        self._targets: dict[int, Target] = {}
         self._operations: dict[int, ClientOperations] = {}
 
-    def prepare(self, system: AISystem) -> "Target":
+    def prepare(self, system: AISystem) -> Target:
         """Build the system's adapter; a missing API key fails here, before any run starts."""
         from app.formats.engagement import TargetSpec
         from app.secrets import SecretUnavailable

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.runner.record import discard_turns, open_turns
 from app.runner.stats import burst_summary
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from app.runner.turns import RunInProgress
 
 
-async def run_burst(live: "RunInProgress", index: int, sample: int, step: "BurstStep") -> None:
+async def run_burst(live: RunInProgress, index: int, sample: int, step: BurstStep) -> None:
     """Send the burst, record each request as a turn, and add the step's summary to ``live.bursts``."""
     gate = asyncio.Semaphore(step.concurrency)
     label = live.label(step.identity)
@@ -45,7 +45,7 @@ async def run_burst(live: "RunInProgress", index: int, sample: int, step: "Burst
             if time.perf_counter() >= deadline or live._stop():
                 return
             request = ChatRequest(messages=[{"role": "user", "content": step.user}], user=label, measure_raw=True)
-            ready: Optional[tuple[int, list[dict[str, Any]]]] = opened.pop(number, None)
+            ready: tuple[int, list[dict[str, Any]]] | None = opened.pop(number, None)
             await live._chat_turn(index, number, "burst", step.identity, request, step.user, [], deadline,
                                   opened=ready)
 

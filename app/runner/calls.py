@@ -8,8 +8,9 @@ goes on (the streaming side keeps the same rule in :mod:`app.runner.live`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import judge_turn, observation
@@ -41,7 +42,7 @@ async def http_step(run: RunInProgress, index: int, sample: int, step: HttpStep)
 
 
 async def record_call(run: RunInProgress, index: int, sample: int, kind: str, identity: str, prompt: str,
-                      call: Callable[[], Any]) -> tuple[str, Optional[int]]:
+                      call: Callable[[], Any]) -> tuple[str, int | None]:
     """A non-streaming call (model listing, raw HTTP) recorded as one turn; returns its status."""
     entry = TurnLog(index, sample, kind, identity, prompt)
     run.log.append(entry)
@@ -54,7 +55,7 @@ async def record_call(run: RunInProgress, index: int, sample: int, kind: str, id
     entry.turn_id = turn_id
     if run.emit is not None:
         run.emit(TurnStarted(run.run_id, turn_id, index, sample, kind, prompt))
-    holder: list["HttpResult"] = []
+    holder: list[HttpResult] = []
 
     async def work() -> None:
         holder.append(await call())

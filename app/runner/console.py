@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.events import ChunkReceived, RunFinished, RunStarted, TurnFinished, TurnStarted
 from app.text import for_terminal, one_line
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_TARGET_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def exit_code(outcomes: Sequence["RunOutcome"]) -> int:
+def exit_code(outcomes: Sequence[RunOutcome]) -> int:
     """0 all passed (or await review), 1 any failed, 3 target errors left runs unjudged and none failed."""
     finished = [o for o in outcomes if o.status == "finished"]
     if any(o.verdict == "fail" for o in finished):
@@ -40,7 +41,7 @@ def exit_code(outcomes: Sequence["RunOutcome"]) -> int:
     return EXIT_PASS
 
 
-def open_engagement(db: "Session", ref: str) -> "Engagement":
+def open_engagement(db: Session, ref: str) -> Engagement:
     """An engagement by name, or by engagement file (imported, or re-imported keeping history, first)."""
     from app.engagements import UnknownEngagement, find_engagement, import_engagement, load_engagement_file
 
@@ -70,7 +71,7 @@ class _Live:
 class ConsoleProgress:
     """An ``on_event`` consumer for a terminal or a log. Per chunk it only counts."""
 
-    def __init__(self, console: "Console", total: int):
+    def __init__(self, console: Console, total: int):
         self.console = console
         self.total = total
         self.chunks = 0
@@ -80,9 +81,16 @@ class ConsoleProgress:
         self._progress: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> "ConsoleProgress":
+    def __enter__(self) -> ConsoleProgress:
         if self.console.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
                                       BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -95,7 +103,7 @@ class ConsoleProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def __call__(self, event: "RunnerEvent") -> None:
+    def __call__(self, event: RunnerEvent) -> None:
         if type(event) is ChunkReceived:
             self.chunks += 1
             return
@@ -135,7 +143,7 @@ def _mark(verdict: str) -> str:
     return {"pass": "✓", "fail": "✗", "review": "?", "error": "!"}.get(verdict, "·")
 
 
-def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
+def summary_table(outcomes: Sequence[RunOutcome]) -> Any:
     """scenario, system, verdict, turns, errors, ttft p50, findings; under it, why each
     inconclusive run could not be judged (the run's own reason, naming its turns)."""
     from rich.table import Table
@@ -162,9 +170,9 @@ def summary_table(outcomes: Sequence["RunOutcome"]) -> Any:
     return table
 
 
-def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: Optional[str] = None,
-                 window: Optional[str] = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
-                 junit: Optional[Path] = None, resume: Optional[int] = None, probe: bool = True,
+def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = False, system: str | None = None,
+                 window: str | None = None, extra_paths: Sequence[str] = (), concurrency: int = 4,
+                 junit: Path | None = None, resume: int | None = None, probe: bool = True,
                  strategies: Sequence[str] = (), transport: bool = True) -> int:
     """Everything ``redline run`` does after parsing; returns the exit code.
 
@@ -212,7 +220,7 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     total = 1 if resume is not None else len(plan)
     cancelled = False
 
-    async def main() -> list["RunOutcome"]:
+    async def main() -> list[RunOutcome]:
         loop = asyncio.get_running_loop()
         cancel = asyncio.Event()
 
@@ -255,7 +263,7 @@ def run_from_cli(ref: str, *, scenario_ids: Sequence[str] = (), all_: bool = Fal
     return exit_code(outcomes)
 
 
-def _check_resumable(db: "Session", engagement: "Engagement", run_id: int) -> None:
+def _check_resumable(db: Session, engagement: Engagement, run_id: int) -> None:
     from app.errors import UsageError
     from app.store.models import Run
 

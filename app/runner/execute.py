@@ -10,20 +10,21 @@ executes, the tool version and its test window; the steps run (see
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
 from app.errors import RedlineError, UsageError
 from app.events import RunFinished, RunStarted
+from app.runner.adapters import Targets  # noqa: F401  (re-exported: callers import it from here)
 from app.runner.judge import RunJudgement, create_run_finding, rollup, settle
 from app.runner.live import LiveRun
-from app.runner.turns import PriorTurn, TurnLog
-from app.runner.adapters import Targets  # noqa: F401  (re-exported: callers import it from here)
 from app.runner.plan import PlannedRun, today_utc
 from app.runner.record import SecretScrubber
 from app.runner.recovery import INTERRUPTED, RESUMABLE, RunLock, is_live
 from app.runner.stats import latency_summary
+from app.runner.turns import PriorTurn, TurnLog
 from app.runner.writer import StoreWriter
 from app.store import audit
 from app.store.coverage import run_evidence
@@ -51,17 +52,17 @@ PLANNED = "planned"
 class RunOutcome:
     """What happened to one planned run, for summaries, exit codes and JUnit."""
 
-    run_id: Optional[int]
+    run_id: int | None
     scenario_id: str
     system: str
-    window: Optional[str]
+    window: str | None
     status: str  # finished | cancelled | not_started | planned (waits on what ``reason`` names)
     verdict: str  # pass | fail | review | error ("" when not started)
     title: str = ""
     reason: str = ""  # why it failed or errored, in one line
     turns: int = 0
     errors: int = 0
-    ttft_p50_ms: Optional[float] = None
+    ttft_p50_ms: float | None = None
     finding_ids: list[int] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     transcript: list[TurnLog] = field(default_factory=list)
@@ -74,15 +75,15 @@ class RunOutcome:
         return f"{self.scenario_id} [{self.strategy}]" if self.strategy else self.scenario_id
 
 
-def _engine() -> "Engine":
+def _engine() -> Engine:
     from app.store import get_engine
 
     return get_engine()
 
 
 async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concurrency: int = 4,
-                        on_event: OnEvent = None, cancel: Optional[asyncio.Event] = None,
-                        secrets: Optional["SecretResolver"] = None) -> list[RunOutcome]:
+                        on_event: OnEvent = None, cancel: asyncio.Event | None = None,
+                        secrets: SecretResolver | None = None) -> list[RunOutcome]:
     """Execute ``plan``, at most ``concurrency`` runs at a time; outcomes in plan order.
 
     Scenarios tagged ``exclusive`` run one at a time once the others are done.
@@ -98,7 +99,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
 
     waiting = {i: waiting_on(p.scenario.spec, p.system) for i, p in enumerate(plan)}
     targets = Targets(secrets)
-    writer: Optional[StoreWriter] = None
+    writer: StoreWriter | None = None
     try:
         for planned in plan:
             targets.prepare(planned.system)
@@ -128,7 +129,7 @@ async def run_scenarios(engagement_id: int, plan: Sequence[PlannedRun], *, concu
                                     target, targets.scrubber(), on_event, cancel, {}, lock,
                                     targets.operations(planned.system))
 
-        outcomes: list[Optional[RunOutcome]] = [None] * len(plan)
+        outcomes: list[RunOutcome | None] = [None] * len(plan)
         shared = [i for i, p in enumerate(plan) if EXCLUSIVE_TAG not in p.scenario.spec.tags]
         for i, outcome in zip(shared, await asyncio.gather(*(one(plan[i], waiting[i]) for i in shared)), strict=True):
             outcomes[i] = outcome
@@ -177,9 +178,9 @@ def _start_run(engagement_id: int, planned: PlannedRun) -> tuple[int, RunLock]:
     return run.id, lock
 
 
-async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "ScenarioSpec", system: AISystem,
-                 window: Optional[str], target: "Target", scrubber: SecretScrubber, on_event: OnEvent,
-                 cancel: Optional[asyncio.Event], prior: dict[tuple[int, int], PriorTurn],
+async def _drive(engine: Engine, writer: StoreWriter, run_id: int, spec: ScenarioSpec, system: AISystem,
+                 window: str | None, target: Target, scrubber: SecretScrubber, on_event: OnEvent,
+                 cancel: asyncio.Event | None, prior: dict[tuple[int, int], PriorTurn],
                  lock: RunLock, operations: ClientOperations | None = None) -> RunOutcome:
     """Execute a started (or resumed) run and close it, whatever happens to the steps; then let go of its lock."""
     try:
@@ -197,7 +198,7 @@ async def _drive(engine: "Engine", writer: StoreWriter, run_id: int, spec: "Scen
         lock.release()
 
 
-def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, window: Optional[str],
+def _finish(run_id: int, live: LiveRun, spec: ScenarioSpec, system: AISystem, window: str | None,
             status: str, on_event: OnEvent) -> RunOutcome:
     """Judge the run, file its finding if it failed, close the row, and record it."""
     from app.store import session
@@ -254,7 +255,7 @@ def _finish(run_id: int, live: LiveRun, spec: "ScenarioSpec", system: AISystem, 
                       strategy=strategy)
 
 
-def _reason(judgement: "RunJudgement", status: str) -> str:
+def _reason(judgement: RunJudgement, status: str) -> str:
     """One line saying why a run failed or could not be judged."""
     metrics = judgement.metrics
     if judgement.verdict == "fail":
@@ -271,7 +272,7 @@ def _reason(judgement: "RunJudgement", status: str) -> str:
     return ""
 
 
-def spec_from_snapshot(scenario: Scenario) -> "ScenarioSpec":
+def spec_from_snapshot(scenario: Scenario) -> ScenarioSpec:
     """The scenario exactly as the run first executed it, from its stored YAML text."""
     import yaml
 
@@ -284,8 +285,8 @@ def spec_from_snapshot(scenario: Scenario) -> "ScenarioSpec":
     return ScenarioSpec.model_validate(data)
 
 
-async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[asyncio.Event] = None,
-                     secrets: Optional["SecretResolver"] = None) -> RunOutcome:
+async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: asyncio.Event | None = None,
+                     secrets: SecretResolver | None = None) -> RunOutcome:
     """Finish an interrupted (or cancelled) run in place: same Run id, finished turns are not redone.
 
     Turns that ended (``done``, or ``error`` from a target fault) stand; turns
@@ -326,7 +327,7 @@ async def resume_run(run_id: int, *, on_event: OnEvent = None, cancel: Optional[
                          f"{run_id} started (SHA-256 {run.system_sha256[:12]} then, {config_sha[:12]} now); "
                          "start a new run instead")
     targets = Targets(secrets)
-    writer: Optional[StoreWriter] = None
+    writer: StoreWriter | None = None
     try:
         target = targets.prepare(system)  # a missing key fails before the run is touched
         lock = RunLock(run_id).acquire()  # held from before the run is marked running again

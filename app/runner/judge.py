@@ -19,8 +19,9 @@ turn under ``inconclusive``. A run that did not finish never passes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.detectors import TurnObservation, aggregate, evaluate_all
 from app.detectors.aggregate import WITHHOLDS_PASS, combine_verdicts
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from app.store.models import AISystem, Run
 
 
-def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
+def canaries_for(system: AISystem, spec: ScenarioSpec) -> list[str]:
     """The system's planted canaries plus any tokens the scenario's canary detectors name."""
     tokens = list(system.target.get("canaries") or [])
     for det in spec.detectors:
@@ -49,8 +50,8 @@ def canaries_for(system: "AISystem", spec: "ScenarioSpec") -> list[str]:
     return list(dict.fromkeys(tokens))
 
 
-def observation(text: str, *, kind: str, http_status: Optional[int], error_type: str,
-                ttft_ms: Optional[float], total_ms: Optional[float], canaries: Sequence[str],
+def observation(text: str, *, kind: str, http_status: int | None, error_type: str,
+                ttft_ms: float | None, total_ms: float | None, canaries: Sequence[str],
                 documented: Sequence[str], recall: Sequence[str], identity: str,
                 models: tuple[str, ...] = ()) -> TurnObservation:
     """What detectors see of one turn; the context keys are those app.detectors.CONTEXT_KEYS lists."""
@@ -62,8 +63,8 @@ def observation(text: str, *, kind: str, http_status: Optional[int], error_type:
     )
 
 
-def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spec: "ScenarioSpec",
-               obs: TurnObservation, emit: Optional[Callable[["RunnerEvent"], None]]) -> Optional[str]:
+def judge_turn(engine: Engine, run_id: int, turn_id: int, step_index: int, spec: ScenarioSpec,
+               obs: TurnObservation, emit: Callable[[RunnerEvent], None] | None) -> str | None:
     """Store one automatic Verdict per applicable detector (one transaction) and announce them."""
     from sqlalchemy import insert
 
@@ -83,7 +84,7 @@ def judge_turn(engine: "Engine", run_id: int, turn_id: int, step_index: int, spe
     return combine_verdicts((row["outcome"], row["evidence"]) for row in rows)
 
 
-def graded_evidence(det: "DetectorSpec", outcome: str, obs: TurnObservation) -> dict[str, Any]:
+def graded_evidence(det: DetectorSpec, outcome: str, obs: TurnObservation) -> dict[str, Any]:
     """For a model judge: its grade as given (or the fault that kept it from grading) beside the verdict,
     and, when it could not grade, the flag that keeps the turn from passing."""
     if det.type != "judge":
@@ -102,8 +103,8 @@ class RunJudgement:
 
     verdict: str
     metrics: dict[str, Any]
-    failing_turn: Optional[Turn] = None
-    failing_verdict: Optional[Verdict] = None
+    failing_turn: Turn | None = None
+    failing_verdict: Verdict | None = None
     turns: list[Turn] = field(default_factory=list)  # every turn, without its text or raw body
 
 
@@ -117,7 +118,7 @@ INCONCLUSIVE_LISTED = 20
 _UNANSWERED = ("error", "cancelled")
 
 
-def turn_outcome(turn: Turn, judged: Sequence[Verdict]) -> Optional[str]:
+def turn_outcome(turn: Turn, judged: Sequence[Verdict]) -> str | None:
     """A stored turn's outcome: its detectors' combined verdict; ``error`` for an errored or cancelled
     turn no detector judged; None for an answered turn that no detector needs."""
     outcome = combine_verdicts((v.outcome, v.evidence) for v in judged)
@@ -147,7 +148,7 @@ def settle(verdict: str, status: str) -> str:
     return verdict
 
 
-def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
+def rollup(db: Session, run_id: int, spec: ScenarioSpec) -> RunJudgement:
     """Aggregate the stored automatic verdicts of every turn of the run."""
     from sqlalchemy.orm import load_only
     from sqlmodel import select
@@ -167,7 +168,7 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     by_turn.update(manual)
     outcomes: list[str] = []
     inconclusive: list[dict[str, Any]] = []
-    failing: Optional[tuple[Turn, Verdict]] = None
+    failing: tuple[Turn, Verdict] | None = None
     for turn in turns:
         judged = by_turn.get(turn.id or 0, [])
         outcome = turn_outcome(turn, judged)
@@ -186,8 +187,8 @@ def rollup(db: "Session", run_id: int, spec: "ScenarioSpec") -> RunJudgement:
     return RunJudgement(verdict, metrics, failing_turn, failing_verdict, turns=turns)
 
 
-def steps_to_reproduce(run: "Run", system: "AISystem", spec: "ScenarioSpec", log: list["TurnLog"],
-                       judgement: RunJudgement, window: Optional[str]) -> str:
+def steps_to_reproduce(run: Run, system: AISystem, spec: ScenarioSpec, log: list[TurnLog],
+                       judgement: RunJudgement, window: str | None) -> str:
     """Numbered steps an engineer can follow by hand: target, model, time, then each request sent."""
     from app.formats.scenario import BurstStep
 
@@ -247,8 +248,8 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\n", "\n   ") + '"'
 
 
-def create_run_finding(db: "Session", run: "Run", system: "AISystem", spec: "ScenarioSpec",
-                       judgement: RunJudgement, log: list["TurnLog"], window: Optional[str]) -> Optional[int]:
+def create_run_finding(db: Session, run: Run, system: AISystem, spec: ScenarioSpec,
+                       judgement: RunJudgement, log: list[TurnLog], window: str | None) -> int | None:
     """The finding a failed run shows: a new draft, or another occurrence of the weakness's finding.
 
     :mod:`app.occurrences` holds the rule: while the finding for this scenario

@@ -16,23 +16,39 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.events import TurnFinished, TurnStarted
-from app.runner.judge import canaries_for, judge_turn, observation
-from app.runner.record import (SecretScrubber, TurnRecorder, checkpoint, open_turn, token_count, update_turn,
-                               withhold_raw)
 from app.runner.adaptive import run_adaptive
 from app.runner.burst import run_burst
 from app.runner.calls import http_step, list_models_step
-from app.runner.turns import Emit, PriorTurn, TurnLog
 from app.runner.grading import grade_turn
+from app.runner.judge import canaries_for, judge_turn, observation
+from app.runner.record import (
+    SecretScrubber,
+    TurnRecorder,
+    checkpoint,
+    open_turn,
+    token_count,
+    update_turn,
+    withhold_raw,
+)
+from app.runner.turns import Emit, PriorTurn, TurnLog
 from app.runner.writer import StoreWriter
 from app.store.models import utcnow
-from app.targets.base import (BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, TextDelta,
-                              TurnCompleted, TurnFailed)
+from app.targets.base import (
+    BodyBytes,
+    ChatRequest,
+    RequestSent,
+    ResponseMeta,
+    RetryScheduled,
+    TextDelta,
+    TurnCompleted,
+    TurnFailed,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -41,7 +57,7 @@ if TYPE_CHECKING:
 
     from app.formats.scenario import ChatStep, ScenarioSpec
     from app.store.models import AISystem
-    from app.targets.base import HttpResult, Target
+    from app.targets.base import Target
     from app.targets.operation import ClientOperations
 
 # Emit, PriorTurn and TurnLog are imported above and stay importable from here.
@@ -52,18 +68,18 @@ __all__ = ["Emit", "LiveRun", "PriorTurn", "TurnLog"]
 class _Stream:
     """Facts gathered from the adapter's events while a turn streams."""
 
-    request: Optional[RequestSent] = None
+    request: RequestSent | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     retries: list[dict[str, Any]] = field(default_factory=list)
-    end: Optional[TurnCompleted | TurnFailed] = None
+    end: TurnCompleted | TurnFailed | None = None
 
 
 class LiveRun:
     """Executes one Run row's steps. Create it, then ``await execute()``."""
 
-    def __init__(self, engine: "Engine", *, run_id: int, spec: "ScenarioSpec", system: "AISystem",
-                 target: "Target", scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
-                 cancel: Optional[asyncio.Event] = None, prior: Optional[dict[tuple[int, int], PriorTurn]] = None,
+    def __init__(self, engine: Engine, *, run_id: int, spec: ScenarioSpec, system: AISystem,
+                 target: Target, scrubber: SecretScrubber, writer: StoreWriter, on_event: Emit = None,
+                 cancel: asyncio.Event | None = None, prior: dict[tuple[int, int], PriorTurn] | None = None,
                  operations: ClientOperations | None = None):
         self.engine = engine  # verdicts are written here; a turn's own rows go through ``writer``
         self.writer = writer
@@ -127,7 +143,7 @@ class LiveRun:
 
     # ------------------------------------------------------------------ chat
 
-    async def _chat(self, index: int, sample: int, step: "ChatStep") -> None:
+    async def _chat(self, index: int, sample: int, step: ChatStep) -> None:
         from app.strategies import apply
 
         identity = step.identity
@@ -149,8 +165,8 @@ class LiveRun:
             history.append({"role": "assistant", "content": reply})
 
     async def _chat_turn(self, index: int, sample: int, kind: str, identity: str, request: ChatRequest,
-                         prompt: str, recall: list[str], deadline: Optional[float] = None,
-                         opened: Optional[tuple[int, list[dict[str, Any]]]] = None) -> tuple[str, bool]:
+                         prompt: str, recall: list[str], deadline: float | None = None,
+                         opened: tuple[int, list[dict[str, Any]]] | None = None) -> tuple[str, bool]:
         """Stream one chat call into the store; returns the text and whether the target answered.
 
         ``opened``: the turn's row was already opened (a burst opens its first wave at once)."""
@@ -228,7 +244,7 @@ class LiveRun:
             if closer is not None:
                 await closer()
 
-    async def _race(self, work: Any, deadline: Optional[float]) -> bool:
+    async def _race(self, work: Any, deadline: float | None) -> bool:
         """Run ``work`` until it ends, the run is cancelled, or ``deadline`` passes; True if it ended."""
         if self.cancel is None and deadline is None:
             await work
@@ -256,13 +272,13 @@ class LiveRun:
         task.result()  # re-raise whatever the work raised
         return True
 
-    def _http_status(self, state: _Stream) -> Optional[int]:
+    def _http_status(self, state: _Stream) -> int | None:
         if state.end is not None and state.end.http_status is not None:
             return state.end.http_status
         return state.meta.get("http_status")
 
     def _close_turn(self, entry: TurnLog, recorder: TurnRecorder, state: _Stream, t0: float, prompt: str,
-                    status: str, error_type: str, detail: str) -> "Future[None]":
+                    status: str, error_type: str, detail: str) -> Future[None]:
         """Queue the turn's final row (assembled text, timings, usage, request, retries) after its batches."""
         detail = recorder.scrub_detail(detail, isinstance(state.end, TurnFailed) and state.end.secret_found)
         text, last_batch = recorder.final()
@@ -290,7 +306,7 @@ class LiveRun:
             request=request, finished_at=utcnow(), **recorder.evidence(state.end.bounds if state.end else None))
         withheld = recorder.withheld
 
-        def close(conn: "Connection") -> None:
+        def close(conn: Connection) -> None:
             if last_batch is not None:
                 last_batch(conn)
             if withheld:

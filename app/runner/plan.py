@@ -8,10 +8,11 @@ plus the engagement's own scenario folders.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING
 
 from app.errors import UsageError
 from app.store.models import AISystem, ControlMapping, Engagement, TestWindow
@@ -28,10 +29,10 @@ class PlannedRun:
     """One scenario against one system, in one test window (or none)."""
 
     system: AISystem
-    scenario: "LoadedScenario"
-    window: Optional[TestWindow] = None
-    retest_of: Optional[int] = None  # the finding this run re-tests, if any
-    variant: Optional["Variant"] = None  # the strategy variant to send instead of the plain scenario
+    scenario: LoadedScenario
+    window: TestWindow | None = None
+    retest_of: int | None = None  # the finding this run re-tests, if any
+    variant: Variant | None = None  # the strategy variant to send instead of the plain scenario
 
     @property
     def strategy(self) -> str:
@@ -40,11 +41,11 @@ class PlannedRun:
 
 def today_utc() -> date:
     """Runs are dated in UTC, like every timestamp in the store."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
-def window_for(db: "Session", engagement: Engagement, name: Optional[str] = None,
-               on: Optional[date] = None) -> Optional[TestWindow]:
+def window_for(db: Session, engagement: Engagement, name: str | None = None,
+               on: date | None = None) -> TestWindow | None:
     """The named window, else the one containing ``on`` (default today), else None."""
     from sqlmodel import col, select
 
@@ -68,8 +69,8 @@ def scenario_roots(engagement: Engagement, extra_paths: Iterable[str | Path] = (
     return scenario_paths_of(engagement, engagement.source_path) + [Path(p) for p in extra_paths]
 
 
-def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[Sequence[str]] = None,
-              all_: bool = False, system: Optional[str] = None, window: Optional[str] = None,
+def plan_runs(db: Session, engagement: Engagement, *, scenario_ids: Sequence[str] | None = None,
+              all_: bool = False, system: str | None = None, window: str | None = None,
               extra_paths: Iterable[str | Path] = ()) -> list[PlannedRun]:
     """The runs ``redline run`` would make, in scenario order then system order.
 
@@ -119,7 +120,7 @@ def plan_runs(db: "Session", engagement: Engagement, *, scenario_ids: Optional[S
             for loaded in chosen if loaded is not None for s in picked]
 
 
-def add_variants(db: "Session", engagement: Engagement, plan: Sequence[PlannedRun],
+def add_variants(db: Session, engagement: Engagement, plan: Sequence[PlannedRun],
                  strategies: Sequence[str] = ()) -> tuple[list[PlannedRun], list[str]]:
     """``plan`` with, after each plain run, one run per strategy chain; and a note per variant skipped.
 
@@ -163,8 +164,8 @@ def add_variants(db: "Session", engagement: Engagement, plan: Sequence[PlannedRu
     return out, list(dict.fromkeys(notes))
 
 
-def dating_notice(db: "Session", engagement: Engagement, window: Optional[TestWindow],
-                  at: Optional[datetime] = None) -> Optional[str]:
+def dating_notice(db: Session, engagement: Engagement, window: TestWindow | None,
+                  at: datetime | None = None) -> str | None:
     """What the dating rule will say about runs made now (``at``) in ``window``; None when they count.
 
     Said before a run starts, so a tester back-filling an ended window learns
@@ -175,5 +176,5 @@ def dating_notice(db: "Session", engagement: Engagement, window: Optional[TestWi
     from app.evidence.dating import rules_for
 
     windows = list(db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement.id)).all())
-    problems = rules_for(engagement, windows).flags(at or datetime.now(timezone.utc), window.id if window else None)
+    problems = rules_for(engagement, windows).flags(at or datetime.now(UTC), window.id if window else None)
     return "; ".join(problems) or None

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.events import ChunkReceived
 from app.store.models import Turn, TurnChunk, utcnow
@@ -42,13 +43,11 @@ from app.store.models import Turn, TurnChunk, utcnow
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from app.secrets import StreamRedactor
-
     from sqlalchemy.engine import Connection
 
-    from app.runner.writer import StoreWriter
-
     from app.events import RunnerEvent
+    from app.runner.writer import StoreWriter
+    from app.secrets import StreamRedactor
     from app.targets.base import RequestSent
 
 FLUSH_INTERVAL_S = 0.1
@@ -73,7 +72,7 @@ class SecretScrubber:
         self._text = StreamRedactor(secrets, "")
         self.secrets = self._text.values
 
-    def stream(self) -> "StreamRedactor[str]":
+    def stream(self) -> StreamRedactor[str]:
         """A redactor for one turn's text: turns stream side by side (a burst), so each holds back its own."""
         from app.secrets import StreamRedactor
 
@@ -98,7 +97,7 @@ class SecretScrubber:
     def finish(self) -> str:
         return self._text.finish()
 
-    def request_dict(self, request: "RequestSent | None") -> dict[str, Any]:
+    def request_dict(self, request: RequestSent | None) -> dict[str, Any]:
         """The request as stored: the adapter already redacted it; this is belt and braces."""
         if request is None:
             return {}
@@ -108,7 +107,7 @@ class SecretScrubber:
         return json.loads(self.whole(json.dumps(data, ensure_ascii=False, default=str)))
 
 
-def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: str,
+def open_turn(conn: Connection, *, run_id: int, step: int, sample: int, kind: str,
               identity: str) -> tuple[int, list[dict[str, Any]]]:
     """Create the Turn row (status ``streaming``), or reset a row left unfinished by a
     previous attempt at this run; that attempt's partial text is kept in ``retries``.
@@ -146,14 +145,14 @@ def open_turn(conn: "Connection", *, run_id: int, step: int, sample: int, kind: 
     return int(row.id), earlier
 
 
-def open_turns(conn: "Connection", *, run_id: int, step: int, samples: list[int], kind: str,
+def open_turns(conn: Connection, *, run_id: int, step: int, samples: list[int], kind: str,
                identity: str) -> dict[int, tuple[int, list[dict[str, Any]]]]:
     """:func:`open_turn` for several requests of one step in one transaction (a burst's first wave)."""
     return {sample: open_turn(conn, run_id=run_id, step=step, sample=sample, kind=kind, identity=identity)
             for sample in samples}
 
 
-def discard_turns(conn: "Connection", turn_ids: list[int]) -> None:
+def discard_turns(conn: Connection, turn_ids: list[int]) -> None:
     """Turns opened for requests that were never sent: a request not sent is no turn, so a fresh row
     goes; a row that holds an earlier attempt (a resumed run) keeps it and is marked cancelled."""
     from sqlalchemy import select
@@ -169,15 +168,15 @@ def discard_turns(conn: "Connection", turn_ids: list[int]) -> None:
                         finished_at=utcnow())
 
 
-def update_turn(conn: "Connection", turn_id: int, **values: Any) -> None:
+def update_turn(conn: Connection, turn_id: int, **values: Any) -> None:
     """Write the given Turn columns (a job for :class:`~app.runner.writer.StoreWriter`)."""
     from sqlalchemy import update
 
     conn.execute(update(_TURN).where(_TURN.c.id == turn_id).values(**values))
 
 
-def append_batch(conn: "Connection", turn_id: int, seq: int, text: str, raw: Optional[bytes], at_ms: float,
-                 chunk_count: int, ttft_ms: Optional[float]) -> None:
+def append_batch(conn: Connection, turn_id: int, seq: int, text: str, raw: bytes | None, at_ms: float,
+                 chunk_count: int, ttft_ms: float | None) -> None:
     """One batch: a ``TurnChunk`` row appended (its raw bytes packed here, on the writer's
     thread), and the turn's chunk count and time to first token brought up to date."""
     from sqlalchemy import insert, update
@@ -204,7 +203,7 @@ RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw 
                 "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
 
 
-def withhold_raw(conn: "Connection", turn_id: int) -> None:
+def withhold_raw(conn: Connection, turn_id: int) -> None:
     """Drop the raw bytes stored with a turn's chunks, overwriting them in an SQLite file (``secure_delete``)."""
     from sqlalchemy import update
 
@@ -215,7 +214,7 @@ def withhold_raw(conn: "Connection", turn_id: int) -> None:
                  .values(raw=None, raw_codec=""))
 
 
-def checkpoint(conn: "Connection") -> None:
+def checkpoint(conn: Connection) -> None:
     """Fold the write-ahead log into the store and empty it, so withheld bytes leave its older frames too.
 
     Best effort: while another process reads, SQLite leaves the log as it is."""
@@ -231,17 +230,17 @@ class TurnRecorder:
                  "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
                  "last_at_ms", "batches", "text", "secret_elsewhere")
 
-    def __init__(self, writer: "StoreWriter", *, run_id: int, turn_id: int, t0: float,
-                 scrubber: Optional[SecretScrubber], emit: Optional[Callable[["RunnerEvent"], None]]):
+    def __init__(self, writer: StoreWriter, *, run_id: int, turn_id: int, t0: float,
+                 scrubber: SecretScrubber | None, emit: Callable[[RunnerEvent], None] | None):
         self.writer = writer
         self.run_id = run_id
         self.turn_id = turn_id
         self.t0 = t0  # perf_counter() when the turn began
         self.scrubber = scrubber if scrubber else None
-        self.text: Optional["StreamRedactor[str]"] = scrubber.stream() if scrubber else None
+        self.text: StreamRedactor[str] | None = scrubber.stream() if scrubber else None
         self.secret_elsewhere = False  # a secret was found in another decoded part, e.g. an error message
         self.emit = emit
-        self.ttft_ms: Optional[float] = None
+        self.ttft_ms: float | None = None
         self.chunk_count = 0
         self.pending: list[str] = []
         self.pending_raw: list[bytes] = []
@@ -251,7 +250,7 @@ class TurnRecorder:
         self.seq = 0
         self.last_flush = t0
         self.last_at_ms = 0.0
-        self.batches: list["Future[None]"] = []  # queued writes not yet known to have succeeded
+        self.batches: list[Future[None]] = []  # queued writes not yet known to have succeeded
 
     def add(self, text: str, chunks: int = 1) -> None:
         """One delta from the target (``chunks`` stream chunks read at once): the only per-read work."""
@@ -286,14 +285,14 @@ class TurnRecorder:
         self.pending_raw.append(data)
         self.pending_raw_size += len(data)
 
-    def flush(self, now: Optional[float] = None) -> None:
+    def flush(self, now: float | None = None) -> None:
         """Queue the buffered text and bytes as one batch for the writer."""
         batch = self._take_batch(now)
         if batch is not None:
             self.batches = [f for f in self.batches if not f.done() or f.exception() is not None]
             self.batches.append(self.writer.submit(batch))
 
-    def _take_batch(self, now: Optional[float] = None) -> Optional[Callable[["Connection"], None]]:
+    def _take_batch(self, now: float | None = None) -> Callable[[Connection], None] | None:
         """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
@@ -315,7 +314,7 @@ class TurnRecorder:
         self.seq += 1
         return job
 
-    def final(self) -> tuple[str, Optional[Callable[["Connection"], None]]]:
+    def final(self) -> tuple[str, Callable[[Connection], None] | None]:
         """The whole text, and the last batch (text held back by the scrubber included) for the final write.
 
         The caller writes that batch in the same transaction as the turn's final
@@ -344,7 +343,7 @@ class TurnRecorder:
             self.secret_elsewhere = True
         return clean
 
-    def evidence(self, bounds: Optional[dict[str, Any]]) -> dict[str, Any]:
+    def evidence(self, bounds: dict[str, Any] | None) -> dict[str, Any]:
         """The turn's bounds and, when withheld, why its raw body is not kept (columns of its final row)."""
         facts = dict(bounds or {})
         reason = RAW_WITHHELD.format(sha256=facts.get("raw_sha256") or "not known") if self.withheld else ""

@@ -13,8 +13,9 @@ machine, so there the lock is the server's own (:class:`app.store.portable.Serve
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 from app import locks
 from app.store import audit
@@ -40,7 +41,7 @@ def _lock_path(run_id: int) -> Path:
     return private_dir(home_dir() / "runs", "the run locks folder") / f"{run_id}.lock"
 
 
-def _server() -> "Engine | None":
+def _server() -> Engine | None:
     """The store's engine when it is a shared server (whose runs may be on other machines), else None."""
     from app.store import get_engine
 
@@ -53,10 +54,10 @@ class RunLock:
 
     def __init__(self, run_id: int):
         self.run_id = run_id
-        self._fd: Optional[int] = None
-        self._server: Optional[ServerRunLock] = None
+        self._fd: int | None = None
+        self._server: ServerRunLock | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         from app.errors import RedlineError
 
         busy = RedlineError(f"run {self.run_id} is being run by another Redline process")
@@ -94,8 +95,8 @@ def is_live(run_id: int) -> bool:
     return locks.is_held(_lock_path(run_id))
 
 
-def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
-                        on_unrecoverable: Optional[Callable[[int, str], None]] = None) -> list[int]:
+def recover_interrupted(db: Session, *, max_chars: int = MAX_RECOVERED_CHARS,
+                        on_unrecoverable: Callable[[int, str], None] | None = None) -> list[int]:
     """Mark every abandoned ``running`` Run as ``interrupted``; returns their ids.
 
     The text each turn had streamed is kept: a turn caught mid-stream gets its
@@ -132,7 +133,7 @@ def recover_interrupted(db: "Session", *, max_chars: int = MAX_RECOVERED_CHARS,
     return recovered
 
 
-def _recover_one(db: "Session", run_id: int, max_chars: int) -> bool:
+def _recover_one(db: Session, run_id: int, max_chars: int) -> bool:
     """Recover one run; False if it is no longer ``running`` when read again under its lock (its process
     finished it, and let go of its run lock, between the list of running runs and the liveness check)."""
     from sqlmodel import select
@@ -179,7 +180,7 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'no detail'}"
 
 
-def mark_unrecoverable(db: "Session", run_id: int, reason: str) -> None:
+def mark_unrecoverable(db: Session, run_id: int, reason: str) -> None:
     """Set the run ``unrecoverable`` and audit why, touching nothing else of it.
 
     Plain ``UPDATE`` statements, not ORM objects: the run's own rows may be

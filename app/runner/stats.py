@@ -9,10 +9,11 @@ only bloat the stored metrics.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 
-def percentile(values: Iterable[float], q: float) -> Optional[float]:
+def percentile(values: Iterable[float], q: float) -> float | None:
     """The ``q``-th percentile (0..100) of ``values``; None when there are none."""
     ordered = sorted(v for v in values if v is not None and not math.isnan(v))
     if not ordered:
@@ -26,7 +27,7 @@ def percentile(values: Iterable[float], q: float) -> Optional[float]:
     return round(value, 1)
 
 
-def latency_summary(values: Iterable[float]) -> dict[str, Optional[float]]:
+def latency_summary(values: Iterable[float]) -> dict[str, float | None]:
     """p50/p95/p99 of a set of latencies in milliseconds."""
     items = list(values)
     return {"p50": percentile(items, 50), "p95": percentile(items, 95), "p99": percentile(items, 99)}

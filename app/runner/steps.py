@@ -15,14 +15,14 @@ from app.events import TurnFinished, TurnStarted
 from app.operations import FORGETS
 from app.runner.calls import record_call
 from app.runner.judge import MANUAL_KIND
-from app.runner.turns import RunInProgress
 from app.runner.record import open_turn, update_turn
+from app.runner.turns import RunInProgress
 from app.store.models import utcnow
 
 if TYPE_CHECKING:
     from app.formats.scenario import ManualStep, OperationStep, TransportStep
-    from app.targets.operation import ClientOperations
     from app.targets.base import HttpResult
+    from app.targets.operation import ClientOperations
 
 
 class OperatingRun(RunInProgress, Protocol):

@@ -10,8 +10,9 @@ import the run that imports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -32,7 +33,7 @@ class PriorTurn:
 
     status: str
     text: str
-    http_status: Optional[int]
+    http_status: int | None
 
 
 @dataclass
@@ -44,11 +45,11 @@ class TurnLog:
     kind: str
     identity: str
     prompt: str
-    turn_id: Optional[int] = None
+    turn_id: int | None = None
     status: str = ""
     response: str = ""
     error_type: str = ""
-    total_ms: Optional[float] = None
+    total_ms: float | None = None
     tokens: int = 0
 
 
@@ -86,9 +87,9 @@ class RunInProgress(Protocol):
 
     def _stop(self) -> bool: ...
 
-    async def _race(self, work: Any, deadline: Optional[float]) -> bool: ...
+    async def _race(self, work: Any, deadline: float | None) -> bool: ...
 
     async def _chat_turn(self, index: int, sample: int, kind: str, identity: str, request: ChatRequest,
-                         prompt: str, recall: list[str], deadline: Optional[float] = None,
-                         opened: Optional[tuple[int, list[dict[str, Any]]]] = None) -> tuple[str, bool]: ...
+                         prompt: str, recall: list[str], deadline: float | None = None,
+                         opened: tuple[int, list[dict[str, Any]]] | None = None) -> tuple[str, bool]: ...
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -32,26 +33,26 @@ Job = Callable[["Connection"], T]
 class StoreWriter:
     """A queue of write jobs, each run in its own transaction on the writer thread."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._jobs: "queue.SimpleQueue[Optional[tuple[Job, Future]]]" = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="redline-store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, job: "Job[T]") -> "Future[T]":
+    def submit(self, job: Job[T]) -> Future[T]:
         """Queue ``job``; its future holds what it returned or raised."""
         if not self._thread.is_alive():
             raise RuntimeError("the store writer is closed")
-        future: "Future[T]" = Future()
+        future: Future[T] = Future()
         self._jobs.put((job, future))
         return future
 
-    async def call(self, job: "Job[T]") -> T:
+    async def call(self, job: Job[T]) -> T:
         """Queue ``job`` and wait for it without blocking the event loop."""
         return await self.wait(self.submit(job))
 
     @staticmethod
-    async def wait(future: "Future[T]") -> T:
+    async def wait(future: Future[T]) -> T:
         """Wait for a queued job. Cancelling the waiter never cancels the write: once
         queued, a turn's final row is stored even if the run is stopped meanwhile."""
         return await asyncio.shield(asyncio.wrap_future(future))

@@ -61,7 +61,7 @@ def event_hash(*, chain: str, seq: int, at: datetime, actor: str, action: str,
     return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
-def head(db: "Session", engagement_id: int | None) -> AuditEvent | None:
+def head(db: Session, engagement_id: int | None) -> AuditEvent | None:
     from sqlmodel import select
 
     chain = chain_name(engagement_id)
@@ -70,7 +70,7 @@ def head(db: "Session", engagement_id: int | None) -> AuditEvent | None:
     ).first()
 
 
-def record(db: "Session", *, engagement_id: int | None, action: str, actor: str = "",
+def record(db: Session, *, engagement_id: int | None, action: str, actor: str = "",
            entity: str = "", payload: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event to the engagement's chain (flushed, committed with the caller's session).
 
@@ -144,7 +144,7 @@ def verify_events(events: list[dict[str, Any]], chain: str,
     return problems
 
 
-def verify_chain(db: "Session", engagement_id: int | None) -> list[ChainProblem]:
+def verify_chain(db: Session, engagement_id: int | None) -> list[ChainProblem]:
     """Every problem in the engagement's chain; empty means intact."""
     from sqlmodel import select
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from app.store.audit import _canonical
 
@@ -36,7 +37,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def turn_digest(turn_id: int, request: Any, response_text: str, raw: Optional[bytes]) -> str:
+def turn_digest(turn_id: int, request: Any, response_text: str, raw: bytes | None) -> str:
     """One turn's content digest: its request as sent, its response text, and its raw body's SHA-256."""
     raw_sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
     return _sha(_canonical({"turn": turn_id, "request": request or {}, "response_text": response_text or "",
@@ -53,7 +54,7 @@ def verdict_fields(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in VERDICT_FIELDS}
 
 
-def run_evidence(db: "Session", run_id: int) -> dict[str, Any]:
+def run_evidence(db: Session, run_id: int) -> dict[str, Any]:
     """The digests of one run's turns and automatic verdicts, for the event that closes the run."""
     from sqlalchemy import select
 
@@ -83,10 +84,10 @@ class ChainCoverage:
     run_verdicts: dict[int, set[int]] = field(default_factory=dict)
     turns: dict[int, tuple[str, int]] = field(default_factory=dict)
     verdicts: dict[int, tuple[str, int]] = field(default_factory=dict)
-    human: dict[int, tuple[Optional[str], int]] = field(default_factory=dict)  # verdict id -> (digest, seq)
+    human: dict[int, tuple[str | None, int]] = field(default_factory=dict)  # verdict id -> (digest, seq)
 
 
-def _entity_id(entity: str, prefix: str) -> Optional[int]:
+def _entity_id(entity: str, prefix: str) -> int | None:
     if isinstance(entity, str) and entity.startswith(prefix) and entity[len(prefix):].isdigit():
         return int(entity[len(prefix):])
     return None
@@ -193,7 +194,7 @@ def note_uncovered(cov: ChainCoverage, result: CoverageResult, runs: Iterable[tu
                             "verdicts were not checked against it")
 
 
-def check_store(db: "Session", engagement_id: int) -> CoverageResult:
+def check_store(db: Session, engagement_id: int) -> CoverageResult:
     """Compare every run of the engagement in the store with the digests its chain recorded."""
     from sqlmodel import col, select
 

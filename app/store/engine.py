@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 BUSY_TIMEOUT_MS = 10_000
-_engines: dict[str, "Engine"] = {}
+_engines: dict[str, Engine] = {}
 
 
 def _configure(dbapi_connection, _record) -> None:
@@ -68,7 +69,7 @@ def _make_private(path: Path) -> None:
         tighten_existing(path.with_name(path.name + suffix), "the store's journal")
 
 
-def get_engine(path: Path | None = None, location: "StoreLocation | None" = None) -> "Engine":
+def get_engine(path: Path | None = None, location: StoreLocation | None = None) -> Engine:
     """The engine for the store at ``path`` (an SQLite file) or ``location``, upgraded to the current schema.
 
     With neither, the store this process is configured for (:func:`app.store.location.current`).
@@ -90,7 +91,7 @@ def get_engine(path: Path | None = None, location: "StoreLocation | None" = None
     return engine
 
 
-def _create(location: "StoreLocation") -> "Engine":
+def _create(location: StoreLocation) -> Engine:
     from sqlalchemy import event
     from sqlmodel import create_engine
 
@@ -122,7 +123,7 @@ def _create(location: "StoreLocation") -> "Engine":
     return engine
 
 
-def _explain_unreachable(location: "StoreLocation", exc: Exception) -> None:
+def _explain_unreachable(location: StoreLocation, exc: Exception) -> None:
     """A server that cannot be reached is the user's to fix: say which one (password masked) and why."""
     from sqlalchemy.exc import OperationalError
 
@@ -137,7 +138,7 @@ def _explain_unreachable(location: "StoreLocation", exc: Exception) -> None:
 
 
 @contextmanager
-def session(path: Path | None = None) -> Iterator["Session"]:
+def session(path: Path | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error.
 
     Objects stay readable after commit (``expire_on_commit=False``) so callers

@@ -8,8 +8,8 @@ appear here: a system's target stores only a *reference* to its key
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -18,7 +18,7 @@ from app.store.types import UTCDateTime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _json(default: Any = None) -> Any:
@@ -29,13 +29,13 @@ def _json(default: Any = None) -> Any:
 class Engagement(SQLModel, table=True):
     """One audit engagement: the pre-engagement alignment and everything tested under it."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     client: str = ""
     audit_type: str = "type2"  # type1 | type2
-    period_start: Optional[date] = None  # type2: the audit period
-    period_end: Optional[date] = None
-    as_of: Optional[date] = None  # type1: the single "as of" date
+    period_start: date | None = None  # type2: the audit period
+    period_end: date | None = None
+    as_of: date | None = None  # type1: the single "as of" date
     type1_tolerance_days: int = 7  # type1: how far from as_of a test may be dated
     cpa_firm: str = ""
     evidence_format: list[str] = _json([])  # report | workpapers | oscal
@@ -51,7 +51,7 @@ class AISystem(SQLModel, table=True):
     """An AI system in (or explicitly out of) the SOC 2 scope boundary."""
 
     __table_args__ = (UniqueConstraint("engagement_id", "name"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     name: str
     in_scope: bool = True
@@ -88,7 +88,7 @@ class Control(SQLModel, table=True):
 class ControlMapping(SQLModel, table=True):
     """A row of the client's control matrix: client control -> criterion -> scenarios."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     criterion: str  # a Criterion.id or Control.id
     client_ref: str = ""  # the client's own control id, e.g. "SEC-12"
@@ -102,7 +102,7 @@ class TestWindow(SQLModel, table=True):
 
     __test__ = False  # not a pytest class
     __table_args__ = (UniqueConstraint("engagement_id", "name"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     name: str
     start: date
@@ -113,7 +113,7 @@ class Scenario(SQLModel, table=True):
     """A scenario exactly as run: its YAML text and that text's SHA-256."""
 
     __table_args__ = (UniqueConstraint("scenario_id", "sha256"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     scenario_id: str = Field(index=True)
     sha256: str
     title: str = ""
@@ -128,12 +128,12 @@ class Scenario(SQLModel, table=True):
 class Run(SQLModel, table=True):
     """One execution of one scenario against one system."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     system_id: int = Field(foreign_key="aisystem.id", index=True)
     scenario_pk: int = Field(foreign_key="scenario.id", index=True)
-    window_id: Optional[int] = Field(default=None, foreign_key="testwindow.id", index=True)
-    retest_of: Optional[int] = Field(default=None, foreign_key="finding.id", index=True)
+    window_id: int | None = Field(default=None, foreign_key="testwindow.id", index=True)
+    retest_of: int | None = Field(default=None, foreign_key="finding.id", index=True)
     status: str = "queued"  # queued | running | finished | interrupted | cancelled
     verdict: str = ""  # pass | fail | review | error ("" until finished)
     tool_version: str = ""
@@ -141,23 +141,23 @@ class Run(SQLModel, table=True):
     system_fingerprint: str = ""
     behaviour_fingerprint: str = ""
     metrics: dict[str, Any] = _json({})  # rates, percentiles, sample sizes
-    started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
-    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # The system as tested (app.system_config): key-free configuration and its SHA-256; None before schema 5.
-    system_snapshot: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    system_snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     system_sha256: str = Field(default="", sa_column_kwargs={"server_default": ""})
     # The strategy chain this run is a variant under ("" for the plain scenario), and per chat step sent
     # the original message beside the one sent (app.strategies.variants.variant_record).
     strategy: str = Field(default="", sa_column_kwargs={"server_default": ""})
-    variant: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    variant: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Turn(SQLModel, table=True):
     """One request/response exchange: exactly what was sent and what came back."""
 
     __table_args__ = (UniqueConstraint("run_id", "step", "sample"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     step: int = 0  # index of the scenario step
     sample: int = 0  # repetition index for sampled scenarios
@@ -169,12 +169,12 @@ class Turn(SQLModel, table=True):
     # while it streams, the text so far is in its TurnChunk rows (app.store.streamed).
     response_text: str = ""
     # A body that came whole (a listing, a raw HTTP step); streamed bodies are stored with their TurnChunk rows.
-    response_raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
-    http_status: Optional[int] = None
+    response_raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    http_status: int | None = None
     error_type: str = ""  # timeout | connect | rate_limited | server_error | stream_error | malformed
     error_detail: str = ""
-    ttft_ms: Optional[float] = None
-    total_ms: Optional[float] = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
     chunk_count: int = 0
     token_count: int = 0
     usage: dict[str, Any] = _json({})
@@ -185,8 +185,8 @@ class Turn(SQLModel, table=True):
     # SHA-256 of the body as received (app.targets.bounds.BodyMeter.facts); {} before they were kept.
     bounds: dict[str, Any] = _json({})
     raw_withheld: str = ""  # why the raw body is not kept (it would let a secret be rebuilt), or ""
-    started_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
-    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TurnChunk(SQLModel, table=True):
@@ -198,11 +198,11 @@ class TurnChunk(SQLModel, table=True):
     that came whole.
     """
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     turn_id: int = Field(foreign_key="turn.id", index=True)
     seq: int
     text: str = ""
-    raw: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     # "" as received, "zlib" deflated (app.store.streamed.pack_raw); the server default matches upgraded stores
     raw_codec: str = Field(default="", sa_column_kwargs={"server_default": ""})
     at_ms: float = 0.0  # since the request was sent
@@ -211,9 +211,9 @@ class TurnChunk(SQLModel, table=True):
 class Verdict(SQLModel, table=True):
     """An automatic (detector) or human verdict on a turn; human ones never replace automatic ones."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
-    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id", index=True)
+    turn_id: int | None = Field(default=None, foreign_key="turn.id", index=True)
     source: str = "auto"  # auto | human
     detector: str = ""  # detector type for auto verdicts
     outcome: str = "pass"  # pass | fail | review | error
@@ -234,7 +234,7 @@ class Finding(SQLModel, table=True):
     """A control failure worth reporting, tied to the evidence that shows it."""
 
     __mapper_args__ = {"version_id_col": _FINDING_VERSION}
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     title: str
     status: str = "draft"  # see app.findings for the lifecycle
@@ -242,8 +242,8 @@ class Finding(SQLModel, table=True):
     impact: str = ""  # SOC 2 impact, e.g. "CC6.6 control failure"
     controls: list[str] = _json([])
     scenario_id: str = ""
-    run_id: Optional[int] = Field(default=None, foreign_key="run.id")
-    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id")
+    run_id: int | None = Field(default=None, foreign_key="run.id")
+    turn_id: int | None = Field(default=None, foreign_key="turn.id")
     evidence: dict[str, Any] = _json({})  # quoted span {"start", "end", "quote"}
     steps_to_reproduce: str = ""
     notes: str = ""
@@ -251,7 +251,7 @@ class Finding(SQLModel, table=True):
     accepted_reason: str = ""
     accepted_by: str = ""
     # The closed (or re-test-passed) finding this one shows the weakness came back after (app.occurrences).
-    regression_of: Optional[int] = Field(default=None, foreign_key="finding.id")
+    regression_of: int | None = Field(default=None, foreign_key="finding.id")
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -271,10 +271,10 @@ class FindingOccurrence(SQLModel, table=True):
     """
 
     __table_args__ = (UniqueConstraint("run_id"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     finding_id: int = Field(foreign_key="finding.id", index=True)
     run_id: int = Field(foreign_key="run.id")
-    turn_id: Optional[int] = Field(default=None, foreign_key="turn.id")
+    turn_id: int | None = Field(default=None, foreign_key="turn.id")
     evidence: dict[str, Any] = _json({})  # the failing detector, its reason and quoted span
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -282,7 +282,7 @@ class FindingOccurrence(SQLModel, table=True):
 class Retest(SQLModel, table=True):
     """Remediation verification: a new run of a finding's scenario, before vs after."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     finding_id: int = Field(foreign_key="finding.id", index=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     outcome: str = ""  # pass | fail | error
@@ -292,14 +292,14 @@ class Retest(SQLModel, table=True):
 class ManagementResponse(SQLModel, table=True):
     """The exception log's answer to a control failure: cause, mitigation, remediation, owner, date."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     finding_id: int = Field(foreign_key="finding.id", index=True)
     response: str = ""
     cause: str = ""
     mitigating_controls: str = ""
     remediation: str = ""
     owner: str = ""
-    response_date: Optional[date] = None
+    response_date: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -307,7 +307,7 @@ class AuditEvent(SQLModel, table=True):
     """Append-only trail. Each event hashes its predecessor in the same engagement's chain."""
 
     __table_args__ = (UniqueConstraint("chain", "seq"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     chain: str = Field(index=True)  # "engagement:<id>" or "global"
     seq: int
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

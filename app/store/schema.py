@@ -12,7 +12,8 @@ released one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -22,7 +23,7 @@ class SchemaTooNew(RuntimeError):
     """The database was written by a newer Redline."""
 
 
-def _step_1_initial(conn: "Connection") -> None:
+def _step_1_initial(conn: Connection) -> None:
     from sqlmodel import SQLModel
 
     import app.store.models  # noqa: F401  (registers the tables)
@@ -30,7 +31,7 @@ def _step_1_initial(conn: "Connection") -> None:
     SQLModel.metadata.create_all(conn)
 
 
-def add_column_if_missing(conn: "Connection", table: str, column: str, ddl: str) -> None:
+def add_column_if_missing(conn: Connection, table: str, column: str, ddl: str) -> None:
     """For later steps: ``ALTER TABLE ... ADD COLUMN`` that tolerates a fresh database.
 
     ``ddl`` is written in SQLite's words; the one type PostgreSQL names
@@ -46,17 +47,17 @@ def add_column_if_missing(conn: "Connection", table: str, column: str, ddl: str)
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
-def _step_2_chunk_raw(conn: "Connection") -> None:
+def _step_2_chunk_raw(conn: Connection) -> None:
     """Streamed turns keep their raw body with their text batches, so a crash keeps both."""
     add_column_if_missing(conn, "turnchunk", "raw", "BLOB")
 
 
-def _step_3_chunk_raw_codec(conn: "Connection") -> None:
+def _step_3_chunk_raw_codec(conn: Connection) -> None:
     """Raw body batches may be stored deflated; rows written before this step are as received."""
     add_column_if_missing(conn, "turnchunk", "raw_codec", "VARCHAR NOT NULL DEFAULT ''")
 
 
-def _step_4_finding_occurrences(conn: "Connection") -> None:
+def _step_4_finding_occurrences(conn: Connection) -> None:
     """One weakness is one finding: later failing runs are its occurrences; a comeback names what it regresses."""
     from app.store.models import FindingOccurrence
 
@@ -64,7 +65,7 @@ def _step_4_finding_occurrences(conn: "Connection") -> None:
     add_column_if_missing(conn, "finding", "regression_of", "INTEGER REFERENCES finding(id)")
 
 
-def _step_5_run_system_snapshot(conn: "Connection") -> None:
+def _step_5_run_system_snapshot(conn: Connection) -> None:
     """Each run keeps the configuration of the system it was tested against, and that snapshot's SHA-256.
 
     Runs stored before this step have none; the bundle says so rather than
@@ -74,20 +75,20 @@ def _step_5_run_system_snapshot(conn: "Connection") -> None:
     add_column_if_missing(conn, "run", "system_sha256", "VARCHAR NOT NULL DEFAULT ''")
 
 
-def _step_6_turn_bounds(conn: "Connection") -> None:
+def _step_6_turn_bounds(conn: Connection) -> None:
     """Each turn records the read limits it ran under and what its body cost (PI1.2), and a raw body
     withheld because it would let a secret be rebuilt says so (the reason; the digest is in ``bounds``)."""
     add_column_if_missing(conn, "turn", "bounds", "JSON NOT NULL DEFAULT '{}'")
     add_column_if_missing(conn, "turn", "raw_withheld", "VARCHAR NOT NULL DEFAULT ''")
 
 
-def _step_audit_payload_digest(conn: "Connection") -> None:
+def _step_audit_payload_digest(conn: Connection) -> None:
     """Events hash their payload's digest from now on (version 2), so an export can redact a payload and
     still prove the chain; events recorded before keep version 1 and verify as they always did."""
     add_column_if_missing(conn, "auditevent", "hash_version", "INTEGER NOT NULL DEFAULT 1")
 
 
-def _step_strategy_variants(conn: "Connection") -> None:
+def _step_strategy_variants(conn: Connection) -> None:
     """A run may be a strategy variant of its scenario: the chain, and each step's original message beside
     the one sent; a control row may name the strategies its scenarios also run under."""
     add_column_if_missing(conn, "run", "strategy", "VARCHAR NOT NULL DEFAULT ''")
@@ -108,12 +109,12 @@ def _step_attachments(conn: Connection) -> None:
     Attachment.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
-def _step_finding_version(conn: "Connection") -> None:
+def _step_finding_version(conn: Connection) -> None:
     """Each finding counts its edits, so two testers changing it at once cannot silently overwrite each other."""
     add_column_if_missing(conn, "finding", "version", "INTEGER NOT NULL DEFAULT 1")
 
 
-STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
+STEPS: list[Callable[[Connection], None]] = [_step_1_initial, _step_2_chunk_raw, _step_3_chunk_raw_codec,
                                                _step_4_finding_occurrences, _step_5_run_system_snapshot,
                                                _step_6_turn_bounds, _step_audit_payload_digest,
                                                _step_strategy_variants, _step_finding_priority, _step_attachments,
@@ -121,20 +122,20 @@ STEPS: list[Callable[["Connection"], None]] = [_step_1_initial, _step_2_chunk_ra
 CURRENT_VERSION = len(STEPS)
 
 
-def current_version(conn: "Connection") -> int:
+def current_version(conn: Connection) -> int:
     from app.store import portable
 
     return portable.schema_version(conn)
 
 
-def upgrade(engine: "Engine") -> int:
+def upgrade(engine: Engine) -> int:
     """Bring the database to ``CURRENT_VERSION``; returns the version found before."""
     if engine.dialect.name == "sqlite":
         return _upgrade_sqlite(engine)
     return _upgrade_server(engine)
 
 
-def _run_steps(conn: "Connection", found: int) -> None:
+def _run_steps(conn: Connection, found: int) -> None:
     from app.store import portable
 
     for number in range(found + 1, CURRENT_VERSION + 1):
@@ -142,7 +143,7 @@ def _run_steps(conn: "Connection", found: int) -> None:
         portable.set_schema_version(conn, number)
 
 
-def _upgrade_server(engine: "Engine") -> int:
+def _upgrade_server(engine: Engine) -> int:
     """PostgreSQL: the version check and every step in one transaction, under an advisory lock
     that every process opening the store takes first, so the second finds the work done."""
     from app.store import portable
@@ -155,7 +156,7 @@ def _upgrade_server(engine: "Engine") -> int:
     return found
 
 
-def _upgrade_sqlite(engine: "Engine") -> int:
+def _upgrade_sqlite(engine: Engine) -> int:
     """SQLite: the version is read again, and every step run, inside one ``BEGIN IMMEDIATE``
     transaction: two processes that open a new store at once queue on SQLite's
     write lock, and the second finds the work done instead of creating the same

@@ -23,7 +23,8 @@ before bodies were streamed to the store) sits in ``Turn.response_raw``.
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -53,7 +54,7 @@ def unpack_raw(stored: bytes, codec: str) -> bytes:
     raise ValueError(f"a raw body batch uses codec {codec!r}, which this Redline cannot read")
 
 
-def _chunks(db: "Session | Connection", turn_ids: Iterable[int], *columns: str,
+def _chunks(db: Session | Connection, turn_ids: Iterable[int], *columns: str,
             raw_only: bool = False) -> Iterable[tuple[Any, ...]]:
     """Each turn's chunk rows, in turn and ``seq`` order, a bounded ``IN`` list at a time."""
     from sqlalchemy import select
@@ -70,7 +71,7 @@ def _chunks(db: "Session | Connection", turn_ids: Iterable[int], *columns: str,
         yield from db.execute(query)
 
 
-def streamed_texts(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[int, str]:
+def streamed_texts(db: Session | Connection, turn_ids: Iterable[int]) -> dict[int, str]:
     """The text stored with each turn's chunks, joined in order; turns with no chunks are left out."""
     parts: dict[int, list[str]] = {}
     for turn_id, text in _chunks(db, turn_ids, "text"):
@@ -78,7 +79,7 @@ def streamed_texts(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[
     return {turn_id: "".join(pieces) for turn_id, pieces in parts.items()}
 
 
-def streamed_lengths(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[int, int]:
+def streamed_lengths(db: Session | Connection, turn_ids: Iterable[int]) -> dict[int, int]:
     """How many characters each turn's chunks hold, counted by SQLite without reading the text."""
     from sqlalchemy import func, select
 
@@ -94,7 +95,7 @@ def streamed_lengths(db: "Session | Connection", turn_ids: Iterable[int]) -> dic
     return lengths
 
 
-def streamed_bodies(db: "Session | Connection", turn_ids: Iterable[int]) -> dict[int, bytes]:
+def streamed_bodies(db: Session | Connection, turn_ids: Iterable[int]) -> dict[int, bytes]:
     """The raw bytes stored with each turn's chunks, unpacked and joined in order; turns with none are left out."""
     parts: dict[int, list[bytes]] = {}
     for turn_id, raw, codec in _chunks(db, turn_ids, "raw", "raw_codec", raw_only=True):
@@ -102,7 +103,7 @@ def streamed_bodies(db: "Session | Connection", turn_ids: Iterable[int]) -> dict
     return {turn_id: b"".join(pieces) for turn_id, pieces in parts.items()}
 
 
-def raw_body(whole: Optional[bytes], streamed: dict[int, bytes], turn_id: Any) -> Optional[bytes]:
+def raw_body(whole: bytes | None, streamed: dict[int, bytes], turn_id: Any) -> bytes | None:
     """One turn's body: the whole body if one was stored, else its streamed bytes, else None."""
     if whole is not None:
         return bytes(whole)

@@ -11,7 +11,7 @@ strategy always does something.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 ZWJ = "\u200d"
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, ClassVar, Optional
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import httpx
 
@@ -21,32 +22,42 @@ from app import __version__
 from app.formats.engagement import TargetSpec
 from app.secrets import SecretResolver, redact
 from app.targets.base import (
-    AuthMode, BodyBytes, ChatRequest, RequestSent, RetryScheduled, TargetEvent,
+    AuthMode,
+    BodyBytes,
+    ChatRequest,
+    RequestSent,
+    RetryScheduled,
+    TargetEvent,
     TurnFailed,
 )
 from app.targets.bounds import BodyMeter, limits_for
 from app.targets.common import (
-    RawBody, TargetFault, is_loopback, join_url, redacted_request,
-    status_fault, transport_fault,
+    RawBody,
+    TargetFault,
+    is_loopback,
+    join_url,
+    redacted_request,
+    status_fault,
+    transport_fault,
 )
 from app.targets.decoder import Decoder
 from app.targets.pacing import InFlightBound
+from app.targets.reading import read_body, read_response, total_fault
 from app.targets.retry import RetryPolicy, is_overload_status
 from app.targets.single import SingleRequests
-from app.targets.reading import read_body, read_response, total_fault
 
 
 class EndpointAdapter(SingleRequests):
     """One AI system reached over HTTP, sharing one ``httpx.AsyncClient`` for every call."""
 
     kind: ClassVar[str] = ""
-    models_path: ClassVar[Optional[str]] = "/models"  # None: the API has no model listing
-    default_model: ClassVar[Optional[str]] = None  # sent when neither the step nor the system names one
+    models_path: ClassVar[str | None] = "/models"  # None: the API has no model listing
+    default_model: ClassVar[str | None] = None  # sent when neither the step nor the system names one
 
-    def __init__(self, spec: TargetSpec, *, api_key: Optional[str] = None,
-                 secrets: Optional[SecretResolver] = None, retry: Optional[RetryPolicy] = None,
-                 raw_cap: Optional[int] = None, base_url: Optional[str] = None,
-                 revoked_key: Optional[str] = None) -> None:
+    def __init__(self, spec: TargetSpec, *, api_key: str | None = None,
+                 secrets: SecretResolver | None = None, retry: RetryPolicy | None = None,
+                 raw_cap: int | None = None, base_url: str | None = None,
+                 revoked_key: str | None = None) -> None:
         self.spec = spec
         self.base_url = base_url or spec.base_url or ""
         self.retry = retry or RetryPolicy.for_spec(spec)
@@ -56,7 +67,7 @@ class EndpointAdapter(SingleRequests):
         self._api_key = api_key
         self._revoked_key = revoked_key
         self._resolver = secrets or SecretResolver()
-        self._client: Optional[httpx.AsyncClient] = None
+        self._client: httpx.AsyncClient | None = None
 
     # -- what each kind supplies ------------------------------------------------------------
 
@@ -67,7 +78,7 @@ class EndpointAdapter(SingleRequests):
     def decoder(self) -> Decoder:
         raise NotImplementedError
 
-    def model_for(self, request: ChatRequest) -> Optional[str]:
+    def model_for(self, request: ChatRequest) -> str | None:
         """The step's model override, else the system's configured model."""
         return request.model or self.spec.model or self.default_model
 
@@ -107,7 +118,7 @@ class EndpointAdapter(SingleRequests):
         known = [v for v in (self._api_key, self._revoked_key) if v]
         return tuple(known) + self._resolver.values
 
-    def _key_for(self, auth: AuthMode) -> Optional[str]:
+    def _key_for(self, auth: AuthMode) -> str | None:
         if auth == "none":
             return None
         if auth == "revoked":

@@ -10,7 +10,7 @@ error). Unknown event types are ignored, as Anthropic asks clients to do.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from app.targets.adapter import EndpointAdapter
 from app.targets.base import AuthMode, ChatRequest
@@ -25,7 +25,7 @@ class AnthropicDecoder(Decoder):
     framing = "sse"
     end_marker = "message_stop"
 
-    def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+    def event(self, name: bytes | None, data: bytes) -> str | None:
         payload = load_chunk(data)
         try:
             kind = payload.get("type")
@@ -61,7 +61,7 @@ class AnthropicDecoder(Decoder):
         if isinstance(usage, dict):
             self.usage = {**(self.usage or {}), **usage}
 
-    def whole(self, body: bytes) -> Optional[str]:
+    def whole(self, body: bytes) -> str | None:
         reply = load_chunk(body)
         self.done = True
         if reply.get("type") == "error":

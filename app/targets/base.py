@@ -8,8 +8,9 @@ goes on.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Optional, Protocol
+from typing import Any, Literal, Protocol
 
 # Re-exported: adapters and their callers name the error types from here.
 from app.turn_errors import ERROR_TYPES as ERROR_TYPES
@@ -23,8 +24,8 @@ class ChatRequest:
     """One chat call. ``messages`` is the whole conversation so far, OpenAI-style dicts."""
 
     messages: list[dict[str, str]]
-    model: Optional[str] = None  # None: the system's configured model
-    user: Optional[str] = None  # identity label, sent where the API has a field for it
+    model: str | None = None  # None: the system's configured model
+    user: str | None = None  # identity label, sent where the API has a field for it
     auth: AuthMode = "default"
     # A burst measures how the system answers a load: sent once, as it comes, never retried or
     # held back by the adapter's bound on requests in flight.
@@ -57,17 +58,17 @@ class TextDelta:
 class ResponseMeta:
     """Facts the endpoint reported: any field may be absent."""
 
-    http_status: Optional[int] = None
-    model_id: Optional[str] = None
-    system_fingerprint: Optional[str] = None
-    usage: Optional[dict[str, Any]] = None
+    http_status: int | None = None
+    model_id: str | None = None
+    system_fingerprint: str | None = None
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class RetryScheduled:
     attempt: int  # the attempt that failed, from 1
     error_type: str
-    http_status: Optional[int]
+    http_status: int | None
     wait_ms: float
     detail: str = ""
 
@@ -89,11 +90,11 @@ class BodyBytes:
 class TurnCompleted:
     """The stream ended normally."""
 
-    http_status: Optional[int] = None
+    http_status: int | None = None
     raw_truncated: bool = False  # the body's bytes were cut at the adapter's cap; the text is complete
     # The body's bounds as evidence: the limits in force, bytes received, the limit that stopped the
     # read ("" if none) and the SHA-256 of the bytes as received (app.targets.bounds.BodyMeter.facts).
-    bounds: Optional[dict[str, Any]] = None
+    bounds: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,9 @@ class TurnFailed:
 
     error_type: str  # one of ERROR_TYPES
     detail: str
-    http_status: Optional[int] = None
+    http_status: int | None = None
     raw_truncated: bool = False
-    bounds: Optional[dict[str, Any]] = None  # as on TurnCompleted
+    bounds: dict[str, Any] | None = None  # as on TurnCompleted
     # The detail, decoded from the body (an error message), held a secret, now redacted: the raw
     # body may spell it in a form no byte search sees (JSON escapes), so it must not be kept.
     secret_found: bool = False
@@ -118,7 +119,7 @@ class HttpResult:
     """Outcome of a non-chat call (model listing, raw HTTP step)."""
 
     request: RequestSent
-    http_status: Optional[int]
+    http_status: int | None
     body_text: str
     raw: bytes = b""
     models: list[str] = field(default_factory=list)  # for list_models

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from app.formats.engagement import Limits
 from app.targets.common import TargetFault
@@ -74,10 +75,10 @@ class BodyMeter:
         self.limit = fault.limit or self.limit
         return fault
 
-    async def chunks(self, response: "httpx.Response") -> AsyncIterator[bytes]:
+    async def chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The body's bytes after content decoding, read within the limits; raises ``too_large``."""
         encoding = response.headers.get("content-encoding", "").strip().lower()
-        unpack: Optional[Any] = None
+        unpack: Any | None = None
         if encoding in ("gzip", "x-gzip"):
             unpack = zlib.decompressobj(zlib.MAX_WBITS | 16)
         elif encoding == "deflate":

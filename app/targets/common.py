@@ -7,7 +7,8 @@ fault whichever API was tested.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,8 +29,8 @@ SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-auth
 class TargetFault(Exception):
     """A typed fault on the target's side; adapters turn it into ``TurnFailed``, never raise it out."""
 
-    def __init__(self, error_type: str, detail: str, http_status: Optional[int] = None, *,
-                 retryable: bool = False, raw: bytes = b"", headers: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, error_type: str, detail: str, http_status: int | None = None, *,
+                 retryable: bool = False, raw: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.error_type = error_type
         self.detail = short(detail)
@@ -38,7 +39,7 @@ class TargetFault(Exception):
         self.raw = raw
         self.headers = headers  # for the server's retry-after hint
         self.limit = ""  # for ``too_large``: the Limits field that stopped the read
-        self.bounds: Optional[dict[str, Any]] = None  # the body's bounds (app.targets.bounds.BodyMeter.facts)
+        self.bounds: dict[str, Any] | None = None  # the body's bounds (app.targets.bounds.BodyMeter.facts)
         self.secret_found = False  # the detail, decoded from the body, held a secret (now redacted)
 
 
@@ -88,7 +89,7 @@ def status_fault(status: int, body: bytes, location: str = "") -> TargetFault:
     return TargetFault(status_error_type(status), detail, status, retryable=is_retryable_status(status))
 
 
-def transport_fault(exc: httpx.HTTPError, spec: "TargetSpec", *, streaming: bool) -> TargetFault:
+def transport_fault(exc: httpx.HTTPError, spec: TargetSpec, *, streaming: bool) -> TargetFault:
     """The typed fault for an httpx failure; ``streaming`` is True once the body had started."""
     reason = str(exc) or type(exc).__name__
     timeouts = spec.timeouts

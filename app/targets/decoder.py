@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from app.targets.base import ResponseMeta
 from app.targets.common import TargetFault
@@ -62,14 +62,14 @@ class Decoder:
 
     def __init__(self) -> None:
         self.done = False
-        self.model_id: Optional[str] = None
-        self.system_fingerprint: Optional[str] = None
-        self.usage: Optional[dict[str, Any]] = None
+        self.model_id: str | None = None
+        self.system_fingerprint: str | None = None
+        self.usage: dict[str, Any] | None = None
 
-    def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+    def event(self, name: bytes | None, data: bytes) -> str | None:
         raise NotImplementedError
 
-    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+    def run(self, block: bytes) -> tuple[str, int] | None:
         """Text read straight from whole framed events (see :meth:`ChunkTemplate.run`), or None.
 
         None means "frame these bytes and call :meth:`event` for each", which is
@@ -77,7 +77,7 @@ class Decoder:
         """
         return None
 
-    def whole(self, body: bytes) -> Optional[str]:
+    def whole(self, body: bytes) -> str | None:
         """A complete, non-streamed JSON body (some servers ignore ``stream: true``)."""
         raise TargetFault("malformed", "expected a stream, got a single JSON body")
 
@@ -86,7 +86,7 @@ class Decoder:
         if self.end_marker and not self.done:
             raise TargetFault("stream_error", f"stream ended without {self.end_marker}")
 
-    def meta(self, http_status: int) -> Optional[ResponseMeta]:
+    def meta(self, http_status: int) -> ResponseMeta | None:
         if self.model_id is None and self.system_fingerprint is None and self.usage is None:
             return None
         return ResponseMeta(http_status=http_status, model_id=self.model_id,
@@ -121,10 +121,10 @@ class ChunkTemplate:
         self._suffix = b""
         self._tries = 3  # chunks to learn from before giving up on a stream whose shape keeps changing
         self._envelope = envelope  # the framing around one chunk in a run of them (SSE: "data: " ... blank line)
-        self._run: Optional[re.Pattern[bytes]] = None  # one framed chunk, its literal's body captured
+        self._run: re.Pattern[bytes] | None = None  # one framed chunk, its literal's body captured
         self._fixed = 0  # a framed chunk's length less its literal's body
 
-    def text(self, data: bytes) -> Optional[str]:
+    def text(self, data: bytes) -> str | None:
         """The text of ``data`` if it fits the template, else None (parse it fully)."""
         prefix, suffix = self._prefix, self._suffix
         if not prefix or not data.startswith(prefix) or not data.endswith(suffix):
@@ -173,7 +173,7 @@ class ChunkTemplate:
             self._run = re.compile(re.escape(before) + b'"(' + _LITERAL_BODY + b')"' + re.escape(after))
             self._fixed = len(before) + len(after) + 2
 
-    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+    def run(self, block: bytes) -> tuple[str, int] | None:
         """The text of a run of whole framed chunks that all fit the template, and how many carried text.
 
         None unless every byte of ``block`` belongs to such a chunk: one other

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from app.demo.server import DEMO_API_KEY, DEMO_REVOKED_KEY, DOCUMENTED_MODELS
 from app.formats.engagement import TargetSpec
@@ -48,8 +48,8 @@ class DemoAdapter(OpenAIAdapter):
     kind = "demo"
     default_model = DOCUMENTED_MODELS[0]
 
-    def __init__(self, spec: TargetSpec, *, api_key: Optional[str] = None,
-                 secrets: Optional[SecretResolver] = None, retry: Optional[RetryPolicy] = None,
+    def __init__(self, spec: TargetSpec, *, api_key: str | None = None,
+                 secrets: SecretResolver | None = None, retry: RetryPolicy | None = None,
                  **options: Any) -> None:
         base_url = spec.base_url or shared_demo_server(spec.hardened).base_url
         super().__init__(

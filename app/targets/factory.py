@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.errors import RedlineError
 from app.formats.engagement import TargetSpec
@@ -21,9 +22,9 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 }
 
 
-def make_target(spec: TargetSpec, *, secrets: Optional[SecretResolver] = None,
-                retry: Optional[RetryPolicy] = None,
-                sleep: Optional[Callable[[float], Awaitable[None]]] = None, **options: Any) -> Target:
+def make_target(spec: TargetSpec, *, secrets: SecretResolver | None = None,
+                retry: RetryPolicy | None = None,
+                sleep: Callable[[float], Awaitable[None]] | None = None, **options: Any) -> Target:
     """The adapter for ``spec``, its API key already resolved.
 
     A key that cannot be read raises :class:`app.secrets.SecretUnavailable` (a

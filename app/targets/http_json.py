@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import Any
 
 from app.formats.engagement import HttpShape
 from app.targets.adapter import EndpointAdapter
@@ -61,11 +61,11 @@ class HttpJsonDecoder(Decoder):
         self.path = path
         self.framing = "ndjson" if streamed else "json"
 
-    def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+    def event(self, name: bytes | None, data: bytes) -> str | None:
         value = dig(load_chunk(data), self.path)
         return None if is_missing(value) else as_text(value)
 
-    def whole(self, body: bytes) -> Optional[str]:
+    def whole(self, body: bytes) -> str | None:
         try:
             payload = json.loads(body)
         except ValueError:

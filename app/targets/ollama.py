@@ -8,7 +8,7 @@ OpenAI-compatible ``/v1`` endpoint is served by the ``openai`` kind.)
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from app.targets.adapter import EndpointAdapter
 from app.targets.base import ChatRequest
@@ -22,7 +22,7 @@ class OllamaDecoder(Decoder):
     framing = "ndjson"
     end_marker = "a done line"
 
-    def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+    def event(self, name: bytes | None, data: bytes) -> str | None:
         line = load_chunk(data)
         try:
             if "error" in line:

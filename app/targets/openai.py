@@ -9,7 +9,7 @@ have been cut off, and an auditor must be able to tell.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.targets.adapter import EndpointAdapter
@@ -30,7 +30,7 @@ class OpenAIDecoder(Decoder):
         self._need_meta = True  # until both the model id and the fingerprint were seen
         self._template = ChunkTemplate(b'"content":')
 
-    def event(self, name: Optional[bytes], data: bytes) -> Optional[str]:
+    def event(self, name: bytes | None, data: bytes) -> str | None:
         text = self._template.text(data)
         if text is not None:
             return text
@@ -59,7 +59,7 @@ class OpenAIDecoder(Decoder):
         except (AttributeError, TypeError, IndexError):
             raise TargetFault("malformed", f"unexpected chunk shape: {data[:80]!r}") from None
 
-    def run(self, block: bytes) -> Optional[tuple[str, int]]:
+    def run(self, block: bytes) -> tuple[str, int] | None:
         return self._template.run(block)
 
     @staticmethod
@@ -76,7 +76,7 @@ class OpenAIDecoder(Decoder):
             self.system_fingerprint = str(chunk["system_fingerprint"])
         self._need_meta = self.model_id is None or self.system_fingerprint is None
 
-    def whole(self, body: bytes) -> Optional[str]:
+    def whole(self, body: bytes) -> str | None:
         """A server that ignored ``stream: true`` and answered one completion object."""
         reply = load_chunk(body)
         self.done = True

@@ -15,14 +15,13 @@ at a time. Bursts bypass the bound: they exist to measure the overload.
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 
 class InFlightBound:
     """A per-system cap on chat requests in flight, lowered by overload answers (never raised)."""
 
     def __init__(self) -> None:
-        self.limit: Optional[int] = None  # None: no bound yet
+        self.limit: int | None = None  # None: no bound yet
         self.in_flight = 0
         self.lowered: list[tuple[int, int]] = []  # (in flight when refused, new limit), in order
         self._waiters: list[asyncio.Future[None]] = []

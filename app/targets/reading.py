@@ -18,7 +18,7 @@ received, as evidence. Getting to the response (auth, attempts, retries) is
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Optional
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -54,11 +54,11 @@ async def read_response(response: httpx.Response, deadline: float, *, decoder: D
     meter = BodyMeter(limits)
     budget = TextBudget(limits.text_bytes)
     redactor = StreamRedactor(secrets, b"")
-    failure: Optional[TargetFault] = None
+    failure: TargetFault | None = None
     try:
         if decoder.framing == "json" or (decoder.framing == "sse" and response.headers.get(
                 "content-type", "").startswith("application/json")):
-            cut_short: Optional[BaseException] = None
+            cut_short: BaseException | None = None
             try:
                 await read_body(response, raw, deadline, meter)
             except (TimeoutError, httpx.HTTPError, TargetFault) as exc:
@@ -173,7 +173,7 @@ async def read_stream(response: httpx.Response, decoder: Decoder, raw: RawBody, 
         return
     # The body ended: an event left without its blank line still counts,
     # but one cut off mid-chunk is truncation, not garbage.
-    last_fault: Optional[TargetFault] = None
+    last_fault: TargetFault | None = None
     try:
         for name, data in framer.flush():
             text = on_event(name, data)

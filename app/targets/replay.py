@@ -11,7 +11,7 @@ connection: the adapter is built only to ask for its decoder.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Optional
+from typing import Any
 
 from app.targets.common import TargetFault
 from app.targets.decoder import Decoder
@@ -20,7 +20,7 @@ from app.targets.sse import NDJSONFramer, SSEFramer
 _NOWHERE = "http://127.0.0.1:9"  # never contacted: building an adapter needs a base URL
 
 
-def decoder_for(snapshot: Optional[dict[str, Any]]) -> Optional[Decoder]:
+def decoder_for(snapshot: dict[str, Any] | None) -> Decoder | None:
     """A fresh decoder for the system snapshot a run recorded, or None when it cannot be rebuilt."""
     from app.formats.engagement import TargetSpec
     from app.targets.factory import ADAPTERS
@@ -39,7 +39,7 @@ def decoder_for(snapshot: Optional[dict[str, Any]]) -> Optional[Decoder]:
         return None
 
 
-def replay_text(snapshot: Optional[dict[str, Any]], body: bytes) -> Optional[str]:
+def replay_text(snapshot: dict[str, Any] | None, body: bytes) -> str | None:
     """The text ``body`` decodes to, as the runner read it; None when that cannot be said.
 
     A fault part-way (a bad chunk, an error event) ends the text where the

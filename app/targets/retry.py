@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.formats.engagement import TargetSpec
@@ -39,12 +40,12 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRY_STATUSES or 500 <= status <= 599
 
 
-def is_overload_status(status: Optional[int]) -> bool:
+def is_overload_status(status: int | None) -> bool:
     """An answer that says the system is overloaded: wait and ask again, and send less at once."""
     return status in OVERLOAD_STATUSES
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: Optional[datetime] = None) -> Optional[float]:
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
     """The server's requested wait, or None when it gave none we can read.
 
     ``retry-after-ms`` (OpenAI) is checked first because it is the more precise;
@@ -72,8 +73,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: Optional[datetime] = No
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -89,7 +90,7 @@ class RetryPolicy:
     jitter: Callable[[], float] = field(default=random.random)
 
     @classmethod
-    def for_spec(cls, spec: "TargetSpec", sleep: Optional[Callable[[float], Awaitable[None]]] = None) -> "RetryPolicy":
+    def for_spec(cls, spec: TargetSpec, sleep: Callable[[float], Awaitable[None]] | None = None) -> RetryPolicy:
         """The policy a system's target block asks for (``max_retries``, ``overload_retries``)."""
         policy = cls(max_retries=spec.max_retries, overload_retries=spec.overload_retries)
         if sleep is not None:
@@ -100,7 +101,7 @@ class RetryPolicy:
         """Whether a failed ``attempt`` (counted from 1 within its budget) may be followed by another."""
         return attempt <= (self.overload_retries if overload else self.max_retries)
 
-    def wait_seconds(self, attempt: int, headers: Optional[Mapping[str, str]] = None) -> float:
+    def wait_seconds(self, attempt: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait after failed ``attempt``: the server's hint, else full-jitter backoff."""
         hinted = retry_after_seconds(headers) if headers is not None else None
         if hinted is not None:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -29,11 +29,11 @@ class SingleRequests:
     """The non-streaming calls of an endpoint adapter (mixed into it)."""
 
     kind: ClassVar[str]
-    models_path: ClassVar[Optional[str]]
-    spec: "TargetSpec"
+    models_path: ClassVar[str | None]
+    spec: TargetSpec
     base_url: str
     raw_cap: int
-    limits: "Limits"
+    limits: Limits
 
     if TYPE_CHECKING:  # supplied by EndpointAdapter
         def _build(self, method: str, path: str, body: Any, auth: AuthMode) -> tuple[httpx.Request, RequestSent]: ...
@@ -58,8 +58,8 @@ class SingleRequests:
         started = time.perf_counter()
         raw = RawBody(self.raw_cap)
         meter = BodyMeter(self.limits)
-        status: Optional[int] = None
-        failure: Optional[TargetFault] = None
+        status: int | None = None
+        failure: TargetFault | None = None
         try:
             async with asyncio.timeout_at(deadline):
                 response = await self._http().send(http_request, stream=True)

@@ -15,11 +15,9 @@ instead of growing until the machine runs out of memory.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from app.targets.bounds import limit_fault
 
-Event = tuple[Optional[bytes], bytes]  # (event name or None, data)
+Event = tuple[bytes | None, bytes]  # (event name or None, data)
 RUN_LIMIT = 1024 * 1024  # an unfinished event held back for a run longer than this goes to the line framer
 
 
@@ -93,7 +91,7 @@ class SSEFramer:
 
     def __init__(self, *, cut_runs: bool = False, limit: int = 0) -> None:
         self._lines = LineSplitter(limit)
-        self._name: Optional[bytes] = None
+        self._name: bytes | None = None
         self._data: list[bytes] = []
         self._size = 0  # bytes in _data: an event's data is held only up to the limit too
         self._cutting = cut_runs  # see split()

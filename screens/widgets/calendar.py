@@ -7,8 +7,8 @@ so it fits any width from about 30 columns up, including 80×24.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
 
 from rich.text import Text
 from textual.reactive import reactive

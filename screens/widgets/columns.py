@@ -7,7 +7,8 @@ widths; DataTable adds one cell of padding on each side.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 PADDING = 2  # DataTable's default cell padding, both sides
 SCROLLBAR = 2  # room for a vertical scrollbar when the rows overflow

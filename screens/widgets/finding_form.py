@@ -9,8 +9,9 @@ The form only collects; the screen saves through :mod:`app.triage`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,7 +36,7 @@ QUOTE_LINES = 6
 class FindingChoice:
     """What the tester asked for: ``extend`` is the finding to add the span to, or None for a new one."""
 
-    extend: Optional[int]
+    extend: int | None
     title: str
     severity: str
     impact: str

@@ -9,8 +9,9 @@ highlighted group. Labels are ``Text`` built from file content: never markup.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
 from textual.binding import Binding
@@ -47,7 +48,7 @@ class PickSource:
     systems: list[str]  # in-scope systems
 
 
-def pick_source(db: "Session", engagement_id: int) -> PickSource:
+def pick_source(db: Session, engagement_id: int) -> PickSource:
     """The engagement's library (bundled plus its own folders), control matrix and in-scope systems."""
     from app.alignment import engagement_library, rows_of, systems_of
 
@@ -69,18 +70,18 @@ class ScenarioPicker(Tree[PickItem]):
     class Changed(Message):
         """The picked set changed (the screen shows the count)."""
 
-        def __init__(self, picker: "ScenarioPicker") -> None:
+        def __init__(self, picker: ScenarioPicker) -> None:
             super().__init__()
             self.picker = picker
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("scenarios", id=id)
         self.show_root = False
-        self.source: Optional[PickSource] = None
+        self.source: PickSource | None = None
         self.mode: Mode = "category"
         self.picked: set[Pair] = set()
 
-    def load(self, source: PickSource, mode: Optional[Mode] = None) -> None:
+    def load(self, source: PickSource, mode: Mode | None = None) -> None:
         self.source = source
         self.mode = mode or self.mode
         self.picked &= {(s, sc) for s in source.systems for sc in source.titles}

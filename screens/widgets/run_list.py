@@ -9,8 +9,9 @@ turns whose events have not reached the UI yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.message import Message
@@ -78,12 +79,12 @@ class RunEntry:
     window: str = ""
     status: str = "queued"  # queued | running | streaming | finished | cancelled | interrupted | error
     verdict: str = ""
-    run_id: Optional[int] = None
-    ttft_ms: Optional[float] = None
-    tokens_per_s: Optional[float] = None
+    run_id: int | None = None
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
     verdicts: list[tuple[str, str]] = field(default_factory=list)
     turns: dict[int, LiveTurn] = field(default_factory=dict)
-    cancel: Optional["asyncio.Event"] = None
+    cancel: asyncio.Event | None = None
     error: str = ""
     tokens: int = 0
     generating_ms: float = 0.0
@@ -98,11 +99,11 @@ class RunEntry:
         return self.live and self.status in LIVE
 
     @classmethod
-    def stored(cls, row: "RunRow") -> "RunEntry":
+    def stored(cls, row: RunRow) -> RunEntry:
         return cls(f"run:{row.run_id}", row.scenario_id, row.system, row.window, row.status, row.verdict,
                    row.run_id, row.ttft_ms, row.tokens_per_s, list(row.outcomes))
 
-    def chunk(self, turn_id: int, text: str, ttft_ms: Optional[float]) -> Optional[LiveTurn]:
+    def chunk(self, turn_id: int, text: str, ttft_ms: float | None) -> LiveTurn | None:
         """Streamed text for one of this run's turns (None if the turn was never announced)."""
         if ttft_ms is not None:
             self.ttft_ms, self.dirty = ttft_ms, True
@@ -111,10 +112,10 @@ class RunEntry:
             turn.parts.append(text)
         return turn
 
-    def apply(self, event: "RunnerEvent") -> Optional[LiveTurn]:
+    def apply(self, event: RunnerEvent) -> LiveTurn | None:
         """Fold one runner event into the entry; returns the turn it concerns, if any."""
         self.dirty = True
-        turn: Optional[LiveTurn] = None
+        turn: LiveTurn | None = None
         if isinstance(event, RunStarted):
             self.run_id, self.status, self.window = event.run_id, "running", event.window or ""
         elif isinstance(event, TurnStarted):
@@ -169,7 +170,7 @@ class RunnerUpdate(Message):
     """A runner event other than a chunk, for the entry ``key``."""
 
     key: str
-    event: "RunnerEvent"
+    event: RunnerEvent
 
 
 class ChunksPending(Message):
@@ -209,9 +210,9 @@ class RunFeed:
 
     def __init__(self, post: Callable[[Message], Any]) -> None:
         self.post = post
-        self._batch: Optional[list[tuple[str, ChunkReceived]]] = None
+        self._batch: list[tuple[str, ChunkReceived]] | None = None
 
-    def on_event(self, key: str, event: "RunnerEvent") -> None:
+    def on_event(self, key: str, event: RunnerEvent) -> None:
         if type(event) is ChunkReceived:
             if self._batch is None:
                 self._batch = []
@@ -225,11 +226,11 @@ class RunFeed:
         """Whether chunks still join ``batch`` (no other event and no ``take`` closed it yet)."""
         return self._batch is batch
 
-    def take(self, batch: list[tuple[str, ChunkReceived]]) -> dict[tuple[str, int], tuple[str, Optional[float]]]:
+    def take(self, batch: list[tuple[str, ChunkReceived]]) -> dict[tuple[str, int], tuple[str, float | None]]:
         """A posted batch's text joined per (entry, turn), with the time to first token if a chunk carried it."""
         if self._batch is batch:
             self._batch = None  # drawn now: later chunks start a new batch
-        joined: dict[tuple[str, int], tuple[list[str], Optional[float]]] = {}
+        joined: dict[tuple[str, int], tuple[list[str], float | None]] = {}
         for key, event in batch:
             parts, ttft = joined.setdefault((key, event.turn_id), ([], None))
             parts.append(event.text)
@@ -250,7 +251,7 @@ class RunList(DataTable[Any]):
     # Below these a column is not worth showing; STATE's minimum is its content, so a state is never cut.
     MINIMUM = (12, 0, 4, 5, 8, 10)
 
-    def fill(self, entries: Iterable[RunEntry], select: Optional[str] = None) -> Optional[str]:
+    def fill(self, entries: Iterable[RunEntry], select: str | None = None) -> str | None:
         """Redraw every row; returns the key now under the cursor.
 
         Columns size to their content: the widest cell of each, with every
@@ -306,7 +307,7 @@ class RunList(DataTable[Any]):
         entry.dirty = False
         return refit
 
-    def highlighted_key(self) -> Optional[str]:
+    def highlighted_key(self) -> str | None:
         if self.row_count == 0:
             return None
         try:

@@ -12,9 +12,10 @@ without a cancellation it sends the systems the canary probes once, as
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from screens.widgets.run_list import RunDone, RunEntry
 
@@ -33,7 +34,7 @@ QUIT = "Redline was quit before the run started"
 class Batch:
     """The runs one ``r`` started: when all have finished (none cancelled), their systems are probed."""
 
-    planned: list["PlannedRun"]
+    planned: list[PlannedRun]
     left: int
     run_ids: list[int] = field(default_factory=list)
     whole: bool = True
@@ -42,13 +43,13 @@ class Batch:
 class RunQueue:
     """Queued runs and the loop that starts them; results reach the screen as messages through ``feed``."""
 
-    def __init__(self, engagement_id: int, feed: "RunFeed", report: Callable[[BaseException, str], Any]) -> None:
+    def __init__(self, engagement_id: int, feed: RunFeed, report: Callable[[BaseException, str], Any]) -> None:
         self.engagement_id = engagement_id
         self.feed = feed
         self.report = report
         self.entries: list[RunEntry] = []
-        self._queue: asyncio.Queue[tuple[RunEntry, "PlannedRun", Batch]] = asyncio.Queue()
-        self._next: tuple[RunEntry, "PlannedRun", Batch] | None = None  # taken, waiting for a slot
+        self._queue: asyncio.Queue[tuple[RunEntry, PlannedRun, Batch]] = asyncio.Queue()
+        self._next: tuple[RunEntry, PlannedRun, Batch] | None = None  # taken, waiting for a slot
         self._tasks: set[asyncio.Task[None]] = set()
         self._serial = 0
 
@@ -62,7 +63,7 @@ class RunQueue:
         A queued run has no Run row yet, so without this it would vanish without
         a trace; :func:`app.runs.record_not_started` leaves one audit event each.
         """
-        dropped: list[tuple[RunEntry, "PlannedRun", Batch]] = [self._next] if self._next is not None else []
+        dropped: list[tuple[RunEntry, PlannedRun, Batch]] = [self._next] if self._next is not None else []
         self._next = None
         while not self._queue.empty():
             dropped.append(self._queue.get_nowait())
@@ -89,7 +90,7 @@ class RunQueue:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_S)
 
-    def put(self, planned: Sequence["PlannedRun"]) -> list[RunEntry]:
+    def put(self, planned: Sequence[PlannedRun]) -> list[RunEntry]:
         """Queue a batch; returns its entries (status ``queued``, each with its own cancel event)."""
         batch = Batch(list(planned), left=len(planned))
         added = []
@@ -144,7 +145,7 @@ class RunQueue:
                 for task in set(tasks):
                     task.cancel()
 
-    async def _one(self, entry: RunEntry, planned: "PlannedRun", batch: Batch, permits: int,
+    async def _one(self, entry: RunEntry, planned: PlannedRun, batch: Batch, permits: int,
                    gate: asyncio.Semaphore, resolver: Any) -> None:
         from app.errors import RedlineError
         from app.runner import resume_run, run_scenarios

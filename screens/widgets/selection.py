@@ -16,7 +16,7 @@ turn (the Run screen's live view) the same keys scroll.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
@@ -48,9 +48,9 @@ class SpanSelection:
                 id="transcript.select_word_on"),
     ]
 
-    _turns: list["_Turn"]
-    current: Optional[int] = None  # the turn triage works on
-    select_from: Optional[int] = None  # where the selection started (shown offset in the current response)
+    _turns: list[_Turn]
+    current: int | None = None  # the turn triage works on
+    select_from: int | None = None  # where the selection started (shown offset in the current response)
     caret: int = 0
 
     # the host widget's (Transcript / ScrollView) own methods
@@ -66,7 +66,7 @@ class SpanSelection:
     def _redraw(self) -> None:
         raise NotImplementedError
 
-    def _current_turn(self) -> "_Turn":
+    def _current_turn(self) -> _Turn:
         assert self.current is not None
         return self._turns[self.current]
 
@@ -88,7 +88,7 @@ class SpanSelection:
         return self.select_from is not None
 
     @property
-    def selection(self) -> Optional[tuple[int, int]]:
+    def selection(self) -> tuple[int, int] | None:
         """The selected shown span ``[low, high)`` of the current response, or None."""
         if self.select_from is None:
             return None
@@ -132,7 +132,7 @@ class SpanSelection:
 
     # ------------------------------------------------------------------ the mouse
 
-    def offset_at(self, x: int, y: int) -> Optional[tuple[int, int]]:
+    def offset_at(self, x: int, y: int) -> tuple[int, int] | None:
         """(turn index, shown offset in its response) under widget cell (x, y), or None off a response."""
         row = self.scroll_offset.y + y
         if not 0 <= row < self._total:  # type: ignore[attr-defined]
@@ -179,11 +179,11 @@ class SpanSelection:
         if self.select_from == self.caret:  # a click, not a drag: it only places the caret
             self.clear_selection()
 
-    def _where(self) -> "OffsetMap":
+    def _where(self) -> OffsetMap:
         turn = self._current_turn()
         return turn.where if turn.where is not None else display_text(turn.raw)[1]
 
-    def raw_selection(self) -> Optional[tuple[int, int]]:
+    def raw_selection(self) -> tuple[int, int] | None:
         """The selection as ``[start, end)`` of the raw response text (what the evidence quotes)."""
         span = self.selection
         if span is None or self.current is None or span[0] == span[1]:

@@ -7,7 +7,6 @@ selection through them, so the record lives below both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
 
 from rich.text import Text
 
@@ -19,11 +18,11 @@ from screens.widgets.rows import GrowingText, RowSpans
 class ShownTurn:
     key: int
     header: str
-    marks: Optional[Text]
+    marks: Text | None
     prompt: str  # shown prompt
-    shown: Union[str, GrowingText]  # shown response (growing while it streams)
+    shown: str | GrowingText  # shown response (growing while it streams)
     raw_parts: list[str] = field(default_factory=list)
-    where: Optional[OffsetMap] = None  # shown index -> raw index, once known (computed when a selection needs it)
+    where: OffsetMap | None = None  # shown index -> raw index, once known (computed when a selection needs it)
     streaming: bool = False
     note: str = ""
     prompt_rows: RowSpans = field(default_factory=RowSpans)
@@ -31,7 +30,7 @@ class ShownTurn:
     note_rows: RowSpans = field(default_factory=RowSpans)  # a long note wraps, never cut
     first_row: int = 0
     wrapped: int = 0  # the text width the response rows were wrapped at (0: not yet, or only its preview)
-    preparing: Optional[SafeText] = None  # a long reply whose safe text is still being prepared
+    preparing: SafeText | None = None  # a long reply whose safe text is still being prepared
 
     @property
     def raw(self) -> str:

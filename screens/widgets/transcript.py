@@ -23,8 +23,9 @@ prepared and wrapped in a thread (:meth:`Transcript.prepared` says when done).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Optional, Sequence, Union
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -59,7 +60,7 @@ class TurnText:
     prompt: str
     response: str = ""
     streaming: bool = False
-    marks: Optional[Text] = None  # verdict marks after the header, already styled by the caller
+    marks: Text | None = None  # verdict marks after the header, already styled by the caller
     note: str = ""  # e.g. why the turn got no answer
 
 
@@ -91,7 +92,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         self._firsts: list[int] = []  # each turn's first row, for finding a row's turn by bisection
         self._total = 0  # rows in all
         self._cache: LRUCache[int, Strip] = LRUCache(1024)
-        self._base: Optional[Style] = None
+        self._base: Style | None = None
         self._width = 0
         self._generation = 0  # bumped whenever the turns or the width change: older background work is dropped
 
@@ -173,7 +174,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
             self.refresh_lines(keep, self._total - keep)
         self._follow(follow)
 
-    def end_turn(self, key: int, response: Optional[str] = None, marks: Optional[Text] = None,
+    def end_turn(self, key: int, response: str | None = None, marks: Text | None = None,
                  note: str = "") -> None:
         """The turn is over: shown from the whole raw text (``response`` if given, else what streamed).
 
@@ -274,7 +275,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
 
         return work
 
-    def _prepared(self, generation: int, index: int, shown: Union[str, GrowingText], where: Optional[OffsetMap],
+    def _prepared(self, generation: int, index: int, shown: str | GrowingText, where: OffsetMap | None,
                   rows: RowSpans, width: int) -> None:
         if generation != self._generation or width != self._text_width():
             return  # the turns or the width changed since: newer work is under way
@@ -334,7 +335,7 @@ class Transcript(SpanSelection, ScrollView, can_focus=True):
         first = turn.first_row + 1 + (len(turn.prompt_rows) if part == RESPONSE else 0)
         return _LABELS[part] if row == first else ""
 
-    def _source(self, turn: _Turn, part: int) -> Union[str, GrowingText]:
+    def _source(self, turn: _Turn, part: int) -> str | GrowingText:
         return turn.prompt if part == PROMPT else turn.shown if part == RESPONSE else turn.note
 
     def _row_text(self, row: int) -> str:

@@ -6,7 +6,7 @@ model output, so every piece is literal ``Text`` made safe by ``app.text``.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from rich.text import Text
 
@@ -39,7 +39,7 @@ def verdict_marks(verdicts: Iterable[tuple[str, str]], human: str = "", limit: i
     return out
 
 
-def run_figures(ttft_ms: Optional[float], tokens_per_s: Optional[float],
+def run_figures(ttft_ms: float | None, tokens_per_s: float | None,
                 verdicts: Iterable[tuple[str, str]] = ()) -> Text:
     """``ttft 212 ms · 48 tok/s · regex: FAIL`` for the selected run."""
     out = Text(no_wrap=True)

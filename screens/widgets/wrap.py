@@ -10,7 +10,7 @@ as a sparse :class:`app.text.OffsetMap` (a few bytes, whatever the length).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rich.cells import get_character_cell_size
 

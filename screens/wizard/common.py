@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -62,7 +63,7 @@ class WizardStep(Vertical):
     def load(self) -> None:
         """Read this step's state from the store and draw it."""
 
-    def store(self, action: Callable[["Session"], Any]) -> bool:
+    def store(self, action: Callable[[Session], Any]) -> bool:
         """Save through the core in one transaction. An error becomes a literal notification and
         nothing is written; on success the views of this engagement are told to reload."""
         try:
@@ -85,7 +86,7 @@ class WizardStep(Vertical):
         """Save anything typed but not yet saved; False keeps the step open."""
         return True
 
-    def selected_key(self, table: Any) -> Optional[int]:
+    def selected_key(self, table: Any) -> int | None:
         """The integer row key of a DataTable's cursor row, or None."""
         if table.row_count == 0:
             return None

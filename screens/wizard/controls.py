@@ -9,7 +9,7 @@ ISO 42001 / NIST AI RMF / EU AI Act counterparts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -141,7 +141,7 @@ class ControlsStep(WizardStep):
                                style="italic")
             target.update(activity + crosswalk_text(self.catalog, row.criterion))
 
-    def _row(self, quiet: bool = False) -> Optional[Any]:
+    def _row(self, quiet: bool = False) -> Any | None:
         key = self.selected_key(self.query_one("#matrix-table", DataTable))
         if key is None and not quiet:
             self.notify("no row selected; press a to add one", markup=False)
@@ -162,7 +162,7 @@ class ControlsStep(WizardStep):
         if row is not None and self._ready():
             self.app.push_screen(RowForm(self.catalog, self.library, row), lambda v: self._save(v, row.id))
 
-    def _save(self, values: Optional[dict[str, Any]], row_id: Optional[int] = None) -> None:
+    def _save(self, values: dict[str, Any] | None, row_id: int | None = None) -> None:
         from app.alignment import save_row
 
         if values is None:
@@ -217,7 +217,7 @@ class ControlsStep(WizardStep):
                                           hint="Path to a .csv or .xlsx file (rows are added to the matrix)",
                                           placeholder="assets/examples/control-matrix.csv"), self._import)
 
-    def _import(self, path: Optional[str]) -> None:
+    def _import(self, path: str | None) -> None:
         if path:
             self.set_status(Text(f"importing {path}…", style="yellow"))
             self.import_matrix_file(Path(path).expanduser())

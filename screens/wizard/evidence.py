@@ -9,7 +9,7 @@ share the agreed plan.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -90,7 +90,7 @@ class EvidenceStep(WizardStep):
         self.app.push_screen(PromptScreen("Export engagement file", hint="Where to write the YAML file",
                                           value=f"{name}.yaml"), self._export)
 
-    def _export(self, path: Optional[str]) -> None:
+    def _export(self, path: str | None) -> None:
         from app.alignment import write_engagement_file
 
         if not path:

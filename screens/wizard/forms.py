@@ -7,8 +7,9 @@ tester can fix the field without losing what they typed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -217,7 +218,7 @@ def parse_day(text: str, what: str) -> date:
 class WindowForm(FormScreen):
     """Add or edit a test window; returns a ``WindowPlan``."""
 
-    def __init__(self, window: Optional[Any] = None, suggested_name: str = "") -> None:
+    def __init__(self, window: Any | None = None, suggested_name: str = "") -> None:
         super().__init__()
         self.window, self.suggested_name = window, suggested_name
         self.form_title = "Edit test window" if window else "Add a test window"

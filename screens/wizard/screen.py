@@ -8,8 +8,6 @@ When the last step is done the engagement opens.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -46,7 +44,7 @@ class WizardScreen(EngagementScreen):
         Binding("4", "go('evidence')", "Evidence", show=False, id="wizard.step4"),
     ]
 
-    def __init__(self, engagement_id: int, step: Optional[str] = None) -> None:
+    def __init__(self, engagement_id: int, step: str | None = None) -> None:
         super().__init__(engagement_id)
         self.start_step = step
         self.done: list[str] = []

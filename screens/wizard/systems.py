@@ -8,7 +8,7 @@ inventory that "test connection" checks the endpoint's listing against.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -89,7 +89,7 @@ class SystemsStep(WizardStep):
     def on_resize(self) -> None:
         self.load()  # column widths follow the terminal
 
-    def _selected(self) -> Optional[Any]:
+    def _selected(self) -> Any | None:
         key = self.selected_key(self.query_one("#systems-table", DataTable))
         if key is None:
             self.notify("no system selected; press a to add one", markup=False)
@@ -108,7 +108,7 @@ class SystemsStep(WizardStep):
         if system is not None:
             self.app.push_screen(SystemForm(TARGET_KINDS, system), lambda spec: self._save(spec, system.id))
 
-    def _save(self, spec: Any, system_id: Optional[int] = None) -> None:
+    def _save(self, spec: Any, system_id: int | None = None) -> None:
         from app.alignment import save_system
 
         if spec is not None and self.store(lambda db: save_system(db, self.engagement_id, spec, system_id)):
@@ -172,7 +172,7 @@ class SystemsStep(WizardStep):
                    "It is set for this session only and never written anywhere. ")
                 + f"To keep it for later sessions, run: {how_to_keep(ref)}")
 
-        def supplied(value: Optional[str]) -> None:
+        def supplied(value: str | None) -> None:
             if not value:
                 return
             try:

@@ -9,7 +9,7 @@ quarter, which the tester can then edit. The calendar strip shows the spread.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Optional
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -102,7 +102,7 @@ class TimingStep(WizardStep):
         else:
             self.set_status("tests must be dated within the tolerance of the as-of date")
 
-    def _period(self, quiet: bool = False) -> Optional[tuple[date, date]]:
+    def _period(self, quiet: bool = False) -> tuple[date, date] | None:
         try:
             return (parse_day(self.query_one("#period-start", Input).value, "period start"),
                     parse_day(self.query_one("#period-end", Input).value, "period end"))
@@ -166,7 +166,7 @@ class TimingStep(WizardStep):
         self.notify(f"suggested {len(plans)} window(s), one per quarter still ahead, none before today; "
                     "edit any with e", markup=False)
 
-    def _selected_index(self) -> Optional[int]:
+    def _selected_index(self) -> int | None:
         index = self.selected_key(self.query_one("#windows-table", DataTable))
         if index is None:
             self.notify("no window selected", markup=False)

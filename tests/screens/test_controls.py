@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cockpit_pilot import TODAY, screen_name, store_ready, wait_for
@@ -35,7 +35,7 @@ def seed_results() -> int:
             scenario = Scenario(scenario_id=scenario_id, sha256=scenario_id.ljust(64, "0"))
             db.add(scenario)
             db.flush()
-            at = datetime(h1.start.year, h1.start.month, h1.start.day, tzinfo=timezone.utc)  # inside H1
+            at = datetime(h1.start.year, h1.start.month, h1.start.day, tzinfo=UTC)  # inside H1
             db.add(Run(engagement_id=eid, system_id=system.id, scenario_pk=scenario.id, window_id=h1.id,
                        status="finished", verdict=verdict, created_at=at, finished_at=at))
     dispose_all()

@@ -8,8 +8,9 @@ fact the test reads, not an assumption.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from cockpit_pilot import PATIENCE_S, TODAY, screen_name, store_ready, wait_for

@@ -154,9 +154,8 @@ async def test_tab_moves_scenarios_runs_transcript_in_order_and_shows_where_focu
 
 async def test_every_footer_fits_80_columns() -> None:
     """The last key of each footer (^p Palette) is whole at 80 columns, on every screen of an engagement."""
-    from textual.widgets import Footer
-
     from test_triage import demo_run
+    from textual.widgets import Footer
 
     eid, run_id = await demo_run("pi-direct-override")
     app = RedlineApp(today=TODAY)

@@ -9,7 +9,7 @@ arrived before the fault can be checked.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from tests.servers.loopback import Reply, closed_port, json_reply
 from tests.servers.stream_server import openai_events, sse
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-def rate_limited(*, retry_after: Optional[str] = "0", retry_after_ms: Optional[str] = None) -> Reply:
+def rate_limited(*, retry_after: str | None = "0", retry_after_ms: str | None = None) -> Reply:
     headers = []
     if retry_after is not None:
         headers.append(("Retry-After", retry_after))

@@ -7,7 +7,7 @@ servers so a test can run a healthy and a faulty endpoint side by side.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

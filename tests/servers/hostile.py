@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import Callable, Iterator
 
 from tests.servers.loopback import Received, Reply
 from tests.servers.stream_server import openai_events, sse

@@ -15,9 +15,10 @@ import socket
 import struct
 import threading
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Reply:
     stall: float = 0.0
     # The last chunk waits until this is set (60 s at most): the test, not the machine's speed, decides
     # how long the stream stays open.
-    hold_last: Optional[threading.Event] = None
+    hold_last: threading.Event | None = None
 
 
 Script = Reply | Callable[[Received], Reply]
@@ -91,9 +92,9 @@ class LoopbackServer:
         self.received: list[Received] = []
         self._routes: dict[tuple[str, str], _Route] = {}
         self._lock = threading.Lock()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._server: Optional[asyncio.base_events.Server] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
@@ -101,7 +102,7 @@ class LoopbackServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def route(self, path: str, *replies: Script, method: str = "*") -> "LoopbackServer":
+    def route(self, path: str, *replies: Script, method: str = "*") -> LoopbackServer:
         """Queue replies for ``path`` (exact, query ignored); ``method`` ``*`` matches any."""
         with self._lock:
             self._routes[(method.upper(), path)] = _Route(deque(replies))
@@ -111,7 +112,7 @@ class LoopbackServer:
         with self._lock:
             return [r for r in self.received if r.path == path]
 
-    def start(self) -> "LoopbackServer":
+    def start(self) -> LoopbackServer:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -154,7 +155,7 @@ class LoopbackServer:
         self._thread.join(10)
         self._loop = None
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -189,7 +190,7 @@ class LoopbackServer:
                 writer.close()
 
     @staticmethod
-    async def _read_request(reader: asyncio.StreamReader) -> Optional[Received]:
+    async def _read_request(reader: asyncio.StreamReader) -> Received | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:

@@ -15,9 +15,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 MARK = "REDLINE_PEAK_RSS_KB="
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from a large parent (a
@@ -58,8 +58,8 @@ def _rss_kb(pid: int) -> int:
     return int(found.group(1)) if found else 0
 
 
-def run_with_peak(args: Sequence[str], *, cwd: Optional[Path] = None, ceiling_mb: float = 1500,
-                  timeout: float = 120, env: Optional[dict[str, str]] = None) -> Peak:
+def run_with_peak(args: Sequence[str], *, cwd: Path | None = None, ceiling_mb: float = 1500,
+                  timeout: float = 120, env: dict[str, str] | None = None) -> Peak:
     """``redline ARGS`` in a child process; its exit code, peak RSS and wall time."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], cwd=cwd, env=env or os.environ.copy(),

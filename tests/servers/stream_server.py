@@ -11,10 +11,11 @@ splits of the byte stream.
 
 from __future__ import annotations
 
-from itertools import pairwise
 import json
 import random
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+from typing import Any
 
 from tests.servers.loopback import Reply
 
@@ -29,7 +30,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def sse(events: Iterable[tuple[Optional[str], str]], *, crlf: bool = False, comments: bool = False,
+def sse(events: Iterable[tuple[str | None, str]], *, crlf: bool = False, comments: bool = False,
         multiline: bool = False, trailing_blank: bool = True) -> bytes:
     """Serialise (event name, data) pairs as server-sent events."""
     nl = "\r\n" if crlf else "\n"
@@ -55,7 +56,7 @@ def sse(events: Iterable[tuple[Optional[str], str]], *, crlf: bool = False, comm
 
 
 def openai_events(texts: Sequence[str], *, model: str = "gpt-test-1", fingerprint: str = "fp_test",
-                  usage: bool = True, done: bool = True) -> list[tuple[Optional[str], str]]:
+                  usage: bool = True, done: bool = True) -> list[tuple[str | None, str]]:
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
             "model": model, "system_fingerprint": fingerprint}
     events = [(None, _json({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
@@ -73,8 +74,8 @@ def openai_events(texts: Sequence[str], *, model: str = "gpt-test-1", fingerprin
 
 
 def anthropic_events(texts: Sequence[str], *, model: str = "claude-test-1",
-                     stop: bool = True) -> list[tuple[Optional[str], str]]:
-    events: list[tuple[Optional[str], str]] = [
+                     stop: bool = True) -> list[tuple[str | None, str]]:
+    events: list[tuple[str | None, str]] = [
         ("message_start", _json({"type": "message_start", "message": {
             "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "usage": {"input_tokens": 12, "output_tokens": 1}}})),
@@ -112,7 +113,7 @@ def nest(path: str, value: Any) -> Any:
     return value
 
 
-def ndjson_lines(texts: Sequence[str], path: str = "text", *, trailer: Optional[dict[str, Any]] = None) -> bytes:
+def ndjson_lines(texts: Sequence[str], path: str = "text", *, trailer: dict[str, Any] | None = None) -> bytes:
     lines = [_json(nest(path, t)) for t in texts]
     if trailer is not None:
         lines.append(_json(trailer))
@@ -156,6 +157,6 @@ def ollama_stream(texts: Sequence[str], *, done: bool = True, pieces: int = 0) -
 
 
 def ndjson_stream(texts: Sequence[str], path: str = "text", *, pieces: int = 0,
-                  trailer: Optional[dict[str, Any]] = None) -> Reply:
+                  trailer: dict[str, Any] | None = None) -> Reply:
     data = ndjson_lines(texts, path, trailer=trailer)
     return Reply(chunks=chop(data, pieces) if pieces else [data], content_type="application/x-ndjson")

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 from app.targets.base import (
-    BodyBytes, ChatRequest, RequestSent, ResponseMeta, RetryScheduled, Target, TargetEvent, TextDelta, TurnCompleted,
+    BodyBytes,
+    ChatRequest,
+    RequestSent,
+    ResponseMeta,
+    RetryScheduled,
+    Target,
+    TargetEvent,
+    TextDelta,
+    TurnCompleted,
     TurnFailed,
 )
 
@@ -34,7 +42,7 @@ class TurnRecord:
         return sum(e.chunks for e in self.events if isinstance(e, TextDelta))
 
     @property
-    def sent(self) -> Optional[RequestSent]:
+    def sent(self) -> RequestSent | None:
         return next((e for e in self.events if isinstance(e, RequestSent)), None)
 
     @property
@@ -42,7 +50,7 @@ class TurnRecord:
         return [e for e in self.events if isinstance(e, RetryScheduled)]
 
     @property
-    def end(self) -> Union[TurnCompleted, TurnFailed]:
+    def end(self) -> TurnCompleted | TurnFailed:
         last = self.events[-1]
         assert isinstance(last, (TurnCompleted, TurnFailed)), f"turn did not end: {last!r}"
         ends = [e for e in self.events if isinstance(e, (TurnCompleted, TurnFailed))]
@@ -50,7 +58,7 @@ class TurnRecord:
         return last
 
     @property
-    def failed(self) -> Optional[TurnFailed]:
+    def failed(self) -> TurnFailed | None:
         return self.end if isinstance(self.end, TurnFailed) else None
 
     @property
