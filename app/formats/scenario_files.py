@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -47,7 +48,7 @@ class _Item:
     raw: Any
     locations: LocationIndex
     at: DataPath  # where the scenario sits in its document: () or (index,)
-    loaded: Optional[LoadedScenario]  # None when the model rejected it
+    loaded: LoadedScenario | None  # None when the model rejected it
 
     def problem(self, rel: DataPath, message: str) -> Problem:
         """A problem about the value at ``rel`` inside this scenario."""
@@ -120,7 +121,7 @@ def _read_file(path: Path, problems: list[Problem]) -> list[_Item]:
         return []
     items = []
     for at, raw in raw_items:
-        loaded: Optional[LoadedScenario] = None
+        loaded: LoadedScenario | None = None
         try:
             spec = validate(ScenarioSpec, raw, locations, path, at=at)
         except FileFormatError as exc:
@@ -212,10 +213,10 @@ def _check(items: list[_Item], catalog: Any) -> list[Problem]:
             if control not in known_ids:
                 problems.append(item.problem(("controls", i), f"unknown control '{control}'"
                                              + did_you_mean(control, known_ids)))
-        for field_name, known in taxonomies.items():
-            for i, ident in _strings(raw.get(field_name)):
+        for taxonomy, known in taxonomies.items():
+            for i, ident in _strings(raw.get(taxonomy)):
                 if ident not in known:
-                    problems.append(item.problem((field_name, i), f"unknown {field_name} id '{ident}'"
+                    problems.append(item.problem((taxonomy, i), f"unknown {taxonomy} id '{ident}'"
                                                  + did_you_mean(ident, known)))
         methodology = raw.get("methodology")
         if isinstance(methodology, str) and methodology not in methodologies:

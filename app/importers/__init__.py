@@ -9,7 +9,7 @@ native runs, so they flow through triage, findings and the bundle. :func:`import
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from app.importers.model import ImportedReport, ReportImportError
 from app.importers.record import ImportSummary
@@ -35,8 +35,8 @@ def parse_report(tool: str, path: Path) -> ImportedReport:
     return promptfoo.parse(path)
 
 
-def import_report(db: "Session", *, tool: str, path: Path, engagement: str, system: str,
-                  mapping: Optional[Path] = None, actor: str = "") -> ImportSummary:
+def import_report(db: Session, *, tool: str, path: Path, engagement: str, system: str,
+                  mapping: Path | None = None, actor: str = "") -> ImportSummary:
     """Parse and map first (so a bad file or mapping writes nothing), then record every probe as a run."""
     from sqlmodel import select
 
