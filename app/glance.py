@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,22 +47,29 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _day(value: str | None) -> date | None:
+def _day(value: str | date | None) -> date | None:
+    """A stored date: text from SQLite, a date from PostgreSQL's driver."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
     return date.fromisoformat(value[:10]) if value else None
 
 
 def summaries(conn: sqlite3.Connection, today: date) -> list[EngagementSummary]:
     """Every engagement by name, with its scope, next test window and open findings."""
     systems: dict[int, int] = dict(conn.execute(
-        "SELECT engagement_id, SUM(in_scope) FROM aisystem GROUP BY engagement_id").fetchall())
+        "SELECT engagement_id, SUM(CASE WHEN in_scope THEN 1 ELSE 0 END) FROM aisystem GROUP BY engagement_id").fetchall())
     windows: dict[int, list[tuple[date, str, date]]] = {}
     for engagement_id, name, start, end in conn.execute(
             'SELECT engagement_id, name, start, "end" FROM testwindow'):
         windows.setdefault(engagement_id, []).append((_day(start) or date.min, name, _day(end) or date.min))
     open_by: dict[int, dict[str, int]] = {}
-    marks = ",".join("?" for _ in OPEN_STATUSES)
+    # The statuses are Redline's own constants, written into the query so that it has no placeholder:
+    # sqlite3 and PostgreSQL's driver spell placeholders differently, and this reading serves both.
+    statuses = ",".join(f"'{status}'" for status in OPEN_STATUSES if status.isidentifier())
     for engagement_id, severity in conn.execute(
-            f"SELECT engagement_id, severity FROM finding WHERE status IN ({marks}) ORDER BY id", OPEN_STATUSES):
+            f"SELECT engagement_id, severity FROM finding WHERE status IN ({statuses}) ORDER BY id"):
         counts = open_by.setdefault(engagement_id, {})
         counts[severity] = counts.get(severity, 0) + 1
     out: list[EngagementSummary] = []

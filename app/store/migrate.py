@@ -92,6 +92,9 @@ def _collect(conn: Connection, names: list[str] | None) -> dict[str, list[dict[s
     finding_ids = [r["id"] for r in got["finding"]]
     for name in ("findingoccurrence", "retest", "managementresponse"):
         got[name] = _rows(conn, t[name], "finding_id", finding_ids)
+    # Attached files: their rows (the chain pins each file's digest); the bytes stay in the data dir's
+    # attachment folder, which a store on another machine needs copied beside it.
+    got["attachment"] = _rows(conn, t["attachment"], "engagement_id", ids)
     from app.store.audit import chain_name
 
     got["auditevent"] = _rows(conn, t["auditevent"], "chain", [chain_name(i) for i in ids])
@@ -102,7 +105,7 @@ def _collect(conn: Connection, names: list[str] | None) -> dict[str, list[dict[s
         raise MigrateError(f"this Redline does not know how to copy the table(s) {', '.join(unknown)}")
     order = ["engagement", "aisystem", "controlmapping", "testwindow", "scenario", "criterion", "control", "run",
              "turn", "turnchunk", "verdict", "finding", "findingoccurrence", "retest", "managementresponse",
-             "auditevent"]
+             "attachment", "auditevent"]
     return {name: got[name] for name in order}
 
 

@@ -49,7 +49,7 @@ async def test_m_records_the_highlighted_runs_manual_step_and_the_checklist_tick
         await pilot.pause()
         assert screen_name(pilot) == "ManualForm"  # no note: refused inside the form
         form.query_one("#manual-note", Input).value = "no failover alert in the SIEM"
-        form.query_one("#manual-attachment", Input).value = "att-9"
+        form.query_one("#manual-attachment", Input).value = ""  # an attachment id is checked (tests/test_manual_steps.py)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "back to the run screen")
         transcript = app.screen.query_one(Transcript)
@@ -58,7 +58,7 @@ async def test_m_records_the_highlighted_runs_manual_step_and_the_checklist_tick
         run = db.get(Run, outcome.run_id)
         assert run is not None and run.verdict == "fail"
         human = db.exec(select(Verdict).where(Verdict.source == "human")).one()
-        assert (human.reason, human.evidence["attachment"]) == ("no failover alert in the SIEM", "att-9")
+        assert (human.reason, human.evidence["attachment"]) == ("no failover alert in the SIEM", None)
     dispose_all()
 
 
