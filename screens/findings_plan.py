@@ -93,23 +93,11 @@ class FindingPlanActions:
             self.reload(select=finding_id)
 
     def action_attach(self) -> None:
-        from app.attachments import max_bytes
-        from screens.widgets.attach_form import AttachScreen
+        from screens.widgets.attach_form import ask_to_attach
 
         f = self.selected()
-        if f is None:
-            return
-        finding_id = f.id
-        self.app.push_screen(AttachScreen(f"Attach a file to finding #{finding_id}", limit_bytes=max_bytes()),
-                             lambda got: self._attach_file(finding_id, got) if got else None)
-
-    def _attach_file(self, finding_id: int, got: tuple[str, str]) -> None:
-        from app.attachments import attach
-
-        path, note = got
-        row = try_store(self, lambda db: attach(db, self.engagement_id, path, note=note, finding_id=finding_id))
-        if row is not None:
-            self.notify(f"attachment {row.id}: {one_line(row.filename, 40)} ({row.media_type}, {row.size:,} bytes) "
-                        f"on finding #{finding_id}", markup=False)
-            self.reload(select=finding_id)
+        if f is not None:
+            finding_id = f.id
+            ask_to_attach(self, f"finding #{finding_id}", lambda: self.reload(select=finding_id),  # type: ignore[arg-type]
+                          finding_id=finding_id)
 

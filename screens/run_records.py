@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from screens.base import EngagementScreen, report_error, try_store, with_store
+from screens.base import EngagementScreen, report_error, with_store
 
 if TYPE_CHECKING:
     from app.manual import ManualItem
@@ -68,20 +68,8 @@ class RunRecords(EngagementScreen):
         self.reload_runs()  # the stored run is drawn again, its checklist item ticked
 
     def action_attach(self) -> None:
-        from app.attachments import max_bytes
-        from screens.widgets.attach_form import AttachScreen
+        from screens.widgets.attach_form import ask_to_attach
 
         run_id = self._selected_run()
         if run_id is not None:
-            self.app.push_screen(AttachScreen(f"Attach a file to run {run_id}", limit_bytes=max_bytes()),
-                                 lambda got: self._attach_file(run_id, got) if got else None)
-
-    def _attach_file(self, run_id: int, got: tuple[str, str]) -> None:
-        from app.attachments import attach
-        from app.text import one_line
-
-        path, note = got
-        row = try_store(self, lambda db: attach(db, self.engagement_id, path, note=note, run_id=run_id))
-        if row is not None:
-            self.notify(f"attachment {row.id}: {one_line(row.filename, 40)} ({row.media_type}, {row.size:,} bytes) "
-                        f"on run {run_id}", markup=False)
+            ask_to_attach(self, f"run {run_id}", run_id=run_id)

@@ -7,6 +7,8 @@ audit event are :func:`app.attachments.attach`'s, called by the screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +16,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from app.text import for_terminal
+from app.text import for_terminal, one_line
+from screens.base import EngagementScreen, try_store
 
 
 class AttachScreen(ModalScreen[tuple[str, str] | None]):
@@ -54,3 +57,26 @@ class AttachScreen(ModalScreen[tuple[str, str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def ask_to_attach(screen: EngagementScreen, where: str, after: Callable[[], None] | None = None, *,
+                  finding_id: int | None = None, run_id: int | None = None) -> None:
+    """Ask for a file and a note, attach it to the finding or run, and say what was kept.
+
+    The one flow the findings and run screens share: :func:`app.attachments.attach` copies, limits and audits.
+    """
+    from app.attachments import attach, max_bytes
+
+    def done(got: tuple[str, str] | None) -> None:
+        if not got:
+            return
+        path, note = got
+        row = try_store(screen, lambda db: attach(db, screen.engagement_id, path, note=note, finding_id=finding_id,
+                                                  run_id=run_id))
+        if row is not None:
+            screen.notify(f"attachment {row.id}: {one_line(row.filename, 40)} ({row.media_type}, {row.size:,} "
+                          f"bytes) on {where}", markup=False)
+            if after is not None:
+                after()
+
+    screen.app.push_screen(AttachScreen(f"Attach a file to {where}", limit_bytes=max_bytes()), done)

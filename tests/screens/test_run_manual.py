@@ -54,11 +54,22 @@ async def test_m_records_the_highlighted_runs_manual_step_and_the_checklist_tick
         await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "back to the run screen")
         transcript = app.screen.query_one(Transcript)
         await wait_for(pilot, lambda: "☑ fail recorded by" in transcript.text, "the ticked checklist item")
+        # a attaches the SIEM export to the highlighted run, through the same dialog as the register's.
+        siem = tmp_path / "siem-export.csv"
+        siem.write_text("time,alert\n10:00,none\n", encoding="utf-8")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen_name(pilot) == "AttachScreen", "the attach dialog")
+        await pilot.press(*str(siem), "enter", *"SIEM export, 10:00 to 10:15", "enter")
+        await wait_for(pilot, lambda: screen_name(pilot) == "RunScreen", "back to the run screen")
     with session() as db:
+        from app.attachments import list_attachments
+
         run = db.get(Run, outcome.run_id)
         assert run is not None and run.verdict == "fail"
         human = db.exec(select(Verdict).where(Verdict.source == "human")).one()
         assert (human.reason, human.evidence["attachment"]) == ("no failover alert in the SIEM", None)
+        [attached] = list_attachments(db, eid)
+        assert (attached.run_id, attached.note) == (outcome.run_id, "SIEM export, 10:00 to 10:15")
     dispose_all()
 
 
