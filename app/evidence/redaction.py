@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from app.detectors.secret import SHORTEST_SECRET, could_hold_secret
 from app.errors import UsageError
 
 TextFilter = Callable[[str], str]
@@ -79,8 +80,12 @@ def secret_spans(text: str) -> list[tuple[str, str, tuple[int, int]]]:
 
 
 def redact_secrets(text: str) -> str:
-    """``text`` with each secret-looking value replaced by a typed placeholder such as ``[REDACTED AWS KEY]``."""
-    if not text:
+    """``text`` with each secret-looking value replaced by a typed placeholder such as ``[REDACTED AWS KEY]``.
+
+    Runs on every string of every exported record, so the common case is decided first and cheaply: a
+    string shorter than the shortest shape, or with none of the shapes' markers, is returned as it is.
+    """
+    if len(text) < SHORTEST_SECRET or not could_hold_secret(text):
         return text
     return _replace(text, ((label, span) for _, label, span in secret_spans(text)))
 
