@@ -49,10 +49,24 @@ def _tighten(path: Path, mode: int, what: str) -> None:
         _notices.append(f"{what} {path} was readable by other accounts ({current:o}); it is now {mode:o}")
 
 
+def shared_folder(path: Path) -> bool:
+    """A folder every account may write in, guarded by the sticky bit (``/tmp``): never Redline's to tighten."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_ISVTX and mode & stat.S_IWOTH)
+
+
 def private_dir(path: Path, what: str = "the folder") -> Path:
-    """``path`` as a folder only its owner can enter: created 0700, or tightened with a notice."""
+    """``path`` as a folder only its owner can enter: created 0700, or tightened with a notice.
+
+    A shared folder (:func:`shared_folder`) is left as it is: tightening ``/tmp`` would break every other
+    program on the machine, and the files Redline keeps in it are made owner-only one by one.
+    """
     if path.is_dir():
-        _tighten(path, DIR_MODE, what)
+        if not shared_folder(path):
+            _tighten(path, DIR_MODE, what)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

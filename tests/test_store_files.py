@@ -260,3 +260,27 @@ def test_a_mode_that_cannot_be_changed_is_reported_not_a_crash(tmp_path: Path, m
     assert private.private_dir(target, "the data dir") == target
     assert private.take_notices() == [f"the data dir {target} is readable by other accounts (755) and cannot be "
                                       "made 700 (Operation not permitted)"]
+
+
+def test_a_store_named_by_url_leaves_its_folder_alone_and_never_a_shared_one(tmp_path: Path,
+                                                                            redline_home: Path) -> None:
+    """`migrate --to sqlite:////tmp/copy.db` once made /tmp itself 0700. A folder outside the data dir is the
+    user's: only the store's own files become private there, and a shared sticky folder is never changed."""
+    from app.cli import main
+    from app.demo_engagement import ensure_demo_engagement
+    from app.store import session
+
+    with session() as db:
+        ensure_demo_engagement(db)
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir()
+    own.mkdir()
+    os.chmod(shared, 0o1777)
+    os.chmod(own, 0o755)
+    for folder in (shared, own):
+        assert main(["migrate", "--from", f"sqlite:///{redline_home / 'redline.db'}",
+                     "--to", f"sqlite:///{folder / 'copy.db'}"]) == 0
+        assert stat.S_IMODE((folder / "copy.db").stat().st_mode) == 0o600  # the store itself is private
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(own.stat().st_mode) == 0o755
+    assert stat.S_IMODE(redline_home.stat().st_mode) == 0o700  # Redline's own data dir still is

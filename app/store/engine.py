@@ -56,14 +56,18 @@ def _use_wal(cursor: Any) -> None:
 
 
 def _make_private(path: Path) -> None:
-    """The store's folder 0700, the store 0600 before SQLite first opens it, and its WAL and SHM no looser.
+    """The data dir 0700, the store 0600 before SQLite first opens it, and its WAL and SHM no looser.
 
     SQLite creates the WAL and SHM files with the database file's own mode, so
     a store created 0600 keeps all three owner-only whatever the umask.
     """
+    from app.paths import home_dir
     from app.private import private_dir, private_file, tighten_existing
 
-    private_dir(path.parent, "the data dir")
+    # The data dir is Redline's own; a folder named through --database-url (``migrate --to sqlite:///...``)
+    # is the user's, so only the store's own files are made private there.
+    if not path.parent.exists() or path.parent.resolve() == home_dir(create=False).resolve():
+        private_dir(path.parent, "the data dir")
     private_file(path, "the store")
     for suffix in ("-wal", "-shm"):
         tighten_existing(path.with_name(path.name + suffix), "the store's journal")
