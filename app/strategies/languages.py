@@ -31,10 +31,19 @@ class _Entry(BaseModel):
     text: str = Field(min_length=1, max_length=8000)
 
 
+class _Review(BaseModel):
+    """Who checked the translations as a native speaker, and when: empty until someone has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    checked_by: str = Field(default="", max_length=200)
+    checked_on: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+
+
 class _LanguageFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     language: str = Field(min_length=1)
+    review: _Review = _Review()
     translations: list[_Entry] = Field(min_length=1, max_length=2000)
 
 
@@ -51,6 +60,21 @@ class Translation:
     language: str
     source: str
     to_language: dict[str, str]
+    checked_by: str = ""
+    checked_on: str = ""
+
+    @property
+    def review(self) -> str:
+        """What the file says of its review, in the words the strategy list, the run and the report use.
+
+        A translation nobody has checked as a native speaker may read oddly to
+        the model under test, which weakens a "holds under Polish" claim; so
+        the claim always travels with this sentence.
+        """
+        if self.checked_by:
+            return f"checked by {self.checked_by} (native {self.language} speaker)" + (
+                f" on {self.checked_on}" if self.checked_on else "")
+        return f"not yet checked by a native {self.language} speaker"
 
     def translate(self, text: str) -> str:
         found = self.to_language.get(key(text))
@@ -92,7 +116,8 @@ def load_language(path: Path) -> Translation:
             raise FileFormatError([Problem(str(path), line, column, f"translations[{i}].en",
                                            "this English message is translated twice")])
         table[english] = entry.text.strip()
-    return Translation(spec.name, spec.language, str(path), table)
+    return Translation(spec.name, spec.language, str(path), table, spec.review.checked_by,
+                       spec.review.checked_on)
 
 
 def find(name: str) -> Translation | None:
