@@ -67,6 +67,7 @@ class TurnView:
     human: list[VerdictView] = field(default_factory=list)
     complete: bool = True  # False: ``response`` is only the start of the stored text (see load_transcript)
     author: str = ""  # the attacker system that wrote the prompt; "" for the scenario's own text
+    original: str = ""  # in a strategy variant, the step's message before the strategy; "" otherwise
 
     @property
     def judges(self) -> list[dict[str, Any]]:
@@ -97,6 +98,7 @@ class RunTranscript:
     status: str
     verdict: str
     turns: list[TurnView]
+    strategy: str = ""  # the strategy chain of a variant run ("" for the plain scenario)
 
     @property
     def complete(self) -> bool:
@@ -106,22 +108,6 @@ class RunTranscript:
     def turn_index(self, turn_id: int | None) -> int:
         """Position of ``turn_id`` among the turns (0 when absent)."""
         return next((i for i, t in enumerate(self.turns) if t.id == turn_id), 0)
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One past run of an engagement, for the cockpit's run list."""
-
-    run_id: int
-    scenario_id: str
-    system: str
-    window: str
-    status: str
-    verdict: str
-    ttft_ms: float | None
-    tokens_per_s: float | None
-    outcomes: tuple[tuple[str, str], ...]  # (detector, outcome) of each automatic verdict, as recorded
-    strategy: str = ""  # the strategy chain of a variant run ("" for the plain scenario)
 
 
 def tokens_per_second(tokens: int, ttft_ms: float | None, total_ms: float | None) -> float | None:
@@ -150,6 +136,7 @@ def load_transcript(db: Session, run_id: int, longest: int | None = None) -> Run
     from sqlmodel import select
 
     from app.store.models import AISystem, Scenario, TestWindow
+    from app.strategies.variants import original_prompts
 
     run = db.get(Run, run_id)
     if run is None:
@@ -167,6 +154,7 @@ def load_transcript(db: Session, run_id: int, longest: int | None = None) -> Run
     by_turn: dict[int | None, list[Verdict]] = {}
     for verdict in verdicts:
         by_turn.setdefault(verdict.turn_id, []).append(verdict)
+    originals = original_prompts(run.variant) if run.strategy else {}
     views = []
     for t, response, length in rows:
         judged = by_turn.get(t.id, [])
@@ -177,53 +165,15 @@ def load_transcript(db: Session, run_id: int, longest: int | None = None) -> Run
             tokens=t.token_count,
             auto=[_verdict_view(v) for v in judged if v.source != "human"],
             human=[_verdict_view(v) for v in judged if v.source == "human"],
-            author=written_by(t.request),
+            author=written_by(t.request), original=originals.get(t.step, ""),
             complete=len(response or "") >= (length or 0),
         ))
     return RunTranscript(
         run_id=run_id, engagement_id=run.engagement_id, scenario_id=scenario.scenario_id if scenario else "",
         scenario_title=scenario.title if scenario else "", controls=list(scenario.controls) if scenario else [],
         system=system.name if system else "", window=window.name if window else "", status=run.status,
-        verdict=run.verdict, turns=views,
+        verdict=run.verdict, turns=views, strategy=run.strategy or "",
     )
-
-
-def run_rows(db: Session, engagement_id: int, limit: int = 200) -> list[RunRow]:
-    """The engagement's latest runs, newest first, with TTFT, speed and the detectors' outcomes."""
-    from sqlmodel import col, select
-
-    from app.store.models import AISystem, Scenario, TestWindow
-
-    runs = db.exec(select(Run).where(Run.engagement_id == engagement_id)
-                   .order_by(Run.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
-    if not runs:
-        return []
-    ids = [r.id for r in runs]
-    scenarios = {s.id: s.scenario_id for s in db.exec(select(Scenario).where(
-        Scenario.id.in_({r.scenario_pk for r in runs}))).all()}  # type: ignore[union-attr]
-    systems = {s.id: s.name for s in db.exec(select(AISystem).where(AISystem.engagement_id == engagement_id)).all()}
-    windows = {w.id: w.name for w in db.exec(select(TestWindow).where(TestWindow.engagement_id == engagement_id)).all()}
-    speed: dict[int, tuple[int, float]] = {}
-    for run_id, tokens, ttft, total in db.exec(
-            select(Turn.run_id, Turn.token_count, Turn.ttft_ms, Turn.total_ms)
-            .where(col(Turn.run_id).in_(ids), Turn.status == "done")).all():
-        rate_time = ((total or 0.0) - (ttft or 0.0)) / 1000.0 if total is not None else 0.0
-        have = speed.get(run_id, (0, 0.0))
-        speed[run_id] = (have[0] + (tokens or 0), have[1] + max(rate_time, 0.0))
-    outcomes: dict[int, list[tuple[str, str]]] = {}
-    for run_id, detector, outcome in db.exec(select(Verdict.run_id, Verdict.detector, Verdict.outcome)
-                                             .where(col(Verdict.run_id).in_(ids), Verdict.source == "auto")
-                                             .order_by(col(Verdict.id))).all():
-        outcomes.setdefault(run_id, []).append((detector, outcome))
-    rows = []
-    for run in runs:
-        tokens, seconds = speed.get(run.id or 0, (0, 0.0))
-        ttft = ((run.metrics or {}).get("ttft_ms") or {}).get("p50")
-        rows.append(RunRow(run.id or 0, scenarios.get(run.scenario_pk, "?"), systems.get(run.system_id, "?"),
-                           windows.get(run.window_id, "") if run.window_id else "", run.status, run.verdict,
-                           ttft, tokens / seconds if tokens and seconds > 0 else None,
-                           tuple(outcomes.get(run.id or 0, ())), run.strategy or ""))
-    return rows
 
 
 def _turn_of(db: Session, run_id: int, turn_id: int) -> tuple[Run, Turn]:

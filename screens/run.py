@@ -31,7 +31,7 @@ from app.events import RunStarted, TurnFinished, TurnStarted, VerdictRecorded
 from app.resources import assets_dir
 from app.text import one_line
 from screens.base import report_error, with_store
-from screens.run_records import RunRecords
+from screens.run_planning import RunPlanning
 from screens.widgets.picker import PickSource, ScenarioPicker, pick_source
 from screens.widgets.repaint import RepaintGate
 from screens.widgets.run_list import (
@@ -41,22 +41,20 @@ from screens.widgets.run_list import (
     RunFeed,
     RunList,
     RunnerUpdate,
-    turn_header,
-    turn_note,
 )
 from screens.widgets.run_queue import RunQueue
+from screens.widgets.stored_run import run_title, stored_turns
 from screens.widgets.transcript import Transcript, TurnText
 from screens.widgets.verdicts import run_figures, verdict_marks
 
 if TYPE_CHECKING:
-    from app.runner import PlannedRun
     from screens.widgets.repaint import Joined
 
 
 WIDE = 160  # columns from which the left side takes half the screen
 
 
-class RunScreen(RunRecords):
+class RunScreen(RunPlanning):
     """Pick scenarios, run them, watch the transcript stream."""
 
     SCREEN_NAME = "run"
@@ -65,7 +63,9 @@ class RunScreen(RunRecords):
 
     HELP_TITLE = "run"
     HELP = ("Left: the scenarios (space picks, g groups them by category, control or system) and the runs. "
-            "r runs what is picked (or the highlighted scenario or group); c cancels the highlighted run, C all of them. "
+            "r runs what is picked (or the highlighted scenario or group); v chooses strategies (base64, roleplay, "
+            "french, ...) each run is also sent under, as variants judged on their own; c cancels the highlighted run, "
+            "C all of them. A variant shows its strategy in brackets, and each message sent above its original. "
             "The transcript of the highlighted run streams on the right; t opens it in triage. A manual step shows "
             "as a checklist item: m records what you did and saw; a attaches a file (an alert log, a SOC ticket) "
             "to the highlighted run as evidence.")
@@ -84,6 +84,8 @@ class RunScreen(RunRecords):
                 tooltip="Record the outcome of the highlighted run's next manual step"),
         Binding("a", "attach", "Attach", show=False, id="run.attach",
                 tooltip="Attach a file (an alert log, a SOC ticket) as evidence to the highlighted run"),
+        Binding("v", "strategies", "Strategies", show=False, id="run.strategies",
+                tooltip="Choose strategies (base64, roleplay, french, ...) the next runs are also sent under"),
         Binding("R", "resume", "Resume", key_display="R", show=False, id="run.resume",
                 tooltip="Resume the highlighted interrupted or cancelled run (as `redline run --resume`)"),
     ]
@@ -93,6 +95,7 @@ class RunScreen(RunRecords):
         self.entries: dict[str, RunEntry] = {}
         self.shown_key: str | None = None
         self.resumed: set[str] = set()  # keys of live entries that finish a stored run (R)
+        self.strategies: list[str] = []  # chains the next runs are also sent under (v), as `redline run --strategy`
         self.feed = RunFeed(self.post_message)
         self.painter = RepaintGate(self.feed, self.set_timer, self._draw_chunks)
         self._stats_line: tuple[str, Text] | None = None
@@ -157,7 +160,7 @@ class RunScreen(RunRecords):
         self._hint()
 
     def _hint(self) -> None:
-        self.query_one("#pick-hint", Static).update(self.query_one(ScenarioPicker).hint())
+        self.query_one("#pick-hint", Static).update(self.query_one(ScenarioPicker).hint() + self.strategies_hint())
 
     def on_scenario_picker_changed(self, event: ScenarioPicker.Changed) -> None:
         self._hint()
@@ -176,37 +179,6 @@ class RunScreen(RunRecords):
             return
         picker.clear_picks()
         self.plan(pairs)
-
-    def queue_scenarios(self, scenario_ids: list[str], system: str | None = None) -> None:
-        """Run these scenarios against ``system`` (default: every in-scope system), as ``r`` would."""
-        picker = self.query_one(ScenarioPicker)
-        systems = [system] if system else (picker.source.systems if picker.source else [])
-        self.plan([(s, sc) for sc in scenario_ids for s in systems])
-
-    @work(thread=True, group="run-plan", exit_on_error=False)
-    def plan(self, pairs: list[tuple[str, str]]) -> None:
-        """Plan with the runner's own rules (library, window tagging) per system, off the UI thread."""
-        from app.alignment import get_engagement
-        from app.errors import RedlineError
-        from app.runner import plan_runs
-
-        by_system: dict[str, list[str]] = {}
-        for system, scenario in pairs:
-            by_system.setdefault(system, []).append(scenario)
-        try:
-            planned = with_store(lambda db: [p for system, ids in by_system.items() for p in plan_runs(
-                db, get_engagement(db, self.engagement_id), scenario_ids=ids, system=system)])
-        except RedlineError as exc:
-            self.app.call_from_thread(report_error, self, exc, "cannot plan the runs")
-            return
-        self.app.call_from_thread(self._enqueue, planned)
-
-    def _enqueue(self, planned: list[PlannedRun]) -> None:
-        first = None
-        for entry in self.queue.put(planned):
-            self.entries[entry.key] = entry
-            first = first or entry.key
-        self._fill_table(select=first)
 
     @work(exclusive=True, group="run-dispatch")
     async def _dispatch(self) -> None:
@@ -280,7 +252,7 @@ class RunScreen(RunRecords):
 
     def reload_runs(self) -> None:
         """Runs already in the store (earlier sessions, the CLI) below the ones started here."""
-        from app.triage import run_rows
+        from app.runs import run_rows
 
         rows = with_store(lambda db: run_rows(db, self.engagement_id))
         live_ids = {e.run_id for e in self.entries.values() if e.live and e.run_id is not None}
@@ -332,9 +304,8 @@ class RunScreen(RunRecords):
     def _show(self, entry: RunEntry) -> None:
         """Draw the entry's whole transcript once (memory for runs started here, else the store)."""
         transcript = self.query_one(Transcript)
-        title = Text(one_line(entry.scenario_id, 48), style="bold") + Text(
-            f" · {one_line(entry.system, 24)} · {one_line(entry.window, 16) or 'no window'}", style="dim")
-        self.query_one("#run-title", Static).update(title)
+        self.query_one("#run-title", Static).update(run_title(entry.scenario_id, entry.strategy, entry.system,
+                                                              entry.window))
         if entry.live:  # what streamed here; the store may already hold turns its events have not announced
             transcript.show([TurnText(t.turn_id, t.header, t.prompt, "".join(t.parts), t.streaming,
                                       verdict_marks(t.verdicts), t.note) for t in entry.turns.values()])
@@ -342,10 +313,7 @@ class RunScreen(RunRecords):
             from app.triage import load_transcript
 
             run = with_store(lambda db: load_transcript(db, entry.run_id or 0))
-            transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity), t.prompt,
-                                      t.response, t.status == "streaming",
-                                      verdict_marks([(v.detector, v.outcome) for v in t.auto], t.human_outcome),
-                                      turn_note(t)) for t in run.turns])
+            transcript.show(stored_turns(run))
         transcript.scroll_end(animate=False, immediate=True)
         self._stats(entry)
 

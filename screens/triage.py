@@ -25,9 +25,9 @@ from screens.base import EngagementScreen, try_store, with_store
 from screens.widgets.finding_form import FindingChoice, FindingForm
 from screens.widgets.literal import literal
 from screens.widgets.prompt import PromptScreen
-from screens.widgets.run_list import turn_header, turn_note
-from screens.widgets.transcript import PREVIEW, Transcript, TurnText
-from screens.widgets.verdicts import outcome_text, verdict_marks
+from screens.widgets.stored_run import run_title, stored_turns
+from screens.widgets.transcript import PREVIEW, Transcript
+from screens.widgets.verdicts import outcome_text
 
 VERDICT_KEYS = {"pass": "pass", "fail": "fail", "review": "needs review"}
 WIDE = 120  # columns from which the verdict panel sits beside the transcript
@@ -141,21 +141,15 @@ class TriageScreen(EngagementScreen):
         self.run = run
         transcript = self.query_one(Transcript)
         current, select_from, caret = transcript.current, transcript.select_from, transcript.caret
-        transcript.show([TurnText(t.id, turn_header(t.step, t.sample, t.kind, t.identity)
-                                  + (f" · written by attacker {t.author}" if t.author else ""), t.prompt, t.response,
-                                  t.status == "streaming",
-                                  verdict_marks([(v.detector, v.outcome) for v in t.auto], t.human_outcome),
-                                  turn_note(t)) for t in run.turns])
+        transcript.show(stored_turns(run))
         if current is not None:
             transcript.go_to_turn(current)
             if select_from is not None:  # a verdict keeps the span the tester was quoting
                 transcript.select_from = select_from
                 transcript.action_caret(caret - transcript.caret)
         verdict = f" · run {run.verdict.upper() if run.verdict == 'fail' else run.verdict or run.status}"
-        title = (Text(one_line(run.scenario_id, 48), style="bold")
-                 + Text(f" · {one_line(run.system, 24)} · {one_line(run.window, 16) or 'no window'}{verdict}",
-                        style="dim"))
-        self.query_one("#triage-title", Static).update(title)
+        self.query_one("#triage-title", Static).update(
+            run_title(run.scenario_id, run.strategy, run.system, run.window, verdict))
 
     def _turn(self) -> Any:
         transcript = self.query_one(Transcript)

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from app.strategies.variants import run_label
     from app.terminal import console
 
     table = Table(title=f"{len(runs)} run{'s' if len(runs) != 1 else ''} of {one_line(engagement.name, 60)}",
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     for listing in runs:
         r = listing.row
         table.add_row(str(r.run_id), *(Text(one_line(v, 120)) for v in (
-            f"{r.scenario_id} [{r.strategy}]" if r.strategy else r.scenario_id, r.system, r.window or "-", r.status, r.verdict or "-", listing.resume_command or "")))
+            run_label(r.scenario_id, r.strategy), r.system, r.window or "-", r.status, r.verdict or "-",
+            listing.resume_command or "")))
     console(highlight=False).print(table)
     return 0

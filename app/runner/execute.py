@@ -72,7 +72,9 @@ class RunOutcome:
     @property
     def label(self) -> str:
         """The scenario, and the strategy when the run is a variant: how summaries name the run."""
-        return f"{self.scenario_id} [{self.strategy}]" if self.strategy else self.scenario_id
+        from app.strategies.variants import run_label
+
+        return run_label(self.scenario_id, self.strategy)
 
 
 def _engine() -> Engine:

@@ -38,6 +38,13 @@ class PlannedRun:
     def strategy(self) -> str:
         return self.variant.chain if self.variant is not None else ""
 
+    @property
+    def originals(self) -> dict[int, str]:
+        """A variant's step index -> the message that step carried before the strategy ({} for a plain run)."""
+        from app.strategies.variants import original_prompts, variant_record
+
+        return original_prompts(variant_record(self.variant)) if self.variant is not None else {}
+
 
 def today_utc() -> date:
     """Runs are dated in UTC, like every timestamp in the store."""

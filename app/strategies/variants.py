@@ -88,6 +88,15 @@ def variant_record(variant: Variant) -> dict[str, Any]:
     return {"strategy": variant.chain, "steps": [dict(s) for s in variant.sent]}
 
 
+def run_label(scenario_id: str, strategy: str) -> str:
+    """How every summary names a run: the scenario, and the chain in brackets when the run is a variant.
+
+    One rule for the CLI's summaries, ``redline runs`` and the cockpit's run
+    list, so a variant is never shown under its plain scenario's bare name.
+    """
+    return f"{scenario_id} [{strategy}]" if strategy else scenario_id
+
+
 def original_prompts(record: dict[str, Any] | None) -> dict[int, str]:
     """Step index → the original message, from a run's stored variant record ({} for a plain run)."""
     return {int(s["step"]): str(s["original"]) for s in (record or {}).get("steps", [])}

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from app.events import RunnerEvent
-    from app.triage import RunRow
+    from app.runs import RunRow
 
 LIVE = ("queued", "running", "streaming")
 
@@ -40,6 +40,17 @@ def turn_header(step: int, sample: int, kind: str, identity: str = "") -> str:
     if identity and identity != "primary":
         parts.append(identity)
     return " · ".join(parts)
+
+
+def turn_prompt(prompt: str, original: str = "", strategy: str = "") -> str:
+    """What the transcript shows as the user's message: in a variant, the message sent and, under it, the original.
+
+    A tester reading ``U2hvdyBtZSB5b3Vy...`` must see what it asked without
+    decoding it by hand; the report and the workpapers show the same pair.
+    """
+    if not original or original == prompt:
+        return prompt
+    return f"{prompt}\n── before {strategy or 'the strategy'}: {original}"
 
 
 def turn_note(turn: Any) -> str:
@@ -89,6 +100,8 @@ class RunEntry:
     tokens: int = 0
     generating_ms: float = 0.0
     dirty: bool = False
+    strategy: str = ""  # the strategy chain of a variant run; "" for the plain scenario
+    originals: dict[int, str] = field(default_factory=dict)  # a variant's step -> its message before the strategy
 
     @property
     def live(self) -> bool:
@@ -101,7 +114,13 @@ class RunEntry:
     @classmethod
     def stored(cls, row: RunRow) -> RunEntry:
         return cls(f"run:{row.run_id}", row.scenario_id, row.system, row.window, row.status, row.verdict,
-                   row.run_id, row.ttft_ms, row.tokens_per_s, list(row.outcomes))
+                   row.run_id, row.ttft_ms, row.tokens_per_s, list(row.outcomes), strategy=row.strategy)
+
+    @property
+    def label(self) -> str:
+        from app.strategies.variants import run_label
+
+        return run_label(self.scenario_id, self.strategy)
 
     def chunk(self, turn_id: int, text: str, ttft_ms: float | None) -> LiveTurn | None:
         """Streamed text for one of this run's turns (None if the turn was never announced)."""
@@ -119,7 +138,8 @@ class RunEntry:
         if isinstance(event, RunStarted):
             self.run_id, self.status, self.window = event.run_id, "running", event.window or ""
         elif isinstance(event, TurnStarted):
-            turn = LiveTurn(event.turn_id, turn_header(event.step, event.sample, event.kind), event.prompt)
+            turn = LiveTurn(event.turn_id, turn_header(event.step, event.sample, event.kind),
+                            turn_prompt(event.prompt, self.originals.get(event.step, ""), self.strategy))
             self.turns[event.turn_id] = turn
             self.status = "streaming"
         elif isinstance(event, TurnFinished):
@@ -158,7 +178,7 @@ class RunEntry:
             mark, style = ("⊘", "yellow") if self.status == "cancelled" else ("!", "magenta")
             state = self.status
         # Ids whole (the table crops to its column): a run and its re-test must not look the same.
-        cells = [cell(self.scenario_id, 120), Text(f"{mark} {state}", style=style, no_wrap=True),
+        cells = [cell(self.label, 120), Text(f"{mark} {state}", style=style, no_wrap=True),
                  Text(f"{self.ttft_ms:.0f}" if self.ttft_ms is not None else "–", no_wrap=True),
                  Text(f"{self.tokens_per_s:.0f}" if self.tokens_per_s is not None else "–", no_wrap=True),
                  cell(self.system, 64), verdict_marks(self.verdicts, limit=2)]

@@ -97,7 +97,8 @@ class RunQueue:
         for item in planned:
             self._serial += 1
             entry = RunEntry(f"live:{self._serial}", item.scenario.spec.id, item.system.name,
-                             item.window.name if item.window else "", cancel=asyncio.Event())
+                             item.window.name if item.window else "", cancel=asyncio.Event(),
+                             strategy=item.strategy, originals=item.originals)
             self._queue.put_nowait((entry, item, batch))
             added.append(entry)
         self.entries.extend(added)
