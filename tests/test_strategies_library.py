@@ -236,3 +236,20 @@ def test_a_scenario_step_naming_a_strategy_it_cannot_use_is_refused(tmp_path: Pa
     with pytest.raises(FileFormatError) as caught:
         load_scenarios([path])
     assert "s.yaml:8:" in str(caught.value) and problem in str(caught.value)
+
+
+def test_a_language_file_says_who_checked_it_and_until_someone_has_says_nobody(tmp_path: Path) -> None:
+    from app.strategies.languages import load_language
+    from app.strategies.variants import translation_review
+
+    assert all(t.review == f"not yet checked by a native {t.language} speaker" for t in shipped())
+    assert translation_review(["german"]) == "German translation: not yet checked by a native German speaker"
+    assert translation_review([]) == ""
+    checked = tmp_path / "xx.yaml"
+    checked.write_text('name: klingon\nlanguage: Klingon\nreview: {checked_by: "K. Tester", checked_on: 2026-11-02}\n'
+                       'translations:\n  - {en: "Hello.", text: "nuqneH."}\n', encoding="utf-8")
+    assert load_language(checked).review == "checked by K. Tester (native Klingon speaker) on 2026-11-02"
+    checked.write_text('name: klingon\nlanguage: Klingon\nreview: {checked_on: 02/11/2026}\n'
+                       'translations:\n  - {en: "Hello.", text: "nuqneH."}\n', encoding="utf-8")
+    with pytest.raises(FileFormatError, match="review.checked_on"):
+        load_language(checked)

@@ -97,6 +97,7 @@ def test_a_variant_fails_where_the_plain_run_holds_and_the_bundle_shows_it(engag
         report = archive.read(next(n for n in names if n.endswith("report.md"))).decode("utf-8")
         runs_json = json.loads(archive.read("data/runs.json"))
         base64_run = next(r for r in runs_json if r["strategy"] == "base64" and r["system"] == "vuln")
+        french_run = next(r for r in runs_json if r["strategy"] == "french+split" and r["system"] == "vuln")
         transcript = [json.loads(line) for line in
                       archive.read(f"transcripts/{base64_run['id']}.jsonl").decode("utf-8").splitlines()]
     assert {r["Strategy"] for r in rows} == {"", "base64", "roleplay", "french+split", "hex"}
@@ -109,6 +110,12 @@ def test_a_variant_fails_where_the_plain_run_holds_and_the_bundle_shows_it(engag
     summary = next(line for line in report.splitlines() if line.startswith("| staff-code-disclosure | C1.1, CC6.6, AI-SEC-02 | vuln |"))
     assert "held plain" in summary and "failed under base64, roleplay, french+split, hex" in summary
     assert "Original message (before base64)" in report
+    # A translated variant says how far its wording was checked; the others say nothing of it.
+    unchecked = "French translation: not yet checked by a native French speaker"
+    assert french_run["translation_review"] == unchecked and base64_run["translation_review"] == ""
+    assert split_variant["translation_review"] == unchecked and "translation_review" not in variant
+    assert f"sent through french+split; each turn shows the original message beside the one sent ({unchecked})" \
+        in report
     assert redline("verify", str(bundle)).returncode == 0
 
 

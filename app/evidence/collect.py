@@ -254,6 +254,7 @@ def load_evidence(db: Session, engagement_id: int, windows: Sequence[str] | None
             "fail_reasons": reasons_by_run.get(r.id or 0, []),
             "system_snapshot": r.system_snapshot, "system_sha256": r.system_sha256,
             "strategy": r.strategy or "", "variant": r.variant,
+            "translation_review": str((r.variant or {}).get("translation_review", "")) if r.strategy else "",
         })
         sources = sources_by_run.get(r.id or 0, {})
         rec["auto_verdict_count"], rec["human_verdict_count"] = sources.get("auto", 0), sources.get("human", 0)

@@ -62,7 +62,8 @@ def test_performed(run: dict[str, Any]) -> str:
     turns = run.get("turns", 0)
     retest = (f"Re-test of finding {run['retest_of']} (remediation verification, not an operating-effectiveness "
               "sample). " if run.get("retest_of") is not None else "")
-    strategy = (f" with every chat message sent through the strategy {run['strategy']} (a variant run)"
+    review = f"; {run['translation_review']}" if run.get("translation_review") else ""
+    strategy = (f" with every chat message sent through the strategy {run['strategy']} (a variant run{review})"
                 if run.get("strategy") else "")
     return (f"{retest}{METHOD}: ran scenario {run['scenario_id']} ({run['title']}){strategy} "
             f"against {run['system']}{model}"

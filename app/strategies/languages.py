@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class _Review(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     checked_by: str = Field(default="", max_length=200)
-    checked_on: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+    checked_on: date | None = None
 
 
 class _LanguageFile(BaseModel):
@@ -116,8 +117,8 @@ def load_language(path: Path) -> Translation:
             raise FileFormatError([Problem(str(path), line, column, f"translations[{i}].en",
                                            "this English message is translated twice")])
         table[english] = entry.text.strip()
-    return Translation(spec.name, spec.language, str(path), table, spec.review.checked_by,
-                       spec.review.checked_on)
+    checked_on = spec.review.checked_on.isoformat() if spec.review.checked_on else ""
+    return Translation(spec.name, spec.language, str(path), table, spec.review.checked_by, checked_on)
 
 
 def find(name: str) -> Translation | None:

@@ -31,6 +31,7 @@ class Variant:
     chain: str
     spec: ScenarioSpec
     sent: tuple[dict[str, Any], ...]  # {"step", "of_step", "original", "prompt"} for each chat step sent
+    translation_review: str = ""  # for a chain that translates: the language file's review, as of this run
 
 
 def normalise_chain(chain: str) -> str:
@@ -80,12 +81,27 @@ def variant_spec(spec: ScenarioSpec, chain: str) -> Variant:
     data = spec.model_dump(exclude={"turns", "steps", "detectors"})
     data.update({form: [s.model_dump() for s in steps], "detectors": [d.model_dump() for d in detectors],
                  "title": f"{spec.title} (under {chain})"})
-    return Variant(chain, type(spec).model_validate(data), tuple(sent))
+    return Variant(chain, type(spec).model_validate(data), tuple(sent), translation_review(language))
+
+
+def translation_review(language: list[str]) -> str:
+    """``German translation: not yet checked by a native German speaker`` for a chain that translates, else "".
+
+    Kept on the run as it stood when the run was made, so the evidence says
+    how far the sent wording was checked then, whatever the file says later.
+    """
+    from app.strategies.languages import find
+
+    found = find(language[0]) if language else None
+    return f"{found.language} translation: {found.review}" if found is not None else ""
 
 
 def variant_record(variant: Variant) -> dict[str, Any]:
     """What the run row keeps: the chain and, per step sent, the original message beside the one sent."""
-    return {"strategy": variant.chain, "steps": [dict(s) for s in variant.sent]}
+    record: dict[str, Any] = {"strategy": variant.chain, "steps": [dict(s) for s in variant.sent]}
+    if variant.translation_review:
+        record["translation_review"] = variant.translation_review
+    return record
 
 
 def run_label(scenario_id: str, strategy: str) -> str:
