@@ -35,7 +35,7 @@ def run_list(args: argparse.Namespace) -> int:
         reversible = "reversible" if (strategy.inverse or strategy.join) else "one-way"
         origin = "" if strategy.origin == "built-in" else f"  [{strategy.origin}]"
         print(for_terminal(f"{strategy.name:<20} {strategy.family:<12} {reversible:<10} "
-                           f"{one_line(strategy.summary, 70)}{origin}"))
+                           f"{one_line(strategy.summary, 100)}{origin}"))
     for problem in plugin_problems():
         print(for_terminal(f"warning: {problem}"), file=sys.stderr)
     return 0

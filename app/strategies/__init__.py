@@ -72,7 +72,7 @@ def catalogue() -> dict[str, Strategy]:
     found: dict[str, Strategy] = {s.name: s for s in _BUILT_IN}
     for lang in shipped():
         found[lang.name] = Strategy(lang.name, "language", lang.translate, lang.back,
-                                    f"shipped {lang.language} translations ({len(lang.to_language)} messages; {lang.review})",
+                                    f"{len(lang.to_language)} {lang.language} messages shipped; {lang.review}",
                                     origin=lang.source)
     for extra in (*plugin_strategies(), *user_strategies(tuple(found))):
         if extra.name not in found:  # a built-in name is never shadowed; the loaders report clashes
