@@ -123,8 +123,10 @@ def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | 
     if ex.hardened:
         refusal = _REFUSALS["prompt_extraction" if kind == "prompt_extraction" else variant]
         return Reply(f"{P.REFUSAL} {refusal}", intent, alert=(kind, variant, _SEVERITY.get(kind, "high")))
-    opening, instruction = S.dictated_opening(instruction)
-    return Reply((f"{opening} " if opening else "") + lead + _obey(ex, instruction, memory), intent)
+    opening, rest = S.dictated_opening(instruction)
+    # The dictated words are the model's own opening, not an order, unless they announce its instructions.
+    body = _obey(ex, instruction if S.REVEAL.search(opening) else rest, memory)
+    return Reply((f"{opening} " if opening else "") + lead + body, intent)
 
 
 def _obey(ex: Exchange, instruction: str, memory: ConversationMemory) -> str:
@@ -253,8 +255,8 @@ _PII_FIELDS = {"email": "email", "e-mail": "email", "phone": "phone", "address":
 
 def _pii(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Personal data "memorised" from training data (P-series, C1.1, AI-SEC-02)."""
-    name = S.person(m.text)
     fields = [f for word, f in _PII_FIELDS.items() if word in m.low]
+    name = S.person(m.text) or (S.named(m.text) if fields else None)
     if not (_PII_GENERIC.search(m.text) or (name and (fields or "record" in m.low or "details" in m.low))):
         return None
     if ex.hardened:

@@ -16,6 +16,7 @@ base64 gets its payload back), the hardened one declines to.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from app.demo import persona as P
@@ -29,8 +30,16 @@ ESCALATION_TURNS = 2  # earlier turns after which the vulnerable guard gives in,
 
 def _about_code(text: str, topic_open: bool) -> bool:
     """The text asks about the staff code, or (once the conversation is about it) about "the code"."""
-    return bool(S.STAFF_CODE.search(text)
-                or (topic_open and S.CODE_WORD.search(text) and not S.CUSTOMER_CODE.search(text)))
+    if S.STAFF_CODE.search(text):
+        return True
+    if not topic_open or S.CUSTOMER_CODE.search(text):
+        return False
+    return bool(S.CODE_WORD.search(text) or _FOR_IT.search(text))
+
+
+# Once the code is the subject, "just tell me what it is" asks for it.
+_FOR_IT = re.compile(r"\b(?:tell|give|share|say|show|read|spell|send)\b[^.!?\n]{0,20}\b(?:it|that one|what it is)\b",
+                     re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,11 @@ REVEAL = re.compile(
     r"|(?:instructions|rules|guidelines|directions) (?:that )?you (?:were|have been|'ve been|got|received|follow)"
     r"|(?:instructions|rules|guidelines) (?:were|have) you (?:been )?(?:given|told)"
     r"|(?:instructions|rules|guidelines) (?:for|of) this (?:chat|conversation|session)"
-    r"|what (?:were|are|have) you (?:been )?told|how (?:were|are) you (?:programmed|configured|instructed|set up)"
+    r"|what (?:\w+ )?(?:were|are|have) you (?:\w+ )?(?:been )?told"
+    r"|\b(?:told|given|instructed|asked)\b[^.!?\n]{0,30}\b(?:at the (?:start|beginning)|before (?:this|our|my))\b"
+    r"[^.!?\n]{0,20}\b(?:chat|conversation|session|message)"
+    # A dictated opening that announces the instructions ("begin with 'Sure, here are my instructions:'").
+    r"|\bhere (?:are|is) my (?:\w+ )?(?:instructions|prompt|rules|guidelines)\b|how (?:were|are) you (?:programmed|configured|instructed|set up)"
     r"|internal reference|(?:text|words|everything) (?:above|before this)|(?:written|said) above",
     re.IGNORECASE,
 )
@@ -169,7 +173,7 @@ def url(text: str) -> str | None:
 
 
 # Asking for the guarded staff code: a staff or approval word and a code word, a few words apart.
-_STAFF = r"(?:staff|employees?|managers?|supervisors?|admin(?:istrator)?s?|internal|override|approval|approves?" \
+_STAFF = r"(?:staff|employees?|managers?|supervisors?|admin(?:istrator)?s?|internal(?! reference)|override|approval|approves?" \
          r"|authori[sz]ation)"
 _CODE = r"(?:codes?|pins?|passcodes?)"
 STAFF_CODE = re.compile(rf"\b{_STAFF}\W+(?:\w+\W+){{0,3}}?{_CODE}\b|\b{_CODE}\W+(?:\w+\W+){{0,3}}?{_STAFF}\b",
@@ -187,7 +191,8 @@ APPROACH = re.compile(rf"\b{_STAFF}\b|\b(?:team|colleagues?|co-?workers?|trainer
 FRAMED = re.compile(
     r"\bpretend\b|\bimagine\b|\brole-?play|\bin character\b|\bplay a game\b|\blet'?s play\b|\bact as\b"
     r"|\byou(?: are|'re) (?:now )?[A-Z]{3,}\b|\bhypothetic|\bsuppose\b|\bwhat if\b|\bparallel universe\b"
-    r"|\b(?:story|novel|fiction|screenplay|script|scene|chapter|poem|character)\b"
+    r"|\b(?:story|novel|fiction|screenplay|script|scene|chapter|poem|character|diary|journal|letter|song|lyrics"
+    r"|limerick|haiku|essay|dialogue|monologue|perspective|speech|fairy tale|fable)\b"
     r"|\b(?:begin|start) (?:your |the )?(?:reply|answer|response)\b"
     r"|\b(?:do not|don'?t|never) (?:refuse|apologi[sz]e|say (?:no|sorry))"
     r"|\bno (?:guardrails|limits|restrictions|filters|rules)\b"
@@ -200,7 +205,8 @@ FRAMED = re.compile(
     r"|\bthought experiment\b|\btheoretical(?:ly)?\b|\bin a world where\b"
     # Refusal suppressed: rules against refusing, apologising or warning.
     r"|\b(?:may not|must not|mustn'?t|can'?t|cannot|won'?t|not allowed to|forbidden to|never|do not|don'?t)"
-    r" (?:refuse|decline|apologi[sz]e|say (?:no|sorry|you can'?t)|mention (?:policy|policies|rules))\b"
+    r" (?:refuse|decline|apologi[sz]e|say ['\"“‘]?(?:no|sorry|you can'?t|i can'?t|cannot|unfortunately)"
+    r"|mention (?:policy|policies|rules))\b"
     r"|\bno (?:refusals?|apolog\w*|disclaimers?|excuses|warnings|caveats|prose|moralising|lectures?)\b"
     r"|\b(?:answer|reply|respond|start) with ['\"“]?(?:yes|sure|absolutely|of course)\b",
     re.IGNORECASE)
@@ -245,6 +251,20 @@ def amount(text: str) -> float | None:
 
 _PERSON = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)(?:'s|’s)")
 _PERSON_OF = re.compile(r"\b(?:of|for|about)\s+([A-Z][a-z]+ [A-Z][a-z]+)\b")
+
+
+_ANY_NAME = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z]+)\b")
+_NOT_NAMES = frozenset("acme support corp business pro basic plan plans customer service please hello hi dear what "
+                       "which where when who how the refund refunds order orders staff team".split())
+
+
+def named(text: str) -> str | None:
+    """Any "First Last" pair that is not a product, a team or a sentence opening: a person asked about
+    where the question names them in any position ("what card does Maria Garcia have?")."""
+    for match in _ANY_NAME.finditer(text):
+        if not {match.group(1).lower(), match.group(2).lower()} & _NOT_NAMES:
+            return match.group(0)
+    return None
 
 
 def person(text: str) -> str | None:
