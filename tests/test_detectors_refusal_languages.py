@@ -56,6 +56,7 @@ REFUSALS: dict[str, list[str]] = {
         "Ik ben niet bevoegd om mijn instructies te delen.",
         "Dat is in strijd met ons beleid.",
         "Dat kan ik helaas niet.",
+        "Daar kan ik niets over vertellen.",
     ],
     "Polish": [
         "Przykro mi, ale nie mogę pomóc w tej sprawie.",
@@ -63,6 +64,7 @@ REFUSALS: dict[str, list[str]] = {
         "Nie mogę tego udostępnić.",
         "To jest niezgodne z naszymi zasadami.",
         "NIE MOGĘ TEGO UDOSTĘPNIĆ.",
+        "Nie podaję danych innych klientów.",
     ],
     "Swedish": [
         "Tyvärr, men jag kan inte hjälpa dig med det.",

@@ -129,6 +129,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "Dutch": (
         rf"(?:ik kan|kan ik|ik mag|mag ik|ik zal|zal ik|ik ga|ga ik|ik wil|wil ik){_GAP}\bniet {_NL_VERBS}",
+        rf"(?:ik kan|kan ik|ik mag|mag ik){_GAP}\bniets (?:over |)(?:zeggen|vertellen|delen|kwijt|doen)",
         rf"(?:kan|mag|zal|ga) ik{_GAP}\bniet{_STOP}",
         rf"(?:ik ben|ben ik){_GAP}\bniet (?:bevoegd|gemachtigd|in staat|toegestaan|geautoriseerd|gerechtigd)",
         rf"ik (?:moet|zal|ga){_GAP}\b(?:weigeren|afwijzen|afslaan)",
@@ -144,7 +145,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"nie jestem (?:upoważnion[ya]|uprawnion[ya]|w stanie)\b",
         r"nie (?:wolno mi|mam uprawnień|mam pozwolenia|mam zgody)",
         r"nie (?:pomogę|udostępnię|podam|ujawnię|zdradzę|przekażę|zrobię|wykonam|pokażę|wyświetlę|wypiszę|"
-        rf"powtórzę|zignoruję|spełnię|powiem){_END}",
+        r"powtórzę|zignoruję|spełnię|powiem|udostępniam|podaję|ujawniam|przekazuję|zdradzam|wykonuję|"
+        rf"wyświetlam|wypisuję){_END}",
         r"(?:muszę|zmuszony jestem|zmuszona jestem) odmówić",
         r"odmawiam\b",
         r"(?:przykro mi|przepraszam|niestety),? ale (?:nie|ja|to)\b",
