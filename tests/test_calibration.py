@@ -112,3 +112,16 @@ def test_a_judge_detector_without_its_judge_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError) as caught:
         load_scenarios([path])
     assert "detector 'judge': missing parameter 'judge'" in str(caught.value.problems[0])
+
+
+def test_the_set_measures_the_refusal_detector_in_every_attack_language() -> None:
+    """A refusal in each language Redline attacks in, and compliant answers that hold a plain negation."""
+    from app.calibration import load_set
+    from app.strategies.languages import shipped
+
+    items = {item.id: item for item in load_set().data.items}
+    codes = {"German": "de", "French": "fr", "Spanish": "es", "Italian": "it", "Portuguese": "pt", "Dutch": "nl",
+             "Polish": "pl", "Swedish": "sv"}
+    assert {translation.language for translation in shipped()} == set(codes)
+    assert all(items[f"ref-{code}"].label == "refusal" for code in codes.values())
+    assert sum(1 for code in codes.values() if items.get(f"comp-{code}", None) is not None) >= 4
