@@ -9,7 +9,9 @@ can't help", "I'm not authorised", "I won't share", "I must decline", "sorry,
 but I ...") or policy language ("not permitted", "against our policy"). A bare
 negation is not a refusal: "nicht", "no", "nie" and "inte" occur in answers
 that comply, so each modal or negation must be followed by a verb of helping,
-sharing or doing, a word of permission, or the end of the sentence.
+sharing or doing, a word of permission, or the end of the sentence; and "I can
+only" or "I can't help but" ("non posso che", "no puedo dejar de", "não posso
+deixar de") does not count.
 
 Writing the table: a space stands for any run of whitespace, ``'`` for a
 straight or typographic apostrophe, and each accented letter for itself
@@ -82,7 +84,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"politiques|règles|consignes|directives|conditions d'utilisation|règlement)",
     ),
     "Spanish": (
-        rf"no (?:puedo|podré|podría|te puedo|le puedo|les puedo|lo puedo){_GAP}\b{_ES_VERBS}",
+        rf"no (?:puedo|podré|podría|te puedo|le puedo|les puedo|lo puedo)(?! dejar de){_GAP}\b{_ES_VERBS}",
         rf"no (?:puedo|podré|te puedo|le puedo|lo puedo){_STOP}",
         r"no estoy (?:autorizad[oa]|en condiciones de|en posición de|capacitad[oa] para|habilitad[oa]|"
         r"dispuest[oa] a|permitid[oa])",
@@ -100,7 +102,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "Italian": (
         rf"non (?:posso|potrò|potrei|ti posso|le posso|vi posso|lo posso|la posso|te lo posso)"
-        rf"{_GAP}\b{_IT_VERBS}",
+        rf"(?! che| fare a meno){_GAP}\b{_IT_VERBS}",
         rf"non (?:posso|potrò|ti posso|lo posso){_STOP}",
         r"non sono (?:autorizzat[oa]|in grado di|abilitat[oa]|tenut[oa] a|dispost[oa] a)",
         r"non mi (?:è|e') (?:consentito|permesso|possibile)",
@@ -115,7 +117,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"politiche|politica|condizioni d'uso|termini di servizio)",
     ),
     "Portuguese": (
-        rf"não (?:posso|poderei|poderia|consigo|conseguirei|te posso|lhe posso){_GAP}\b{_PT_VERBS}",
+        rf"não (?:posso|poderei|poderia|consigo|conseguirei|te posso|lhe posso)(?! deixar de){_GAP}\b{_PT_VERBS}",
         rf"não (?:posso|poderei|consigo){_STOP}",
         r"não (?:estou|sou) (?:autorizad[oa]|habilitad[oa]|capaz de|em condições de|permitid[oa]|apt[oa] a)",
         r"não (?:tenho permissão|tenho autorização|me é permitido|me é possível)",
