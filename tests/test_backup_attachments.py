@@ -157,3 +157,37 @@ def test_migrate_through_the_team_server_and_back_keeps_the_attachments(
     dispose_all()
     capsys.readouterr()
     assert main(["verify", "--engagement", "acme"]) == 0
+
+
+def test_the_copy_never_leaves_its_folder_follows_a_link_or_replaces_other_bytes(tmp_path: Path) -> None:
+    """Rows come from a file the user hands over (a backup to restore): each is input, checked before any read."""
+    from app.attachment_files import copy_files
+
+    source, target = tmp_path / "from", tmp_path / "to"
+    (source / "1").mkdir(parents=True)
+    (source / "1" / "1-ticket.pdf").write_bytes(TICKET)
+    secret = tmp_path / "outside.txt"
+    secret.write_bytes(TICKET)
+    (source / "1" / "2-link.pdf").symlink_to(secret)
+    (target / "1").mkdir(parents=True)
+    (target / "1" / "3-taken.pdf").write_bytes(b"someone else's file")
+    (source / "1" / "3-taken.pdf").write_bytes(TICKET)
+    digest = hashlib.sha256(TICKET).hexdigest()
+
+    def row(number: int, stored: str) -> dict[str, Any]:
+        return {"id": number, "engagement_id": 1, "filename": stored, "stored_name": stored, "sha256": digest,
+                "size": len(TICKET)}
+
+    done = copy_files([row(1, "1-ticket.pdf"), row(2, "2-link.pdf"), row(3, "3-taken.pdf"),
+                       row(4, "../../outside.txt")], source, target)
+    assert (done.files, done.bytes) == (1, len(TICKET))
+    assert (target / "1" / "1-ticket.pdf").read_bytes() == TICKET
+    assert not (target / "1" / "2-link.pdf").exists()
+    assert (target / "1" / "3-taken.pdf").read_bytes() == b"someone else's file"
+    assert [p.split(":")[0] for p in done.problems] == ["attachment 2 (2-link.pdf)", "attachment 4 (../../outside.txt)"]
+    assert "cannot be read" in done.problems[0] and "not a plain file name" in done.problems[1]
+    assert done.conflicts == [f"attachment 3 (3-taken.pdf): {target / '1' / '3-taken.pdf'} already exists and "
+                              "holds other bytes; it was left as it is"]
+    assert sorted(p.name for p in (target / "1").iterdir()) == ["1-ticket.pdf", "3-taken.pdf"]  # no staging left
+    done.undo()
+    assert not (target / "1" / "1-ticket.pdf").exists()
