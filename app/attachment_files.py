@@ -100,12 +100,18 @@ def _label(row: Mapping[str, Any]) -> str:
     return f"attachment {row['id']} ({row['filename']})"
 
 
-def _stored_name(row: Mapping[str, Any]) -> str:
-    """The row's file name, refused if it could leave its folder (a backup or store from elsewhere is input)."""
+def _place(row: Mapping[str, Any]) -> Path:
+    """``<engagement id>/<stored name>``, refused if it could leave its folder or the row's figures are not
+    numbers: a backup or a store from elsewhere is input, read before it is trusted."""
     name = str(row["stored_name"])
     if not name or name != Path(name).name or name.startswith(".") or "\x00" in name:
         raise ValueError(f"its stored name {name!r} is not a plain file name")
-    return name
+    engagement, size = row["engagement_id"], row["size"]
+    if not isinstance(engagement, int) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"its engagement {engagement!r} or size {size!r} is not a whole number")
+    if not isinstance(row["sha256"], str):
+        raise ValueError("its SHA-256 is not text")
+    return Path(str(engagement)) / name
 
 
 def _open_source(path: Path) -> int:
@@ -158,7 +164,10 @@ def _copy_one(row: Mapping[str, Any], source: Path, dest: Path, done: FilesCopie
 
     size = int(row["size"])
     if dest.exists() or dest.is_symlink():
-        problem = _matches(dest, row) if not dest.is_symlink() else "a link"
+        try:
+            problem = _matches(dest, row)
+        except OSError as exc:  # a link, a folder, a file we may not read: not ours to replace either
+            problem = exc.strerror or str(exc)
         if problem:
             done.conflicts.append(f"{_label(row)}: {dest} already exists and holds other bytes; it was left as it is")
         else:
@@ -192,11 +201,10 @@ def copy_files(rows: Iterable[Mapping[str, Any]], source_root: Path, target_root
     done = FilesCopied()
     for row in rows:
         try:
-            name = _stored_name(row)
+            relative = _place(row)
         except ValueError as exc:
             done.problems.append(f"{_label(row)}: {exc}; not copied")
             continue
-        relative = Path(str(int(row["engagement_id"]))) / name
         source, dest = source_root / relative, target_root / relative
         try:
             if source.resolve() == dest.resolve():  # the same folder serves both stores: check, copy nothing

@@ -179,15 +179,58 @@ def test_the_copy_never_leaves_its_folder_follows_a_link_or_replaces_other_bytes
                 "size": len(TICKET)}
 
     done = copy_files([row(1, "1-ticket.pdf"), row(2, "2-link.pdf"), row(3, "3-taken.pdf"),
-                       row(4, "../../outside.txt")], source, target)
+                       row(4, "../../outside.txt"), {**row(5, "1-ticket.pdf"), "size": "65"}], source, target)
     assert (done.files, done.bytes) == (1, len(TICKET))
     assert (target / "1" / "1-ticket.pdf").read_bytes() == TICKET
     assert not (target / "1" / "2-link.pdf").exists()
     assert (target / "1" / "3-taken.pdf").read_bytes() == b"someone else's file"
-    assert [p.split(":")[0] for p in done.problems] == ["attachment 2 (2-link.pdf)", "attachment 4 (../../outside.txt)"]
+    assert [p.split(":")[0] for p in done.problems] == [
+        "attachment 2 (2-link.pdf)", "attachment 4 (../../outside.txt)", "attachment 5 (1-ticket.pdf)"]
     assert "cannot be read" in done.problems[0] and "not a plain file name" in done.problems[1]
+    assert "size '65' is not a whole number" in done.problems[2]
     assert done.conflicts == [f"attachment 3 (3-taken.pdf): {target / '1' / '3-taken.pdf'} already exists and "
                               "holds other bytes; it was left as it is"]
     assert sorted(p.name for p in (target / "1").iterdir()) == ["1-ticket.pdf", "3-taken.pdf"]  # no staging left
     done.undo()
     assert not (target / "1" / "1-ticket.pdf").exists()
+
+
+def test_backups_taken_while_another_process_attaches_hold_every_rows_file(
+        engagement: int, tmp_path: Path, redline_home: Path) -> None:
+    """Whatever the interleaving, each backup's rows all have their files, byte for byte (and none extra)."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from app.store.backup import backup_store
+
+    logs = []
+    for number in range(40):
+        logs.append(tmp_path / f"log-{number:02d}.txt")
+        logs[-1].write_bytes(f"alert {number} reviewed\n".encode() * (number + 1))
+    script = ("import sys\nfrom app.cli import main\n"
+              "for name in sys.argv[1:]:\n"
+              "    assert main(['attach', 'acme', name, '--run', '1', '--note', 'alert log']) == 0\n")
+    child = subprocess.Popen([sys.executable, "-c", script, *map(str, logs)], cwd=Path(__file__).parent.parent,
+                             env=os.environ.copy(), stderr=subprocess.PIPE)
+    taken = 0
+    try:
+        while child.poll() is None or taken == 0:
+            out = tmp_path / "backups" / f"b{taken}.db"
+            copy = backup_store(out)
+            taken += 1
+            assert copy.files is not None and copy.files.problems == []
+            with sqlite3.connect(out) as con:
+                rows = con.execute("SELECT stored_name, sha256, size FROM attachment").fetchall()
+            kept = out.with_name(out.name + ".attachments") / str(engagement)
+            on_disk = {p.name: p.read_bytes() for p in kept.iterdir()} if kept.exists() else {}
+            assert sorted(on_disk) == sorted(name for name, _, _ in rows)
+            for name, sha, size in rows:
+                assert (hashlib.sha256(on_disk[name]).hexdigest(), len(on_disk[name])) == (sha, size)
+            assert copy.files.files == len(rows)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    assert child.returncode == 0, child.stderr.read() if child.stderr else ""
