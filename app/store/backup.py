@@ -156,9 +156,12 @@ def backup_store(out: Path, store: Path | None = None) -> StoreCopy:
         shutil.rmtree(kept_partial, ignore_errors=True)
         raise
     os.replace(partial, out)
-    if kept.is_dir() and not kept.is_symlink():
-        shutil.rmtree(kept)  # an older backup under the same name: its files belong to its database
+    superseded = kept.with_name(kept.name + ".old")  # an older backup's files, under the name this one takes
+    shutil.rmtree(superseded, ignore_errors=True)
+    if kept.is_dir():
+        os.replace(kept, superseded)
     os.replace(kept_partial, kept)
+    shutil.rmtree(superseded, ignore_errors=True)
     return StoreCopy(out, copy.size, copy.sha256, copy.schema_version, copy.engagements, copy.runs, files)
 
 
