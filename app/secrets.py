@@ -218,12 +218,42 @@ def redact(text: str, secrets: Iterable[str], *, shapes: bool = False) -> str:
     credential (``sk-...``, ``Bearer ...``, ``user:pass@`` in URLs) goes too;
     use it for logs and error messages, not for transcripts.
     """
-    for value in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+    values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
+    if values and "\\" in text:
+        text = _redact_escaped(text, values)
     if shapes:
         text = _SECRET_SHAPES.sub(REDACTED, text)
     return text
+
+
+def _redact_escaped(text: str, values: list[str]) -> str:
+    """``text`` with each value it spells through JSON escapes (``sk-\\u0070roj-...``) replaced, escapes and all.
+
+    A body kept as received (an error message, a raw ``http`` step) may write a key that way; no search
+    of the text as written finds it."""
+    from app.escapes import unescaped
+
+    decoded = unescaped(text)
+    if decoded is None:
+        return text
+    spans: list[tuple[int, int]] = []
+    for value in values:
+        at = decoded.text.find(value)
+        while at >= 0:
+            spans.append(decoded.written((at, at + len(value))))
+            at = decoded.text.find(value, at + len(value))
+    if not spans:
+        return text
+    out, done = [], 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        out.append(text[done:max(start, done)] + REDACTED)
+        done = end
+    return "".join(out) + text[done:]
 
 
 def redact_bytes(data: bytes, secrets: Iterable[str]) -> bytes:

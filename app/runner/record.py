@@ -203,6 +203,10 @@ RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw 
                 "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
 
 
+RAW_ESCAPED = ("a secret value is spelled with escapes in the response body; the raw body is withheld because no "
+               "byte replacement removes it (SHA-256 of the body as received: {sha256})")
+
+
 def withhold_raw(conn: Connection, turn_id: int) -> None:
     """Drop the raw bytes stored with a turn's chunks, overwriting them in an SQLite file (``secure_delete``)."""
     from sqlalchemy import update
