@@ -12,10 +12,16 @@ the turn's row with its final write. Nothing else happens per delta: no query,
 no JSON, one event for the UI.
 
 Resolved secret values are scrubbed before anything is stored or shown. A
-secret may straddle two deltas, so each turn's scrubber holds back the last
-``len(longest secret) - 1`` characters until the next delta proves they are
-not the start of one (see :class:`app.secrets.StreamRedactor`); the adapter
-does the same for the body bytes it passes on.
+secret may straddle two deltas, so each turn's scrubber holds back the end of
+the text while it could be the start of one, and only that (see
+:class:`app.secrets.StreamRedactor`); the adapter does the same for the body
+bytes it passes on. A kill therefore loses the text of the last
+``FLUSH_INTERVAL_S`` of the stream, plus, when the text so far ends with what
+could begin a known secret (``sk-``, ``sk-liv``), that start: fewer characters
+than the longest secret, and only then. A turn that ends before such a start is
+shown not to be a secret (cancelled, a fault, a limit) does not keep it either:
+its text stops before it, the turn's ``bounds`` say how many characters were
+held back, and its raw body, whose frames spell them, is withheld.
 
 Redaction of the raw body by bytes is not enough: a model that streams a key
 a few characters per JSON frame never puts it whole in the bytes, yet the
@@ -203,6 +209,8 @@ RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw 
                 "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
 
 
+RAW_SECRET_START = ("the stream stopped while its text could be spelling a secret value; the raw body is withheld "
+                    "because its frames hold the start of it (SHA-256 of the body as received: {sha256})")
 RAW_ESCAPED = ("a secret value is spelled with escapes in the response body; the raw body is withheld because no "
                "byte replacement removes it (SHA-256 of the body as received: {sha256})")
 
@@ -232,7 +240,7 @@ class TurnRecorder:
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
                  "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
-                 "last_at_ms", "batches", "text", "secret_elsewhere")
+                 "last_at_ms", "batches", "text", "secret_elsewhere", "held_back")
 
     def __init__(self, writer: StoreWriter, *, run_id: int, turn_id: int, t0: float,
                  scrubber: SecretScrubber | None, emit: Callable[[RunnerEvent], None] | None):
@@ -243,6 +251,7 @@ class TurnRecorder:
         self.scrubber = scrubber if scrubber else None
         self.text: StreamRedactor[str] | None = scrubber.stream() if scrubber else None
         self.secret_elsewhere = False  # a secret was found in another decoded part, e.g. an error message
+        self.held_back = 0  # characters not kept at the end of a cut turn: they could begin a secret
         self.emit = emit
         self.ttft_ms: float | None = None
         self.chunk_count = 0
@@ -318,14 +327,19 @@ class TurnRecorder:
         self.seq += 1
         return job
 
-    def final(self) -> tuple[str, Callable[[Connection], None] | None]:
+    def final(self, complete: bool = True) -> tuple[str, Callable[[Connection], None] | None]:
         """The whole text, and the last batch (text held back by the scrubber included) for the final write.
 
-        The caller writes that batch in the same transaction as the turn's final
-        row, so no reader ever sees the whole text on a turn still marked streaming.
+        ``complete``: the endpoint ended the answer. A turn cut short (cancelled, a fault, a limit) may
+        have stopped in the middle of a secret, so the text held back as its possible start is not kept
+        (:attr:`held_back` counts it), as a kill would not have kept it. The caller writes that batch in
+        the same transaction as the turn's final row, so no reader ever sees the whole text on a turn
+        still marked streaming.
         """
         if self.text is not None:
             rest = self.text.finish()
+            if rest and not complete:
+                self.held_back, rest = len(rest), ""
             if rest:
                 self.pending.append(rest)
                 if self.emit is not None:
@@ -336,7 +350,7 @@ class TurnRecorder:
     @property
     def withheld(self) -> bool:
         """True when the turn's raw body must not be kept: a secret was found in its decoded text."""
-        return self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+        return self.secret_elsewhere or self.held_back > 0 or (self.text is not None and self.text.found > 0)
 
     def scrub_detail(self, detail: str, found: bool = False) -> str:
         """The turn's error detail, redacted. A secret in it (``found``: the adapter already redacted
@@ -350,7 +364,13 @@ class TurnRecorder:
     def evidence(self, bounds: dict[str, Any] | None) -> dict[str, Any]:
         """The turn's bounds and, when withheld, why its raw body is not kept (columns of its final row)."""
         facts = dict(bounds or {})
-        reason = RAW_WITHHELD.format(sha256=facts.get("raw_sha256") or "not known") if self.withheld else ""
+        sha256 = facts.get("raw_sha256") or "not known"
+        reason = ""
+        if self.withheld:
+            found = self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+            reason = (RAW_WITHHELD if found else RAW_SECRET_START).format(sha256=sha256)
+        if self.held_back:
+            facts["secret_start_held_back"] = self.held_back  # characters of text not kept (see final)
         return {"bounds": facts, "raw_withheld": reason}
 
     def raise_failed(self) -> None:
