@@ -313,12 +313,12 @@ class StreamRedactor(Generic[AnyStr]):
         cut = len(window)
         for value in self._spelled:
             first = value[:1]
-            at = window.find(first, max(0, len(window) - len(value) + 1))  # type: ignore[arg-type]
+            at = window.find(first, max(0, len(window) - len(value) + 1))
             while 0 <= at < cut:
-                if value.startswith(window[at:]):  # type: ignore[arg-type]
+                if value.startswith(window[at:]):
                     cut = at
                     break
-                at = window.find(first, at + 1)  # type: ignore[arg-type]
+                at = window.find(first, at + 1)
         return cut
 
     def feed(self, piece: AnyStr) -> AnyStr:
