@@ -116,7 +116,13 @@ def test_the_filters_withhold_a_string_they_cannot_check() -> None:
         out = redact(text)
         assert out.startswith(f"[REDACTED UNCHECKED TEXT: {len(text):,} characters withheld; the text is ")
         assert "AKIA" not in out and "ana@" not in out and len(out) < 200
-    assert secret_census([text, "AKIAZ7Q4M2X9KD3LP8RT"]) == {"found": {"aws": 1}, "turns": 1, "unchecked": 1}
+    census = secret_census([text, "AKIAZ7Q4M2X9KD3LP8RT"])
+    assert census == {"found": {"aws": 1}, "turns": 1, "unchecked": 1}
+    from app.evidence.wording import secrets_in_output
+
+    assert secrets_in_output(census).endswith(
+        "1 model answer could not be checked within the pattern limits and was withheld whole from every file "
+        "of this bundle.")
 
 
 def test_a_run_and_its_export_with_a_pathological_answer(tmp_path: Path, stream_server: LoopbackServer) -> None:
