@@ -112,3 +112,17 @@ def test_the_engagements_own_key_echoed_with_escapes_is_not_kept(tmp_path: Path,
     assert turn.response_text == '{"you": "[REDACTED]", "ok": true}'
     assert turn.response_raw is None
     assert "escapes" in turn.raw_withheld and hashlib.sha256(sent[0]).hexdigest() in turn.raw_withheld
+
+
+def test_escapes_are_undone_and_each_find_maps_back_to_its_spelling() -> None:
+    from app.escapes import unescaped as undo
+    from app.evidence.redaction import redact_secrets
+
+    text = '{"a": "\\ud83d\\ude00 ' + escaped(KEY) + '\\n", "b": "c:\\\\users\\\\x"}'
+    decoded = undo(text)
+    assert decoded is not None and decoded.text == '{"a": "\U0001F600 ' + KEY + '\n", "b": "c:\\users\\x"}'
+    start = decoded.text.index(KEY)
+    span = decoded.written((start, start + len(KEY)))
+    assert text[span[0]:span[1]] == escaped(KEY)
+    assert redact_secrets(text) == '{"a": "\\ud83d\\ude00 [REDACTED OPENAI KEY]\\n", "b": "c:\\\\users\\\\x"}'
+    assert undo("no escapes here") is None and undo("a lone \\ backslash") is None
