@@ -5,7 +5,8 @@ characters, then silence kept alive by SSE pings (as providers send them). The r
 process, stopped there three ways: killed with SIGKILL (nothing ends the turn: the store keeps what its
 batches wrote, and recovery joins them), stopped with SIGTERM (the turn ends cancelled), and cut by the
 server with a TCP reset (the turn ends in a fault). In each the stored text is exactly the words before the
-key: what could begin the key is held back from every batch and never kept, and nothing else is lost.
+key: what could begin the key is held back from every batch and never kept, and nothing else is lost. The
+raw body stored decodes to that same text, so the exported bundle verifies.
 """
 
 from __future__ import annotations
@@ -116,3 +117,10 @@ def test_a_run_stopped_mid_key_keeps_every_word_before_it_and_no_start_of_it(
         assert status == ("cancelled" if how == "SIGTERM" else "error")
         assert json.loads(bounds)["secret_start_held_back"] == 6  # 'sk-liv' was not kept
         assert withheld.startswith("the stream stopped while its text could be spelling a secret value")
+    from app.cli import main
+    from app.evidence.verify import verify_bundle
+
+    out = tmp_path / "bundle.zip"
+    assert main(["export", "acme-test", "--out", str(out), "--no-sign"]) == 0
+    report = verify_bundle(out)
+    assert report.ok, report.problems  # the text stored is what the raw body stored decodes to

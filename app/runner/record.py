@@ -26,8 +26,10 @@ held back, and its raw body, whose frames spell them, is withheld.
 Redaction of the raw body by bytes is not enough: a model that streams a key
 a few characters per JSON frame never puts it whole in the bytes, yet the
 frames rebuild it. So the decoded text decides. While the text held back ends
-with the start of a secret, the raw bytes wait in memory instead of going to
-the store, so a kill mid-turn leaves at most the frame that began it. Once a
+with the start of a secret, the raw bytes from the read that began it on wait
+in memory instead of going to the store, and so does the text those reads
+carried: a kill mid-turn leaves at most the frame that began it, and the text
+stored is still what the raw body stored decodes to. Once a
 secret is found in a turn's text, no more of its raw body is stored, and its
 final write withholds the raw batches already stored (:func:`withhold_raw`):
 the turn keeps the reason, and ``bounds`` keeps the SHA-256 of the body as
@@ -239,7 +241,7 @@ class TurnRecorder:
     """Buffers one turn's deltas and body bytes and hands them to the writer in small batches."""
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
-                 "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
+                 "pending", "pending_raw", "pending_raw_size", "pending_count", "settled", "parts", "seq", "last_flush",
                  "last_at_ms", "batches", "text", "secret_elsewhere", "held_back")
 
     def __init__(self, writer: StoreWriter, *, run_id: int, turn_id: int, t0: float,
@@ -259,6 +261,9 @@ class TurnRecorder:
         self.pending_raw: list[bytes] = []
         self.pending_raw_size = 0
         self.pending_count = 0
+        # How many of the pending texts and raw pieces came before the text began to spell what may be a
+        # secret: while it may, only those are stored, so the text and the raw body stored stay alike.
+        self.settled = (0, 0)
         self.parts: list[str] = []  # everything flushed so far, in order
         self.seq = 0
         self.last_flush = t0
@@ -277,6 +282,8 @@ class TurnRecorder:
             self.pending.append(text)
             if self.emit is not None:
                 self.emit(ChunkReceived(self.run_id, self.turn_id, text, self.ttft_ms))
+        if self.text is not None and not self.text.arriving():
+            self.settled = (len(self.pending), len(self.pending_raw))
         self.pending_count += 1
         self.last_at_ms = (now - self.t0) * 1000.0
         if self.pending_count >= FLUSH_MAX_CHUNKS or now - self.last_flush >= FLUSH_INTERVAL_S:
@@ -295,6 +302,8 @@ class TurnRecorder:
         now = time.perf_counter()
         if self.pending_raw_size >= FLUSH_MAX_RAW_BYTES or now - self.last_flush >= FLUSH_INTERVAL_S:
             self.flush(now)
+        if self.text is not None and not self.text.arriving():
+            self.settled = (self.settled[0], len(self.pending_raw))  # the text of the bytes before these is read
         self.pending_raw.append(data)
         self.pending_raw_size += len(data)
 
@@ -309,17 +318,22 @@ class TurnRecorder:
         """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
-        # While the text may be spelling a secret, its raw bytes wait here, not in the store: a kill
-        # before the turn ends must not leave the frames that rebuild it (see the module's notes).
-        keep_raw = bool(self.pending_raw) and self.text is not None and not self.withheld and self.text.arriving()
-        if not self.pending and (keep_raw or not self.pending_raw):
+        # While the text may be spelling a secret, what arrived since it began to waits here, text and
+        # raw bytes alike: a kill before the turn ends must not leave the frames that rebuild it, and the
+        # text stored must still be what the raw body stored decodes to (see the module's notes).
+        hold = self.text is not None and not self.withheld and self.text.arriving()
+        texts, raws = self.settled if hold else (len(self.pending), len(self.pending_raw))
+        if not texts and not (raws and not self.withheld):
+            if not hold:
+                self.pending_raw.clear()
+                self.pending_raw_size = 0
             return None
-        text = "".join(self.pending)
-        raw = b"".join(self.pending_raw) if self.pending_raw and not self.withheld and not keep_raw else None
-        self.pending.clear()
-        if not keep_raw:
-            self.pending_raw.clear()
-            self.pending_raw_size = 0
+        text = "".join(self.pending[:texts])
+        raw = b"".join(self.pending_raw[:raws]) if raws and not self.withheld else None
+        del self.pending[:texts]
+        del self.pending_raw[:raws]
+        self.pending_raw_size = sum(len(piece) for piece in self.pending_raw)
+        self.settled = (0, 0)
         if text:
             self.parts.append(text)
         job = partial(append_batch, turn_id=self.turn_id, seq=self.seq, text=text, raw=raw,
