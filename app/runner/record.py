@@ -17,8 +17,9 @@ the text while it could be the start of one, and only that (see
 :class:`app.secrets.StreamRedactor`); the adapter does the same for the body
 bytes it passes on. A kill therefore loses the text of the last
 ``FLUSH_INTERVAL_S`` of the stream, plus, when the text so far ends with what
-could begin a known secret (``sk-``, ``sk-liv``), that start: fewer characters
-than the longest secret, and only then. A turn that ends before such a start is
+could begin a known secret (``sk-``, ``sk-liv``), that start (fewer characters
+than the longest secret) with the rest of the reads that carried it, and only
+then. A turn that ends before such a start is
 shown not to be a secret (cancelled, a fault, a limit) does not keep it either:
 its text stops before it, the turn's ``bounds`` say how many characters were
 held back, and its raw body, whose frames spell them, is withheld.
