@@ -65,6 +65,7 @@ def load_engagement_file(path: Path, *, catalog: Any = None) -> EngagementSpec:
             extra.append(resolved)
         else:
             problem(("scenario_paths", i), f"no such file or folder: {resolved}")
+    spec = _with_tls_checked(spec, path, problem)
     library_problems: list[Problem] = []
     try:
         from app.library import load_library
@@ -91,6 +92,40 @@ def scenario_paths_of(spec: EngagementSpec | Engagement, source_path: Path | str
     return [Path(p).expanduser() if Path(p).expanduser().is_absolute() else base / p for p in spec.scenario_paths]
 
 
+def _with_tls_checked(spec: EngagementSpec, path: Path, problem: Any) -> EngagementSpec:
+    """``spec`` with each ``target.tls`` path resolved against the file's folder and its CA pinned.
+
+    Each file is read (bounded) and parsed now, so a missing, oversize or
+    non-PEM file, or a key without a usable certificate, is an error at the
+    line that names it, before anything is written.
+    """
+    from app.formats.tls_files import TlsSetupError, anchor_facts
+
+    base = path.resolve().parent
+    systems = list(spec.systems)
+    for i, system in enumerate(systems):
+        tls = system.target.tls
+        if tls is None:
+            continue
+        paths = {name: str(_resolve(value, base)) for name in ("ca_file", "client_cert", "client_key")
+                 if (value := getattr(tls, name))}
+        tls = tls.model_copy(update=paths)
+        try:
+            facts = anchor_facts(tls)
+        except TlsSetupError as exc:
+            problem(("systems", i, "target", "tls", exc.field), str(exc))
+            continue
+        if facts.get("ca") and not tls.ca_sha256:
+            tls = tls.model_copy(update={"ca_sha256": [c["sha256"] for c in facts["ca"]]})
+        systems[i] = system.model_copy(update={"target": system.target.model_copy(update={"tls": tls})})
+    return spec.model_copy(update={"systems": systems})
+
+
+def _resolve(value: str, base: Path) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
+
+
 # ------------------------------------------------------------------ importing
 
 
@@ -105,9 +140,14 @@ class ImportOutcome:
 
 
 def stored_target(system: SystemSpec) -> dict[str, Any]:
-    """The target as the store keeps it: references to secrets only, plus the planted canaries and the
-    client operations (each with a key reference, never a key)."""
+    """The target as the store keeps it: references to secrets only, plus the planted canaries, the
+    client operations (each with a key reference, never a key) and the TLS trust anchor's facts."""
     target = system.target.model_dump(mode="json", exclude_none=True)
+    if system.target.tls is not None:
+        from app.formats.tls_files import anchor_facts
+
+        # The trust anchor as the evidence describes it (fingerprints and subjects, never a key).
+        target["trust_anchor"] = anchor_facts(system.target.tls)
     if system.canaries:
         target["canaries"] = list(system.canaries)
     if system.operations:
