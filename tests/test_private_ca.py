@@ -181,6 +181,7 @@ def test_mutual_tls_fails_without_the_client_certificate_and_works_with_it(
     assert anchors["locked-key"]["key_passphrase_configured"] is True
     report = next(v for n, v in texts.items() if n.endswith("report.md")).decode()
     assert f"client-cert: engagement CA CN=Redline test CA (SHA-256 {_fingerprint(certs.ca)})" in report
+    assert f"TLS trust engagement CA CN=Redline test CA (SHA-256 {_fingerprint(certs.ca)})" in report  # each run
     systems_json = json.loads(next(v for n, v in texts.items() if n.endswith("data/systems.json")))
     assert {s["name"]: s["trust_anchor_summary"] for s in systems_json}["client-cert"].startswith("engagement CA")
     key_body = certs.client.key.read_text().splitlines()[1]  # a line of the key's base64
@@ -319,3 +320,50 @@ def test_the_engagement_file_round_trips_with_the_tls_block(tmp_path: Path, cert
     again = tmp_path / "again.yaml"
     again.write_text(text)
     assert load_engagement_file(again).systems[0].target.tls == load_engagement_file(path).systems[0].target.tls
+
+
+def test_editing_the_system_in_the_wizard_keeps_its_tls_block_and_anchor(tmp_path: Path, certs: Certificates) -> None:
+    """The wizard rebuilds a system from its stored target: the tls block survives, the anchor is described again."""
+    from sqlmodel import select
+
+    from app.alignment.systems import save_system, system_spec
+    from app.store import session
+    from app.store.models import AISystem
+
+    _copy_ca(certs, tmp_path)
+    engagement = import_engagement_file(engagement_file(
+        tmp_path, [_system("gateway", "https://127.0.0.1:9/v1", {"ca_file": "client-ca.pem"})], name="wizard-tls"))
+    with session() as db:
+        row = db.exec(select(AISystem).where(AISystem.name == "gateway")).one()
+        stored = dict(row.target)
+        spec = system_spec(name="gateway", kind="openai", base_url=stored["base_url"], model="other-model",
+                           key=stored["api_key"], extra_target=stored)
+        save_system(db, engagement.id, spec, row.id)
+        db.commit()
+    with session() as db:
+        target = db.exec(select(AISystem).where(AISystem.name == "gateway")).one().target
+    assert target["model"] == "other-model"
+    assert target["tls"] == stored["tls"] and target["trust_anchor"] == stored["trust_anchor"]
+
+
+def test_the_connection_test_trusts_the_engagement_ca_and_presents_the_client_certificate(
+        tmp_path: Path, gateways: dict[str, Served], certs: Certificates, keys: None) -> None:
+    """The cockpit's "test the connection" lists models and chats through the same TLS as a run."""
+    from sqlmodel import select
+
+    from app.alignment import check_connection, target_spec_of
+    from app.store import session
+    from app.store.models import AISystem
+
+    _copy_ca(certs, tmp_path)
+    mutual = {"ca_file": "client-ca.pem", "client_cert": str(certs.client.cert), "client_key": str(certs.client.key)}
+    import_engagement_file(engagement_file(tmp_path, [_system("trusted", gateways["mtls"].url, mutual),
+                                                      _system("public-roots", gateways["tls"].url, None)],
+                                           name="connection-tls"))
+    with session() as db:
+        systems = {s.name: s for s in db.exec(select(AISystem)).all()}
+    reports = {name: asyncio.run(check_connection(target_spec_of(s), s.models, stored_target=dict(s.target)))
+               for name, s in systems.items()}
+    assert reports["trusted"].models and not reports["trusted"].list_error and not reports["trusted"].chat_error
+    assert reports["public-roots"].list_error.startswith("tls: TLS failed: certificate not trusted")
+    assert reports["public-roots"].chat_error.startswith("tls")
