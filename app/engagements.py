@@ -93,37 +93,20 @@ def scenario_paths_of(spec: EngagementSpec | Engagement, source_path: Path | str
 
 
 def _with_tls_checked(spec: EngagementSpec, path: Path, problem: Any) -> EngagementSpec:
-    """``spec`` with each ``target.tls`` path resolved against the file's folder and its CA pinned.
+    """``spec`` with each ``target.tls`` resolved against the file's folder and pinned; a bad file is a problem."""
+    from app.formats.tls_files import TlsSetupError, resolved_and_pinned
 
-    Each file is read (bounded) and parsed now, so a missing, oversize or
-    non-PEM file, or a key without a usable certificate, is an error at the
-    line that names it, before anything is written.
-    """
-    from app.formats.tls_files import TlsSetupError, anchor_facts
-
-    base = path.resolve().parent
     systems = list(spec.systems)
     for i, system in enumerate(systems):
-        tls = system.target.tls
-        if tls is None:
+        if system.target.tls is None:
             continue
-        paths = {name: str(_resolve(value, base)) for name in ("ca_file", "client_cert", "client_key")
-                 if (value := getattr(tls, name))}
-        tls = tls.model_copy(update=paths)
         try:
-            facts = anchor_facts(tls)
+            tls = resolved_and_pinned(system.target.tls, path.resolve().parent)
         except TlsSetupError as exc:
             problem(("systems", i, "target", "tls", exc.field), str(exc))
             continue
-        if facts.get("ca") and not tls.ca_sha256:
-            tls = tls.model_copy(update={"ca_sha256": [c["sha256"] for c in facts["ca"]]})
         systems[i] = system.model_copy(update={"target": system.target.model_copy(update={"tls": tls})})
     return spec.model_copy(update={"systems": systems})
-
-
-def _resolve(value: str, base: Path) -> Path:
-    candidate = Path(value).expanduser()
-    return candidate if candidate.is_absolute() else base / candidate
 
 
 # ------------------------------------------------------------------ importing

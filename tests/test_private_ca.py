@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from app.demo import DEMO_API_KEY, DemoServer, start_demo_server
 from tests.servers.tls import Certificates, Served, make_certificates, serve_tls_front
@@ -225,70 +224,6 @@ def test_the_transport_check_verdict_follows_the_engagement_ca(
     assert {c.check: c.outcome for c in found}["certificate"] == "pass", found
 
 
-# ---------------------------------------------------------------------------------------- a broken tls block
-
-
-def _broken(tmp_path: Path, tls: dict[str, Any]) -> Path:
-    path = engagement_file(tmp_path, [_system("gateway", "https://127.0.0.1:9/v1", tls)], name="broken-tls")
-    return path
-
-
-def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
-
-
-@pytest.mark.parametrize(("make", "field", "message"), [
-    (lambda d: {"ca_file": "missing-ca.pem"}, "ca_file", "no such file"),
-    (lambda d: {"ca_file": _write(d / "notes.pem", b"not a certificate\n")}, "ca_file",
-     "holds no PEM certificate"),
-    (lambda d: {"ca_file": _write(d / "huge.pem", b"-----BEGIN CERTIFICATE-----\n" + b"A" * (1024 * 1024 + 10))},
-     "ca_file", "larger than 1024 KiB"),
-    (lambda d: {"ca_file": _write(d / "garbled.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n"
-                                                     b"-----END CERTIFICATE-----\n")}, "ca_file",
-     "not a readable PEM certificate"),
-    (lambda d: {"client_key": "client.key"}, "client_key", "a client_key needs its client_cert"),
-])
-def test_a_broken_tls_block_names_file_line_and_field_and_writes_nothing(
-        tmp_path: Path, make: Any, field: str, message: str) -> None:
-    from sqlmodel import select
-
-    from app.engagements import load_engagement_file
-    from app.errors import FileFormatError
-    from app.store import session
-    from app.store.models import Engagement
-
-    path = _broken(tmp_path, make(tmp_path))
-    with pytest.raises(FileFormatError) as raised:
-        load_engagement_file(path)
-    [problem] = raised.value.problems
-    assert problem.path == str(path)
-    assert problem.field == f"systems[0].target.tls.{field}"
-    assert problem.line == _line_of(path, f"{field}:")
-    assert message in problem.message, problem.message
-    from app.cli import main
-
-    assert main(["engagement", "import", str(path)]) != 0
-    with session() as db:
-        assert db.exec(select(Engagement)).all() == []
-
-
-def _write(path: Path, data: bytes) -> str:
-    path.write_bytes(data)
-    return path.name
-
-
-def test_a_literal_passphrase_is_refused(tmp_path: Path, certs: Certificates) -> None:
-    from app.engagements import load_engagement_file
-    from app.errors import FileFormatError
-
-    path = _broken(tmp_path, {"client_cert": str(certs.client.cert), "client_key": str(certs.client.key),
-                              "key_passphrase": PASSPHRASE})
-    with pytest.raises(FileFormatError) as raised:
-        load_engagement_file(path)
-    assert "a literal API key is not allowed" in str(raised.value)
-    assert PASSPHRASE not in str(raised.value)
-
-
 def _fingerprint(pem: Path) -> str:
     import hashlib
 
@@ -303,23 +238,6 @@ def _not_after(pem: Path) -> str:
     from cryptography import x509
 
     return x509.load_pem_x509_certificate(pem.read_bytes()).not_valid_after_utc.date().isoformat()
-
-
-def test_the_engagement_file_round_trips_with_the_tls_block(tmp_path: Path, certs: Certificates) -> None:
-    from app.engagements import dump_engagement_yaml, export_engagement, load_engagement_file
-    from app.store import session
-
-    _copy_ca(certs, tmp_path)
-    path = engagement_file(tmp_path, [_system("gateway", "https://127.0.0.1:9/v1", {"ca_file": "client-ca.pem"})],
-                           name="round-trip")
-    import_engagement_file(path)
-    with session() as db:
-        text = dump_engagement_yaml(export_engagement(db, "round-trip"))
-    tls = yaml.safe_load(text)["systems"][0]["target"]["tls"]
-    assert tls == {"ca_file": str(tmp_path / "client-ca.pem"), "ca_sha256": [_fingerprint(certs.ca)]}
-    again = tmp_path / "again.yaml"
-    again.write_text(text)
-    assert load_engagement_file(again).systems[0].target.tls == load_engagement_file(path).systems[0].target.tls
 
 
 def test_editing_the_system_in_the_wizard_keeps_its_tls_block_and_anchor(tmp_path: Path, certs: Certificates) -> None:
@@ -367,3 +285,36 @@ def test_the_connection_test_trusts_the_engagement_ca_and_presents_the_client_ce
     assert reports["trusted"].models and not reports["trusted"].list_error and not reports["trusted"].chat_error
     assert reports["public-roots"].list_error.startswith("tls: TLS failed: certificate not trusted")
     assert reports["public-roots"].chat_error.startswith("tls")
+
+
+def test_client_operations_on_another_host_go_through_the_same_private_ca_and_client_certificate(
+        tmp_path: Path, gateways: dict[str, Served], certs: Certificates, keys: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's alert feed, on its own host behind mutual TLS under the same CA, is called and answers."""
+    from app.demo.server import start_demo_server
+    from tests.servers.client_ops import start_client_ops
+
+    monkeypatch.setenv("RL_TEST_OPS_KEY", "ops-token-3a9e")
+    demo = start_demo_server(chunk_delay=0, service_time=0)
+    feed = start_client_ops(demo.base_url, DEMO_API_KEY, "ops-token-3a9e")
+    front = serve_tls_front(certs.valid, feed.base_url, client_ca=certs.ca)
+    try:
+        plain_origin = feed.base_url
+        operations = {name: {**op, "url": op["url"].replace(plain_origin, front.url.removesuffix("/v1"))}
+                      for name, op in feed.operations("RL_TEST_OPS_KEY").items()}
+        _copy_ca(certs, tmp_path)
+        mutual = {"ca_file": "client-ca.pem", "client_cert": str(certs.client.cert),
+                  "client_key": str(certs.client.key)}
+        system = _system("gateway", gateways["tls"].url, mutual)
+        system["operations"] = operations
+        engagement = import_engagement_file(engagement_file(tmp_path, [system], name="ops-tls"))
+        from app.runner import run_scenarios
+
+        [outcome] = asyncio.run(run_scenarios(engagement.id, plan(engagement, scenario_ids=["monitor-injection-alert"])))
+        assert outcome.errors == 0 and outcome.verdict in ("pass", "fail"), (outcome.verdict, outcome.reason)
+        assert all(e is None for e, _ in _turn_errors([outcome.run_id]))
+        assert any(r.path.startswith("/siem/events") for r in feed.received)  # reached through TLS, with the cert
+    finally:
+        front.stop()
+        feed.stop()
+        demo.stop()

@@ -100,3 +100,23 @@ def check_pins(tls: TlsSpec, ca: list[dict[str, str]]) -> None:
         raise TlsSetupError("ca_file", f"{tls.ca_file} no longer holds the pinned CA certificate(s) "
                                        f"(ca_sha256); it holds {found}. If the client changed its CA, "
                                        "import the engagement again with the new fingerprint")
+
+
+def resolved_and_pinned(tls: TlsSpec, base: Path) -> TlsSpec:
+    """``tls`` with its paths resolved against ``base`` (the engagement file's folder) and its CA pinned.
+
+    Every file is read and parsed now, so an engagement is refused at load, at
+    the line that names the bad file, rather than at its first run.
+    """
+    paths = {name: str(_resolve(value, base)) for name in ("ca_file", "client_cert", "client_key")
+             if (value := getattr(tls, name))}
+    tls = tls.model_copy(update=paths)
+    facts = anchor_facts(tls)
+    if facts.get("ca") and not tls.ca_sha256:
+        tls = tls.model_copy(update={"ca_sha256": [c["sha256"] for c in facts["ca"]]})
+    return tls
+
+
+def _resolve(value: str, base: Path) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
