@@ -181,6 +181,8 @@ def test_mutual_tls_fails_without_the_client_certificate_and_works_with_it(
     report = next(v for n, v in texts.items() if n.endswith("report.md")).decode()
     assert f"client-cert: engagement CA CN=Redline test CA (SHA-256 {_fingerprint(certs.ca)})" in report
     assert f"TLS trust engagement CA CN=Redline test CA (SHA-256 {_fingerprint(certs.ca)})" in report  # each run
+    html = next(v for n, v in texts.items() if n.endswith("report.html")).decode()
+    assert "TLS trust anchors" in html and f"SHA-256 {_fingerprint(certs.ca)}" in html
     systems_json = json.loads(next(v for n, v in texts.items() if n.endswith("data/systems.json")))
     assert {s["name"]: s["trust_anchor_summary"] for s in systems_json}["client-cert"].startswith("engagement CA")
     key_body = certs.client.key.read_text().splitlines()[1]  # a line of the key's base64

@@ -128,3 +128,15 @@ def test_a_client_key_that_cannot_be_loaded_is_a_clear_error_that_never_shows_th
         client_context(tls)
     assert raised.value.field == field and message in str(raised.value)
     assert PASSPHRASE not in str(raised.value)
+
+
+def test_the_built_in_demo_takes_no_tls_block(tmp_path: Path) -> None:
+    from app.engagements import load_engagement_file
+    from app.errors import FileFormatError
+
+    path = engagement_file(tmp_path, [{"name": "demo", "target": {"kind": "demo", "tls": {"ca_file": "ca.pem"}}}],
+                           name="demo-tls")
+    with pytest.raises(FileFormatError) as raised:
+        load_engagement_file(path)
+    [problem] = raised.value.problems
+    assert problem.field == "systems[0].target.tls" and "plain HTTP on loopback" in problem.message
