@@ -65,6 +65,7 @@ def load_engagement_file(path: Path, *, catalog: Any = None) -> EngagementSpec:
             extra.append(resolved)
         else:
             problem(("scenario_paths", i), f"no such file or folder: {resolved}")
+    spec = _with_tls_checked(spec, path, problem)
     library_problems: list[Problem] = []
     try:
         from app.library import load_library
@@ -91,6 +92,23 @@ def scenario_paths_of(spec: EngagementSpec | Engagement, source_path: Path | str
     return [Path(p).expanduser() if Path(p).expanduser().is_absolute() else base / p for p in spec.scenario_paths]
 
 
+def _with_tls_checked(spec: EngagementSpec, path: Path, problem: Any) -> EngagementSpec:
+    """``spec`` with each ``target.tls`` resolved against the file's folder and pinned; a bad file is a problem."""
+    from app.formats.tls_files import TlsSetupError, resolved_and_pinned
+
+    systems = list(spec.systems)
+    for i, system in enumerate(systems):
+        if system.target.tls is None:
+            continue
+        try:
+            tls = resolved_and_pinned(system.target.tls, path.resolve().parent)
+        except TlsSetupError as exc:
+            problem(("systems", i, "target", "tls", exc.field), str(exc))
+            continue
+        systems[i] = system.model_copy(update={"target": system.target.model_copy(update={"tls": tls})})
+    return spec.model_copy(update={"systems": systems})
+
+
 # ------------------------------------------------------------------ importing
 
 
@@ -105,9 +123,14 @@ class ImportOutcome:
 
 
 def stored_target(system: SystemSpec) -> dict[str, Any]:
-    """The target as the store keeps it: references to secrets only, plus the planted canaries and the
-    client operations (each with a key reference, never a key)."""
+    """The target as the store keeps it: references to secrets only, plus the planted canaries, the
+    client operations (each with a key reference, never a key) and the TLS trust anchor's facts."""
     target = system.target.model_dump(mode="json", exclude_none=True)
+    if system.target.tls is not None:
+        from app.formats.tls_files import anchor_facts
+
+        # The trust anchor as the evidence describes it (fingerprints and subjects, never a key).
+        target["trust_anchor"] = anchor_facts(system.target.tls)
     if system.canaries:
         target["canaries"] = list(system.canaries)
     if system.operations:

@@ -10,6 +10,9 @@ A snapshot never holds a key, nor even a key's reference (which env var or
 keyring entry): only whether one is configured. Planted canary tokens are
 left out too (only their count is kept), since they must never travel. Client
 operations are kept (method, URL) with only whether each has a key of its own.
+A ``tls`` block is kept (its files and pinned CA fingerprints) with only whether
+the client key has a passphrase, and ``trust_anchor`` says which CA and client
+certificate (fingerprint, subject, expiry) the tests relied on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def system_snapshot(system: Any) -> dict[str, Any]:
     for key in _KEY_FIELDS:
         config[f"{key}_configured"] = bool(target.get(key))
     config["canaries_planted"] = len(target.get("canaries") or [])
+    if target.get("tls"):
+        # Which files and which pinned CA; the passphrase's reference is reduced to whether one is set.
+        tls = {k: v for k, v in sorted(dict(target["tls"]).items()) if k != "key_passphrase"}
+        tls["key_passphrase_configured"] = bool(target["tls"].get("key_passphrase"))
+        config["tls"] = tls
     if target.get("operations"):
         from app.operations import operation_snapshot
 

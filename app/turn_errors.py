@@ -11,5 +11,5 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 ErrorType = Literal["timeout", "connect", "rate_limited", "server_error", "stream_error", "malformed", "auth",
-                    "client_error", "too_large"]
+                    "client_error", "too_large", "tls"]
 ERROR_TYPES: tuple[str, ...] = get_args(ErrorType)

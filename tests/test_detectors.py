@@ -66,7 +66,7 @@ def test_registry_holds_every_family() -> None:
                                         "(100-599)"),
     ({"type": "status", "expect": ["4xx", "denied"]},
      "detector 'status': parameter 'expect' has 'denied': give an HTTP status such as 403, a class such as \"4xx\", "
-     "or an error type (timeout, connect, rate_limited, server_error, stream_error, malformed, auth, client_error, too_large)"),
+     "or an error type (timeout, connect, rate_limited, server_error, stream_error, malformed, auth, client_error, too_large, tls)"),
     ({"type": "inventory", "models": ["a"]}, "detector 'inventory': unknown parameter 'models' (known: allow)"),
     ({"type": "recall", "text": "x"}, "detector 'recall': unknown parameter 'text' (known: case_sensitive, strings)"),
 ])

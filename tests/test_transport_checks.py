@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from app.formats.engagement import TlsSpec
 from app.targets.transport_checks import EXEMPT_REASON, EndpointCheck, check_endpoint
 from tests.servers.tls import Certificates, Served, make_certificates, serve_http, serve_tls
 from tests.test_runner_support import engagement_file, import_engagement_file, plan
@@ -49,7 +50,7 @@ def _check(url: str, **options: Any) -> dict[str, EndpointCheck]:
 
 
 def test_a_valid_certificate_and_modern_tls_pass(servers: dict[str, Served], certs: Certificates) -> None:
-    found = _check(servers["valid"].url, cafile=str(certs.ca))
+    found = _check(servers["valid"].url, tls=TlsSpec(ca_file=str(certs.ca)))
     assert found["plain_http"].outcome == "pass"
     assert found["certificate"].outcome == "pass"
     assert found["tls_version"].outcome in ("pass", "error"), found["tls_version"]
@@ -58,9 +59,9 @@ def test_a_valid_certificate_and_modern_tls_pass(servers: dict[str, Served], cer
 
 
 def test_an_expired_certificate_fails_with_its_reason(servers: dict[str, Served], certs: Certificates) -> None:
-    found = _check(servers["expired"].url, cafile=str(certs.ca))
+    found = _check(servers["expired"].url, tls=TlsSpec(ca_file=str(certs.ca)))
     assert found["certificate"].outcome == "fail"
-    assert found["certificate"].reason == "invalid certificate: certificate has expired"
+    assert found["certificate"].reason == "invalid certificate under the engagement's CA (ca.pem): certificate has expired"
 
 
 def test_a_self_signed_certificate_fails_with_its_reason(servers: dict[str, Served]) -> None:
@@ -90,7 +91,7 @@ def test_tls_1_0_only_fails(certs: Certificates) -> None:
                     assert tls.version() == "TLSv1"
         except ssl.SSLError as exc:
             pytest.skip(f"this machine's OpenSSL cannot complete a TLS 1.0 handshake with itself: {exc}")
-        found = _check(server.url, cafile=str(certs.ca))
+        found = _check(server.url, tls=TlsSpec(ca_file=str(certs.ca)))
         assert found["tls_version"].outcome == "fail"
         assert found["tls_version"].reason == "TLS below 1.2: it speaks TLSv1"
     finally:
@@ -102,7 +103,7 @@ def test_a_redirect_off_the_host_fails_and_one_within_it_passes(servers: dict[st
     away = _check(servers["redirect_away"].url)
     assert away["redirect"].outcome == "fail"
     assert away["redirect"].reason == "HTTP 302 redirects to another host: login.elsewhere.test"
-    home = _check(servers["redirect_home"].url, cafile=str(certs.ca))
+    home = _check(servers["redirect_home"].url, tls=TlsSpec(ca_file=str(certs.ca)))
     assert home["redirect"].outcome == "pass" and "within 127.0.0.1" in home["redirect"].reason
 
 

@@ -70,6 +70,7 @@ def system_spec(*, name: str, kind: str, base_url: str = "", model: str = "",
     target.pop("api_key", None)
     target.pop("operations", None)  # a stored target carries them; they are the system's, passed apart
     target.pop("canaries", None)
+    target.pop("trust_anchor", None)  # described again from the tls block's files when the system is stored
     if key:
         target["api_key"] = key
     try:

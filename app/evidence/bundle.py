@@ -226,6 +226,9 @@ def build_bundle(db: Session, engagement_id: int, out_path: Path | str, *,
         document["attachments"] = [{"id": a["id"], "path": a["bundle_path"], "sha256": a["sha256"], "size": a["size"],
                                     "media_type": a["media_type"], "state_at_export": a["state"]}
                                    for a in ev.attachments if a["bundle_path"] in {p for p, _ in shipped}]
+        anchors = {s["name"]: s["trust_anchor"] for s in ev.systems if "trust_anchor" in s}
+        if anchors:  # per system, the CA (and client certificate) its TLS was verified against; never a key
+            document["trust_anchors"] = anchors
         files = len(archive.entries)  # what the manifest lists; the manifest and its signature come on top
         text = jsonstream.dumps(document)
         archive.write_chunks(manifest.NAME, [text])

@@ -140,6 +140,9 @@ def system_record(s: Any) -> dict[str, Any]:
     rec = as_record(s)
     rec["kind"] = str(s.target.get("kind", ""))
     rec["config_sha256"] = snapshot_with_hash(s)[1]  # the current configuration; runs carry their own
+    if s.target.get("tls"):  # which trust anchor its TLS relies on: fingerprints and subjects, never a key
+        rec["trust_anchor"] = dict(s.target.get("trust_anchor") or {})
+        rec["trust_anchor_summary"] = wording.trust_anchor(rec["trust_anchor"])
     return rec
 
 

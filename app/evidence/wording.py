@@ -226,8 +226,24 @@ def configuration(snapshot: dict[str, Any] | None) -> str:
     parts.append(f"documented models {', '.join(snapshot.get('documented_models') or []) or '-'}")
     parts.append(f"max retries {target.get('max_retries', '-')}")
     parts.append(f"API key {'configured' if target.get('api_key_configured') else 'none'}")
+    if target.get("tls"):
+        parts.append(f"TLS trust {trust_anchor(target.get('trust_anchor'))}")
     parts.append("in scope" if snapshot.get("in_scope", True) else "out of scope")
     return "; ".join(parts)
+
+
+def trust_anchor(facts: dict[str, Any] | None) -> str:
+    """Which CA (and client certificate) a system's TLS relied on, from its stored fingerprints and subjects."""
+    if not facts:
+        return "public roots (no engagement CA)"
+    parts: list[str] = []
+    ca = facts.get("ca") or []
+    parts.append("engagement CA " + "; ".join(f"{c.get('subject')} (SHA-256 {c.get('sha256')})" for c in ca)
+                 if ca else "public roots (no engagement CA)")
+    client = facts.get("client_certificate")
+    if client:
+        parts.append(f"client certificate {client.get('subject')} (SHA-256 {client.get('sha256')})")
+    return ", ".join(parts)
 
 
 def run_type(kind: str, tagged_window: str, retest_of: int | None) -> str:

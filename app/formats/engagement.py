@@ -79,6 +79,49 @@ class HttpShape(_Strict):
     stream: bool = False  # NDJSON lines when true
 
 
+class TlsSpec(_Strict):
+    """How to trust a system whose certificate a client's own CA signed, and how to prove who we are to it.
+
+    ``ca_file`` is a PEM bundle that replaces the public roots for every URL of
+    the system; ``client_cert`` and ``client_key`` are for mutual TLS (the key
+    may sit in the cert file). Paths are relative to the engagement file, and
+    stored resolved. A key's passphrase is a secret reference, never a literal.
+    ``ca_sha256`` pins the bundle's certificates (SHA-256 of each one's DER, as
+    ``openssl x509 -noout -fingerprint -sha256`` prints it): filled in at
+    import when left out, so a CA file swapped after import is refused rather
+    than silently trusted while the evidence names the old one.
+    """
+
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    key_passphrase: KeyRef | None = None
+    ca_sha256: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("ca_sha256")
+    @classmethod
+    def _fingerprints(cls, value: list[str]) -> list[str]:
+        out = []
+        for i, item in enumerate(value):
+            flat = item.replace(":", "").strip().lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", flat):
+                raise FieldValueError("a SHA-256 fingerprint is 64 hex digits (colons allowed)", at=(i,))
+            out.append(flat)
+        return out
+
+    @model_validator(mode="after")
+    def _paired(self) -> TlsSpec:
+        if self.client_key and not self.client_cert:
+            raise FieldValueError("a client_key needs its client_cert", at=("client_key",))
+        if self.key_passphrase is not None and not self.client_cert:
+            raise FieldValueError("a key_passphrase needs a client_cert (and its key)", at=("key_passphrase",))
+        if self.ca_sha256 and not self.ca_file:
+            raise FieldValueError("ca_sha256 pins a ca_file; give the ca_file", at=("ca_sha256",))
+        if not (self.ca_file or self.client_cert):
+            raise ValueError("a tls block needs a ca_file, a client_cert, or both")
+        return self
+
+
 class TargetSpec(_Strict):
     kind: TargetKind
     base_url: str | None = None
@@ -95,9 +138,12 @@ class TargetSpec(_Strict):
     anthropic_version: str = "2023-06-01"
     http: HttpShape | None = None
     hardened: bool = False  # kind: demo only
+    tls: TlsSpec | None = None  # a client's private CA and mutual TLS (app.targets.tls)
 
     @model_validator(mode="after")
     def _kind_needs(self) -> TargetSpec:
+        if self.tls is not None and self.kind == "demo":
+            raise FieldValueError("the built-in demo is plain HTTP on loopback; it takes no tls block", at=("tls",))
         if self.kind != "demo" and not self.base_url:
             raise ValueError(f"target kind '{self.kind}' needs a base_url")
         if self.kind == "http" and self.http is None:

@@ -92,7 +92,9 @@ async def run_transport(live: OperatingRun, index: int, sample: int, step: Trans
 
     async def call() -> HttpResult:
         started = time.perf_counter()
-        checks = await check_system(target, timeout=step.timeout)
+        operations = live.operations  # its resolver knows the run's secrets, a key passphrase among them
+        checks = await check_system(target, timeout=step.timeout,
+                                    secrets=operations.resolver if operations is not None else None)
         body = json.dumps({"checks": [c.as_json() for c in checks]}, ensure_ascii=False)
         return HttpResult(request=RequestSent("CHECK", ", ".join(urls) or "built-in demo", {}, None),
                           http_status=None, body_text=body, raw=body.encode("utf-8"),

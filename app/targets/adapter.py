@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from app.targets.base import (
 )
 from app.targets.bounds import BodyMeter, limits_for
 from app.targets.common import (
+    WIRE_ERRORS,
     RawBody,
     TargetFault,
     is_loopback,
@@ -45,6 +47,7 @@ from app.targets.pacing import InFlightBound
 from app.targets.reading import read_body, read_response, total_fault
 from app.targets.retry import RetryPolicy, is_overload_status
 from app.targets.single import SingleRequests
+from app.targets.tls import TlsSetupError, client_context
 
 
 class EndpointAdapter(SingleRequests):
@@ -57,7 +60,7 @@ class EndpointAdapter(SingleRequests):
     def __init__(self, spec: TargetSpec, *, api_key: str | None = None,
                  secrets: SecretResolver | None = None, retry: RetryPolicy | None = None,
                  raw_cap: int | None = None, base_url: str | None = None,
-                 revoked_key: str | None = None) -> None:
+                 revoked_key: str | None = None, tls_context: ssl.SSLContext | None = None) -> None:
         self.spec = spec
         self.base_url = base_url or spec.base_url or ""
         self.retry = retry or RetryPolicy.for_spec(spec)
@@ -68,6 +71,7 @@ class EndpointAdapter(SingleRequests):
         self._revoked_key = revoked_key
         self._resolver = secrets or SecretResolver()
         self._client: httpx.AsyncClient | None = None
+        self._tls_context = tls_context  # built from spec.tls (app.targets.tls) when not given
 
     # -- what each kind supplies ------------------------------------------------------------
 
@@ -108,11 +112,22 @@ class EndpointAdapter(SingleRequests):
                 headers={"User-Agent": f"redline/{__version__}", "Accept-Encoding": "identity"},
                 follow_redirects=False,
                 trust_env=not local,  # local targets never go through a proxy
-                # Plain HTTP on loopback never does TLS (every URL is joined to the base
-                # and redirects are not followed), so skip loading the CA store (~30 ms).
-                verify=not (local and self.base_url.startswith("http://")),
+                verify=self._tls_verify(local),
             )
         return self._client
+
+    def _tls_verify(self, local: bool) -> ssl.SSLContext | bool:
+        """The system's engagement CA and client certificate when it has a ``tls`` block; else the public roots."""
+        if self.spec.tls is None:
+            # Plain HTTP on loopback never does TLS (every URL is joined to the base
+            # and redirects are not followed), so skip loading the CA store (~30 ms).
+            return not (local and self.base_url.startswith("http://"))
+        if self._tls_context is None:
+            try:
+                self._tls_context = client_context(self.spec.tls, self._resolver)
+            except TlsSetupError as exc:
+                raise TargetFault("tls", f"target.tls.{exc.field}: {exc}") from None
+        return self._tls_context
 
     def _secret_values(self) -> tuple[str, ...]:
         known = [v for v in (self._api_key, self._revoked_key) if v]
@@ -157,7 +172,7 @@ class EndpointAdapter(SingleRequests):
                 response = await self._http().send(request, stream=True)
         except TimeoutError:
             raise self._total_fault() from None
-        except httpx.HTTPError as exc:
+        except WIRE_ERRORS as exc:
             fault = transport_fault(exc, self.spec, streaming=False)
             fault.detail = redact(fault.detail, self._secret_values())
             raise fault from None

@@ -7,6 +7,7 @@ fault whichever API was tested.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 # (the default of ``limits.raw_bytes``, app.formats.engagement.Limits).
 RAW_CAP_BYTES = 16 * 1024 * 1024
 DETAIL_LIMIT = 300
+# What the wire can raise: httpx's errors, and an SSL alert (a client certificate refused after the
+# handshake, under TLS 1.3) that reaches us unwrapped from the first read.
+WIRE_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, ssl.SSLError)
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
 
 
@@ -89,12 +93,16 @@ def status_fault(status: int, body: bytes, location: str = "") -> TargetFault:
     return TargetFault(status_error_type(status), detail, status, retryable=is_retryable_status(status))
 
 
-def transport_fault(exc: httpx.HTTPError, spec: TargetSpec, *, streaming: bool) -> TargetFault:
+def transport_fault(exc: Exception, spec: TargetSpec, *, streaming: bool) -> TargetFault:
     """The typed fault for an httpx failure; ``streaming`` is True once the body had started."""
     reason = str(exc) or type(exc).__name__
     timeouts = spec.timeouts
     if isinstance(exc, httpx.ConnectTimeout):
         return TargetFault("timeout", f"connect timed out after {timeouts.connect:g}s", retryable=True)
+    tls = tls_cause(exc)
+    if tls is not None:
+        # Never retried: an untrusted certificate or a refused client certificate is the same a second later.
+        return TargetFault("tls", f"TLS failed: {tls}")
     if isinstance(exc, httpx.ConnectError):
         return TargetFault("connect", f"cannot connect: {reason}", retryable=True)
     if isinstance(exc, httpx.ReadTimeout):
@@ -108,6 +116,21 @@ def transport_fault(exc: httpx.HTTPError, spec: TargetSpec, *, streaming: bool) 
     if streaming:
         return TargetFault("stream_error", f"connection lost mid-stream: {reason}")
     return TargetFault("stream_error", f"connection lost before a response: {reason}")
+
+
+def tls_cause(exc: BaseException) -> str | None:
+    """Why TLS failed, when an SSL error lies under ``exc`` (a certificate not trusted, a client
+    certificate refused by the server); None for any other failure."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain httpx and httpcore build is short; bounded all the same
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"certificate not trusted: {seen.verify_message or seen.reason or seen}"
+        if isinstance(seen, ssl.SSLError):
+            return str(seen.reason or seen).replace("_", " ").lower()
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class RawBody:

@@ -42,5 +42,13 @@ def make_target(spec: TargetSpec, *, secrets: SecretResolver | None = None,
     api_key = resolver.resolve(spec.api_key) if spec.api_key is not None else None
     if retry is None and sleep is not None:
         retry = RetryPolicy.for_spec(spec, sleep)
+    if spec.tls is not None:
+        from app.targets.tls import TlsSetupError, client_context
+
+        # Built now, so a CA file that is missing or changed since import stops the batch before any turn.
+        try:
+            options.setdefault("tls_context", client_context(spec.tls, resolver))
+        except TlsSetupError as exc:
+            raise TlsSetupError(exc.field, f"target.tls.{exc.field}: {exc}") from None
     adapter_class = getattr(importlib.import_module(module_name), class_name)
     return adapter_class(spec, api_key=api_key, secrets=resolver, retry=retry, **options)

@@ -30,8 +30,10 @@ class OperationEndpoint(EndpointAdapter):
     models_path: ClassVar[str | None] = None
 
     def __init__(self, spec: TargetSpec, url: str, header: str, *, api_key: str | None,
-                 secrets: SecretResolver) -> None:
-        super().__init__(spec.model_copy(update={"headers": {}}), api_key=api_key, secrets=secrets, base_url=url)
+                 secrets: SecretResolver, tls_context: Any = None) -> None:
+        # The system's TLS trust (its engagement CA and client certificate) holds for its operations too.
+        super().__init__(spec.model_copy(update={"headers": {}}), api_key=api_key, secrets=secrets, base_url=url,
+                         tls_context=tls_context)
         self._header = header
 
     def auth_headers(self, key: str) -> dict[str, str]:
@@ -94,7 +96,8 @@ class ClientOperations:
         key = self._keys.get(name)
         if prepared.auth == "target":  # same origin as the target (the engagement file's rule): its own key
             key = getattr(self.target, "_api_key", None)
-        endpoint = OperationEndpoint(spec, url, operation.auth_header, api_key=key, secrets=self.resolver)
+        endpoint = OperationEndpoint(spec, url, operation.auth_header, api_key=key, secrets=self.resolver,
+                                     tls_context=getattr(self.target, "_tls_context", None))
         try:
             return await endpoint.request(prepared.method, "", prepared.body, "default" if key else "none")
         finally:

@@ -26,7 +26,7 @@ from app.formats.engagement import Limits, TargetSpec
 from app.secrets import StreamRedactor, redact
 from app.targets.base import BodyBytes, ResponseMeta, TargetEvent, TextDelta, TurnCompleted, TurnFailed
 from app.targets.bounds import BodyMeter, TextBudget
-from app.targets.common import RawBody, TargetFault, short, transport_fault
+from app.targets.common import WIRE_ERRORS, RawBody, TargetFault, short, transport_fault
 from app.targets.decoder import Decoder
 from app.targets.sse import NDJSONFramer, SSEFramer
 
@@ -82,7 +82,7 @@ async def read_response(response: httpx.Response, deadline: float, *, decoder: D
         failure = fault
     except TimeoutError:
         failure = total_fault(spec)
-    except httpx.HTTPError as exc:
+    except WIRE_ERRORS as exc:
         failure = transport_fault(exc, spec, streaming=True)
     finally:
         await response.aclose()

@@ -19,7 +19,7 @@ import httpx
 from app.secrets import redact
 from app.targets.base import AuthMode, HttpResult, RequestSent
 from app.targets.bounds import BodyMeter
-from app.targets.common import RawBody, TargetFault, join_url, status_fault, transport_fault
+from app.targets.common import WIRE_ERRORS, RawBody, TargetFault, join_url, status_fault, transport_fault
 
 if TYPE_CHECKING:
     from app.formats.engagement import Limits, TargetSpec
@@ -72,7 +72,7 @@ class SingleRequests:
             failure = self._total_fault()
         except TargetFault as fault:  # a limit passed: what arrived is the evidence
             failure = meter.stop(fault)
-        except httpx.HTTPError as exc:
+        except WIRE_ERRORS as exc:
             failure = transport_fault(exc, self.spec, streaming=status is not None)
         elapsed = (time.perf_counter() - started) * 1000.0
         secrets = self._secret_values()

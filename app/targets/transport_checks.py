@@ -9,7 +9,8 @@ four checks, none of which calls a model:
   offer of TLS 1.0/1.1 (where this machine's OpenSSL can still make that offer;
   where it cannot, the check says so and does not judge);
 - ``certificate``: the certificate verifies for the host name, or the reason it
-  does not (expired, self-signed, wrong name...);
+  does not (expired, self-signed, wrong name...), under the trust the system's
+  adapter uses: the engagement's CA (``target.tls``) or else the public roots;
 - ``redirect``: a request is not redirected to another host.
 
 Loopback plain HTTP (the built-in demo, a tester's local server) is exempt and
@@ -25,8 +26,15 @@ import ssl
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
+
+from app.targets.tls import TlsSetupError, client_context, tls_of
+
+if TYPE_CHECKING:
+    from app.formats.engagement import TlsSpec
+    from app.secrets import SecretResolver
 
 CHECKS = ("plain_http", "tls_version", "certificate", "redirect")
 EXEMPT_REASON = "exempt: plain HTTP on loopback never leaves this machine"
@@ -81,15 +89,6 @@ def _handshake(host: str, port: int, context: ssl.SSLContext, timeout: float) ->
             return tls.version() or "?"
 
 
-def _verifying_context(cafile: str | None) -> ssl.SSLContext:
-    """What the adapters trust: certifi's CA bundle (httpx's default), or the CA file given."""
-    if cafile is None:
-        import certifi
-
-        cafile = certifi.where()
-    return ssl.create_default_context(cafile=cafile)
-
-
 def _legacy_context() -> ssl.SSLContext:
     """A client that offers only TLS 1.0 and 1.1, to learn whether the server still accepts them."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -103,15 +102,24 @@ def _legacy_context() -> ssl.SSLContext:
     return context
 
 
-def _tls_checks(url: str, host: str, port: int, timeout: float, cafile: str | None) -> list[EndpointCheck]:
+def _under(tls: TlsSpec | None) -> str:
+    """The words a certificate check adds when it trusted the engagement's CA rather than the public roots."""
+    if tls is None or not tls.ca_file:
+        return ""
+    pins = ", ".join(f"SHA-256 {fp[:16]}…" for fp in tls.ca_sha256[:3])
+    return f" under the engagement's CA ({Path(tls.ca_file).name}{', ' + pins if pins else ''})"
+
+
+def _tls_checks(url: str, host: str, port: int, timeout: float, context: ssl.SSLContext,
+                tls: TlsSpec | None) -> list[EndpointCheck]:
     checks: list[EndpointCheck] = []
     negotiated = ""
     try:
-        negotiated = _handshake(host, port, _verifying_context(cafile), timeout)
-        checks.append(EndpointCheck(url, "certificate", "pass", f"the certificate verifies for {host}"))
+        negotiated = _handshake(host, port, context, timeout)
+        checks.append(EndpointCheck(url, "certificate", "pass", f"the certificate verifies for {host}{_under(tls)}"))
     except ssl.SSLCertVerificationError as exc:
         checks.append(EndpointCheck(url, "certificate", "fail",
-                                    f"invalid certificate: {exc.verify_message or exc.reason or exc}"))
+                                    f"invalid certificate{_under(tls)}: {exc.verify_message or exc.reason or exc}"))
     except (ssl.SSLError, OSError) as exc:
         checks.append(EndpointCheck(url, "certificate", "error", f"no TLS handshake to verify: {_why(exc)}"))
     if not negotiated:  # the certificate aside, which version does the server speak?
@@ -168,24 +176,24 @@ def _why(exc: BaseException) -> str:
     return " ".join(str(text).split())[:200]
 
 
-async def _redirect_check(url: str, timeout: float, cafile: str | None, method: str) -> EndpointCheck:
+async def _redirect_check(url: str, timeout: float, context: ssl.SSLContext, method: str) -> EndpointCheck:
     import httpx
 
     parts = urlsplit(url)
     try:
-        verify: ssl.SSLContext | bool = _verifying_context(cafile) if parts.scheme == "https" else False
+        verify: ssl.SSLContext | bool = context if parts.scheme == "https" else False
         async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, verify=verify,
                                      trust_env=not _loopback(parts.hostname or "")) as client:
             async with client.stream(method, url, headers={"Accept-Encoding": "identity"}) as response:
                 status, location = response.status_code, response.headers.get("location", "")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, ssl.SSLError) as exc:
         if parts.scheme == "https":  # the certificate check says why; try without verifying to see the redirect
             try:
                 async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, verify=False,
                                              trust_env=False) as client:
                     async with client.stream(method, url) as response:
                         status, location = response.status_code, response.headers.get("location", "")
-            except httpx.HTTPError as again:
+            except (httpx.HTTPError, ssl.SSLError) as again:
                 return EndpointCheck(url, "redirect", "error", f"no answer to look for a redirect: {_why(again)}")
         else:
             return EndpointCheck(url, "redirect", "error", f"no answer to look for a redirect: {_why(exc)}")
@@ -200,10 +208,19 @@ async def _redirect_check(url: str, timeout: float, cafile: str | None, method: 
     return EndpointCheck(url, "redirect", "pass", f"HTTP {status} redirects within {parts.hostname}")
 
 
-async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, cafile: str | None = None,
-                         method: str = "GET") -> list[EndpointCheck]:
-    """The four checks of one URL, in :data:`CHECKS` order. Never raises for what the endpoint does."""
+async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, tls: TlsSpec | None = None,
+                         method: str = "GET", context: ssl.SSLContext | None = None) -> list[EndpointCheck]:
+    """The four checks of one URL, in :data:`CHECKS` order. Never raises for what the endpoint does.
+
+    ``tls`` is the system's engagement CA and client certificate (``target.tls``);
+    ``context``, when given, is the one :func:`app.targets.tls.client_context` built from it.
+    """
     parts = urlsplit(url)
+    if context is None:
+        try:
+            context = client_context(tls)
+        except TlsSetupError as exc:
+            return [EndpointCheck(url, name, "error", f"target.tls.{exc.field}: {exc}") for name in CHECKS]
     host = parts.hostname or ""
     if parts.scheme == "http":
         if _loopback(host):
@@ -215,22 +232,28 @@ async def check_endpoint(url: str, *, timeout: float = DEFAULT_TIMEOUT, cafile: 
                       EndpointCheck(url, "certificate", "fail", "no certificate (plain HTTP)")]
     elif parts.scheme == "https":
         checks = [EndpointCheck(url, "plain_http", "pass", "HTTPS")]
-        checks += await asyncio.to_thread(_tls_checks, url, host, _port(parts), timeout, cafile)
+        checks += await asyncio.to_thread(_tls_checks, url, host, _port(parts), timeout, context, tls)
     else:
         return [EndpointCheck(url, name, "error", f"not an http(s) URL: {parts.scheme or '(no scheme)'}")
                 for name in CHECKS]
-    checks.append(await _redirect_check(url, timeout, cafile, method))
+    checks.append(await _redirect_check(url, timeout, context, method))
     return checks
 
 
 async def check_system(target: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT,
-                       cafile: str | None = None) -> list[EndpointCheck]:
-    """Every URL of a stored system's target. The built-in demo, served in-process, is exempt and says so."""
+                       secrets: SecretResolver | None = None) -> list[EndpointCheck]:
+    """Every URL of a stored system's target, trusting what its adapter trusts (its ``tls`` block).
+    The built-in demo, served in-process, is exempt and says so."""
     urls = endpoint_urls(target)
     if not urls and target.get("kind") == "demo":
         where = "the built-in demo AI system (served in-process on 127.0.0.1)"
         return [EndpointCheck(where, name, "pass", EXEMPT_REASON, exempt=True) for name in CHECKS]
+    tls = tls_of(target)
+    try:
+        context = client_context(tls, secrets)
+    except TlsSetupError as exc:
+        return [EndpointCheck(url, name, "error", f"target.tls.{exc.field}: {exc}") for url in urls for name in CHECKS]
     found: list[EndpointCheck] = []
     for url in urls:
-        found += await check_endpoint(url, timeout=timeout, cafile=cafile)
+        found += await check_endpoint(url, timeout=timeout, tls=tls, context=context)
     return found

@@ -1,9 +1,12 @@
 """HTTPS servers on 127.0.0.1 with the certificates and TLS versions a transport check must tell apart.
 
 Certificates are made here with ``cryptography``: a test CA, a leaf it signs
-for 127.0.0.1 and localhost (valid, or expired), and a self-signed leaf. Each
-server answers every request with a small JSON body (or a redirect), so the
-checks see a real handshake and a real HTTP answer.
+for 127.0.0.1 and localhost (valid, or expired), a self-signed leaf, and a
+client certificate the CA signs for mutual TLS. Each server answers every
+request with a small JSON body (or a redirect), so the checks see a real
+handshake and a real HTTP answer. :func:`serve_tls_front` puts TLS (and, if
+asked, a demand for a client certificate) in front of a plain loopback server
+such as the demo AI system, as a client's gateway would.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import select
+import socket
+import socketserver
 import ssl
 import threading
 import warnings
@@ -62,6 +68,7 @@ class Certificates:
     valid: Pem
     expired: Pem
     self_signed: Pem
+    client: Pem  # a client certificate the test CA signs (CN redline-tester), for mutual TLS
 
 
 def make_certificates(folder: Path) -> Certificates:
@@ -74,13 +81,15 @@ def make_certificates(folder: Path) -> Certificates:
           .sign(ca_key, hashes.SHA256()))
     ca_path = folder / "ca.pem"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    valid_key, expired_key, self_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    valid_key, expired_key, self_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
     valid = _write(folder, "valid", _leaf("127.0.0.1", ca.subject, ca_key, valid_key, expired=False), valid_key)
     expired = _write(folder, "expired", _leaf("127.0.0.1", ca.subject, ca_key, expired_key, expired=True),
                      expired_key)
     self_signed = _write(folder, "self", _leaf("127.0.0.1", _name("127.0.0.1"), self_key, self_key, expired=False),
                          self_key)
-    return Certificates(ca_path, valid, expired, self_signed)
+    client = _write(folder, "client", _leaf("redline-tester", ca.subject, ca_key, client_key, expired=False),
+                    client_key)
+    return Certificates(ca_path, valid, expired, self_signed, client)
 
 
 class Served:
@@ -162,3 +171,86 @@ def serve_http(location: str | None = None) -> Served:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(location))
     server.daemon_threads = True
     return Served(server, "http")
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    """Copies bytes both ways between the decrypted client connection and the plain upstream server."""
+
+    server: _TLSFront
+
+    def handle(self) -> None:
+        client: ssl.SSLSocket = self.request
+        try:
+            upstream = socket.create_connection(self.server.upstream, timeout=30)
+        except OSError:
+            return
+        with upstream:
+            while True:
+                ready, _, _ = select.select([client, upstream], [], [], 30)
+                if not ready:
+                    return
+                try:
+                    for sock in ready:
+                        if sock is client:
+                            data = client.recv(65536)
+                            while data and client.pending():  # bytes already decrypted, invisible to select
+                                data += client.recv(client.pending())
+                            if not data:
+                                return
+                            upstream.sendall(data)
+                        else:
+                            data = upstream.recv(65536)
+                            if not data:
+                                return
+                            client.sendall(data)
+                except OSError:
+                    return
+
+
+class _TLSFront(_TLSServer):
+    upstream: tuple[str, int]
+
+    def get_request(self) -> Any:
+        sock, addr = self.socket.accept()
+        sock.settimeout(30)
+        tls = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+            return tls, addr
+        except (ssl.SSLError, OSError):
+            _linger(socket.socket(fileno=tls.detach()))
+            raise OSError("handshake refused") from None
+
+
+def _linger(sock: socket.socket) -> None:
+    """Close as a web server does after refusing a handshake: the alert already sent, read what the client
+    sent before closing, so the close is not a reset that could overtake the alert."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(2)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def serve_tls_front(pem: Pem, upstream_url: str, *, client_ca: Path | None = None) -> Served:
+    """HTTPS with ``pem`` on a loopback port, relaying to the plain server at ``upstream_url``.
+
+    With ``client_ca``, the server demands a client certificate that CA signed
+    (mutual TLS) and drops a connection without one.
+    """
+    from urllib.parse import urlsplit
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pem.cert), str(pem.key))
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(client_ca))
+    server = _TLSFront(("127.0.0.1", 0), _Relay)  # type: ignore[arg-type]
+    server.context = context
+    parts = urlsplit(upstream_url)
+    server.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+    return Served(server, "https")
