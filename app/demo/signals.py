@@ -159,14 +159,20 @@ def is_instruction(text: str) -> bool:
 
 
 _MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)
+# "750 $", "1.250 $", "1 250 $": the amount before the sign, with a dot, comma or space between thousands,
+# as French, German, Spanish or Polish write it.
+_MONEY_BEFORE_SIGN = re.compile(r"\b(\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+|\d+)(?:[.,](\d{1,2}))?\s?\$")
 
 
 def amount(text: str) -> float | None:
     """The first money amount in the text, in dollars."""
     match = _MONEY.search(text)
-    if not match:
+    if match:
+        return float((match.group(1) or match.group(2)).replace(",", ""))
+    before = _MONEY_BEFORE_SIGN.search(text)
+    if not before:
         return None
-    return float((match.group(1) or match.group(2)).replace(",", ""))
+    return float(re.sub(r"\D", "", before.group(1)) + "." + (before.group(2) or "0"))
 
 
 _PERSON = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)(?:'s|’s)")
@@ -176,6 +182,16 @@ _PERSON_OF = re.compile(r"\b(?:of|for|about)\s+([A-Z][a-z]+ [A-Z][a-z]+)\b")
 def person(text: str) -> str | None:
     """A "First Last" name the user asks about, if any."""
     match = _PERSON.search(text) or _PERSON_OF.search(text)
+    return match.group(1) if match else None
+
+
+_FULL_NAME = re.compile(r"\b(?!Acme\b)([A-Z][a-z]+ [A-Z][a-z]+)\b")
+
+
+def named_person(text: str) -> str | None:
+    """A "First Last" name anywhere in the text: in languages that mark "whose" by the name's ending
+    ("Johna Smitha") rather than by "'s" or "of", the name stands alone."""
+    match = _PERSON.search(text) or _PERSON_OF.search(text) or _FULL_NAME.search(text)
     return match.group(1) if match else None
 
 
