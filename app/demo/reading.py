@@ -196,7 +196,7 @@ def _leetspeak(text: str) -> str | None:
 
 # Letters folded for matching, so a word typed without its accents ("pokaz", "loschen") still reads.
 _LETTER_FOLDS = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "’": "'"})
-_PHRASE_WORDS = 4  # the longest glossary phrase, in words: the lookup at each word is bounded by it
+_PHRASE_WORDS = 6  # the longest glossary phrase, in words: the lookup at each word is bounded by it
 _COMPOUNDING = frozenset({"german", "dutch", "swedish"})  # languages that write compounds as one word
 _LINKS = ("", "s", "n", "en", "e", "er")  # the letters German, Dutch and Swedish put between a compound's parts
 _MIN_PART = 3
@@ -248,9 +248,9 @@ def _word(word: str, language: str, table: dict[tuple[str, ...], str]) -> str | 
     folded = fold_word(word)
     if (folded,) in table:
         return table[(folded,)]
-    parts = [p for p in re.split(r"['-]", folded) if p]
-    if len(parts) > 1 and any((p,) in table for p in parts):
-        return " ".join(table.get((p,), p) for p in parts)
+    parts = [p for p in re.split(r"['’-]", word) if p]  # as written, so a name after "d'" keeps its capital
+    if len(parts) > 1 and any((fold_word(p),) in table for p in parts):
+        return " ".join(table.get((fold_word(p),), p) for p in parts)
     if language in _COMPOUNDING and len(folded) >= 2 * _MIN_PART:
         return _compound(folded, table)
     return None
@@ -339,8 +339,8 @@ def readings(text: str, earlier: Iterable[str] = (), normalise: Callable[[str], 
     joined = _parts(text, list(earlier))
     if joined:
         found.append(Reading(PARTS, normalise(joined)))
-    for reading in list(found[1:]):  # a decoded message may itself be in another language
+    for reading in list(found[1:]):  # a decoded message may itself be in another language: read its meaning first
         inner = language_of(reading.text)
         if inner and reading.how not in GLOSSARY:
-            found.append(Reading(reading.how, gloss(reading.text, inner)))
+            found.insert(found.index(reading), Reading(reading.how, gloss(reading.text, inner)))
     return found

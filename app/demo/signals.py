@@ -84,7 +84,7 @@ _HIDDEN = (
 _PAYLOAD = re.compile(
     r"(?i:\b(?:say|reply|respond|answer|output|print|write|type|repeat|echo|return|include|end with|start with)\b)"
     r"(?:\s+(?:[a-z][a-z'’-]*,?))" "{0,6}?" r"\s*[:\-]?\s*"
-    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|`([^`\n]+)`"
+    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|„([^“”\n]+)[“”]|«\s?([^»\n]+?)\s?»|`([^`\n]+)`"
     r"|([A-Z0-9][A-Z0-9_\-]{2,}(?: [A-Z0-9][A-Z0-9_\-]+)*\b|[A-Z0-9][A-Za-z0-9_\-]{2,}))"
 )
 _URL = re.compile(r"https?://[^\s\"'<>)]+")
@@ -185,7 +185,7 @@ def person(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-_FULL_NAME = re.compile(r"\b(?!Acme\b)([A-Z][a-z]+ [A-Z][a-z]+)\b")
+_FULL_NAME = re.compile(r"(?<!\d )\b(?!Acme\b)([A-Z][a-z]+ [A-Z][a-z]+)\b")  # not "7 Quarry Road"
 
 
 def named_person(text: str) -> str | None:
