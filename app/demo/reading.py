@@ -200,6 +200,7 @@ _PHRASE_WORDS = 6  # the longest glossary phrase, in words: the lookup at each w
 _COMPOUNDING = frozenset({"german", "dutch", "swedish"})  # languages that write compounds as one word
 _LINKS = ("", "s", "n", "en", "e", "er")  # the letters German, Dutch and Swedish put between a compound's parts
 _MIN_PART = 3
+_MAX_COMPOUND = 40  # longer runs of letters are not words: not split, so reading stays linear
 _LANGUAGE_SHARE = 0.15  # of a message's words, in one glossary language, for it to be read as that language
 
 
@@ -251,7 +252,7 @@ def _word(word: str, language: str, table: dict[tuple[str, ...], str]) -> str | 
     parts = [p for p in re.split(r"['’-]", word) if p]  # as written, so a name after "d'" keeps its capital
     if len(parts) > 1 and any((fold_word(p),) in table for p in parts):
         return " ".join(table.get((fold_word(p),), p) for p in parts)
-    if language in _COMPOUNDING and len(folded) >= 2 * _MIN_PART:
+    if language in _COMPOUNDING and 2 * _MIN_PART <= len(folded) <= _MAX_COMPOUND:
         return _compound(folded, table)
     return None
 
@@ -273,12 +274,13 @@ def gloss(text: str, language: str) -> str:
     and fixed expressions come out right), then words and their parts; other words stay as they are."""
     table = _table(language)
     words = list(_WORD.finditer(text))
+    folded = [fold_word(w.group()) for w in words]
     out, at, i = [], 0, 0
     while i < len(words):
         for size in range(min(_PHRASE_WORDS, len(words) - i), 0, -1):
             span = words[i:i + size]
             gap = text[span[0].start():span[-1].end()]
-            key = tuple(fold_word(w.group()) for w in span)
+            key = tuple(folded[i:i + size])
             english = table.get(key) if size > 1 and not re.search(r"[.!?;:\n]", gap) else None
             if size == 1:
                 english = _word(span[0].group(), language, table)
@@ -295,6 +297,7 @@ def meaning(text: str) -> str:
     A real model understands a request in Polish as well as one in English and
     answers it alike; the rules that answer requests read this.
     """
+    text = text[:MAX_READ_CHARS]
     language = language_of(text)
     return gloss(text, language) if language else text
 
