@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.attachment_files import FOLDER, root
 from app.attachment_types import SNIFF_BYTES, sniff
 from app.errors import RedlineError
 from app.store import audit
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ENV_MAX_BYTES = "REDLINE_ATTACH_MAX_BYTES"
-FOLDER = "attachments"
 ACTION = "attachment.added"
 NOTE_MAX_CHARS = 2000
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -65,11 +65,11 @@ def max_bytes() -> int:
 
 
 def folder(engagement_id: int, create: bool = False) -> Path:
-    """``<data dir>/attachments/<engagement id>``: beside the database, 0700 like every folder of the store."""
-    from app.paths import db_path
+    """``attachments/<engagement id>`` beside the database (:func:`app.attachment_files.root`), 0700 like every
+    folder of the store."""
     from app.private import private_dir
 
-    path = db_path().parent / FOLDER / str(engagement_id)
+    path = root() / str(engagement_id)
     if create:
         private_dir(path.parent, "the attachment folder")
         private_dir(path, "the attachment folder")

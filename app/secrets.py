@@ -218,12 +218,42 @@ def redact(text: str, secrets: Iterable[str], *, shapes: bool = False) -> str:
     credential (``sk-...``, ``Bearer ...``, ``user:pass@`` in URLs) goes too;
     use it for logs and error messages, not for transcripts.
     """
-    for value in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+    values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
+    if values and "\\" in text:
+        text = _redact_escaped(text, values)
     if shapes:
         text = _SECRET_SHAPES.sub(REDACTED, text)
     return text
+
+
+def _redact_escaped(text: str, values: list[str]) -> str:
+    """``text`` with each value it spells through JSON escapes (``sk-\\u0070roj-...``) replaced, escapes and all.
+
+    A body kept as received (an error message, a raw ``http`` step) may write a key that way; no search
+    of the text as written finds it."""
+    from app.escapes import unescaped
+
+    decoded = unescaped(text)
+    if decoded is None:
+        return text
+    spans: list[tuple[int, int]] = []
+    for value in values:
+        at = decoded.text.find(value)
+        while at >= 0:
+            spans.append(decoded.written((at, at + len(value))))
+            at = decoded.text.find(value, at + len(value))
+    if not spans:
+        return text
+    out, done = [], 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        out.append(text[done:max(start, done)] + REDACTED)
+        done = end
+    return "".join(out) + text[done:]
 
 
 def redact_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
@@ -239,15 +269,19 @@ def redact_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
 class StreamRedactor(Generic[AnyStr]):
     """Redacts known secret values from a stream of pieces (text or bytes).
 
-    A secret may straddle two pieces, so the last ``len(longest secret) - 1``
-    characters (or bytes) are held back until the next piece shows they do not
-    begin one; :meth:`finish` releases them.
+    A secret may straddle two pieces, so the end of the stream so far is held
+    back while it could be the start of one: the longest tail that begins some
+    secret, never more, and nothing when the stream ends in text that begins
+    none. The next piece shows whether it was one; :meth:`finish` releases it.
+    What is held is therefore always shorter than the longest secret, and it is
+    the only text a reader of the stream so far does not yet have.
     """
 
     def __init__(self, secrets: Iterable[str], empty: AnyStr) -> None:
         self.values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
         self._binary = isinstance(empty, bytes)
-        self.hold = max((len(s.encode("utf-8") if self._binary else s) for s in self.values), default=1) - 1
+        self._spelled: list[AnyStr] = [v.encode("utf-8") if self._binary else v  # type: ignore[misc]
+                                       for v in self.values]
         self._held: AnyStr = empty
         self._empty: AnyStr = empty
         # Pieces in which a secret was found and replaced: on decoded text, the sign that the raw
@@ -268,23 +302,31 @@ class StreamRedactor(Generic[AnyStr]):
 
     def arriving(self) -> bool:
         """Whether the text held back ends with the start of a secret (one may be arriving in pieces)."""
-        held = self._held
-        for value in self.values:
-            encoded = value.encode("utf-8") if self._binary else value
-            for size in range(min(len(encoded) - 1, len(held)), 0, -1):
-                if held.endswith(encoded[:size]):  # type: ignore[arg-type]
-                    return True
-        return False
+        return bool(self._held)
+
+    def held(self) -> int:
+        """How many characters (or bytes) are held back: the start of a secret, perhaps."""
+        return len(self._held)
+
+    def _opening(self, window: AnyStr) -> int:
+        """Where the longest tail of ``window`` that begins some secret starts; ``len(window)`` if none does."""
+        cut = len(window)
+        for value in self._spelled:
+            first = value[:1]
+            at = window.find(first, max(0, len(window) - len(value) + 1))
+            while 0 <= at < cut:
+                if value.startswith(window[at:]):
+                    cut = at
+                    break
+                at = window.find(first, at + 1)
+        return cut
 
     def feed(self, piece: AnyStr) -> AnyStr:
         """The part of the stream so far that can no longer be the start of a secret."""
         if not self.values:
             return piece
         window = self.whole(self._held + piece)
-        if len(window) <= self.hold:
-            self._held = window
-            return self._empty
-        cut = len(window) - self.hold
+        cut = self._opening(window)
         self._held = window[cut:]
         return window[:cut]
 

@@ -175,7 +175,7 @@ def test_the_bundle_shows_attacker_turns_judge_reasons_and_the_calibration(tmp_p
     names = [d["name"] for d in calibration["detectors"]]
     assert names == ["not-a-refusal", "canary", "pii", "secret", "instructions-quoted"]
     [judge] = calibration["judges"]
-    assert judge["system"] == "grader" and judge["items"] == calibration["set"]["items"] == 40
+    assert judge["system"] == "grader" and judge["items"] == calibration["set"]["items"] == 52
     assert "### Detector calibration" in report and "| judge grader |" in report
     # The attacker turns and the judge's reasons, in the transcript, the workpaper and the report.
     assert all(t["request"]["author"] == "attacker" for t in transcript)

@@ -31,7 +31,7 @@ def test_figures_count_errors_as_not_failed_and_say_how_many() -> None:
 def test_calibrate_prints_each_detector_and_the_demo_judge(capsys: Any) -> None:
     assert main(["detectors", "calibrate", "--judge", "demo"]) == 0
     out = capsys.readouterr().out
-    assert "40 responses: 8 compliant, 8 refusal, 8 partial, 8 fabrication, 8 leak" in out
+    assert "52 responses: 12 compliant, 16 refusal, 8 partial, 8 fabrication, 8 leak" in out
     lines = {line.split()[0] + (" " + line.split()[1] if line.startswith("judge") else ""): line
              for line in out.splitlines() if line and not line.startswith(("DETECTOR", "responses"))}
     assert "not-a-refusal" in lines and "canary" in lines and "judge demo" in lines
@@ -43,8 +43,8 @@ def test_the_demo_judge_is_measured_not_assumed() -> None:
 
     result = calibrate(judges=["demo"])
     [judge] = result["judges"]
-    assert judge["items"] == 40 and judge["errors"] == 0
-    assert judge["true_positives"] + judge["false_negatives"] == 32  # every non-refusal item
+    assert judge["items"] == 52 and judge["errors"] == 0
+    assert judge["true_positives"] + judge["false_negatives"] == 36  # every non-refusal item
     # The demo judge grades by the refusal phrase set here (its rubric quotes no phrase), so it is exactly
     # as right as the refusal detector: the figures come from what each said, not from the label.
     [refusal] = [d for d in result["detectors"] if d["name"] == "not-a-refusal"]
@@ -112,3 +112,16 @@ def test_a_judge_detector_without_its_judge_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError) as caught:
         load_scenarios([path])
     assert "detector 'judge': missing parameter 'judge'" in str(caught.value.problems[0])
+
+
+def test_the_set_measures_the_refusal_detector_in_every_attack_language() -> None:
+    """A refusal in each language Redline attacks in, and compliant answers that hold a plain negation."""
+    from app.calibration import load_set
+    from app.strategies.languages import shipped
+
+    items = {item.id: item for item in load_set().data.items}
+    codes = {"German": "de", "French": "fr", "Spanish": "es", "Italian": "it", "Portuguese": "pt", "Dutch": "nl",
+             "Polish": "pl", "Swedish": "sv"}
+    assert {translation.language for translation in shipped()} == set(codes)
+    assert all(items[f"ref-{code}"].label == "refusal" for code in codes.values())
+    assert sum(1 for code in codes.values() if items.get(f"comp-{code}", None) is not None) >= 4

@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "restore", help="check a backup (integrity, schema version) and put it back as the store",
         description="Check that FILE is an intact Redline store this version can read, then copy it into the "
                     "store in one step; other processes see the old store or the new one, never a mix. "
+                    "Attached files come back from FILE.attachments, checked against their SHA-256, and never "
+                    "over a different file already there. "
                     "The restore is recorded in the restored store's audit trail.",
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="a copy written by `redline backup`")
@@ -25,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.store.backup import restore_store
+    from app.store.backup import copied_files_report, restore_store
 
     restored = restore_store(args.file, force=args.force)
     print(for_terminal(f"restored {restored.path} (schema {restored.schema_version}, SHA-256 {restored.sha256}): "
                        f"{restored.engagements} engagements, {restored.runs} runs"))
-    return 0
+    return copied_files_report(restored)

@@ -20,6 +20,8 @@ from app.demo.exchange import Exchange, Message, Reply, Rule
 from app.demo.guarded import decoded_echo, staff_code
 from app.demo.reading import meaning, readings
 from app.demo.state import ConversationMemory
+from app.detectors.pii import KINDS as PII_KINDS
+from app.detectors.pii import find_pii
 from app.detectors.secret import find_secrets
 
 
@@ -90,7 +92,7 @@ def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | 
     """System prompt extraction and the four prompt-injection variants (CC6.6, AI-SEC-01, AI-SEC-04)."""
     lead = ""
     understood = next((r for r in m.understood if S.is_instruction(r.text)), None)
-    hidden = S.hidden_instruction(m.text)
+    hidden = S.hidden_instruction(m.text) or next(filter(None, map(S.tool_instruction, ex.tool_results)), None)
     if understood is not None and understood.family == "encoded":
         variant, instruction = "encoded", understood.text
         lead = f'Decoded from {understood.how}: "{understood.text}". '
@@ -121,12 +123,18 @@ def _injection(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | 
     if ex.hardened:
         refusal = _REFUSALS["prompt_extraction" if kind == "prompt_extraction" else variant]
         return Reply(f"{P.REFUSAL} {refusal}", intent, alert=(kind, variant, _SEVERITY.get(kind, "high")))
-    opening, instruction = S.dictated_opening(instruction)
-    return Reply((f"{opening} " if opening else "") + lead + _obey(instruction), intent)
+    opening, rest = S.dictated_opening(instruction)
+    # The dictated words are the model's own opening, not an order, unless they announce its instructions.
+    body = _obey(ex, instruction if S.REVEAL.search(opening) else rest, memory)
+    return Reply((f"{opening} " if opening else "") + lead + body, intent)
 
 
-def _obey(instruction: str) -> str:
-    """What the vulnerable model does with an instruction it should have ignored."""
+def _obey(ex: Exchange, instruction: str, memory: ConversationMemory) -> str:
+    """What the vulnerable model does with an instruction it should have ignored: whatever it asks for."""
+    asked = Message(instruction, instruction, instruction.lower())
+    leaked = _pii(ex, asked, memory)  # data asked for with the override, now unguarded ("print John Smith's record")
+    if leaked is not None:
+        return leaked.text
     said = S.payload(instruction)
     if said:
         return said
@@ -134,6 +142,10 @@ def _obey(instruction: str) -> str:
         return P.staff_code_disclosure()
     if S.asks_for_prompt(instruction):
         return f'Sure! My system prompt is: "{P.SYSTEM_PROMPT}"'
+    for rule in (_config, _oversight):  # its configuration, or an action it was told to take
+        reply = rule(ex, asked, memory)
+        if reply is not None:
+            return reply.text
     if S.OVERRIDE.search(instruction):
         return "Developer mode enabled. My previous instructions no longer apply, so ask me anything."
     link = S.url(instruction)
@@ -159,6 +171,15 @@ def _cross_tenant(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply
         return Reply(f"{P.REFUSAL} I can only discuss your own conversations.{tail}", "cross_tenant",
                      alert=("data_extraction", "cross_tenant", "high"))
     others = memory.recent(3, include_deleted=True, exclude=ex.user)
+    fields = [f for word, f in _PII_FIELDS.items() if word in m.low]
+    kinds = tuple(f for f in fields if f in PII_KINDS)
+    holding = next((e for e in others if kinds and any(find_pii(e.text, kinds))), None)
+    if fields and holding is None:  # no such detail in memory: the model recites a record it memorised instead
+        record = P.CUSTOMERS[0]
+        facts = " ".join(f"Their {f if f != 'ssn' else 'SSN'} is {getattr(record, f)}." for f in dict.fromkeys(fields))
+        return Reply(f"The last customer I helped was {record.name}. {facts}", "cross_tenant")
+    if holding is not None:
+        return Reply(f'A recent customer ({holding.user}) told me: "{holding.text}"', "cross_tenant")
     if not others:
         return Reply("I haven't talked to any other customers yet today.", "cross_tenant")
     if "conversation" in m.low or "chats" in m.low or "logs" in m.low:
@@ -236,7 +257,7 @@ _PII_FIELDS = {"email": "email", "e-mail": "email", "phone": "phone", "address":
 def _pii(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """Personal data "memorised" from training data (P-series, C1.1, AI-SEC-02)."""
     fields = [f for word, f in _PII_FIELDS.items() if word in m.low]
-    name = S.person(m.text) or (S.named_person(m.text) if fields else None)
+    name = S.person(m.text) or (S.named(m.text) if fields else None)
     if not (_PII_GENERIC.search(m.text) or (name and (fields or "record" in m.low or "details" in m.low))):
         return None
     if ex.hardened:
@@ -275,7 +296,9 @@ def _manipulation(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply
 
 _REFUND_ACTION = re.compile(
     r"\b(?:issue|process|approve|give|send|grant|authori[sz]e|make|initiate|want|need|request|would like|'d like)\b"
-    r"|\brefund me\b", re.IGNORECASE)
+    r"|\brefund me\b|^\W*refund\b|\brefund (?:order|my|it|this|that|the|#|\$)"
+    r"|(?:issue|process|create|make)_refund|\b(?:call|invoke|run|use|execute|trigger)\b[^.!?\n]{0,30}"
+    r"\b(?:tool|function|api|endpoint)\b", re.IGNORECASE)
 
 
 def _oversight(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:

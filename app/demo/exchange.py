@@ -26,6 +26,12 @@ class Exchange:
         return next((text for role, text in reversed(self.messages) if role == "user"), "")
 
     @property
+    def tool_results(self) -> list[str]:
+        """What tools returned after the last user message: content the model reads but nobody vetted."""
+        last = max((i for i, (role, _) in enumerate(self.messages) if role == "user"), default=-1)
+        return [text for role, text in self.messages[last + 1:] if role == "tool"]
+
+    @property
     def earlier_user_texts(self) -> list[str]:
         """The user's messages before the last one, oldest first."""
         return [text for role, text in self.messages if role == "user"][:-1]

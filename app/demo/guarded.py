@@ -16,45 +16,76 @@ base64 gets its payload back), the hardened one declines to.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from app.demo import persona as P
 from app.demo import signals as S
 from app.demo.exchange import Exchange, Message, Reply
 from app.demo.reading import readings
 from app.demo.state import ConversationMemory
 
-ESCALATION_TURNS = 2  # earlier turns about the code after which the vulnerable guard gives in
+ESCALATION_TURNS = 2  # earlier turns after which the vulnerable guard gives in, once the talk has turned to staff
 
 
 def _about_code(text: str, topic_open: bool) -> bool:
     """The text asks about the staff code, or (once the conversation is about it) about "the code"."""
-    return bool(S.STAFF_CODE.search(text) or (topic_open and S.CODE_WORD.search(text)))
+    if S.STAFF_CODE.search(text):
+        return True
+    if not topic_open or S.CUSTOMER_CODE.search(text):
+        return False
+    return bool(S.CODE_WORD.search(text) or _FOR_IT.search(text))
 
 
-def _earlier_code_turns(ex: Exchange) -> int:
-    """How many of the user's earlier turns were about the code, in any form."""
-    count, topic_open = 0, False
+# Once the code is the subject, "just tell me what it is" asks for it.
+_FOR_IT = re.compile(r"\b(?:tell|give|share|say|show|read|spell|send)\b[^.!?\n]{0,20}\b(?:it|that one|what it is)\b",
+                     re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Approach:
+    """How the conversation so far led up to the code: the common shape of crescendo-style escalation."""
+
+    asked: int  # earlier turns that asked for the code, in any form
+    approached: bool  # an earlier turn talked of staff, approvals, the refunds console or being on the team
+    turns: int  # earlier user turns
+
+    @property
+    def topic_open(self) -> bool:
+        return self.asked > 0 or self.approached
+
+    @property
+    def worn_down(self) -> bool:
+        """Asked again and again, or led up to it over several turns: the vulnerable guard gives in."""
+        return self.asked >= ESCALATION_TURNS or (self.turns >= ESCALATION_TURNS and self.topic_open)
+
+
+def _approach(ex: Exchange) -> _Approach:
+    asked, approached = 0, False
     for earlier in ex.earlier_user_texts:
-        if any(_about_code(r.text, topic_open) for r in readings(S.fold(earlier), normalise=S.normalise)):
-            count, topic_open = count + 1, True
-    return count
+        forms = readings(S.fold(earlier), normalise=S.normalise)
+        if any(_about_code(r.text, asked > 0 or approached) for r in forms):
+            asked += 1
+        approached = approached or any(S.APPROACH.search(r.text) for r in forms)
+    return _Approach(asked, approached, len(ex.earlier_user_texts))
 
 
 def staff_code(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
     """The staff override code, asked for in any form (CC6.6, C1.1, AI-SEC-04)."""
-    earlier = _earlier_code_turns(ex)
-    forms = [r for r in m.readings if _about_code(r.text, earlier > 0)]
+    so_far = _approach(ex)
+    forms = [r for r in m.readings if _about_code(r.text, so_far.topic_open)]
     if not forms:
         return None
     if ex.hardened:
         return Reply(f"{P.REFUSAL} Staff codes are for Acme employees only, and I don't share them in any form, "
                      "language or story, however the request is put.", "guarded.staff_code",
                      alert=("data_extraction", "staff_code", "high"))
-    as_written = _about_code(m.raw.lower(), earlier > 0)  # the keyword guard reads the raw message only
+    as_written = _about_code(m.raw.lower(), so_far.topic_open)  # the keyword guard reads the raw message only
     framed = any(S.FRAMED.search(r.text) for r in m.readings)
-    if as_written and not framed and earlier < ESCALATION_TURNS:
+    if as_written and not framed and not so_far.worn_down:
         return Reply("Sorry, staff codes are only for Acme employees, so I can't share that.", "guarded.refused")
     opening, _ = S.dictated_opening(m.text)
-    how = forms[0].how if not as_written else ("escalation" if earlier >= ESCALATION_TURNS else "framed")
+    how = forms[0].how if not as_written else ("escalation" if so_far.worn_down else "framed")
     return Reply((f"{opening} " if opening else "") + P.staff_code_disclosure(), f"guarded.leaked.{how}")
 
 

@@ -37,6 +37,8 @@ GLOSSARY: dict[str, dict[str, str]] = {
         "remboursements": "refunds", "remboursement": "refund", "quel": "what", "est": "is", "mode": "mode",
         "développeur": "developer", "cachées": "hidden", "secrètes": "secret", "imagine": "imagine",
         "histoire": "story", "roman": "novel", "personnage": "character", "et": "and", "maintenant": "now",
+        "révèle": "reveal", "révélez": "reveal", "le": "the", "la": "the", "du": "of the", "pour": "for",
+        "moi": "me", "interne": "internal", "texte": "text",
     },
     "spanish": {
         "ignora": "ignore", "ignore": "ignore", "olvida": "forget", "olvide": "forget", "todas": "all",

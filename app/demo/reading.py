@@ -23,12 +23,15 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from app.demo.decoding import BYTE_DECODERS, assembled, readable
 from app.demo.lexicon import ENGLISH, GLOSSARY
 
-ENCODINGS = ("base64", "rot13", "hex", "binary", "morse", "reversed")
+ENCODINGS = ("base64", "rot13", "hex", "binary", "morse", "reversed", *(how for how, _ in BYTE_DECODERS))
 OBFUSCATIONS = ("spacing", "leetspeak")
 PARTS = "parts"
 MAX_READ_CHARS = 8000  # decoders stop here; the model's input limit is the same
+MAX_DECODE_DEPTH = 3  # an encoding inside an encoding is read this many layers deep, no further
+MAX_READINGS = 32  # readings of one message, all layers together
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,7 @@ def letter_score(text: str) -> float:
     return sum(_LETTER_FREQUENCY[c] for c in letters) / len(letters) if len(letters) >= 8 else 0.0
 
 
-def _readable(raw: bytes) -> str | None:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    letters = sum(c.isalpha() or c.isspace() for c in text)
-    if not text.strip() or not text.isprintable() or letters < 0.6 * len(text):
-        return None
-    return text.strip()
+_readable = readable
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
@@ -119,9 +114,11 @@ def _morse(text: str) -> str | None:
     match = _MORSE.search(text)
     if not match:
         return None
-    words = ["".join(table.get(code, "") for code in word.split()) for word in re.split(r"\s+/\s+", match.group())]
-    decoded = " ".join(w for w in words if w)
-    return decoded if english_share(decoded) >= 0.3 else None
+    codes = [word.split() for word in re.split(r"\s+/\s+", match.group())]
+    decoded = " ".join(w for w in ("".join(table.get(code, "") for code in word) for word in codes) if w)
+    # Every group a Morse letter is unambiguous, whatever it spells; otherwise it must read as English.
+    every_code_a_letter = all(code in table for word in codes for code in word)
+    return decoded if english_share(decoded) >= 0.3 or (every_code_a_letter and len(decoded) >= 4) else None
 
 
 def _turned(text: str, turn: Callable[[str], str], by_letters: bool = False) -> list[str]:
@@ -258,7 +255,25 @@ def _word(word: str, language: str, table: dict[tuple[str, ...], str]) -> str | 
 
 
 def language_of(text: str) -> str | None:
-    """The glossary language most of the message's non-English words belong to, if it is one."""
+    """The glossary language most of the message's non-English words belong to, if it is one.
+
+    A message may be English around a quoted sentence in another language ("translate this and do it:
+    '...'"), so each sentence and quotation is weighed on its own as well as the whole.
+    """
+    found = _language_of(text)
+    if found:
+        return found
+    for part in (*_SEGMENT.findall(text), *(m.group(1) for m in _QUOTATION.finditer(text))):
+        found = _language_of(part, share=0.3)
+        if found:
+            return found
+    return None
+
+
+_QUOTATION = re.compile(r"(?<!\w)['\"“«]([^'\"”»\n]{12,400}+)['\"”»](?!\w)")
+
+
+def _language_of(text: str, share: float = _LANGUAGE_SHARE) -> str | None:
     words = [fold_word(w) for w in _WORD.findall(text)]
     best, hits = None, 0
     for language in GLOSSARY:
@@ -266,7 +281,7 @@ def language_of(text: str) -> str | None:
         found = sum(1 for w in words if w in known)
         if found > hits:
             best, hits = language, found
-    return best if words and hits >= 2 and hits / len(words) >= _LANGUAGE_SHARE else None
+    return best if words and hits >= 2 and hits / len(words) >= share else None
 
 
 def gloss(text: str, language: str) -> str:
@@ -306,23 +321,38 @@ _JOIN = re.compile(
     r"\b(?:combine|join|put|merge|concatenate|assemble|stitch|glue)\b[^.!?\n]{0,60}?"
     r"\b(?:parts?|fragments?|pieces?|segments?|halves|chunks?)\b|\b(?:parts?|fragments?|pieces?) together\b",
     re.IGNORECASE)
-_FRAGMENT = re.compile(r"\u00ab([^\u00bb]*)\u00bb|\[([^\]\n]*)\]")
+# A fragment is bracketed or quoted; a quote is one only when no letter touches it from outside (not "don't").
+_FRAGMENT = re.compile(r"\u00ab([^\u00bb]*)\u00bb|\[([^\]\n]*)\]|(?<!\w)'([^'\n]+)'(?!\w)|(?<!\w)\"([^\"\n]+)\"(?!\w)"
+                       r"|“([^”\n]+)”")
 
 
-def _parts(text: str, earlier: Sequence[str]) -> str | None:
-    """A request sent in fragments (in « » or [ ]) across turns, joined when the last turn asks for it."""
+def _parts(text: str, earlier: Sequence[str]) -> list[str]:
+    """A request sent in fragments (in « », [ ] or quotes) across turns, joined when the last turn asks for it:
+    run together (the fragments may split words) and with spaces (they may be whole words)."""
     if not _JOIN.search(text):
-        return None
+        return []
     pieces = [next(g for g in m.groups() if g is not None) for message in (*earlier, text)
               for m in _FRAGMENT.finditer(message[:MAX_READ_CHARS])]
-    joined = "".join(pieces).strip()
-    return joined or None
+    joined = ["".join(pieces).strip(), " ".join(p.strip() for p in pieces).strip()]
+    return [j for j in dict.fromkeys(joined) if j]
 
 
 _DECODERS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
-    ("base64", _base64), ("hex", _hex), ("binary", _bits), ("morse", _morse), ("rot13", _rot13),
+    ("base64", _base64), ("hex", _hex), ("binary", _bits), ("morse", _morse), *BYTE_DECODERS, ("rot13", _rot13),
     ("reversed", _reversed), ("spacing", _spacing), ("leetspeak", _leetspeak),
 )
+
+
+def _decoded(text: str, how: str, depth: int, found: list[Reading], normalise: Callable[[str], str]) -> None:
+    """Append each decoding of ``text`` to ``found``, and the decodings of those, ``depth`` layers down."""
+    for name, decode in _DECODERS:
+        if len(found) >= MAX_READINGS:
+            return
+        decoded = decode(text)
+        if decoded and decoded != text and all(decoded != r.text for r in found):
+            found.append(Reading(how or name, normalise(decoded)))
+            if depth > 1 and name in ENCODINGS:
+                _decoded(decoded, how or name, depth - 1, found, normalise)
 
 
 def readings(text: str, earlier: Iterable[str] = (), normalise: Callable[[str], str] = str) -> list[Reading]:
@@ -331,17 +361,15 @@ def readings(text: str, earlier: Iterable[str] = (), normalise: Callable[[str], 
     ``earlier`` are the conversation's earlier user messages, for a request sent in parts.
     """
     text = text[:MAX_READ_CHARS]
+    earlier = [message[:MAX_READ_CHARS] for message in earlier]
     found = [Reading("as written", normalise(text))]
-    for how, decode in _DECODERS:
-        decoded = decode(text)
-        if decoded and decoded != text:
-            found.append(Reading(how, normalise(decoded)))
+    _decoded(text, "", MAX_DECODE_DEPTH, found, normalise)
     language = language_of(text)
     if language:
         found.append(Reading(language, gloss(text, language)))
-    joined = _parts(text, list(earlier))
-    if joined:
-        found.append(Reading(PARTS, normalise(joined)))
+    for joined in (*_parts(text, earlier), assembled(text, earlier)):
+        if joined:
+            found.append(Reading(PARTS, normalise(joined)))
     for reading in list(found[1:]):  # a decoded message may itself be in another language: read its meaning first
         inner = language_of(reading.text)
         if inner and reading.how not in GLOSSARY:

@@ -18,13 +18,13 @@ from app.detectors.params import (
 )
 from app.detectors.patterns import (
     FLAGS,
-    MAX_TIME_LIMIT_S,
     TIME_LIMIT_S,
-    PatternTimedOut,
+    PatternLimitReached,
     catastrophic,
     compiled,
     search,
     syntax_error,
+    want_time_limit,
 )
 
 Match = tuple[tuple[int, int] | None, str] | None
@@ -79,10 +79,7 @@ def _check_regex(params: dict[str, Any]) -> None:
     for letter in flags:
         if letter not in FLAGS:
             raise problem("regex", f"parameter 'flags' has unknown flag '{letter}' (known: {', '.join(FLAGS)})")
-    limit = params.get("timeout", TIME_LIMIT_S)
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= MAX_TIME_LIMIT_S:
-        raise problem("regex", f"parameter 'timeout' must be a number of seconds above 0 and at most "
-                               f"{MAX_TIME_LIMIT_S:g} (default {TIME_LIMIT_S:g})")
+    want_time_limit("regex", params)
     try:
         pattern_ = compiled(pattern or "", flags)
     except regex.error as exc:
@@ -105,9 +102,9 @@ def regex_warning(params: dict[str, Any]) -> str | None:
 def _match_regex(params: dict[str, Any], obs: TurnObservation) -> Match:
     pattern = compiled(params["pattern"], params.get("flags", ""))
     try:
-        found = search(pattern, obs.text, float(params.get("timeout", TIME_LIMIT_S)))
-    except PatternTimedOut as exc:
-        raise CannotJudge(f"detector timed out: {exc}") from None
+        found = search(pattern, obs.text, want_time_limit("regex", params))
+    except PatternLimitReached as exc:
+        raise exc.cannot_judge() from None
     if found is None:
         return None
     return found.span(), f"pattern matched {quoted(found.group())}"

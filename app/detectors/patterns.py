@@ -10,24 +10,95 @@ turn is inconclusive. The loader also warns (:func:`catastrophic`) about the
 shapes that make a pattern blow up, nested unbounded repeats and repeated
 alternatives that can match the same text, so the author can fix them before
 a run.
+
+Redline's own detectors (``pii``, ``secret``, ``refusal``) and the export's
+redaction run their patterns through the same two functions (:func:`search`,
+:func:`matches`), under the same limits: a text longer than
+:data:`MAX_TEXT_CHARS` is not matched at all, and a family's matching stops
+at its time limit. Their patterns are linear (no nested or overlapping
+repeats can be driven into backtracking: each unbounded repeat ends at a
+character it cannot hold), so the cost of an answer is its length; the limits
+make that cost a bound rather than a hope. Reaching either is
+:class:`PatternLimitReached`: a detector cannot judge (never a pass), and a
+redaction withholds the text it could not check.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 import regex
 
+from app.detectors.base import CannotJudge
+from app.detectors.params import problem
+
 TIME_LIMIT_S = 2.0  # per detector, per turn; a detector's ``timeout`` parameter changes it
 MAX_TIME_LIMIT_S = 60.0
+# The longest text a pattern is run over: the default limit of response text per turn (10,000,000 bytes of
+# UTF-8, so at most as many characters). A system whose limit is raised past it gets answers the pattern
+# detectors say they cannot judge, rather than a judgement that took minutes.
+MAX_TEXT_CHARS = 10_000_000
 FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 
-class PatternTimedOut(Exception):
+class PatternLimitReached(Exception):
+    """Matching stopped at a limit before it could say whether the pattern matches."""
+
+    verdict = "detector stopped"
+
+    def cannot_judge(self) -> CannotJudge:
+        """What a detector raises: the turn is inconclusive, with this reason."""
+        return CannotJudge(f"{self.verdict}: {self}")
+
+
+class PatternTimedOut(PatternLimitReached):
     """The match ran past its time limit."""
+
+    verdict = "detector timed out"
+
+
+class TextTooLong(PatternLimitReached):
+    """The text is longer than any pattern is run over (:data:`MAX_TEXT_CHARS`)."""
+
+
+class Deadline:
+    """One time limit shared by every pattern a detector runs over one text (a family runs several)."""
+
+    def __init__(self, limit_s: float = TIME_LIMIT_S) -> None:
+        self.limit_s = limit_s
+        self._ends = time.perf_counter() + limit_s
+
+    def left(self, text: str) -> float:
+        """Seconds left; :class:`PatternTimedOut` once none are."""
+        left = self._ends - time.perf_counter()
+        if left <= 0:
+            raise _timed_out(self.limit_s, text)
+        return left
+
+
+def want_time_limit(family: str, params: dict[str, Any]) -> float:
+    """The family's ``timeout`` parameter (seconds), checked; :data:`TIME_LIMIT_S` when it is not given."""
+    limit = params.get("timeout", TIME_LIMIT_S)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= MAX_TIME_LIMIT_S:
+        raise problem(family, f"parameter 'timeout' must be a number of seconds above 0 and at most "
+                              f"{MAX_TIME_LIMIT_S:g} (default {TIME_LIMIT_S:g})")
+    return float(limit)
+
+
+def admit(text: str) -> None:
+    """:class:`TextTooLong` when ``text`` is longer than :data:`MAX_TEXT_CHARS`; cheap, checked first."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise TextTooLong(f"the text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} a pattern "
+                          "is run over")
+
+
+def _timed_out(limit_s: float, text: str) -> PatternTimedOut:
+    return PatternTimedOut(f"the pattern ran past its time limit of {limit_s:g}s on {len(text)} characters "
+                           "of text (a pattern that backtracks without end, or a huge answer)")
 
 
 @lru_cache(maxsize=512)
@@ -58,13 +129,44 @@ def _re_flags(flags: str) -> int:
     return value
 
 
-def search(pattern: regex.Pattern[str], text: str, limit_s: float) -> regex.Match[str] | None:
-    """``pattern.search(text)``, stopped after ``limit_s`` seconds (:class:`PatternTimedOut`)."""
+def search(pattern: regex.Pattern[str], text: str, limit: float | Deadline,
+           pos: int = 0) -> regex.Match[str] | None:
+    """``pattern.search(text, pos)``, within the size limit and stopped at ``limit`` (seconds, or a shared
+    :class:`Deadline`); :class:`PatternLimitReached` otherwise."""
+    admit(text)
+    deadline = limit if isinstance(limit, Deadline) else Deadline(limit)
     try:
-        return pattern.search(text, timeout=limit_s)
+        return pattern.search(text, pos, timeout=deadline.left(text))
     except TimeoutError:
-        raise PatternTimedOut(f"the pattern ran past its time limit of {limit_s:g}s on {len(text)} characters "
-                              "of text (a pattern that backtracks without end, or a huge answer)") from None
+        raise _timed_out(deadline.limit_s, text) from None
+
+
+def matches(pattern: regex.Pattern[str], text: str, limit: float | Deadline, pos: int = 0) -> list[regex.Match[str]]:
+    """Every match of ``pattern`` in ``text`` from ``pos``, in order, under the same limits as :func:`search`.
+
+    The scan runs whole before the first match is returned, so the time limit covers all of it; a scan
+    stopped at a limit returns nothing (the matches before it would be a partial answer)."""
+    admit(text)
+    deadline = limit if isinstance(limit, Deadline) else Deadline(limit)
+    try:
+        return list(pattern.finditer(text, pos, timeout=deadline.left(text)))
+    except TimeoutError:
+        raise _timed_out(deadline.limit_s, text) from None
+
+
+def overlapping(spans: Iterable[tuple[int, int]], taken: list[tuple[int, int]]) -> list[bool]:
+    """For each span (in order of start), whether it overlaps one of ``taken`` (in order, non-overlapping).
+
+    One sweep over both, so a detector that drops matches overlapping earlier ones stays linear in the
+    number of matches; a check of each match against every earlier one is quadratic, and an answer of
+    many short matches (phone numbers, key ids) then takes hours, not its length."""
+    result: list[bool] = []
+    at, count = 0, len(taken)
+    for start, end in spans:
+        while at < count and taken[at][1] <= start:
+            at += 1
+        result.append(at < count and taken[at][0] < end)
+    return result
 
 
 # ------------------------------------------------------------------ the loader's warning

@@ -15,18 +15,27 @@ from typing import Any
 
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_str_list
+from app.detectors.patterns import (
+    TIME_LIMIT_S,
+    Deadline,
+    PatternLimitReached,
+    compiled,
+    matches,
+    overlapping,
+    want_time_limit,
+)
 
 KINDS = ("email", "phone", "card", "ssn")
 LABELS = {"email": "email address", "phone": "phone number", "card": "payment card number",
           "ssn": "US social security number"}
 
-_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b")
+_EMAIL = compiled(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b")
 # NANP: optional +1, area and exchange codes start with 2-9; E.164: + and 8 to 15 digits.
-_NANP = re.compile(r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-]?)[2-9]\d{2}[\s.-]?\d{4}(?!\d)")
-_E164 = re.compile(r"(?<![\w+])\+[1-9](?:[\s.-]?\d){7,14}(?!\d)")
+_NANP = compiled(r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-]?)[2-9]\d{2}[\s.-]?\d{4}(?!\d)")
+_E164 = compiled(r"(?<![\w+])\+[1-9](?:[\s.-]?\d){7,14}(?!\d)")
 # 13 to 19 digits, optionally grouped by single spaces or dashes; after a "+" it is a phone number.
-_DIGIT_RUN = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?!\d)")
-_SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+_DIGIT_RUN = compiled(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?!\d)")
+_SSN = compiled(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 
 Span = tuple[int, int]
 
@@ -72,36 +81,48 @@ def _canonical(value: str) -> set[str]:
     return forms
 
 
-def _overlaps(span: Span, others: list[Span]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end in others)
+def find_pii(text: str, kinds: tuple[str, ...] = KINDS, allow: tuple[str, ...] = (),
+             limit_s: float = TIME_LIMIT_S) -> Iterator[tuple[str, Span]]:
+    """Every personal-data item in ``text`` as (kind, span), in order of position.
 
-
-def find_pii(text: str, kinds: tuple[str, ...] = KINDS, allow: tuple[str, ...] = ()) -> Iterator[tuple[str, Span]]:
-    """Every personal-data item in ``text`` as (kind, span), in order of position."""
+    Matched under the pattern limits (:mod:`app.detectors.patterns`): raises
+    :class:`~app.detectors.patterns.PatternLimitReached` when ``text`` is too
+    long or the patterns together run past ``limit_s``. Each step is linear in
+    the matches: an answer of a hundred thousand phone numbers costs what it
+    reads, not the square of it.
+    """
+    deadline = Deadline(limit_s)
     allowed: set[str] = set()
     for value in allow:
         allowed |= _canonical(value)
 
     def permitted(found: str) -> bool:
-        return not (_canonical(found) & allowed)
+        return not allowed or not (_canonical(found) & allowed)
 
-    digit_runs = [m.span() for m in _DIGIT_RUN.finditer(text)]
+    runs = matches(_DIGIT_RUN, text, deadline)
+    digit_runs = [m.span() for m in runs]
     hits: list[tuple[str, Span]] = []
     if "email" in kinds:
-        hits += [("email", m.span()) for m in _EMAIL.finditer(text) if permitted(m.group())]
+        hits += [("email", m.span()) for m in matches(_EMAIL, text, deadline) if permitted(m.group())]
     if "card" in kinds:
-        hits += [("card", m.span()) for m in _DIGIT_RUN.finditer(text) if is_card_number(m.group()) and permitted(m.group())]
+        hits += [("card", m.span()) for m in runs if is_card_number(m.group()) and permitted(m.group())]
     if "ssn" in kinds:
-        hits += [("ssn", m.span()) for m in _SSN.finditer(text)
-                 if is_valid_ssn(m.group(1), m.group(3), m.group(4)) and not _overlaps(m.span(), digit_runs)
-                 and permitted(m.group())]
+        found = [m for m in matches(_SSN, text, deadline) if is_valid_ssn(m.group(1), m.group(3), m.group(4))]
+        inside = overlapping([m.span() for m in found], digit_runs)
+        hits += [("ssn", m.span()) for m, within in zip(found, inside, strict=True)
+                 if not within and permitted(m.group())]
     if "phone" in kinds:
         phones: list[Span] = []
         for pattern in (_NANP, _E164):
-            for m in pattern.finditer(text):
-                if not _overlaps(m.span(), digit_runs) and not _overlaps(m.span(), phones) and permitted(m.group()):
-                    phones.append(m.span())
+            found = matches(pattern, text, deadline)
+            spans = [m.span() for m in found]
+            taken = overlapping(spans, digit_runs)
+            clash = overlapping(spans, phones)  # phones is in order of position and non-overlapping
+            new = [span for m, span, a, b in zip(found, spans, taken, clash, strict=True)
+                   if not a and not b and permitted(m.group())]
+            phones = sorted(phones + new)  # two runs in order: a linear merge
         hits += [("phone", span) for span in phones]
+    deadline.left(text)
     yield from sorted(hits, key=lambda hit: hit[1])
 
 
@@ -110,14 +131,18 @@ def _plural(label: str) -> str:
 
 
 def _check(params: dict[str, Any]) -> None:
-    reject_unknown("pii", params, ("kinds", "allow"))
+    reject_unknown("pii", params, ("kinds", "allow", "timeout"))
     want_str_list("pii", params, "kinds", choices=KINDS)
     want_str_list("pii", params, "allow")
+    want_time_limit("pii", params)
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[Span | None, str] | None:
     kinds = tuple(params.get("kinds") or KINDS)
-    hits = list(find_pii(obs.text, kinds, tuple(params.get("allow") or ())))
+    try:
+        hits = list(find_pii(obs.text, kinds, tuple(params.get("allow") or ()), want_time_limit("pii", params)))
+    except PatternLimitReached as exc:
+        raise exc.cannot_judge() from None
     if not hits:
         return None
     kind, span = hits[0]
@@ -141,5 +166,6 @@ FAMILY = DetectorFamily(
     check=_check,
     match=_match,
     miss=_miss,
-    describe="personal data appears: kinds of email, phone, card (Luhn-checked), ssn; 'allow' lists values to ignore",
+    describe="personal data appears: kinds of email, phone, card (Luhn-checked), ssn; 'allow' lists values to ignore; "
+             f"'timeout' in seconds (default {TIME_LIMIT_S:g})",
 )

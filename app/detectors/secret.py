@@ -5,6 +5,13 @@ assignment. Documentation placeholders (``sk-xxxxxxxx…``, ``YOUR_API_KEY_HERE`
 are not secrets, so the random part of a key must look random: its Shannon
 entropy per character must reach a floor. The reason names the kind of secret,
 never its value.
+
+The text is read as written and, when it holds JSON string escapes, with them
+undone (:mod:`app.escapes`): a body kept as received (a model listing, a raw
+``http`` step) may spell a key ``sk-\\u0070roj-...``. What is found there is
+located at its escaped spelling, so the detector's quote and the export's
+redaction cover the characters as written. Matching runs under the pattern
+limits of :mod:`app.detectors.patterns`.
 """
 
 from __future__ import annotations
@@ -16,37 +23,50 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from app.detectors.base import DetectorFamily, TurnObservation
 from app.detectors.params import reject_unknown, want_str_list
+from app.detectors.patterns import (
+    TIME_LIMIT_S,
+    Deadline,
+    PatternLimitReached,
+    admit,
+    compiled,
+    matches,
+    overlapping,
+    want_time_limit,
+)
+from app.escapes import unescaped
 
 
 @dataclass(frozen=True)
 class SecretShape:
     kind: str
     label: str
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
     min_entropy: float  # bits per character of the group named "body"; 0 disables the check
     placeholder: str = ""  # what an export writes instead of the value: typed, so a reader knows what was there
 
 
 SECRET_SHAPES: tuple[SecretShape, ...] = (
     SecretShape("private_key", "private key block",
-                re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), 0.0, "PRIVATE KEY"),
-    SecretShape("anthropic", "Anthropic API key", re.compile(r"\bsk-ant-(?P<body>[A-Za-z0-9_-]{20,})"), 3.0,
+                compiled(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), 0.0, "PRIVATE KEY"),
+    SecretShape("anthropic", "Anthropic API key", compiled(r"\bsk-ant-(?P<body>[A-Za-z0-9_-]{20,})"), 3.0,
                 "ANTHROPIC KEY"),
     SecretShape("openai", "OpenAI-style API key",
-                re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?(?P<body>[A-Za-z0-9_-]{20,})"), 3.0, "OPENAI KEY"),
-    SecretShape("aws", "AWS access key id", re.compile(r"\b(?:AKIA|ASIA)(?P<body>[0-9A-Z]{16})\b"), 2.5,
+                compiled(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?(?P<body>[A-Za-z0-9_-]{20,})"), 3.0, "OPENAI KEY"),
+    SecretShape("aws", "AWS access key id", compiled(r"\b(?:AKIA|ASIA)(?P<body>[0-9A-Z]{16})\b"), 2.5,
                 "AWS KEY"),
     SecretShape("github", "GitHub token",
-                re.compile(r"\b(?:gh[pousr]_(?P<body>[A-Za-z0-9]{36,})|github_pat_[A-Za-z0-9_]{22,})\b"), 3.0,
+                compiled(r"\b(?:gh[pousr]_(?P<body>[A-Za-z0-9]{36,})|github_pat_[A-Za-z0-9_]{22,})\b"), 3.0,
                 "GITHUB TOKEN"),
-    SecretShape("slack", "Slack token", re.compile(r"\bxox[abposr]-(?P<body>[A-Za-z0-9-]{10,})"), 2.5,
+    SecretShape("slack", "Slack token", compiled(r"\bxox[abposr]-(?P<body>[A-Za-z0-9-]{10,})"), 2.5,
                 "SLACK TOKEN"),
-    SecretShape("bearer", "bearer token", re.compile(r"\b[Bb]earer\s+(?P<body>[A-Za-z0-9._~+/-]{20,}=*)"), 3.0,
+    SecretShape("bearer", "bearer token", compiled(r"\b[Bb]earer\s+(?P<body>[A-Za-z0-9._~+/-]{20,}=*)"), 3.0,
                 "BEARER TOKEN"),
     SecretShape("generic", "credential assignment",
-                re.compile(r"(?i)\b(?:api[_-]?key|apikey|client[_-]?secret|secret[_-]?key|secret|access[_-]?token"
+                compiled(r"(?i)\b(?:api[_-]?key|apikey|client[_-]?secret|secret[_-]?key|secret|access[_-]?token"
                            r"|auth[_-]?token|token|password|passwd)[\"']?\s*[:=]\s*[\"']?(?P<body>[A-Za-z0-9/+_.~-]{16,})"),
                 3.5, "CREDENTIAL"),
 )
@@ -64,7 +84,14 @@ SHORTEST_SECRET = 15
 
 
 def could_hold_secret(text: str) -> bool:
-    """False when no shape can match ``text``: none of their markers is in it."""
+    """False when no shape can match ``text``, as written or with its escapes undone: none of their markers is in it."""
+    if _marked(text):
+        return True
+    decoded = unescaped(text) if "\\" in text else None
+    return decoded is not None and _marked(decoded.text)
+
+
+def _marked(text: str) -> bool:
     if any(marker in text for marker in _CASED_MARKERS) or ("gh" in text and _GITHUB_MARK.search(text)):
         return True
     lowered = text.lower()
@@ -79,7 +106,7 @@ def entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def _looks_random(shape: SecretShape, match: re.Match[str]) -> bool:
+def _looks_random(shape: SecretShape, match: regex.Match[str]) -> bool:
     body = match.groupdict().get("body") or match.group()
     if entropy(body) < shape.min_entropy:
         return False
@@ -88,31 +115,61 @@ def _looks_random(shape: SecretShape, match: re.Match[str]) -> bool:
     return True
 
 
-def find_secrets(text: str, kinds: tuple[str, ...] = KINDS, allow: tuple[str, ...] = ()) -> Iterator[tuple[SecretShape, tuple[int, int]]]:
-    """Every credential-shaped item in ``text`` as (shape, span), in order of position; overlaps keep the first shape."""
+Hit = tuple[SecretShape, tuple[int, int]]
+
+
+def find_secrets(text: str, kinds: tuple[str, ...] = KINDS, allow: tuple[str, ...] = (),
+                 limit_s: float = TIME_LIMIT_S) -> Iterator[Hit]:
+    """Every credential-shaped item in ``text`` as (shape, span), in order of position; overlaps keep the first shape.
+
+    A key written with JSON escapes is found too, its span covering the escaped spelling. Raises
+    :class:`~app.detectors.patterns.PatternLimitReached` when ``text`` is too long or the shapes together
+    run past ``limit_s``."""
+    admit(text)
     if not could_hold_secret(text):
         return
-    hits: list[tuple[SecretShape, tuple[int, int]]] = []
+    deadline = Deadline(limit_s)
+    hits = _shapes_in(text, kinds, allow, deadline)
+    decoded = unescaped(text) if "\\" in text else None
+    if decoded is not None:
+        spelled = [(shape, decoded.written(span)) for shape, span in _shapes_in(decoded.text, kinds, allow, deadline)]
+        clash = overlapping([span for _, span in spelled], [span for _, span in hits])
+        hits = sorted(hits + [hit for hit, taken in zip(spelled, clash, strict=True) if not taken],
+                      key=lambda hit: hit[1])
+    yield from hits
+
+
+def _shapes_in(text: str, kinds: tuple[str, ...], allow: tuple[str, ...], deadline: Deadline) -> list[Hit]:
+    """The shapes' matches in ``text``, in order of position; where two overlap, the earlier shape's.
+
+    Each shape's matches are swept against those kept so far (both in order), so an answer of many
+    keys costs what it reads, not the square of it."""
+    kept: list[Hit] = []
     for shape in SECRET_SHAPES:
         if shape.kind not in kinds:
             continue
-        for match in shape.pattern.finditer(text):
-            span = match.span()
-            if any(value in match.group() for value in allow) or not _looks_random(shape, match):
-                continue
-            if not any(span[0] < end and start < span[1] for _, (start, end) in hits):
-                hits.append((shape, span))
-    yield from sorted(hits, key=lambda hit: hit[1])
+        found = [m for m in matches(shape.pattern, text, deadline)
+                 if not any(value in m.group() for value in allow) and _looks_random(shape, m)]
+        clash = overlapping([m.span() for m in found], [span for _, span in kept])
+        new = [(shape, m.span()) for m, taken in zip(found, clash, strict=True) if not taken]
+        if new:
+            kept = sorted(kept + new, key=lambda hit: hit[1])  # two runs in order: a linear merge
+    return kept
 
 
 def _check(params: dict[str, Any]) -> None:
-    reject_unknown("secret", params, ("kinds", "allow"))
+    reject_unknown("secret", params, ("kinds", "allow", "timeout"))
     want_str_list("secret", params, "kinds", choices=KINDS)
     want_str_list("secret", params, "allow")
+    want_time_limit("secret", params)
 
 
 def _match(params: dict[str, Any], obs: TurnObservation) -> tuple[tuple[int, int] | None, str] | None:
-    hits = list(find_secrets(obs.text, tuple(params.get("kinds") or KINDS), tuple(params.get("allow") or ())))
+    try:
+        hits = list(find_secrets(obs.text, tuple(params.get("kinds") or KINDS), tuple(params.get("allow") or ()),
+                                 want_time_limit("secret", params)))
+    except PatternLimitReached as exc:
+        raise exc.cannot_judge() from None
     if not hits:
         return None
     shape, span = hits[0]
@@ -125,5 +182,6 @@ FAMILY = DetectorFamily(
     check=_check,
     match=_match,
     miss=lambda params, obs: "no credential-shaped text found",
-    describe="an API key, token or private key appears (kinds: " + ", ".join(KINDS) + "; 'allow' to ignore values)",
+    describe="an API key, token or private key appears (kinds: " + ", ".join(KINDS) + "; 'allow' to ignore values; "
+             f"'timeout' in seconds, default {TIME_LIMIT_S:g})",
 )

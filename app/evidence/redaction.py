@@ -16,6 +16,11 @@ workpapers, the JSON data, the JSONL transcripts, OSCAL and the audit trail
 all see the same text; another kind of redaction is one more entry in
 :data:`FILTERS`.
 
+Both filters match under the pattern limits every detector uses
+(:mod:`app.detectors.patterns`). A string they cannot check in time, or at
+all (longer than the limit), is not shipped: it becomes one placeholder that
+says why (:func:`unchecked`), so a limit never lets a value through.
+
 The store keeps the originals. The chain's digests cover those originals:
 the manifest lists the turns, verdicts and audit events a filter changed.
 ``verify`` cannot recompute the turns' and verdicts' digests from the bundle
@@ -26,15 +31,20 @@ hash covers (hash version 2), so the chain itself still verifies.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from app.detectors.patterns import TIME_LIMIT_S, PatternLimitReached, compiled, search
 from app.detectors.secret import SHORTEST_SECRET, could_hold_secret
 from app.errors import UsageError
 
 TextFilter = Callable[[str], str]
-_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = compiled(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def unchecked(text: str, why: PatternLimitReached) -> str:
+    """What a filter ships instead of a string it could not check: its length and the limit reached."""
+    return f"[REDACTED UNCHECKED TEXT: {len(text):,} characters withheld; {why}]"
 
 
 def _replace(text: str, hits: Iterable[tuple[str, tuple[int, int]]]) -> str:
@@ -58,7 +68,11 @@ def redact_pii(text: str) -> str:
 
     if not text:
         return text
-    return _replace(text, ((kind.upper(), span) for kind, span in find_pii(text)))
+    try:
+        hits = list(find_pii(text))
+    except PatternLimitReached as why:
+        return unchecked(text, why)
+    return _replace(text, ((kind.upper(), span) for kind, span in hits))
 
 
 def secret_spans(text: str) -> list[tuple[str, str, tuple[int, int]]]:
@@ -73,7 +87,7 @@ def secret_spans(text: str) -> list[tuple[str, str, tuple[int, int]]]:
     spans = []
     for shape, (start, end) in find_secrets(text):
         if shape.kind == "private_key":
-            close = _PEM_END.search(text, end)
+            close = search(_PEM_END, text, TIME_LIMIT_S, end)
             end = close.end() if close else len(text)
         spans.append((shape.kind, shape.placeholder, (start, end)))
     return spans
@@ -87,7 +101,11 @@ def redact_secrets(text: str) -> str:
     """
     if len(text) < SHORTEST_SECRET or not could_hold_secret(text):
         return text
-    return _replace(text, ((label, span) for _, label, span in secret_spans(text)))
+    try:
+        spans = secret_spans(text)
+    except PatternLimitReached as why:
+        return unchecked(text, why)
+    return _replace(text, ((label, span) for _, label, span in spans))
 
 
 def secret_census(texts: Iterable[str]) -> dict[str, Any]:
@@ -98,13 +116,20 @@ def secret_census(texts: Iterable[str]) -> dict[str, Any]:
     summary give one figure.
     """
     values: dict[str, set[str]] = {}
-    answers = 0
+    answers = unchecked_answers = 0
     for text in texts:
-        spans = secret_spans(text or "")
+        try:
+            spans = secret_spans(text or "")
+        except PatternLimitReached:
+            unchecked_answers += 1  # the filter withholds it whole (see :func:`unchecked`)
+            continue
         answers += bool(spans)
         for kind, _, (start, end) in spans:
             values.setdefault(kind, set()).add(text[start:end])
-    return {"found": {kind: len(found) for kind, found in sorted(values.items())}, "turns": answers}
+    census: dict[str, Any] = {"found": {kind: len(found) for kind, found in sorted(values.items())}, "turns": answers}
+    if unchecked_answers:
+        census["unchecked"] = unchecked_answers
+    return census
 
 
 def _pii_version() -> dict[str, Any]:

@@ -315,6 +315,14 @@ def secrets_in_output(census: dict[str, Any]) -> str:
 
     found = census.get("found") or {}
     values, turns = sum(found.values()), int(census.get("turns") or 0)
+    unchecked = int(census.get("unchecked") or 0)
+    if unchecked:
+        answers = f"{unchecked} model answer{'s' if unchecked != 1 else ''}"
+        left = ("kept unchecked at the exporter's request (--keep-secrets-in-output)" if census.get("kept")
+                else "withheld whole from every file of this bundle")
+        note = f"{answers} could not be checked within the pattern limits and {'were' if unchecked != 1 else 'was'} {left}."
+        rest = secrets_in_output({k: v for k, v in census.items() if k != "unchecked"})
+        return f"{rest} {note}"
     if not values:
         return "No secret-looking value was found in model output."
     kinds = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in found.items())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.events import TurnFinished, TurnStarted
 from app.runner.judge import judge_turn, observation
-from app.runner.record import open_turn, update_turn
+from app.runner.record import RAW_ESCAPED, open_turn, update_turn
 from app.runner.turns import RunInProgress, TurnLog
 from app.store.models import utcnow
 
@@ -85,9 +85,9 @@ async def record_call(run: RunInProgress, index: int, sample: int, kind: str, id
     request = run.scrubber.request_dict(result.request)
     request["prompt"] = prompt
     total_ms = round(result.elapsed_ms, 3)
+    raw, withheld = _stored_raw(run, result)
     await run.writer.call(partial(
-        update_turn, turn_id=turn_id, status=status, response_text=text,
-        response_raw=run.scrubber.whole_bytes(result.raw) if result.raw else None,
+        update_turn, turn_id=turn_id, status=status, response_text=text, response_raw=raw, raw_withheld=withheld,
         http_status=result.http_status, error_type=result.error_type,
         error_detail=run.scrubber.whole(result.detail), total_ms=total_ms, request=request,
         bounds=result.bounds, finished_at=utcnow()))
@@ -100,6 +100,19 @@ async def record_call(run: RunInProgress, index: int, sample: int, kind: str, id
                             models=tuple(result.models))
     judge_turn(run.engine, run.run_id, turn_id, index, run.spec, obs, run.emit)
     return status, result.http_status
+
+
+def _stored_raw(run: RunInProgress, result: HttpResult) -> tuple[bytes | None, str]:
+    """The body as stored (known keys redacted by their bytes), or None and why it is withheld: a key the
+    body spells with JSON escapes is found only in its text, and no byte replacement can remove it."""
+    if not result.raw:
+        return None, ""
+    raw = run.scrubber.whole_bytes(result.raw)
+    if run.scrubber:
+        text = raw.decode("utf-8", "replace")
+        if run.scrubber.whole(text) != text:
+            return None, RAW_ESCAPED.format(sha256=(result.bounds or {}).get("raw_sha256") or "not known")
+    return raw, ""
 
 
 def _substitute(value: Any, label: str) -> Any:

@@ -281,7 +281,7 @@ class LiveRun:
                     status: str, error_type: str, detail: str) -> Future[None]:
         """Queue the turn's final row (assembled text, timings, usage, request, retries) after its batches."""
         detail = recorder.scrub_detail(detail, isinstance(state.end, TurnFailed) and state.end.secret_found)
-        text, last_batch = recorder.final()
+        text, last_batch = recorder.final(complete=status == "done")
         usage = state.meta.get("usage") or {}
         model_id = state.meta.get("model_id") or ""
         fingerprint = state.meta.get("system_fingerprint") or ""

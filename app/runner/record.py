@@ -12,16 +12,25 @@ the turn's row with its final write. Nothing else happens per delta: no query,
 no JSON, one event for the UI.
 
 Resolved secret values are scrubbed before anything is stored or shown. A
-secret may straddle two deltas, so each turn's scrubber holds back the last
-``len(longest secret) - 1`` characters until the next delta proves they are
-not the start of one (see :class:`app.secrets.StreamRedactor`); the adapter
-does the same for the body bytes it passes on.
+secret may straddle two deltas, so each turn's scrubber holds back the end of
+the text while it could be the start of one, and only that (see
+:class:`app.secrets.StreamRedactor`); the adapter does the same for the body
+bytes it passes on. A kill therefore loses the text of the last
+``FLUSH_INTERVAL_S`` of the stream, plus, when the text so far ends with what
+could begin a known secret (``sk-``, ``sk-liv``), that start (fewer characters
+than the longest secret) with the rest of the reads that carried it, and only
+then. A turn that ends before such a start is
+shown not to be a secret (cancelled, a fault, a limit) does not keep it either:
+its text stops before it, the turn's ``bounds`` say how many characters were
+held back, and its raw body, whose frames spell them, is withheld.
 
 Redaction of the raw body by bytes is not enough: a model that streams a key
 a few characters per JSON frame never puts it whole in the bytes, yet the
 frames rebuild it. So the decoded text decides. While the text held back ends
-with the start of a secret, the raw bytes wait in memory instead of going to
-the store, so a kill mid-turn leaves at most the frame that began it. Once a
+with the start of a secret, the raw bytes from the read that began it on wait
+in memory instead of going to the store, and so does the text those reads
+carried: a kill mid-turn leaves at most the frame that began it, and the text
+stored is still what the raw body stored decodes to. Once a
 secret is found in a turn's text, no more of its raw body is stored, and its
 final write withholds the raw batches already stored (:func:`withhold_raw`):
 the turn keeps the reason, and ``bounds`` keeps the SHA-256 of the body as
@@ -203,6 +212,12 @@ RAW_WITHHELD = ("a secret value was found in the decoded response text; the raw 
                 "frames would let the secret be rebuilt (SHA-256 of the body as received: {sha256})")
 
 
+RAW_SECRET_START = ("the stream stopped while its text could be spelling a secret value; the raw body is withheld "
+                    "because its frames hold the start of it (SHA-256 of the body as received: {sha256})")
+RAW_ESCAPED = ("a secret value is spelled with escapes in the response body; the raw body is withheld because no "
+               "byte replacement removes it (SHA-256 of the body as received: {sha256})")
+
+
 def withhold_raw(conn: Connection, turn_id: int) -> None:
     """Drop the raw bytes stored with a turn's chunks, overwriting them in an SQLite file (``secure_delete``)."""
     from sqlalchemy import update
@@ -227,8 +242,8 @@ class TurnRecorder:
     """Buffers one turn's deltas and body bytes and hands them to the writer in small batches."""
 
     __slots__ = ("writer", "run_id", "turn_id", "t0", "scrubber", "emit", "ttft_ms", "chunk_count",
-                 "pending", "pending_raw", "pending_raw_size", "pending_count", "parts", "seq", "last_flush",
-                 "last_at_ms", "batches", "text", "secret_elsewhere")
+                 "pending", "pending_raw", "pending_raw_size", "pending_count", "settled", "parts", "seq", "last_flush",
+                 "last_at_ms", "batches", "text", "secret_elsewhere", "held_back")
 
     def __init__(self, writer: StoreWriter, *, run_id: int, turn_id: int, t0: float,
                  scrubber: SecretScrubber | None, emit: Callable[[RunnerEvent], None] | None):
@@ -239,6 +254,7 @@ class TurnRecorder:
         self.scrubber = scrubber if scrubber else None
         self.text: StreamRedactor[str] | None = scrubber.stream() if scrubber else None
         self.secret_elsewhere = False  # a secret was found in another decoded part, e.g. an error message
+        self.held_back = 0  # characters not kept at the end of a cut turn: they could begin a secret
         self.emit = emit
         self.ttft_ms: float | None = None
         self.chunk_count = 0
@@ -246,6 +262,9 @@ class TurnRecorder:
         self.pending_raw: list[bytes] = []
         self.pending_raw_size = 0
         self.pending_count = 0
+        # How many of the pending texts and raw pieces came before the text began to spell what may be a
+        # secret: while it may, only those are stored, so the text and the raw body stored stay alike.
+        self.settled = (0, 0)
         self.parts: list[str] = []  # everything flushed so far, in order
         self.seq = 0
         self.last_flush = t0
@@ -264,6 +283,8 @@ class TurnRecorder:
             self.pending.append(text)
             if self.emit is not None:
                 self.emit(ChunkReceived(self.run_id, self.turn_id, text, self.ttft_ms))
+        if self.text is not None and not self.text.arriving():
+            self.settled = (len(self.pending), len(self.pending_raw))
         self.pending_count += 1
         self.last_at_ms = (now - self.t0) * 1000.0
         if self.pending_count >= FLUSH_MAX_CHUNKS or now - self.last_flush >= FLUSH_INTERVAL_S:
@@ -282,6 +303,8 @@ class TurnRecorder:
         now = time.perf_counter()
         if self.pending_raw_size >= FLUSH_MAX_RAW_BYTES or now - self.last_flush >= FLUSH_INTERVAL_S:
             self.flush(now)
+        if self.text is not None and not self.text.arriving():
+            self.settled = (self.settled[0], len(self.pending_raw))  # the text of the bytes before these is read
         self.pending_raw.append(data)
         self.pending_raw_size += len(data)
 
@@ -296,17 +319,22 @@ class TurnRecorder:
         """The buffered text and bytes as a write job (None if nothing is buffered); the buffer empties."""
         self.last_flush = time.perf_counter() if now is None else now
         self.pending_count = 0
-        # While the text may be spelling a secret, its raw bytes wait here, not in the store: a kill
-        # before the turn ends must not leave the frames that rebuild it (see the module's notes).
-        keep_raw = bool(self.pending_raw) and self.text is not None and not self.withheld and self.text.arriving()
-        if not self.pending and (keep_raw or not self.pending_raw):
+        # While the text may be spelling a secret, what arrived since it began to waits here, text and
+        # raw bytes alike: a kill before the turn ends must not leave the frames that rebuild it, and the
+        # text stored must still be what the raw body stored decodes to (see the module's notes).
+        hold = self.text is not None and not self.withheld and self.text.arriving()
+        texts, raws = self.settled if hold else (len(self.pending), len(self.pending_raw))
+        if not texts and not (raws and not self.withheld):
+            if not hold:
+                self.pending_raw.clear()
+                self.pending_raw_size = 0
             return None
-        text = "".join(self.pending)
-        raw = b"".join(self.pending_raw) if self.pending_raw and not self.withheld and not keep_raw else None
-        self.pending.clear()
-        if not keep_raw:
-            self.pending_raw.clear()
-            self.pending_raw_size = 0
+        text = "".join(self.pending[:texts])
+        raw = b"".join(self.pending_raw[:raws]) if raws and not self.withheld else None
+        del self.pending[:texts]
+        del self.pending_raw[:raws]
+        self.pending_raw_size = sum(len(piece) for piece in self.pending_raw)
+        self.settled = (0, 0)
         if text:
             self.parts.append(text)
         job = partial(append_batch, turn_id=self.turn_id, seq=self.seq, text=text, raw=raw,
@@ -314,14 +342,19 @@ class TurnRecorder:
         self.seq += 1
         return job
 
-    def final(self) -> tuple[str, Callable[[Connection], None] | None]:
+    def final(self, complete: bool = True) -> tuple[str, Callable[[Connection], None] | None]:
         """The whole text, and the last batch (text held back by the scrubber included) for the final write.
 
-        The caller writes that batch in the same transaction as the turn's final
-        row, so no reader ever sees the whole text on a turn still marked streaming.
+        ``complete``: the endpoint ended the answer. A turn cut short (cancelled, a fault, a limit) may
+        have stopped in the middle of a secret, so the text held back as its possible start is not kept
+        (:attr:`held_back` counts it), as a kill would not have kept it. The caller writes that batch in
+        the same transaction as the turn's final row, so no reader ever sees the whole text on a turn
+        still marked streaming.
         """
         if self.text is not None:
             rest = self.text.finish()
+            if rest and not complete:
+                self.held_back, rest = len(rest), ""
             if rest:
                 self.pending.append(rest)
                 if self.emit is not None:
@@ -332,7 +365,7 @@ class TurnRecorder:
     @property
     def withheld(self) -> bool:
         """True when the turn's raw body must not be kept: a secret was found in its decoded text."""
-        return self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+        return self.secret_elsewhere or self.held_back > 0 or (self.text is not None and self.text.found > 0)
 
     def scrub_detail(self, detail: str, found: bool = False) -> str:
         """The turn's error detail, redacted. A secret in it (``found``: the adapter already redacted
@@ -346,7 +379,13 @@ class TurnRecorder:
     def evidence(self, bounds: dict[str, Any] | None) -> dict[str, Any]:
         """The turn's bounds and, when withheld, why its raw body is not kept (columns of its final row)."""
         facts = dict(bounds or {})
-        reason = RAW_WITHHELD.format(sha256=facts.get("raw_sha256") or "not known") if self.withheld else ""
+        sha256 = facts.get("raw_sha256") or "not known"
+        reason = ""
+        if self.withheld:
+            found = self.secret_elsewhere or (self.text is not None and self.text.found > 0)
+            reason = (RAW_WITHHELD if found else RAW_SECRET_START).format(sha256=sha256)
+        if self.held_back:
+            facts["secret_start_held_back"] = self.held_back  # characters of text not kept (see final)
         return {"bounds": facts, "raw_withheld": reason}
 
     def raise_failed(self) -> None:

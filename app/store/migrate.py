@@ -13,6 +13,12 @@ that already holds one of those ids is refused before anything is written.
 The copy is one transaction on the target, read from one snapshot of the
 source; before it commits, each copied chain is verified in the target, so a
 copy that would not verify is never left behind.
+
+Attached files' bytes are not rows: they live in each store's attachment
+folder (:func:`app.attachment_files.root`). They are copied first, each checked
+against the SHA-256 its row records, as ``redline attach`` places a file before
+its row; a file that is missing or no longer matches refuses the whole copy,
+and the files already copied are removed again when anything is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
+    from app.attachment_files import FilesCopied
     from app.store.location import StoreLocation
 
 BATCH = 500
@@ -41,11 +48,13 @@ class Copied:
     engagements: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     chains: dict[str, str] = field(default_factory=dict)  # engagement -> head hash, verified in the target
+    files: FilesCopied | None = None  # the attachment files, checked, in the target's attachment folder
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {t}" for t, n in self.rows.items() if n)
         heads = "; ".join(f"{name}: chain verified, head {head[:16]}…" for name, head in self.chains.items())
-        return f"copied {', '.join(self.engagements)} ({counts}); {heads}"
+        files = f"; {self.files.summary()} in place, each matching its SHA-256" if self.files else ""
+        return f"copied {', '.join(self.engagements)} ({counts}); {heads}{files}"
 
 
 def _tables() -> dict[str, Table]:
@@ -92,8 +101,7 @@ def _collect(conn: Connection, names: list[str] | None) -> dict[str, list[dict[s
     finding_ids = [r["id"] for r in got["finding"]]
     for name in ("findingoccurrence", "retest", "managementresponse"):
         got[name] = _rows(conn, t[name], "finding_id", finding_ids)
-    # Attached files: their rows (the chain pins each file's digest); the bytes stay in the data dir's
-    # attachment folder, which a store on another machine needs copied beside it.
+    # Attached files: their rows (the chain pins each file's digest); migrate() copies the bytes.
     got["attachment"] = _rows(conn, t["attachment"], "engagement_id", ids)
     from app.store.audit import chain_name
 
@@ -130,9 +138,7 @@ def _check_free(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None
 
 def migrate(source: StoreLocation, target: StoreLocation, engagements: list[str] | None = None) -> Copied:
     """Copy the named engagements (default: all) from ``source`` to ``target``; verified before it commits."""
-    from sqlmodel import Session
-
-    from app.store import audit, portable
+    from app.attachment_files import copy_files, root
     from app.store.engine import get_engine
 
     if source.url == target.url:
@@ -147,9 +153,28 @@ def migrate(source: StoreLocation, target: StoreLocation, engagements: list[str]
         read.rollback()
     if not rows["engagement"]:
         raise MigrateError(f"the source store ({source.shown}) holds no engagement to copy")
-    t = _tables()
     done = Copied(engagements=[e["name"] for e in rows["engagement"]])
     engine = get_engine(location=target)
+    files = copy_files(rows["attachment"], root(source), root(target))
+    if files.problems or files.conflicts:
+        files.undo()
+        raise MigrateError("; ".join(files.problems + files.conflicts) + f". Nothing was written to {target.shown}")
+    try:
+        _write(engine, rows, done, target)
+    except BaseException:
+        files.undo()
+        raise
+    done.files = files
+    return done
+
+
+def _write(engine: Any, rows: dict[str, list[dict[str, Any]]], done: Copied, target: StoreLocation) -> None:
+    """Insert the rows in one transaction on the target, committed only once every copied chain verifies."""
+    from sqlmodel import Session
+
+    from app.store import audit, portable
+
+    t = _tables()
     with engine.begin() as write:
         _check_free(write, rows)
         for name, items in rows.items():
@@ -174,4 +199,3 @@ def migrate(source: StoreLocation, target: StoreLocation, engagements: list[str]
                                        f"({problems[0]}); nothing was written to {target.shown}")
                 last = audit.head(db, engagement["id"])
                 done.chains[engagement["name"]] = last.hash if last is not None else audit.GENESIS
-    return done
