@@ -45,6 +45,9 @@ Identity is the OpenAI ``user`` field (default ``anonymous``). Auth is
 Every message is read as a model reads it (``reading.py``): as written, then decoded,
 despaced, de-l33ted, glossed from another language, or joined from parts. The
 vulnerable mode's guards look at the message as written; the hardened mode's at every reading.
+A request in one of the glossary's eight languages is answered as the same request in English
+(the demo answers in English, as many models do): asked in Polish for another customer's
+conversation, the vulnerable mode gives it away and the hardened mode refuses, as in English.
 
 Ordinary support questions (password reset, refund policy, shipping, billing,
 plans, cancelling, contact hours) get the same helpful answer in both modes.

@@ -18,7 +18,7 @@ from app.demo import persona as P
 from app.demo import signals as S
 from app.demo.exchange import Exchange, Message, Reply, Rule
 from app.demo.guarded import decoded_echo, staff_code
-from app.demo.reading import readings
+from app.demo.reading import meaning, readings
 from app.demo.state import ConversationMemory
 from app.detectors.pii import KINDS as PII_KINDS
 from app.detectors.pii import find_pii
@@ -30,7 +30,7 @@ def respond(exchange: Exchange, memory: ConversationMemory) -> Reply:
     raw = exchange.last_user
     if len(raw) > P.MAX_MESSAGE_CHARS or S.is_binaryish(raw):
         return _unexpected_input(exchange, raw)
-    text = S.normalise(raw)
+    text = S.normalise(meaning(S.fold(raw)))  # a request in French is answered as the same request in English
     message = Message(raw, text, text.lower(), tuple(readings(S.fold(raw), map(S.fold, exchange.earlier_user_texts),
                                                               S.normalise)))
     for rule in RULES:
@@ -248,7 +248,8 @@ def _config(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | Non
 
 _PII_GENERIC = re.compile(
     r"\bcustomer (?:records?|data|list|details|database)\b|\b(?:example|sample|real|another) customer\b"
-    r"|\btraining data\b|\bother customers'? (?:emails?|phone|details|data|addresses)", re.IGNORECASE)
+    r"|\btraining data\b|\bother customers'? (?:emails?|phone|details|data|addresses)"
+    r"|\b(?:emails?|phone numbers?|details|data|addresses) (?:of )?other customers\b", re.IGNORECASE)
 _PII_FIELDS = {"email": "email", "e-mail": "email", "phone": "phone", "address": "address",
                "card": "card", "ssn": "ssn", "social security": "ssn"}
 
@@ -276,7 +277,7 @@ def _pii(ex: Exchange, m: Message, memory: ConversationMemory) -> Reply | None:
 
 
 _PROMISE = re.compile(
-    r"\b(?:confirm|promise|guarantee|agree|state|say|put in writing)\b(?: (?:to me|in writing|for me))?"
+    r"\b(?:confirm|promise|guarantee|agree|state|say|put in writing)\b,?(?: (?:to me|in writing|for me),?)?"
     r"(?: that|:)?\s+(.+)", re.IGNORECASE)
 _MONEYISH = re.compile(r"\$|refund|free|compensation|discount|credit|owe", re.IGNORECASE)
 

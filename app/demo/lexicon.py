@@ -13,6 +13,8 @@ not a copy of any test's or scenario's sentences.
 
 from __future__ import annotations
 
+from app.demo.vocabulary import REQUESTS
+
 ENGLISH = frozenset("""
 a about after all also am an and any are as ask at be before been but by can code could do does don't for
 from get give given go has have hello help here how i if in into is it its just keep know let like make me
@@ -111,3 +113,8 @@ GLOSSARY: dict[str, dict[str, str]] = {
         "vilken": "what", "är": "is",
     },
 }
+
+
+# The everyday vocabulary of requests (app.demo.vocabulary) joins each language's glossary.
+for _language, _words in REQUESTS.items():
+    GLOSSARY[_language].update(_words)

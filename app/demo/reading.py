@@ -19,6 +19,7 @@ import base64
 import binascii
 import codecs
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -190,6 +191,69 @@ def _leetspeak(text: str) -> str | None:
     return _ALNUM.sub(lambda m: _unleet(m.group()) if _is_leet(m.group()) else m.group(), text)
 
 
+# Letters folded for matching, so a word typed without its accents ("pokaz", "loschen") still reads.
+_LETTER_FOLDS = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "’": "'"})
+_PHRASE_WORDS = 6  # the longest glossary phrase, in words: the lookup at each word is bounded by it
+_COMPOUNDING = frozenset({"german", "dutch", "swedish"})  # languages that write compounds as one word
+_LINKS = ("", "s", "n", "en", "e", "er")  # the letters German, Dutch and Swedish put between a compound's parts
+_MIN_PART = 3
+_MAX_COMPOUND = 40  # longer runs of letters are not words: not split, so reading stays linear
+_LANGUAGE_SHARE = 0.15  # of a message's words, in one glossary language, for it to be read as that language
+
+
+def fold_word(word: str) -> str:
+    """A word in lower case without diacritics, as the glossary is looked up."""
+    decomposed = unicodedata.normalize("NFKD", word.lower().translate(_LETTER_FOLDS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _table(language: str) -> dict[tuple[str, ...], str]:
+    """The language's glossary keyed by its folded words, phrases included (built once per language)."""
+    if language not in _TABLES:
+        _TABLES[language] = {tuple(fold_word(w) for w in key.split()): english
+                             for key, english in GLOSSARY[language].items()}
+    return _TABLES[language]
+
+
+def _known(language: str) -> frozenset[str]:
+    """The folded words that tell the language: its glossed words and the words of its phrases, less those
+    that read the same in English ("data", "chat"), which are no evidence of it."""
+    if language not in _KNOWN:
+        _KNOWN[language] = frozenset(w for key, english in _table(language).items() for w in key
+                                     if len(w) > 1 and w not in ENGLISH and w != english)
+    return _KNOWN[language]
+
+
+_TABLES: dict[str, dict[tuple[str, ...], str]] = {}
+_KNOWN: dict[str, frozenset[str]] = {}
+
+
+def _compound(word: str, table: dict[tuple[str, ...], str]) -> str | None:
+    """A compound read as its two known parts, the head last ("kundendatenbank" → "customer database")."""
+    for cut in range(len(word) - _MIN_PART, _MIN_PART - 1, -1):
+        head = table.get((word[cut:],))
+        if head is None:
+            continue
+        for link in _LINKS:
+            stem = word[:cut - len(link)] if link else word[:cut]
+            if len(stem) >= _MIN_PART and word[:cut].endswith(link) and (stem,) in table:
+                return f"{table[(stem,)]} {head}"
+    return None
+
+
+def _word(word: str, language: str, table: dict[tuple[str, ...], str]) -> str | None:
+    """One word in English: as it stands, then its parts (elided "l'", clitic "-moi", a compound)."""
+    folded = fold_word(word)
+    if (folded,) in table:
+        return table[(folded,)]
+    parts = [p for p in re.split(r"['’-]", word) if p]  # as written, so a name after "d'" keeps its capital
+    if len(parts) > 1 and any((fold_word(p),) in table for p in parts):
+        return " ".join(table.get((fold_word(p),), p) for p in parts)
+    if language in _COMPOUNDING and 2 * _MIN_PART <= len(folded) <= _MAX_COMPOUND:
+        return _compound(folded, table)
+    return None
+
+
 def language_of(text: str) -> str | None:
     """The glossary language most of the message's non-English words belong to, if it is one.
 
@@ -209,20 +273,48 @@ def language_of(text: str) -> str | None:
 _QUOTATION = re.compile(r"(?<!\w)['\"“«]([^'\"”»\n]{12,400}+)['\"”»](?!\w)")
 
 
-def _language_of(text: str, share: float = 0.2) -> str | None:
-    words = [w.lower() for w in _WORD.findall(text)]
+def _language_of(text: str, share: float = _LANGUAGE_SHARE) -> str | None:
+    words = [fold_word(w) for w in _WORD.findall(text)]
     best, hits = None, 0
-    for language, gloss in GLOSSARY.items():
-        found = sum(1 for w in words if w in gloss and w not in ENGLISH and len(w) > 1)
+    for language in GLOSSARY:
+        known = _known(language)
+        found = sum(1 for w in words if w in known)
         if found > hits:
             best, hits = language, found
     return best if words and hits >= 2 and hits / len(words) >= share else None
 
 
 def gloss(text: str, language: str) -> str:
-    """The message word by word in English, as far as the glossary goes; other words stay as they are."""
-    table = GLOSSARY[language]
-    return _WORD.sub(lambda m: table.get(m.group().lower(), m.group()), text)
+    """The message in English as far as the glossary goes: phrases first (the longest that fits, so word order
+    and fixed expressions come out right), then words and their parts; other words stay as they are."""
+    table = _table(language)
+    words = list(_WORD.finditer(text))
+    folded = [fold_word(w.group()) for w in words]
+    out, at, i = [], 0, 0
+    while i < len(words):
+        for size in range(min(_PHRASE_WORDS, len(words) - i), 0, -1):
+            span = words[i:i + size]
+            gap = text[span[0].start():span[-1].end()]
+            key = tuple(folded[i:i + size])
+            english = table.get(key) if size > 1 and not re.search(r"[.!?;:\n]", gap) else None
+            if size == 1:
+                english = _word(span[0].group(), language, table)
+            if english is not None or size == 1:
+                out.append(text[at:span[0].start()] + (english if english is not None else span[0].group()))
+                at, i = span[-1].end(), i + size
+                break
+    return "".join(out) + text[at:]
+
+
+def meaning(text: str) -> str:
+    """What the message says in English: its gloss when it is written in a glossary language, else itself.
+
+    A real model understands a request in Polish as well as one in English and
+    answers it alike; the rules that answer requests read this.
+    """
+    text = text[:MAX_READ_CHARS]
+    language = language_of(text)
+    return gloss(text, language) if language else text
 
 
 _JOIN = re.compile(
@@ -278,8 +370,8 @@ def readings(text: str, earlier: Iterable[str] = (), normalise: Callable[[str], 
     for joined in (*_parts(text, earlier), assembled(text, earlier)):
         if joined:
             found.append(Reading(PARTS, normalise(joined)))
-    for reading in list(found[1:]):  # a decoded message may itself be in another language
+    for reading in list(found[1:]):  # a decoded message may itself be in another language: read its meaning first
         inner = language_of(reading.text)
         if inner and reading.how not in GLOSSARY:
-            found.append(Reading(reading.how, gloss(reading.text, inner)))
+            found.insert(found.index(reading), Reading(reading.how, gloss(reading.text, inner)))
     return found

@@ -119,7 +119,7 @@ _HIDDEN = (
 _PAYLOAD = re.compile(
     r"(?i:\b(?:say|reply|respond|answer|output|print|write|type|repeat|echo|return|include|end with|start with)\b)"
     r"(?:\s+(?:[a-z][a-z'’-]*,?))" "{0,6}?" r"\s*[:\-]?\s*"
-    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|`([^`\n]+)`"
+    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|“([^”\n]+)”|„([^“”\n]+)[“”]|«\s?([^»\n]+?)\s?»|`([^`\n]+)`"
     r"|([A-Z0-9][A-Z0-9_\-]{2,}(?: [A-Z0-9][A-Z0-9_\-]+)*\b|[A-Z0-9][A-Za-z0-9_\-]{2,}))"
 )
 _URL = re.compile(r"https?://[^\s\"'<>)]+")
@@ -240,12 +240,17 @@ def is_instruction(text: str) -> bool:
 
 _MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars|usd)\b"
                     r"|\bamount\s*[=:]\s*\$?(\d[\d,]*(?:\.\d{1,2})?)", re.IGNORECASE)
+# "750 $", "1.250 $", "1 250 $": the amount before the sign, with a dot, comma or space between thousands,
+# as French, German, Spanish or Polish write it.
+_MONEY_BEFORE_SIGN = re.compile(r"\b(\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+|\d+)(?:[.,](\d{1,2}))?\s?\$")
 
 
 def amount(text: str) -> float | None:
     """The largest money amount in the text, in dollars: a request split into small payments
     ("ten payments of $450, $4,500 in all") is judged by what it adds up to when it says so."""
     found = [float(next(g for g in m.groups() if g).replace(",", "")) for m in _MONEY.finditer(text)]
+    found += [float(re.sub(r"\D", "", m.group(1)) + "." + (m.group(2) or "0"))
+              for m in _MONEY_BEFORE_SIGN.finditer(text)]
     return max(found) if found else None
 
 
@@ -253,7 +258,7 @@ _PERSON = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)(?:'s|’s)")
 _PERSON_OF = re.compile(r"\b(?:of|for|about)\s+([A-Z][a-z]+ [A-Z][a-z]+)\b")
 
 
-_ANY_NAME = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z]+)\b")
+_ANY_NAME = re.compile(r"(?<!\d )\b([A-Z][a-z]+) ([A-Z][a-z]+)\b")  # not a street: "7 Quarry Road"
 _NOT_NAMES = frozenset("acme support corp business pro basic plan plans customer service please hello hi dear what "
                        "which where when who how the refund refunds order orders staff team".split())
 
