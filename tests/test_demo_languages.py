@@ -29,7 +29,8 @@ from tests.test_runner_support import engagement_file, import_engagement_file, p
 LANGUAGES = sorted(name for name, s in catalogue().items() if s.family == "language")
 MODES = ("vulnerable", "hardened")
 # Every library scenario that sends a chat message: each has a variant in every language (all translations ship).
-CHAT = frozenset(s.spec.id for s in load_library().all() if has_chat(s.spec))
+# Outage drills are left out: they judge recovery time, not what the model read, and each holds the demo alone.
+CHAT = frozenset(s.spec.id for s in load_library().all() if has_chat(s.spec) and "outage" not in s.spec.tags)
 
 # Scenarios the vulnerable demo fails plainly that cannot fail in another language, and why. Empty: every
 # one can, because the demo answers in English, as many models do, whatever language it is asked in.
@@ -52,7 +53,8 @@ def _run_all(folder: Path, servers: dict[str, DemoServer]) -> dict[tuple[str, st
 
     engagement = import_engagement_file(engagement_file(folder, [_system(m, servers[m]) for m in MODES]))
     with session() as db:
-        planned, _ = add_variants(db, engagement, plan(engagement, all_=True), LANGUAGES)
+        plain = [p for p in plan(engagement, all_=True) if "outage" not in p.scenario.spec.tags]
+        planned, _ = add_variants(db, engagement, plain, LANGUAGES)
 
     asyncio.run(run_scenarios(engagement.id, planned))
     with session() as db:
