@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from app.demo.server import DemoServer, start_demo_server
+from app.demo.server import start_demo_server
 from app.library import load_library
 from app.strategies import catalogue
 from app.strategies.variants import has_chat
@@ -37,12 +37,12 @@ CHAT = frozenset(s.spec.id for s in load_library().all() if has_chat(s.spec) and
 CANNOT_FAIL_TRANSLATED: dict[str, str] = {}
 
 
-def _system(name: str, server: DemoServer) -> dict[str, Any]:
-    return {"name": name, "target": {"kind": "demo", "base_url": server.base_url, "max_retries": 0},
+def _system(name: str, base_url: str) -> dict[str, Any]:
+    return {"name": name, "target": {"kind": "demo", "base_url": base_url, "max_retries": 0},
             "models": ["acme-support-1"], "canaries": ["RL-CANARY-7f3a91"]}
 
 
-def _run_all(folder: Path, servers: dict[str, DemoServer]) -> dict[tuple[str, str, str], str]:
+def _run_all(folder: Path, servers: dict[str, str]) -> dict[tuple[str, str, str], str]:
     """(scenario id, mode, strategy) -> verdict, for the whole library plainly and in every language."""
     from sqlmodel import select
 
@@ -56,7 +56,14 @@ def _run_all(folder: Path, servers: dict[str, DemoServer]) -> dict[tuple[str, st
         plain = [p for p in plan(engagement, all_=True) if "outage" not in p.scenario.spec.tags]
         planned, _ = add_variants(db, engagement, plain, LANGUAGES)
 
-    asyncio.run(run_scenarios(engagement.id, planned))
+
+    async def both() -> None:
+        # One call per demo: each call runs its exclusive scenarios one at a time, and the two demos are
+        # separate servers, so they need not wait for each other.
+        await asyncio.gather(*(run_scenarios(engagement.id, [p for p in planned if p.system.name == mode])
+                               for mode in MODES))
+
+    asyncio.run(both())
     with session() as db:
         found = {}
         for run in db.exec(select(Run)).all():
@@ -65,25 +72,43 @@ def _run_all(folder: Path, servers: dict[str, DemoServer]) -> dict[tuple[str, st
         return found
 
 
+# Both demos in a process of their own, so the runner and the servers use a core each (some 900 runs).
+_SERVE_BOTH = """
+import sys
+from app.demo.server import start_demo_server
+servers = [start_demo_server(chunk_delay=0, service_time=0),
+           start_demo_server(hardened=True, chunk_delay=0, service_time=0)]
+print(servers[0].base_url, servers[1].base_url, flush=True)
+sys.stdin.read()  # until the test closes it
+for server in servers:
+    server.stop()
+"""
+
+
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], str]:
+    import subprocess
+    import sys
+
     from app.store.engine import dispose_all
 
     folder = tmp_path_factory.mktemp("languages-run")
-    servers = {"vulnerable": start_demo_server(chunk_delay=0, service_time=0),
-               "hardened": start_demo_server(hardened=True, chunk_delay=0, service_time=0)}
+    repo = Path(__file__).resolve().parents[1]
+    serving = subprocess.Popen([sys.executable, "-c", _SERVE_BOTH], cwd=repo, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
     try:
+        line = serving.stdout.readline() if serving.stdout else ""
+        vulnerable, hardened = line.split()
         with pytest.MonkeyPatch.context() as env:
             env.setenv("REDLINE_HOME", str(folder / "redline-home"))
             env.setenv("REDLINE_TESTER", "test-tester")
             dispose_all()
             try:
-                return _run_all(folder, servers)
+                return _run_all(folder, {"vulnerable": vulnerable, "hardened": hardened})
             finally:
                 dispose_all()
     finally:
-        for server in servers.values():
-            server.stop()
+        serving.communicate("", timeout=30)
 
 
 def test_all_eight_languages_are_run() -> None:
