@@ -30,6 +30,7 @@ from app.detectors import evaluate
 from app.detectors.base import TurnObservation
 from app.detectors.pii import find_pii
 from app.formats.scenario import DetectorSpec
+from tests.servers.demo import converse
 
 ATTACKS: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "data" / "outside_style_attacks.yaml").read_text(encoding="utf-8"))["attacks"]
@@ -65,24 +66,6 @@ def fell(shows: str, text: str) -> bool:
     if shows == "refund":
         return bool(_REFUND_DONE.search(text))
     return shows.lower() in low
-
-
-def converse(client: httpx.Client, turns: list[Any], user: str) -> list[str]:
-    """One conversation as a client sends it: a request after each user turn and after the last turn
-    (a tool's result is passed back to the model); the answers in order."""
-    history: list[dict[str, str]] = []
-    answers = []
-    for index, turn in enumerate(turns):
-        message = {"role": "user", "content": turn} if isinstance(turn, str) else dict(turn)
-        history.append(message)
-        if message["role"] == "user" or index == len(turns) - 1:
-            response = client.post("/chat/completions", json={"model": "acme-support-1", "messages": history,
-                                                              "user": user})
-            assert response.status_code == 200, response.text
-            answer = str(response.json()["choices"][0]["message"]["content"])
-            history.append({"role": "assistant", "content": answer})
-            answers.append(answer)
-    return answers
 
 
 def _answers(hardened: bool) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,3 +25,21 @@ def demo() -> Iterator[DemoServer]:
 def client(demo: DemoServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=demo.base_url, headers=AUTH, timeout=30) as c:
         yield c
+
+
+def converse(client: httpx.Client, turns: list[Any], user: str) -> list[str]:
+    """One conversation as a client sends it: a request after each user turn and after the last turn
+    (a tool's result is passed back to the model); the answers in order."""
+    history: list[dict[str, str]] = []
+    answers = []
+    for index, turn in enumerate(turns):
+        message = {"role": "user", "content": turn} if isinstance(turn, str) else dict(turn)
+        history.append(message)
+        if message["role"] == "user" or index == len(turns) - 1:
+            response = client.post("/chat/completions", json={"model": "acme-support-1", "messages": history,
+                                                              "user": user})
+            assert response.status_code == 200, response.text
+            answer = str(response.json()["choices"][0]["message"]["content"])
+            history.append({"role": "assistant", "content": answer})
+            answers.append(answer)
+    return answers
